@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+/** The `wal2nats` command. */
+import { ExitCode, Wal2NatsError } from '@wal2nats/core';
+import { GENERAL_HELP, runHelp } from './help-text.js';
+import { parseArgs } from './parse-args.js';
+import { configFrom, runCommand } from './run-command.js';
+
+const VERSION = '0.1.0';
+
+async function main(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv);
+  if (args.version) {
+    process.stdout.write(`wal2nats ${VERSION}\n`);
+    return ExitCode.ok;
+  }
+  if (args.command === undefined || args.command === 'help') {
+    process.stdout.write(GENERAL_HELP);
+    return args.help || args.command === 'help' ? ExitCode.ok : ExitCode.badConfig;
+  }
+  if (args.command !== 'run') {
+    process.stderr.write(`wal2nats: unknown command "${args.command}"\n\n${GENERAL_HELP}`);
+    return ExitCode.badConfig;
+  }
+  if (args.help) {
+    process.stdout.write(runHelp());
+    return ExitCode.ok;
+  }
+  return runCommand(configFrom(args, process.env));
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof Wal2NatsError) {
+      process.stderr.write(`wal2nats: ${error.describe()}\n`);
+      process.exitCode = error.exitCode;
+    } else {
+      process.stderr.write(`wal2nats: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = ExitCode.unexpected;
+    }
+  },
+);

@@ -1,0 +1,91 @@
+/**
+ * The one config schema. It drives the `Config` type's checks, the CLI flags, the environment
+ * variables (`WAL2NATS_<NAME>`), the keys of a `--config` YAML/JSON file, and `--help`.
+ * Precedence: flag > environment > file > default (CONTRACT.md "Running it").
+ */
+export type OptionKind = 'string' | 'integer' | 'boolean' | 'duration' | 'list' | 'enum';
+
+export interface OptionSpec {
+  /** The flag name without `--`; the env var is WAL2NATS_ + upper snake case of it. */
+  readonly flag: string;
+  readonly kind: OptionKind;
+  readonly description: string;
+  readonly group: 'Source' | 'Sink' | 'NATS credentials' | 'Delivery' | 'Operations';
+  readonly default?: string | number | boolean | readonly string[];
+  readonly required?: boolean;
+  /** Never printed: in --help and logs the value shows as ***. */
+  readonly secret?: boolean;
+  readonly values?: readonly string[];
+  readonly min?: number;
+  readonly max?: number;
+  /** For --help: what the value looks like. */
+  readonly placeholder?: string;
+}
+
+/** The normalised configuration. Units are in the names. */
+export interface Config {
+  postgresUrl: string;
+  slot: string;
+  publication: string;
+  tables: string[];
+  databaseName: string | undefined;
+  natsUrl: string[];
+  natsHost: string;
+  natsPort: number;
+  subjectPrefix: string;
+  jetstream: boolean;
+  messageKind: 'changes' | 'records';
+  initialSnapshot: boolean;
+  maxBackoffMs: number;
+  shards: number;
+  mailboxCapacity: number;
+  httpHost: string;
+  httpPort: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  natsUser: string | undefined;
+  natsPassword: string | undefined;
+  natsToken: string | undefined;
+  natsNkeySeedFile: string | undefined;
+  natsCredsFile: string | undefined;
+  natsTls: boolean;
+  natsTlsCa: string | undefined;
+  natsTlsCert: string | undefined;
+  natsTlsKey: string | undefined;
+}
+
+export const CONFIG_SCHEMA = {
+  postgresUrl: { flag: 'postgres-url', kind: 'string', group: 'Source', required: true, secret: true, placeholder: 'URL', description: 'The source database, e.g. postgres://user:pass@host:5432/shop. The user needs REPLICATION (or superuser).' },
+  slot: { flag: 'slot', kind: 'string', group: 'Source', default: 'wal2nats', placeholder: 'NAME', description: 'Logical replication slot (pgoutput); created when missing.' },
+  publication: { flag: 'publication', kind: 'string', group: 'Source', default: 'wal2nats', placeholder: 'NAME', description: 'Publication; created when missing (FOR ALL TABLES unless --tables is given).' },
+  tables: { flag: 'tables', kind: 'list', group: 'Source', default: [], placeholder: 'schema.table,...', description: 'Only these tables (used when the publication is created).' },
+  databaseName: { flag: 'database-name', kind: 'string', group: 'Sink', placeholder: 'NAME', description: 'The <database_name> in subjects and metadata. Default: the Postgres database name.' },
+  natsUrl: { flag: 'nats-url', kind: 'list', group: 'Sink', default: [], placeholder: 'URL[,URL...]', description: 'NATS server URL(s); wins over --nats-host/--nats-port.' },
+  natsHost: { flag: 'nats-host', kind: 'string', group: 'Sink', default: 'localhost', placeholder: 'HOST', description: 'NATS host.' },
+  natsPort: { flag: 'nats-port', kind: 'integer', group: 'Sink', default: 4222, min: 1, max: 65535, placeholder: 'PORT', description: 'NATS port.' },
+  subjectPrefix: { flag: 'subject-prefix', kind: 'string', group: 'Sink', default: 'sequin', placeholder: 'PREFIX', description: 'First token(s) of every subject, e.g. acme.cdc.' },
+  jetstream: { flag: 'jetstream', kind: 'boolean', group: 'Delivery', default: false, description: 'Publish with JetStream and wait for each PubAck.' },
+  messageKind: { flag: 'message-kind', kind: 'enum', group: 'Sink', default: 'changes', values: ['changes', 'records'], placeholder: 'KIND', description: 'changes: change events; records: record events on the rows subjects.' },
+  initialSnapshot: { flag: 'initial-snapshot', kind: 'boolean', group: 'Source', default: false, description: 'When the slot is created, first publish every existing row as read events.' },
+  maxBackoffMs: { flag: 'max-backoff', kind: 'duration', group: 'Delivery', default: 180_000, min: 1000, placeholder: 'DURATION', description: 'Longest delay between retries of a failing message (e.g. 30s, 3m).' },
+  shards: { flag: 'shards', kind: 'integer', group: 'Delivery', default: 2, min: 1, max: 64, placeholder: 'N', description: 'Shard worker threads; each table belongs to one.' },
+  mailboxCapacity: { flag: 'mailbox-capacity', kind: 'integer', group: 'Delivery', default: 20_000, min: 100, max: 10_000_000, placeholder: 'N', description: 'Undelivered changes per shard before reading from the slot pauses (bounds memory).' },
+  httpHost: { flag: 'http-host', kind: 'string', group: 'Operations', default: '127.0.0.1', placeholder: 'HOST', description: 'Address of /metrics, /healthz, /readyz.' },
+  httpPort: { flag: 'http-port', kind: 'integer', group: 'Operations', default: 9464, min: 0, max: 65535, placeholder: 'PORT', description: 'Port of the HTTP endpoints (0 picks a free one).' },
+  logLevel: { flag: 'log-level', kind: 'enum', group: 'Operations', default: 'info', values: ['debug', 'info', 'warn', 'error'], placeholder: 'LEVEL', description: 'Least severe log level written.' },
+  natsUser: { flag: 'nats-user', kind: 'string', group: 'NATS credentials', placeholder: 'USER', description: 'NATS user (with --nats-password).' },
+  natsPassword: { flag: 'nats-password', kind: 'string', group: 'NATS credentials', secret: true, placeholder: 'PASSWORD', description: 'NATS password.' },
+  natsToken: { flag: 'nats-token', kind: 'string', group: 'NATS credentials', secret: true, placeholder: 'TOKEN', description: 'NATS token.' },
+  natsNkeySeedFile: { flag: 'nats-nkey-seed-file', kind: 'string', group: 'NATS credentials', placeholder: 'FILE', description: 'File holding an NKey seed.' },
+  natsCredsFile: { flag: 'nats-creds-file', kind: 'string', group: 'NATS credentials', placeholder: 'FILE', description: 'NATS credentials file (JWT and seed).' },
+  natsTls: { flag: 'nats-tls', kind: 'boolean', group: 'NATS credentials', default: false, description: 'Require TLS, verifying the server against the system CAs.' },
+  natsTlsCa: { flag: 'nats-tls-ca', kind: 'string', group: 'NATS credentials', placeholder: 'FILE', description: 'CA certificate(s) to verify the server with.' },
+  natsTlsCert: { flag: 'nats-tls-cert', kind: 'string', group: 'NATS credentials', placeholder: 'FILE', description: 'Client certificate for mutual TLS (with --nats-tls-key).' },
+  natsTlsKey: { flag: 'nats-tls-key', kind: 'string', group: 'NATS credentials', placeholder: 'FILE', description: 'Client key for mutual TLS.' },
+} as const satisfies Record<keyof Config, OptionSpec>;
+
+export type OptionName = keyof typeof CONFIG_SCHEMA;
+
+/** `postgres-url` → `WAL2NATS_POSTGRES_URL` */
+export function envNameOf(flag: string): string {
+  return `WAL2NATS_${flag.toUpperCase().replace(/-/g, '_')}`;
+}

@@ -1,0 +1,127 @@
+/**
+ * Builds the normalised Config from flags, environment and a config file, by the one schema.
+ * Every problem names the option (as a flag) and says what a valid value looks like.
+ */
+import { configError } from '../errors.js';
+import { subjectPrefixProblem } from '../envelope/subjects.js';
+import { CONFIG_SCHEMA, envNameOf, type Config, type OptionName, type OptionSpec } from './config-schema.js';
+
+/** Raw values by flag name: flags and env as strings, a file's values as parsed YAML/JSON. */
+export interface ConfigSources {
+  readonly flags: Readonly<Record<string, string | boolean>>;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly file?: Readonly<Record<string, unknown>>;
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+export function parseDurationMs(text: string): number | null {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  if (!match) return null;
+  return Math.round(Number(match[1]) * DURATION_UNITS_MS[match[2] ?? 's']!);
+}
+
+function camelOf(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** A file may use `postgres-url`, `postgres_url` or `postgresUrl`. */
+function fileValue(file: Readonly<Record<string, unknown>> | undefined, flag: string): unknown {
+  if (!file) return undefined;
+  for (const key of [flag, flag.replace(/-/g, '_'), camelOf(flag)]) if (key in file) return file[key];
+  return undefined;
+}
+
+function convert(spec: OptionSpec, raw: unknown, source: string): unknown {
+  const where = source === 'flag' ? '' : ` (from ${source})`;
+  const fail = (problem: string): never => { throw configError(spec.flag, `${problem}${where}`); };
+  switch (spec.kind) {
+    case 'string': {
+      if (typeof raw !== 'string' && typeof raw !== 'number') fail('expected a text value');
+      const text = String(raw).trim();
+      if (text === '') fail('it is empty');
+      return text;
+    }
+    case 'integer': {
+      const n = typeof raw === 'number' ? raw : /^\s*-?\d+\s*$/.test(String(raw)) ? Number(raw) : Number.NaN;
+      if (!Number.isInteger(n)) fail(`"${String(raw)}" is not a whole number`);
+      if (spec.min !== undefined && n < spec.min) fail(`${n} is below the minimum ${spec.min}`);
+      if (spec.max !== undefined && n > spec.max) fail(`${n} is above the maximum ${spec.max}`);
+      return n;
+    }
+    case 'boolean': {
+      if (typeof raw === 'boolean') return raw;
+      const text = String(raw).trim().toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(text)) return true;
+      if (['0', 'false', 'no', 'off'].includes(text)) return false;
+      return fail(`"${String(raw)}" is not true or false`);
+    }
+    case 'duration': {
+      const ms = typeof raw === 'number' ? raw * 1000 : parseDurationMs(String(raw));
+      if (ms === null || !Number.isFinite(ms)) return fail(`"${String(raw)}" is not a duration; write e.g. 500ms, 30s, 3m or 1h`);
+      if (spec.min !== undefined && ms < spec.min) fail(`${String(raw)} is shorter than the minimum ${spec.min / 1000}s`);
+      return ms;
+    }
+    case 'list': {
+      const items = Array.isArray(raw) ? raw.map(String) : String(raw).split(',');
+      return items.map((s) => s.trim()).filter((s) => s !== '');
+    }
+    case 'enum': {
+      const text = String(raw).trim();
+      if (!spec.values!.includes(text)) fail(`"${text}" is not one of ${spec.values!.join(', ')}`);
+      return text;
+    }
+  }
+}
+
+export function resolveConfig(sources: ConfigSources): Config {
+  const known = new Set<string>(Object.values(CONFIG_SCHEMA).map((s) => s.flag));
+  for (const flag of Object.keys(sources.flags)) {
+    if (!known.has(flag)) throw configError(flag, 'unknown option', 'run `wal2nats run --help` for the list of options');
+  }
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(CONFIG_SCHEMA) as [OptionName, OptionSpec][]) {
+    const env = envNameOf(spec.flag);
+    let value: unknown;
+    if (sources.flags[spec.flag] !== undefined) value = convert(spec, sources.flags[spec.flag], 'flag');
+    else if (sources.env[env] !== undefined && sources.env[env] !== '') value = convert(spec, sources.env[env], `environment variable ${env}`);
+    else if (fileValue(sources.file, spec.flag) !== undefined) value = convert(spec, fileValue(sources.file, spec.flag), 'the config file');
+    else if (spec.default !== undefined) value = Array.isArray(spec.default) ? [...spec.default] : spec.default;
+    else if (spec.required) throw configError(spec.flag, 'it is required', `pass --${spec.flag}, set ${env}, or put "${spec.flag}" in the --config file`);
+    out[name] = value;
+  }
+  const config = out as unknown as Config;
+  validateTogether(config);
+  return config;
+}
+
+function validateTogether(config: Config): void {
+  if (!/^postgres(ql)?:\/\//.test(config.postgresUrl)) {
+    throw configError('postgres-url', 'expected a URL starting with postgres:// or postgresql://');
+  }
+  const prefixProblem = subjectPrefixProblem(config.subjectPrefix);
+  if (prefixProblem) throw configError('subject-prefix', `"${config.subjectPrefix}" is not a valid prefix: ${prefixProblem}`, 'use dot-separated tokens such as acme.cdc');
+  for (const name of [config.slot]) {
+    if (!/^[a-z0-9_]{1,63}$/.test(name)) throw configError('slot', `"${name}" is not a valid slot name`, 'use lower-case letters, digits and _ (at most 63)');
+  }
+  for (const table of config.tables) {
+    if (!/^[^.]+\.[^.]+$/.test(table)) throw configError('tables', `"${table}" is not schema.table`, 'list tables as schema.table, separated by commas');
+  }
+  if ((config.natsUser === undefined) !== (config.natsPassword === undefined)) {
+    throw configError(config.natsUser === undefined ? 'nats-user' : 'nats-password', 'a NATS user and password go together');
+  }
+  if ((config.natsTlsCert === undefined) !== (config.natsTlsKey === undefined)) {
+    throw configError(config.natsTlsCert === undefined ? 'nats-tls-cert' : 'nats-tls-key', 'a client certificate and key go together');
+  }
+  if (config.messageKind === 'records') {
+    throw configError('message-kind', 'record events are not built yet', 'use --message-kind changes (the default)');
+  }
+  if (config.initialSnapshot) {
+    throw configError('initial-snapshot', 'the initial snapshot is not built yet', 'leave --initial-snapshot off for now');
+  }
+}
+
+/** The NATS servers to connect to. */
+export function natsServers(config: Config): string[] {
+  return config.natsUrl.length > 0 ? config.natsUrl : [`nats://${config.natsHost}:${config.natsPort}`];
+}

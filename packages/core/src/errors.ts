@@ -1,0 +1,101 @@
+/**
+ * The one catalogue of errors that wal2nats reports to operators. Code elsewhere branches on
+ * these codes or on `exitCode`/`retryable`, never on message text.
+ */
+export const ErrorCode = {
+  /** An option is missing or invalid. Exit 2. */
+  ConfigInvalid: 'CONFIG_INVALID',
+  /** The server runs with `wal_level` other than `logical`. Exit 3. */
+  PgWalLevel: 'PG_WAL_LEVEL',
+  /** The user may not replicate or create the publication/slot. Exit 3. */
+  PgPrivilege: 'PG_PRIVILEGE',
+  /** Postgres refused the credentials. Exit 3. */
+  PgAuth: 'PG_AUTH',
+  /** The database named in the URL does not exist. Exit 3. */
+  PgDatabaseMissing: 'PG_DATABASE_MISSING',
+  /** Another process streams from the slot. Exit 3. */
+  PgSlotActive: 'PG_SLOT_ACTIVE',
+  /** The slot exists but was made for another output plugin, or for another database. Exit 3. */
+  PgSlotMismatch: 'PG_SLOT_MISMATCH',
+  /** NATS refused the credentials. Exit 3. */
+  NatsAuth: 'NATS_AUTH',
+  /** A server is unreachable or dropped us: retried, never fatal. */
+  Unavailable: 'UNAVAILABLE',
+  /** A bug or an unexpected state. Exit 1. */
+  Internal: 'INTERNAL',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Exit codes of the process (CONTRACT.md "Exit codes"). */
+export const ExitCode = { ok: 0, unexpected: 1, badConfig: 2, refused: 3 } as const;
+
+const EXIT_BY_CODE: Record<ErrorCode, number> = {
+  CONFIG_INVALID: ExitCode.badConfig,
+  PG_WAL_LEVEL: ExitCode.refused,
+  PG_PRIVILEGE: ExitCode.refused,
+  PG_AUTH: ExitCode.refused,
+  PG_DATABASE_MISSING: ExitCode.refused,
+  PG_SLOT_ACTIVE: ExitCode.refused,
+  PG_SLOT_MISMATCH: ExitCode.refused,
+  NATS_AUTH: ExitCode.refused,
+  UNAVAILABLE: ExitCode.unexpected,
+  INTERNAL: ExitCode.unexpected,
+};
+
+export class Wal2NatsError extends Error {
+  override readonly name = 'Wal2NatsError';
+  readonly exitCode: number;
+  /** Whether trying again later may succeed (a server down), as opposed to a refusal for good. */
+  readonly retryable: boolean;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** What the operator should do about it. */
+    readonly hint?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.exitCode = EXIT_BY_CODE[code];
+    this.retryable = code === ErrorCode.Unavailable;
+  }
+
+  /** The message and the hint, as shown to an operator. */
+  describe(): string {
+    return this.hint ? `${this.message}\n  hint: ${this.hint}` : this.message;
+  }
+}
+
+export function configError(option: string, problem: string, hint?: string): Wal2NatsError {
+  return new Wal2NatsError(ErrorCode.ConfigInvalid, `invalid option --${option}: ${problem}`, hint);
+}
+
+/** An error as plain data, to cross a thread boundary with its code intact. */
+export interface SerializedError {
+  readonly name: string;
+  readonly message: string;
+  readonly code?: ErrorCode;
+  readonly hint?: string;
+  readonly stack?: string;
+}
+
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof Wal2NatsError) {
+    return { name: error.name, message: error.message, code: error.code, ...(error.hint ? { hint: error.hint } : {}), ...(error.stack ? { stack: error.stack } : {}) };
+  }
+  if (error instanceof Error) return { name: error.name, message: error.message, ...(error.stack ? { stack: error.stack } : {}) };
+  return { name: 'Error', message: String(error) };
+}
+
+export function deserializeError(data: SerializedError): Error {
+  if (data.code) return new Wal2NatsError(data.code, data.message, data.hint);
+  const error = new Error(data.message);
+  error.name = data.name;
+  if (data.stack) error.stack = data.stack;
+  return error;
+}
+
+/** Replaces the password of a URL by `***`, for logs and errors. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:/?#@]*):([^@/?#]*)@/, '//$1:***@');
+}

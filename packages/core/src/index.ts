@@ -1,0 +1,27 @@
+/** The public surface of @wal2nats/core: pure logic, no I/O clients. */
+export { parseLsn, formatLsn, readLsn, writeLsn, type Lsn } from './lsn.js';
+export * from './pgoutput/pgoutput.types.js';
+export { decodePgoutput, peekRelationId, PgoutputDecodeError } from './pgoutput/pgoutput-decoder.js';
+export { valueToJson } from './values/value-to-json.js';
+export { PgTypeOid } from './values/type-oids.js';
+export { escapeSubjectToken, changeSubject, rowsSubject, subjectPrefixProblem, type ChangeAction } from './envelope/subjects.js';
+export { idempotencyKey, idempotencyKeyPrefix } from './envelope/idempotency-key.js';
+export { pgMicrosToIso, pgMicrosToUnixMs } from './envelope/pg-time.js';
+export { ChangeEncoder, type EncoderContext, type ChangePosition, type EncodedChange } from './envelope/change-encoder.js';
+export { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from './delivery/backoff.js';
+export { DeliveryWatermark } from './delivery/watermark.js';
+export { shardForTable } from './pipeline/shard.js';
+export { ChangeBatchWriter, forEachFrame, FrameKind, type ChangeBatch, type FrameMeta } from './pipeline/change-batch.js';
+export { WalRouter, WalRouterError, HEARTBEAT_PREFIX, ANNOTATIONS_SET_PREFIX, ANNOTATIONS_CLEAR_PREFIX, type WalRouterOptions } from './pipeline/wal-router.js';
+export { CONFIG_SCHEMA, envNameOf, type Config, type OptionSpec, type OptionName, type OptionKind } from './config/config-schema.js';
+export { resolveConfig, natsServers, parseDurationMs, type ConfigSources } from './config/resolve-config.js';
+export {
+  ErrorCode,
+  ExitCode,
+  Wal2NatsError,
+  configError,
+  serializeError,
+  deserializeError,
+  redactUrl,
+  type SerializedError,
+} from './errors.js';

@@ -1,0 +1,176 @@
+/**
+ * The reader thread's one job after receiving: number each change and route its raw bytes to
+ * the shard that owns its table, without decoding rows (the shards do that, in parallel).
+ *
+ * - Each change gets a global sequence number (`seq`), its transaction's commit LSN (known at
+ *   Begin as the final LSN) and its index in the transaction (`commit_idx`).
+ * - A table is pinned to a shard the first time its Relation message is seen, so a rename
+ *   within a session cannot split its order across shards.
+ * - Commits, and wal2nats heartbeats between transactions, become watermark entries: the slot
+ *   may be confirmed to them once every change before them is delivered.
+ */
+import { decodePgoutput } from '../pgoutput/pgoutput-decoder.js';
+import { PgoutputTag } from '../pgoutput/pgoutput.types.js';
+import { peekRelationId } from '../pgoutput/pgoutput-decoder.js';
+import type { DeliveryWatermark } from '../delivery/watermark.js';
+import { readLsn } from '../lsn.js';
+import { ChangeBatchWriter, FrameKind, type ChangeBatch, type FrameMeta } from './change-batch.js';
+import { shardForTable } from './shard.js';
+
+/** `pg_logical_emit_message` prefixes (CONTRACT.md "Transaction annotations"). */
+export const ANNOTATIONS_SET_PREFIX = 'sequin:transaction_annotations.set';
+export const ANNOTATIONS_CLEAR_PREFIX = 'sequin:transaction_annotations.clear';
+/** Non-transactional messages that wal2nats writes itself so that an idle slot still advances. */
+export const HEARTBEAT_PREFIX = 'wal2nats:heartbeat';
+
+export interface WalRouterOptions {
+  readonly shardCount: number;
+  /** A batch is handed over once it holds this many frames. */
+  readonly maxBatchFrames: number;
+  readonly onWarning?: (message: string) => void;
+}
+
+export class WalRouterError extends Error {
+  override readonly name = 'WalRouterError';
+}
+
+export class WalRouter {
+  private readonly writers: ChangeBatchWriter[];
+  private readonly shardOfRelation = new Map<number, number>();
+  private seq = 0;
+  private inTransaction = false;
+  private readonly meta: FrameMeta = { seq: 0, commitLsn: 0, commitTime: 0, commitIdx: 0, annotations: null };
+
+  constructor(
+    private readonly options: WalRouterOptions,
+    private readonly watermark: DeliveryWatermark,
+    /** Receives each full batch; it must take ownership of the buffer. */
+    private readonly deliverBatch: (shard: number, batch: ChangeBatch) => void,
+  ) {
+    this.writers = Array.from({ length: options.shardCount }, () => new ChangeBatchWriter());
+  }
+
+  /** The last sequence number given out. */
+  get lastSeq(): number { return this.seq; }
+  get isInTransaction(): boolean { return this.inTransaction; }
+
+  /** A new replication connection starts again at a transaction boundary. */
+  resetTransaction(): void {
+    this.inTransaction = false;
+    this.meta.annotations = null;
+  }
+
+  /** Routes one pgoutput message. The bytes may be reused by the caller afterwards. */
+  route(bytes: Uint8Array): void {
+    switch (bytes[0]) {
+      case PgoutputTag.begin: {
+        const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        this.meta.commitLsn = readLsn(view, 1);
+        this.meta.commitTime = view.getInt32(9) * 0x1_0000_0000 + view.getUint32(13);
+        this.meta.commitIdx = 0;
+        this.meta.annotations = null;
+        this.inTransaction = true;
+        return;
+      }
+      case PgoutputTag.commit: {
+        const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        this.watermark.noteCommit(readLsn(view, 10), this.seq);
+        this.inTransaction = false;
+        return;
+      }
+      case PgoutputTag.relation: {
+        const relation = decodePgoutput(bytes);
+        if (relation.tag !== 'relation') throw new WalRouterError('relation message did not decode as one');
+        let shard = this.shardOfRelation.get(relation.relationId);
+        if (shard === undefined) {
+          shard = shardForTable(relation.schema, relation.name, this.options.shardCount);
+          this.shardOfRelation.set(relation.relationId, shard);
+        }
+        this.append(shard, FrameKind.relation, bytes, 0);
+        return;
+      }
+      case PgoutputTag.insert:
+      case PgoutputTag.update:
+      case PgoutputTag.delete: {
+        const shard = this.shardOf(peekRelationId(bytes));
+        this.seq++;
+        this.append(shard, FrameKind.change, bytes, this.seq);
+        this.meta.commitIdx++;
+        return;
+      }
+      case PgoutputTag.truncate: {
+        const truncate = decodePgoutput(bytes);
+        if (truncate.tag !== 'truncate') throw new WalRouterError('truncate message did not decode as one');
+        // One frame per shard involved; each shard emits the events of the tables it owns,
+        // with commit_idx = this base + the table's position in the message.
+        const shards = new Set(truncate.relationIds.map((id) => this.shardOf(id)));
+        for (const shard of shards) {
+          this.seq++;
+          this.append(shard, FrameKind.change, bytes, this.seq);
+        }
+        this.meta.commitIdx += truncate.relationIds.length;
+        return;
+      }
+      case PgoutputTag.message:
+        this.routeLogicalMessage(bytes);
+        return;
+      default:
+        // Origin and Type messages carry nothing that we publish.
+        return;
+    }
+  }
+
+  private routeLogicalMessage(bytes: Uint8Array): void {
+    const message = decodePgoutput(bytes);
+    if (message.tag !== 'message') return;
+    if (message.transactional) {
+      if (message.prefix === ANNOTATIONS_SET_PREFIX) {
+        try {
+          JSON.parse(message.content);
+          this.meta.annotations = message.content;
+        } catch {
+          this.options.onWarning?.(`ignored transaction annotations that are not JSON: ${message.content.slice(0, 200)}`);
+        }
+      } else if (message.prefix === ANNOTATIONS_CLEAR_PREFIX) {
+        this.meta.annotations = null;
+      }
+      return;
+    }
+    // A heartbeat between transactions: every change before it has a smaller seq, and every
+    // transaction committing after it has a larger commit LSN, so confirming its LSN once all
+    // is delivered skips nothing undelivered on restart.
+    if (message.prefix === HEARTBEAT_PREFIX && !this.inTransaction) this.watermark.noteCommit(message.lsn, this.seq);
+  }
+
+  private shardOf(relationId: number): number {
+    const shard = this.shardOfRelation.get(relationId);
+    if (shard === undefined) throw new WalRouterError(`change for relation ${relationId} before its Relation message`);
+    return shard;
+  }
+
+  private append(shard: number, kind: FrameKind, bytes: Uint8Array, seq: number): void {
+    this.meta.seq = seq;
+    const writer = this.writers[shard]!;
+    writer.append(kind, this.meta, bytes);
+    if (kind === FrameKind.change) {
+      this.watermark.noteSent(shard, seq);
+    }
+    if (writer.frameCount >= this.options.maxBatchFrames) this.flushShard(shard);
+  }
+
+  /** Hands over every non-empty batch. */
+  flush(): void {
+    for (let shard = 0; shard < this.writers.length; shard++) this.flushShard(shard);
+  }
+
+  /** Whether some frames wait in a writer. */
+  hasUnflushed(): boolean {
+    return this.writers.some((w) => w.frameCount > 0);
+  }
+
+  private flushShard(shard: number): void {
+    const writer = this.writers[shard]!;
+    if (writer.frameCount === 0) return;
+    this.deliverBatch(shard, writer.take());
+  }
+}

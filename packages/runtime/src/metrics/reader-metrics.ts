@@ -1,0 +1,21 @@
+/** The metrics of the reader thread: the slot's position and how far behind it is. */
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+export interface ReaderMetrics {
+  readonly confirmedFlushLsn: Gauge;
+  readonly replicationLagBytes: Gauge;
+  readonly changesReceived: Counter;
+  readonly streaming: Gauge;
+  readonly reconnects: Counter;
+}
+
+export function createReaderMetrics(registry: Registry): ReaderMetrics {
+  const registers = [registry];
+  return {
+    confirmedFlushLsn: new Gauge({ name: 'wal2nats_confirmed_flush_lsn', help: 'The LSN last confirmed to Postgres (everything before it is delivered).', registers }),
+    replicationLagBytes: new Gauge({ name: 'wal2nats_replication_lag_bytes', help: 'Server WAL end minus the confirmed LSN.', registers }),
+    changesReceived: new Counter({ name: 'wal2nats_changes_received_total', help: 'Row changes received from the slot.', registers }),
+    streaming: new Gauge({ name: 'wal2nats_slot_streaming', help: '1 while the replication stream is open.', registers }),
+    reconnects: new Counter({ name: 'wal2nats_replication_reconnects_total', help: 'Replication connections opened again after a failure.', registers }),
+  };
+}

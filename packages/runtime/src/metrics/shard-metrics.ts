@@ -1,0 +1,33 @@
+/** The metrics a shard worker updates as it publishes (names: CONTRACT.md "HTTP"). */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export interface ShardMetrics {
+  readonly published: Counter<'table' | 'action'>;
+  readonly retries: Counter<'table'>;
+  readonly backoffSeconds: Gauge<'table'>;
+  readonly mailboxDepth: Gauge<'shard'>;
+  readonly endToEndLatency: Histogram;
+  readonly publishDuration: Histogram;
+}
+
+export function createShardMetrics(registry: Registry): ShardMetrics {
+  const registers = [registry];
+  return {
+    published: new Counter({ name: 'wal2nats_messages_published_total', help: 'Messages delivered to NATS.', labelNames: ['table', 'action'], registers }),
+    retries: new Counter({ name: 'wal2nats_publish_retries_total', help: 'Failed delivery attempts that will be retried.', labelNames: ['table'], registers }),
+    backoffSeconds: new Gauge({ name: 'wal2nats_backoff_seconds', help: 'Current backoff delay of a table, 0 when healthy.', labelNames: ['table'], registers }),
+    mailboxDepth: new Gauge({ name: 'wal2nats_mailbox_depth', help: 'Undelivered changes in a shard.', labelNames: ['shard'], registers }),
+    endToEndLatency: new Histogram({
+      name: 'wal2nats_end_to_end_latency_seconds',
+      help: 'From commit timestamp to delivery.',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    }),
+    publishDuration: new Histogram({
+      name: 'wal2nats_publish_duration_seconds',
+      help: 'From publishing a batch to its confirmation by the server.',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers,
+    }),
+  };
+}

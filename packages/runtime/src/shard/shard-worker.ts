@@ -1,0 +1,156 @@
+/**
+ * Entry of a shard worker thread: decodes the raw pgoutput frames the reader sends, encodes
+ * each change as the contract's JSON into its table's mailbox, publishes, and reports the
+ * delivered frontier back to the reader.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import {
+  ChangeEncoder,
+  decodePgoutput,
+  DEFAULT_BACKOFF,
+  FrameKind,
+  forEachFrame,
+  idempotencyKeyPrefix,
+  serializeError,
+  WalRouterError,
+  type EncoderContext,
+  type FrameMeta,
+} from '@wal2nats/core';
+import { createLogger } from '../log/logger.js';
+import { createShardMetrics } from '../metrics/shard-metrics.js';
+import { createThreadRegistry, registryJson } from '../metrics/thread-metrics.js';
+import { NatsSink } from '../sink/nats-sink.js';
+import { exposeApi } from '../threads/comlink.js';
+import type { DeliveredMessage, ReaderToShard, RunOutcome, ShardApi, ShardStatus, ShardToReader, ShardWorkerData } from '../threads/thread-messages.js';
+import { ShardPublisher } from './shard-publisher.js';
+
+const data = workerData as ShardWorkerData;
+const { config, shard, readerPort } = data;
+const thread = `shard-${shard}`;
+const log = createLogger({ level: config.logLevel, format: data.logFormat, thread });
+const registry = createThreadRegistry(thread);
+const metrics = createShardMetrics(registry);
+
+const context: EncoderContext = {
+  subjectPrefix: config.subjectPrefix,
+  databaseName: data.databaseName,
+  idempotencyPrefix: idempotencyKeyPrefix(data.systemIdentifier, data.databaseName),
+  consumerId: config.slot,
+  consumerName: 'wal2nats',
+};
+const encoders = new Map<number, ChangeEncoder>();
+let publisher: ShardPublisher | null = null;
+let sink: NatsSink | null = null;
+let batchesReceived = 0;
+let failRun: ((outcome: RunOutcome) => void) | null = null;
+const pendingBatches: ReaderToShard[] = [];
+
+function report(frontier: { frontier: number; undelivered: number }): void {
+  const message: ShardToReader = { type: 'delivered', frontier: frontier.frontier, undelivered: frontier.undelivered, batchesReceived };
+  readerPort.postMessage(message);
+}
+
+function encodeFrame(kind: FrameKind, meta: FrameMeta, payload: Uint8Array): void {
+  const message = decodePgoutput(payload);
+  if (kind === FrameKind.relation) {
+    if (message.tag === 'relation') encoders.set(message.relationId, new ChangeEncoder(message, context));
+    return;
+  }
+  const target = publisher!;
+  switch (message.tag) {
+    case 'insert':
+    case 'update':
+    case 'delete': {
+      const encoder = encoders.get(message.relationId);
+      if (!encoder) throw new WalRouterError(`change for relation ${message.relationId} before its Relation message`);
+      const encoded =
+        message.tag === 'insert' ? encoder.encodeInsert(message, meta) : message.tag === 'update' ? encoder.encodeUpdate(message, meta) : encoder.encodeDelete(message, meta);
+      target.enqueue(message.relationId, encoder.label, { seq: meta.seq, commitTime: meta.commitTime, ...encoded });
+      return;
+    }
+    case 'truncate': {
+      message.relationIds.forEach((relationId, i) => {
+        const encoder = encoders.get(relationId);
+        // Tables owned by other shards are theirs to announce.
+        if (!encoder) return;
+        const encoded = encoder.encodeTruncate({ ...meta, commitIdx: meta.commitIdx + i });
+        target.enqueue(relationId, encoder.label, { seq: meta.seq, commitTime: meta.commitTime, ...encoded });
+      });
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+function ingest(message: ReaderToShard): void {
+  try {
+    forEachFrame(message.batch, encodeFrame);
+  } catch (error) {
+    // A frame we cannot decode must not be skipped: stop, so that nothing past it is confirmed.
+    log.error('cannot decode a change; stopping', { error: error instanceof Error ? error.message : String(error) });
+    failRun?.({ ok: false, error: serializeError(error) });
+    return;
+  }
+  batchesReceived++;
+  publisher!.received(message.batch.lastSeq);
+  if (message.batch.changeCount === 0) report(publisher!.frontier());
+}
+
+readerPort.on('message', (message: ReaderToShard) => {
+  if (publisher) ingest(message);
+  else pendingBatches.push(message);
+});
+
+const api: ShardApi = {
+  async run(): Promise<RunOutcome> {
+    try {
+      sink = await NatsSink.connect(config, `wal2nats shard ${shard}`, log);
+    } catch (error) {
+      return { ok: false, error: serializeError(error) };
+    }
+    publisher = new ShardPublisher(
+      { shard, backoff: { ...DEFAULT_BACKOFF, maxMs: config.maxBackoffMs }, maxCycleMessages: 8192 },
+      sink,
+      metrics,
+      log,
+      report,
+    );
+    for (const message of pendingBatches.splice(0)) ingest(message);
+    publisher.start();
+    return new Promise<RunOutcome>((resolve) => {
+      failRun = resolve;
+      const fatalCheck = setInterval(() => {
+        if (sink?.fatalError) {
+          clearInterval(fatalCheck);
+          resolve({ ok: false, error: serializeError(sink.fatalError) });
+        }
+      }, 500);
+      fatalCheck.unref();
+    });
+  },
+
+  async drain(timeoutMs: number): Promise<DeliveredMessage> {
+    const deadline = Date.now() + timeoutMs;
+    if (publisher) {
+      // Deliver what can be delivered now; a table that is backing off keeps its messages
+      // undelivered (and so unconfirmed) for the next start.
+      while (!publisher.isSettled() && Date.now() < deadline && sink?.connected) {
+        await new Promise<void>((resolve) => setTimeout(resolve, 10));
+      }
+      await publisher.stop();
+    }
+    await sink?.close();
+    const frontier = publisher?.frontier() ?? { frontier: 0, undelivered: 0 };
+    failRun?.({ ok: true });
+    return { type: 'delivered', frontier: frontier.frontier, undelivered: frontier.undelivered, batchesReceived };
+  },
+
+  metrics: () => registryJson(registry),
+
+  status(): ShardStatus {
+    return { shard, natsConnected: sink?.connected ?? false, undelivered: publisher?.frontier().undelivered ?? 0, failing: publisher?.failing() ?? [] };
+  },
+};
+
+exposeApi(api, parentPort!);

@@ -1,0 +1,67 @@
+/**
+ * The ordered mailbox of one table in a shard: changes wait here until delivered, strictly in
+ * the order they were received. Only the head of the mailbox may be in flight with the ones
+ * behind it; a failure sends them all back to "not yet sent" and the table backs off, while
+ * other tables' mailboxes go on.
+ */
+import type { ChangeAction } from '@wal2nats/core';
+
+export interface OutgoingMessage {
+  /** The reader's change number; several messages share one for a multi-table truncate. */
+  readonly seq: number;
+  readonly subject: string;
+  readonly action: ChangeAction;
+  readonly msgId: string;
+  readonly json: string;
+  /** Microseconds since 2000-01-01, for the end-to-end latency. */
+  readonly commitTime: number;
+}
+
+export class TableMailbox {
+  private items: OutgoingMessage[] = [];
+  private head = 0;
+  /** How many from the head are published and await confirmation. */
+  inFlight = 0;
+  attempts = 0;
+  nextAttemptAt = 0;
+  lastError: string | null = null;
+  /** The last failure was the connection's, so a reconnect may retry at once. */
+  failedOnConnection = false;
+
+  constructor(public label: string) {}
+
+  get size(): number { return this.items.length - this.head; }
+  get unsent(): number { return this.size - this.inFlight; }
+  /** The seq of the oldest undelivered message, or undefined when empty. */
+  get headSeq(): number | undefined { return this.size > 0 ? this.items[this.head]!.seq : undefined; }
+
+  push(message: OutgoingMessage): void {
+    this.items.push(message);
+  }
+
+  /** The message `i` places after the first unsent one. */
+  peekUnsent(i: number): OutgoingMessage | undefined {
+    return this.items[this.head + this.inFlight + i];
+  }
+
+  /** Removes the confirmed in-flight messages from the head and returns them. */
+  takeDelivered(): OutgoingMessage[] {
+    const delivered = this.items.slice(this.head, this.head + this.inFlight);
+    this.head += this.inFlight;
+    this.inFlight = 0;
+    this.attempts = 0;
+    this.nextAttemptAt = 0;
+    this.lastError = null;
+    this.failedOnConnection = false;
+    if (this.head > 4096 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return delivered;
+  }
+
+  /** Puts the in-flight messages back to be sent again. */
+  failInFlight(): void {
+    this.inFlight = 0;
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * A pg-logical-replication output plugin that starts pgoutput and hands over each message's raw
+ * bytes unparsed: the reader only routes them, the shard workers decode them. (The library's
+ * PgoutputPlugin parses every message on the reader thread into objects that cannot cross a
+ * thread boundary: PITFALLS.md "Not cloneable".)
+ */
+import type { Buffer } from 'node:buffer';
+import type { Client } from 'pg';
+
+export interface RawPgoutputOptions {
+  readonly publicationName: string;
+  /** Ask for `pg_logical_emit_message` messages (Postgres 14+): annotations and heartbeats. */
+  readonly messages: boolean;
+}
+
+function quoteLiteral(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+/** Structurally an AbstractPlugin (which the package does not export from its root). */
+export class RawPgoutputPlugin {
+  constructor(readonly options: RawPgoutputOptions) {}
+
+  get name(): string {
+    return 'pgoutput';
+  }
+
+  start(client: Client, slotName: string, lastLsn: string): Promise<unknown> {
+    const options = [`proto_version '1'`, `publication_names ${quoteLiteral(`"${this.options.publicationName.replace(/"/g, '""')}"`)}`];
+    if (this.options.messages) options.push(`messages 'true'`);
+    return client.query(`START_REPLICATION SLOT "${slotName}" LOGICAL ${lastLsn} (${options.join(', ')})`);
+  }
+
+  parse(buffer: Buffer): Buffer {
+    return buffer;
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Start-up checks and set-up of the source, before anything streams: the server can do logical
+ * replication, we may use it, and the publication and the slot exist (they are created when
+ * missing). Every refusal is a clear error with the fix (exit 3); an unreachable server is
+ * retried by the caller.
+ */
+import pg from 'pg';
+import { ErrorCode, Wal2NatsError, formatLsn, parseLsn, type Config } from '@wal2nats/core';
+import type { Logger } from '../log/logger.js';
+import { mapPostgresError } from './pg-errors.js';
+
+export interface SourceInfo {
+  readonly systemIdentifier: string;
+  readonly databaseName: string;
+  readonly serverVersionNum: number;
+  /** Where streaming starts: the slot's confirmed position. */
+  readonly startLsn: string;
+  readonly slotCreated: boolean;
+}
+
+export function userOf(postgresUrl: string): string {
+  try {
+    return decodeURIComponent(new URL(postgresUrl).username) || 'postgres';
+  } catch {
+    return 'postgres';
+  }
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+export function clientConfig(config: Config, extra: pg.ClientConfig = {}): pg.ClientConfig {
+  return {
+    connectionString: config.postgresUrl,
+    application_name: 'wal2nats',
+    connectionTimeoutMillis: 10_000,
+    // Text output of timestamps, floats and intervals depends on these (CONTRACT.md "Values").
+    options: '-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3',
+    ...extra,
+  };
+}
+
+export async function prepareSource(config: Config, log: Logger): Promise<SourceInfo> {
+  const context = { user: userOf(config.postgresUrl), slot: config.slot };
+  const client = new pg.Client(clientConfig(config));
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    const settings = await client.query<{ wal_level: string; version: string; db: string; can_replicate: boolean }>(
+      `SELECT current_setting('wal_level') AS wal_level, current_setting('server_version_num') AS version, current_database() AS db,
+              (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user) AS can_replicate`,
+    );
+    const row = settings.rows[0]!;
+    if (row.wal_level !== 'logical') {
+      throw new Wal2NatsError(ErrorCode.PgWalLevel, `Postgres runs with wal_level = ${row.wal_level}; logical replication needs wal_level = logical`, "run ALTER SYSTEM SET wal_level = 'logical'; then restart Postgres");
+    }
+    if (!row.can_replicate) {
+      throw new Wal2NatsError(ErrorCode.PgPrivilege, `the Postgres user "${context.user}" may not replicate`, `run ALTER ROLE "${context.user}" WITH REPLICATION; as a superuser`);
+    }
+    const serverVersionNum = Number(row.version);
+    await ensurePublication(client, config, serverVersionNum, log);
+    const slot = await ensureSlot(client, config, row.db, log);
+    const systemIdentifier = await identifySystem(config);
+    return { systemIdentifier, databaseName: config.databaseName ?? row.db, serverVersionNum, startLsn: slot.startLsn, slotCreated: slot.created };
+  } catch (error) {
+    throw mapPostgresError(error, context);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function ensurePublication(client: pg.Client, config: Config, serverVersionNum: number, log: Logger): Promise<void> {
+  const existing = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [config.publication]);
+  if (existing.rowCount) return;
+  const target = config.tables.length > 0 ? `FOR TABLE ${config.tables.map((t) => t.split('.').map(quoteIdent).join('.')).join(', ')}` : 'FOR ALL TABLES';
+  // A partitioned table is published under its root's name (CONTRACT.md), where the server can (13+).
+  const options = serverVersionNum >= 130000 ? ' WITH (publish_via_partition_root = true)' : '';
+  await client.query(`CREATE PUBLICATION ${quoteIdent(config.publication)} ${target}${options}`);
+  log.info('created publication', { publication: config.publication, tables: config.tables.length > 0 ? config.tables.join(',') : 'all' });
+}
+
+async function ensureSlot(client: pg.Client, config: Config, database: string, log: Logger): Promise<{ startLsn: string; created: boolean }> {
+  const found = await client.query<{ plugin: string; database: string; active: boolean; active_pid: number | null; confirmed_flush_lsn: string | null }>(
+    'SELECT plugin, database, active, active_pid, confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1',
+    [config.slot],
+  );
+  const slot = found.rows[0];
+  if (slot) {
+    if (slot.plugin !== 'pgoutput' || slot.database !== database) {
+      throw new Wal2NatsError(ErrorCode.PgSlotMismatch, `the slot "${config.slot}" exists for plugin ${slot.plugin} on database ${slot.database}, not pgoutput on ${database}`, 'choose another --slot, or drop that slot if it is unused');
+    }
+    if (slot.active) {
+      throw new Wal2NatsError(ErrorCode.PgSlotActive, `the slot "${config.slot}" is in use by another process (pid ${slot.active_pid})`, 'stop the other consumer of the slot, or give this one its own slot with --slot');
+    }
+    return { startLsn: slot.confirmed_flush_lsn ?? '0/0', created: false };
+  }
+  const created = await client.query<{ lsn: string }>("SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", [config.slot]);
+  const lsn = created.rows[0]!.lsn;
+  log.info('created replication slot', { slot: config.slot, lsn });
+  return { startLsn: formatLsn(parseLsn(lsn)), created: true };
+}
+
+/** The cluster's system identifier, which makes idempotency keys distinct across clusters. */
+async function identifySystem(config: Config): Promise<string> {
+  const replication = new pg.Client(clientConfig(config, { replication: 'database' } as pg.ClientConfig));
+  replication.on('error', () => {});
+  await replication.connect();
+  try {
+    const result = await replication.query<{ systemid: string }>('IDENTIFY_SYSTEM');
+    return result.rows[0]!.systemid;
+  } finally {
+    await replication.end().catch(() => {});
+  }
+}

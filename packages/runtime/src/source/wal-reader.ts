@@ -1,0 +1,266 @@
+/**
+ * The reader: streams the slot, routes raw changes to the shards, and confirms to Postgres only
+ * what every shard has delivered.
+ *
+ * pg-logical-replication is used with the settings PITFALLS.md calls for: no automatic
+ * acknowledgement (auto: false, timeoutSeconds: 0: otherwise a timer confirms what was merely
+ * received), and flow control so that an awaited handler pauses the socket. Keepalives that ask
+ * for a reply are answered with the watermark, and a timer sends it every 10 s even while
+ * reading is paused, well within wal_sender_timeout (60 s by default). On a lost connection a
+ * new service subscribes again from the last confirmed LSN (upstream #20: re-subscribing the
+ * same instance can hang).
+ */
+import { LogicalReplicationService } from 'pg-logical-replication';
+import type { MessagePort } from 'node:worker_threads';
+import {
+  backoffDelayMs,
+  DEFAULT_BACKOFF,
+  DeliveryWatermark,
+  ErrorCode,
+  formatLsn,
+  parseLsn,
+  WalRouter,
+  Wal2NatsError,
+  type Config,
+  type Lsn,
+} from '@wal2nats/core';
+import type { Logger } from '../log/logger.js';
+import type { ReaderMetrics } from '../metrics/reader-metrics.js';
+import type { DeliveredMessage, ReaderStatus, ShardToReader } from '../threads/thread-messages.js';
+import { HeartbeatEmitter } from './heartbeat-emitter.js';
+import { mapPostgresError } from './pg-errors.js';
+import { RawPgoutputPlugin } from './raw-pgoutput-plugin.js';
+import { clientConfig, userOf } from './replication-setup.js';
+import { ShardLink } from './shard-links.js';
+import { standbyStatusUpdate } from './standby-status.js';
+
+const STATUS_INTERVAL_MS = 10_000;
+const STATUS_MIN_GAP_MS = 100;
+const HEARTBEAT_INTERVAL_MS = 10_000;
+const MAX_BATCH_FRAMES = 512;
+
+/** The part of the service's internals we need: its connection, to send our own status. */
+interface ServiceInternals {
+  _connection: { sendCopyFromChunk(chunk: Buffer): void; stream?: { pause(): void } } | null;
+}
+
+export interface WalReaderOptions {
+  readonly config: Config;
+  readonly startLsn: string;
+  readonly serverVersionNum: number;
+  readonly shardPorts: readonly MessagePort[];
+}
+
+export class WalReader {
+  private readonly watermark: DeliveryWatermark;
+  private readonly router: WalRouter;
+  private readonly links: ShardLink[];
+  private readonly heartbeat: HeartbeatEmitter | null;
+  private confirmed: Lsn;
+  private lastStatusSentAt = 0;
+  private statusTimer: NodeJS.Timeout | null = null;
+  private statusScheduled: NodeJS.Timeout | null = null;
+  private flushScheduled = false;
+  private serverWalEnd: Lsn = 0;
+  private service: LogicalReplicationService | null = null;
+  private streaming = false;
+  private paused = false;
+  private stopping = false;
+  private lastError: string | null = null;
+  private capacityWaiter: (() => void) | null = null;
+  private wakeBackoff: (() => void) | null = null;
+  private fatal: Error | null = null;
+
+  constructor(private readonly options: WalReaderOptions, private readonly metrics: ReaderMetrics, private readonly log: Logger) {
+    const shardCount = options.shardPorts.length;
+    this.confirmed = parseLsn(options.startLsn);
+    this.watermark = new DeliveryWatermark(shardCount);
+    this.links = options.shardPorts.map((port, shard) => new ShardLink(shard, port));
+    this.router = new WalRouter({ shardCount, maxBatchFrames: MAX_BATCH_FRAMES, onWarning: (m) => log.warn(m) }, this.watermark, (shard, batch) => this.links[shard]!.send(batch));
+    for (const link of this.links) link.port.on('message', (message: ShardToReader) => this.onDelivered(link, message));
+    this.heartbeat = options.serverVersionNum >= 140000 ? new HeartbeatEmitter(options.config, HEARTBEAT_INTERVAL_MS, log) : null;
+  }
+
+  status(): ReaderStatus {
+    return { streaming: this.streaming, confirmedLsn: formatLsn(this.confirmed), lastError: this.lastError };
+  }
+
+  /** For metrics on scrape. */
+  collect(): void {
+    this.metrics.confirmedFlushLsn.set(this.confirmed);
+    this.metrics.replicationLagBytes.set(Math.max(0, this.serverWalEnd - this.confirmed));
+    this.metrics.streaming.set(this.streaming ? 1 : 0);
+  }
+
+  get changesRouted(): number {
+    return this.router.lastSeq;
+  }
+
+  /** Streams until stop; throws a Wal2NatsError when Postgres refuses us for good. */
+  async run(): Promise<void> {
+    this.heartbeat?.start();
+    this.statusTimer = setInterval(() => this.sendStatus(), STATUS_INTERVAL_MS);
+    let attempt = 0;
+    let first = true;
+    try {
+      while (!this.stopping) {
+        const startedAt = Date.now();
+        try {
+          await this.streamOnce();
+        } catch (error) {
+          if (this.fatal) throw this.fatal;
+          if (this.stopping) break;
+          const mapped = mapPostgresError(error, { user: userOf(this.options.config.postgresUrl), slot: this.options.config.slot });
+          // After a cut, the old walsender may hold the slot until it notices: wait for it.
+          const transient = mapped.retryable || (!first && mapped.code === ErrorCode.PgSlotActive);
+          if (!transient) throw mapped;
+          this.lastError = mapped.message;
+          if (Date.now() - startedAt > 30_000) attempt = 0;
+          attempt++;
+          const delay = backoffDelayMs(attempt, { ...DEFAULT_BACKOFF, maxMs: this.options.config.maxBackoffMs });
+          this.log.warn('replication stream lost; reconnecting', { error: mapped.message, attempt, retry_in_ms: delay });
+          await this.backoff(delay);
+          this.metrics.reconnects.inc();
+        }
+        first = false;
+      }
+    } finally {
+      if (this.statusTimer) clearInterval(this.statusTimer);
+      await this.heartbeat?.stop();
+    }
+  }
+
+  private backoff(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakeBackoff = () => { clearTimeout(timer); resolve(); };
+    });
+  }
+
+  private streamOnce(): Promise<void> {
+    const { config } = this.options;
+    const service = new LogicalReplicationService(clientConfig(config), {
+      acknowledge: { auto: false, timeoutSeconds: 0 },
+      flowControl: { enabled: true },
+    });
+    this.service = service;
+    const plugin = new RawPgoutputPlugin({ publicationName: config.publication, messages: this.options.serverVersionNum >= 140000 });
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const settle = (error?: unknown): void => {
+        if (settled) return;
+        settled = true;
+        this.streaming = false;
+        this.service = null;
+        this.router.resetTransaction();
+        void service.destroy().catch(() => {});
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      service.on('start', () => {
+        this.streaming = true;
+        this.lastError = null;
+        this.log.info('streaming from the slot', { slot: config.slot, from_lsn: formatLsn(this.confirmed) });
+      });
+      service.on('data', (lsn: string, raw: Buffer) => this.onData(lsn, raw, settle));
+      service.on('heartbeat', (lsn: string, _timestamp: number, shouldRespond: boolean) => {
+        this.noteServerLsn(parseLsn(lsn));
+        if (shouldRespond) this.sendStatus();
+      });
+      service.on('error', (error: Error) => settle(error));
+      service.subscribe(plugin, config.slot, formatLsn(this.confirmed)).then(
+        () => settle(this.stopping ? undefined : new Wal2NatsError(ErrorCode.Unavailable, 'the replication stream ended')),
+        (error: unknown) => settle(error),
+      );
+    });
+  }
+
+  private onData(lsn: string, raw: Buffer, settle: (error?: unknown) => void): Promise<void> | void {
+    if (this.paused) return; // not routed, so never confirmed: read again on the next start
+    try {
+      this.router.route(raw);
+    } catch (error) {
+      // A message we cannot route must not be skipped (the library would go on with the next).
+      this.fatal = new Wal2NatsError(ErrorCode.Internal, `cannot route a change at ${lsn}: ${error instanceof Error ? error.message : String(error)}`, undefined, { cause: error });
+      settle(this.fatal);
+      return;
+    }
+    this.noteServerLsn(parseLsn(lsn));
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      // After the messages of this socket read are routed, hand the batches over.
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.router.flush();
+      });
+    }
+    if (this.overCapacity()) {
+      this.router.flush();
+      return new Promise<void>((resolve) => {
+        this.capacityWaiter = resolve;
+      });
+    }
+  }
+
+  private overCapacity(): boolean {
+    const capacity = this.options.config.mailboxCapacity;
+    return this.links.some((link) => link.outstanding >= capacity);
+  }
+
+  private onDelivered(link: ShardLink, report: DeliveredMessage): void {
+    link.update(report);
+    this.watermark.noteDelivered(link.shard, report.frontier);
+    this.advance();
+    if (this.capacityWaiter && !this.overCapacity()) {
+      const resume = this.capacityWaiter;
+      this.capacityWaiter = null;
+      resume();
+    }
+  }
+
+  private advance(): void {
+    const lsn = this.watermark.advance();
+    if (lsn === null || lsn <= this.confirmed) return;
+    this.confirmed = lsn;
+    const wait = STATUS_MIN_GAP_MS - (Date.now() - this.lastStatusSentAt);
+    if (wait <= 0) this.sendStatus();
+    else if (!this.statusScheduled) {
+      this.statusScheduled = setTimeout(() => {
+        this.statusScheduled = null;
+        this.sendStatus();
+      }, wait);
+    }
+  }
+
+  private noteServerLsn(lsn: Lsn): void {
+    if (lsn > this.serverWalEnd) this.serverWalEnd = lsn;
+  }
+
+  private sendStatus(): void {
+    const connection = (this.service as unknown as ServiceInternals | null)?._connection;
+    if (!connection || !this.streaming) return;
+    connection.sendCopyFromChunk(standbyStatusUpdate(this.confirmed));
+    this.lastStatusSentAt = Date.now();
+  }
+
+  /** Stops routing new messages and hands out what was routed. */
+  pause(): void {
+    this.paused = true;
+    this.router.flush();
+    // Release a handler waiting for capacity: it routes nothing more.
+    this.capacityWaiter?.();
+    this.capacityWaiter = null;
+  }
+
+  /** Confirms what the shards finally delivered and closes the stream. */
+  async finish(finalFrontiers: readonly DeliveredMessage[]): Promise<void> {
+    finalFrontiers.forEach((report, shard) => this.onDelivered(this.links[shard]!, report));
+    if (this.statusScheduled) clearTimeout(this.statusScheduled);
+    this.sendStatus();
+    this.stopping = true;
+    this.wakeBackoff?.();
+    const service = this.service;
+    if (service) await service.stop().catch(() => {});
+    this.log.info('stopped; slot confirmed up to the last delivered transaction', { confirmed_lsn: formatLsn(this.confirmed) });
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The typed messages and apis between threads.
+ *
+ * Data path (plain MessagePorts, no comlink): reader → shard `batch` with a transferred
+ * buffer; shard → reader `delivered` with its frontier. Control path (comlink): main → reader
+ * and main → shard apis below.
+ */
+import type { ChangeBatch, Config, SerializedError } from '@wal2nats/core';
+import type { MetricsJson } from '../metrics/thread-metrics.js';
+
+export interface BatchMessage {
+  readonly type: 'batch';
+  readonly batch: ChangeBatch;
+}
+
+export interface DeliveredMessage {
+  readonly type: 'delivered';
+  /** Every change of the shard with seq <= frontier is delivered. */
+  readonly frontier: number;
+  /** Messages the shard holds undelivered. */
+  readonly undelivered: number;
+  /** Batches the shard has taken in so far. */
+  readonly batchesReceived: number;
+}
+
+export type ReaderToShard = BatchMessage;
+export type ShardToReader = DeliveredMessage;
+
+/** What a run of a thread ended with. Errors cross as data so that their codes survive. */
+export type RunOutcome = { readonly ok: true } | { readonly ok: false; readonly error: SerializedError };
+
+export interface ShardStatus {
+  readonly shard: number;
+  readonly natsConnected: boolean;
+  readonly undelivered: number;
+  readonly failing: readonly { table: string; attempts: number; lastError: string | null; nextAttemptAt: number }[];
+}
+
+export interface ShardApi {
+  /** Connects to NATS and starts publishing. Resolves when the shard stops or fails for good. */
+  run(): Promise<RunOutcome>;
+  /** Stops taking new work, delivers what it can within `timeoutMs`, and returns the frontier. */
+  drain(timeoutMs: number): Promise<DeliveredMessage>;
+  metrics(): Promise<MetricsJson>;
+  status(): ShardStatus;
+}
+
+export interface ReaderStatus {
+  readonly streaming: boolean;
+  readonly confirmedLsn: string;
+  readonly lastError: string | null;
+}
+
+export interface ReaderApi {
+  /** Streams until stopped; resolves with a fatal error if Postgres refuses us for good. */
+  run(): Promise<RunOutcome>;
+  /** Stops reading from the slot and hands out what was read. */
+  pause(): Promise<void>;
+  /** Takes the shards' final frontiers, confirms what they delivered, and closes. */
+  finish(finalFrontiers: readonly DeliveredMessage[]): Promise<void>;
+  metrics(): Promise<MetricsJson>;
+  status(): ReaderStatus;
+}
+
+export interface ShardWorkerData {
+  readonly shard: number;
+  readonly config: Config;
+  readonly systemIdentifier: string;
+  readonly databaseName: string;
+  readonly readerPort: import('node:worker_threads').MessagePort;
+  readonly logFormat: 'json' | 'pretty';
+}
+
+export interface ReaderWorkerData {
+  readonly config: Config;
+  readonly startLsn: string;
+  readonly serverVersionNum: number;
+  readonly shardPorts: readonly import('node:worker_threads').MessagePort[];
+  readonly logFormat: 'json' | 'pretty';
+}
