@@ -149,6 +149,7 @@ ${seconds ? `Running for ${seconds} s` : 'Press Ctrl-C to stop'}.
   log('stopping wal2nats (SIGTERM)');
   const code = cliExit ?? (await stopCli(cli.child, cli.closed));
   if (code !== 0) failed = true;
+  await nc.flush(); // take in what wal2nats published before it stopped
   await nc.close();
   await db.end();
   log(`wrote ${stats.rows} rows in ${stats.transactions} transactions; received ${received} messages; wal2nats exited with ${code}`);

@@ -21,6 +21,11 @@ export interface EncoderContext {
   /** The `consumer` object of the metadata. */
   readonly consumerId: string;
   readonly consumerName: string;
+  /**
+   * Primary key columns by `schema.table`, from the catalog. Needed because pgoutput flags
+   * every column as part of the identity under REPLICA IDENTITY FULL.
+   */
+  readonly primaryKeys?: ReadonlyMap<string, readonly string[]>;
 }
 
 /** The per-change numbering the reader thread assigned. */
@@ -39,6 +44,19 @@ export interface EncodedChange {
   /** The `Nats-Msg-Id` header, equal to `metadata.idempotency_key`. */
   readonly msgId: string;
   readonly json: string;
+}
+
+/**
+ * The columns of `record_pks`: the primary key when the catalog gave one and it is all there,
+ * else the replica identity columns that pgoutput flags (the key under DEFAULT and USING INDEX).
+ */
+function keyColumnsOf(relation: RelationMessage, primaryKey: readonly string[] | undefined): number[] {
+  if (primaryKey && primaryKey.length > 0) {
+    const indexes = primaryKey.map((name) => relation.columns.findIndex((c) => c.name === name));
+    if (indexes.every((i) => i >= 0)) return indexes;
+  }
+  if (relation.replicaIdentity === 'f') return [];
+  return relation.columns.flatMap((c, i) => (c.isKey ? [i] : []));
 }
 
 function jsonString(text: string): string {
@@ -63,7 +81,7 @@ export class ChangeEncoder {
     this.label = `${relation.schema}.${relation.name}`;
     this.keys = relation.columns.map((c) => `${jsonString(c.name)}:`);
     this.typeOids = relation.columns.map((c) => c.typeOid);
-    this.keyColumns = relation.columns.flatMap((c, i) => (c.isKey ? [i] : []));
+    this.keyColumns = keyColumnsOf(relation, ctx.primaryKeys?.get(this.label));
     const subject = (action: ChangeAction): string => changeSubject(ctx.subjectPrefix, ctx.databaseName, relation.schema, relation.name, action);
     this.subjects = { insert: subject('insert'), update: subject('update'), delete: subject('delete'), read: subject('read'), truncate: subject('truncate') };
     this.metaHead = `"metadata":{"table_schema":${jsonString(relation.schema)},"table_name":${jsonString(relation.name)},"commit_timestamp":"`;

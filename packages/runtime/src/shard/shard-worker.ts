@@ -37,6 +37,7 @@ const context: EncoderContext = {
   idempotencyPrefix: idempotencyKeyPrefix(data.systemIdentifier, data.databaseName),
   consumerId: config.slot,
   consumerName: 'wal2nats',
+  primaryKeys: new Map(Object.entries(data.primaryKeys)),
 };
 const encoders = new Map<number, ChangeEncoder>();
 let publisher: ShardPublisher | null = null;

@@ -16,6 +16,8 @@ export interface SourceInfo {
   /** Where streaming starts: the slot's confirmed position. */
   readonly startLsn: string;
   readonly slotCreated: boolean;
+  /** Primary key columns of the published tables, by `schema.table`. */
+  readonly primaryKeys: Record<string, string[]>;
 }
 
 export function userOf(postgresUrl: string): string {
@@ -62,7 +64,8 @@ export async function prepareSource(config: Config, log: Logger): Promise<Source
     await ensurePublication(client, config, serverVersionNum, log);
     const slot = await ensureSlot(client, config, row.db, log);
     const systemIdentifier = await identifySystem(config);
-    return { systemIdentifier, databaseName: config.databaseName ?? row.db, serverVersionNum, startLsn: slot.startLsn, slotCreated: slot.created };
+    const primaryKeys = await primaryKeysOf(client, config);
+    return { systemIdentifier, databaseName: config.databaseName ?? row.db, serverVersionNum, startLsn: slot.startLsn, slotCreated: slot.created, primaryKeys };
   } catch (error) {
     throw mapPostgresError(error, context);
   } finally {
@@ -99,6 +102,25 @@ async function ensureSlot(client: pg.Client, config: Config, database: string, l
   const lsn = created.rows[0]!.lsn;
   log.info('created replication slot', { slot: config.slot, lsn });
   return { startLsn: formatLsn(parseLsn(lsn)), created: true };
+}
+
+/** Primary keys of the published tables, in key order. */
+async function primaryKeysOf(client: pg.Client, config: Config): Promise<Record<string, string[]>> {
+  const result = await client.query<{ schema: string; table: string; columns: string[] }>(
+    `SELECT n.nspname AS schema, c.relname AS table,
+            array_agg(a.attname::text ORDER BY array_position(i.indkey::int2[], a.attnum)) AS columns
+       FROM pg_index i
+       JOIN pg_class c ON c.oid = i.indrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey)
+      WHERE i.indisprimary
+        AND (n.nspname, c.relname) IN (SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1)
+      GROUP BY n.nspname, c.relname`,
+    [config.publication],
+  );
+  const keys: Record<string, string[]> = {};
+  for (const row of result.rows) keys[`${row.schema}.${row.table}`] = row.columns;
+  return keys;
 }
 
 /** The cluster's system identifier, which makes idempotency keys distinct across clusters. */

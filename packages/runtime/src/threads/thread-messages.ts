@@ -67,6 +67,7 @@ export interface ShardWorkerData {
   readonly config: Config;
   readonly systemIdentifier: string;
   readonly databaseName: string;
+  readonly primaryKeys: Record<string, string[]>;
   readonly readerPort: import('node:worker_threads').MessagePort;
   readonly logFormat: 'json' | 'pretty';
 }
