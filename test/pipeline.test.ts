@@ -7,24 +7,10 @@ import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { collectMessages, startNats, startPostgres, type NatsServer, type PgServer } from './harness/index.js';
 import { runArgs, Wal2NatsProcess } from './support/wal2nats-process.js';
-
-interface Envelope {
-  record: Record<string, unknown> | null;
-  changes: Record<string, unknown> | null;
-  action: string;
-  metadata: {
-    table_schema: string;
-    table_name: string;
-    commit_timestamp: string;
-    commit_lsn: number;
-    commit_idx: number;
-    database_name: string;
-    idempotency_key: string;
-    record_pks: string[];
-    transaction_annotations: unknown;
-    consumer: { id: string; name: string };
-  };
-}
+import { orderViolations, type Envelope } from './support/envelope.js';
+import { confirmedFlushLsn, currentWalLsn } from './support/slot.js';
+import { metricValue } from './support/metrics.js';
+import { waitFor } from './harness/index.js';
 
 let pg: PgServer;
 let nats: NatsServer;
@@ -63,7 +49,7 @@ describe('the pipeline', () => {
     );
     const collector = collectMessages(nc, 'sequin.changes.shop.>');
     const rawBodies: string[] = [];
-    const rawSub = nc.subscribe('sequin.changes.shop.>', { callback: (_err, msg) => rawBodies.push(msg.string()) });
+    const rawSub = nc.subscribe('sequin.changes.shop.>', { callback: (_err, msg) => { rawBodies.push(msg.string()); } });
     await nc.flush();
     const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'shop_slot'] }));
     try {
@@ -130,6 +116,186 @@ describe('the pipeline', () => {
       collector.close();
       rawSub.unsubscribe();
       w2n.kill();
+    }
+  });
+  it('escapes odd schema and table names into single subject tokens and keeps the raw names', async () => {
+    const url = await setUpDatabase('odd', `CREATE SCHEMA "Sales Team"; CREATE TABLE "Sales Team"."order.items" (id int PRIMARY KEY, "qty*" int);`);
+    const collector = collectMessages(nc, 'sequin.changes.odd.>');
+    await nc.flush();
+    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'odd_slot'] }));
+    try {
+      await w2n.streaming();
+      await pg.query(`SELECT 1`);
+      const client = await pg.connect('odd');
+      await client.query(`INSERT INTO "Sales Team"."order.items" VALUES (7, 3)`);
+      await client.end();
+      const [message] = await collector.waitForCount(1, 30_000);
+      assert.equal(message!.subject, 'sequin.changes.odd.Sales%20Team.order%2Eitems.insert');
+      const body = message!.data as Envelope;
+      assert.equal(body.metadata.table_schema, 'Sales Team');
+      assert.equal(body.metadata.table_name, 'order.items');
+      assert.deepEqual(body.record, { id: 7, 'qty*': 3 });
+      assert.equal(await w2n.stop(), 0);
+    } finally {
+      collector.close();
+      w2n.kill();
+    }
+  });
+
+  it('keeps per-table commit order over thousands of changes interleaved across tables and transactions', async () => {
+    const tables = ['t_a', 't_b', 't_c', 't_d', 't_e'];
+    const url = await setUpDatabase('busy', tables.map((t) => `CREATE TABLE ${t} (id int PRIMARY KEY, n int NOT NULL, pad text);`).join('\n'));
+    const collector = collectMessages(nc, 'sequin.changes.busy.>');
+    await nc.flush();
+    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'busy_slot', '--shards', '2'] }));
+    try {
+      await w2n.streaming();
+      // Four concurrent writers; each transaction touches several tables, so commit order
+      // interleaves tables, transactions and writers.
+      const writers = 4;
+      const transactionsPerWriter = 60;
+      let expected = 0;
+      await Promise.all(
+        Array.from({ length: writers }, async (_, w) => {
+          const client = await pg.connect('busy');
+          try {
+            for (let t = 0; t < transactionsPerWriter; t++) {
+              await client.query('BEGIN');
+              for (let k = 0; k < 5; k++) {
+                const table = tables[(w + t + k) % tables.length]!;
+                const id = w * 1_000_000 + t * 10 + k;
+                await client.query(`INSERT INTO ${table} VALUES ($1, 0, repeat('x', 50))`, [id]);
+                await client.query(`UPDATE ${table} SET n = n + 1 WHERE id = $1`, [id]);
+                if (k % 2 === 0) await client.query(`DELETE FROM ${table} WHERE id = $1`, [id]);
+                expected += k % 2 === 0 ? 3 : 2;
+              }
+              await client.query('COMMIT');
+            }
+          } finally {
+            await client.end();
+          }
+        }),
+      );
+      assert.ok(expected >= 2000, `wrote ${expected} changes`);
+      const messages = await collector.waitForCount(expected, 60_000);
+      const envelopes = messages.map((m) => m.data as Envelope);
+      assert.deepEqual(orderViolations(envelopes), []);
+      // Each change exactly once in a run without failures, and every table seen.
+      assert.equal(new Set(envelopes.map((e) => e.metadata.idempotency_key)).size, expected);
+      assert.deepEqual([...new Set(envelopes.map((e) => e.metadata.table_name))].sort(), tables);
+      // Subjects agree with the bodies.
+      for (const m of messages.slice(0, 50)) {
+        const e = m.data as Envelope;
+        assert.equal(m.subject, `sequin.changes.busy.public.${e.metadata.table_name}.${e.action}`);
+      }
+      assert.equal(await w2n.stop(), 0);
+    } finally {
+      collector.close();
+      w2n.kill();
+    }
+  });
+
+  it('never confirms the slot past an undelivered change while NATS is down, and catches up after', async () => {
+    const url = await setUpDatabase('outage', `CREATE TABLE items (id int PRIMARY KEY, v text);`);
+    const slot = 'outage_slot';
+    const collector = collectMessages(nc, 'sequin.changes.outage.>');
+    await nc.flush();
+    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', slot] }));
+    try {
+      await w2n.streaming();
+      const http = await w2n.httpBase();
+      const client = await pg.connect('outage');
+      await client.query(`INSERT INTO items VALUES (1, 'before')`);
+      await collector.waitForCount(1, 30_000);
+      const afterFirst = await currentWalLsn(pg, 'outage');
+      await waitFor(async () => ((await confirmedFlushLsn(pg, 'outage', slot)) ?? 0n) >= afterFirst || undefined, {
+        what: 'the slot to confirm the delivered first insert',
+        timeoutMs: 30_000,
+      });
+
+      await nats.stop();
+      await w2n.waitForLog((l) => l.msg === 'disconnected from NATS; unconfirmed messages will be sent again', 'a NATS disconnect');
+      const beforeOutageWrites = await currentWalLsn(pg, 'outage');
+      await client.query(`INSERT INTO items SELECT g, 'during' FROM generate_series(2, 101) g`);
+      // The reader has received the changes (so it could have confirmed them) ...
+      await waitFor(async () => (await metricValue(http, 'wal2nats_changes_received_total')) >= 101 || undefined, {
+        what: 'wal2nats to receive the 100 changes written during the outage',
+        timeoutMs: 30_000,
+      });
+      // ... and a delivery was attempted and failed, or is waiting for the connection.
+      await waitFor(async () => ((await metricValue(http, 'wal2nats_mailbox_depth')) >= 100 ? true : undefined), {
+        what: 'the changes to wait undelivered in a mailbox',
+        timeoutMs: 30_000,
+      });
+      // Wait until the reader has sent Postgres a standby status after receiving them: that
+      // status carries what it confirms, and it must not cover the undelivered changes.
+      const statusesAtReceipt = await metricValue(http, 'wal2nats_standby_status_updates_total');
+      await waitFor(async () => (await metricValue(http, 'wal2nats_standby_status_updates_total')) > statusesAtReceipt || undefined, {
+        what: 'a standby status update after the outage writes were received',
+        timeoutMs: 30_000,
+        intervalMs: 250,
+      });
+      const confirmedDuring = (await confirmedFlushLsn(pg, 'outage', slot)) ?? 0n;
+      assert.ok(confirmedDuring <= beforeOutageWrites, `confirmed ${confirmedDuring} passed the undelivered writes at ${beforeOutageWrites}`);
+      const gauge = await metricValue(http, 'wal2nats_confirmed_flush_lsn');
+      assert.ok(BigInt(gauge) <= beforeOutageWrites, `the confirmed_flush_lsn metric ${gauge} passed ${beforeOutageWrites}`);
+
+      await nats.start();
+      const all = await collector.waitForCount(101, 60_000);
+      const ids = new Set(all.map((m) => (m.data as Envelope).record!.id));
+      for (let id = 1; id <= 101; id++) assert.ok(ids.has(id), `row ${id} arrived`);
+      const afterOutageWrites = await currentWalLsn(pg, 'outage');
+      await waitFor(async () => ((await confirmedFlushLsn(pg, 'outage', slot)) ?? 0n) >= afterOutageWrites - 1000n || undefined, {
+        what: 'the slot to catch up after NATS came back',
+        timeoutMs: 60_000,
+      });
+      await client.end();
+      assert.equal(await w2n.stop(), 0);
+    } finally {
+      collector.close();
+      w2n.kill();
+      if (!nats.running) await nats.start();
+    }
+  });
+
+  it('stops cleanly on SIGTERM with the slot at the last delivered change, and resumes after it', async () => {
+    const url = await setUpDatabase('restart', `CREATE TABLE events (id int PRIMARY KEY);`);
+    const slot = 'restart_slot';
+    const collector = collectMessages(nc, 'sequin.changes.restart.>');
+    await nc.flush();
+    const first = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', slot] }));
+    try {
+      await first.streaming();
+      await pg.query('SELECT 1');
+      const client = await pg.connect('restart');
+      await client.query(`INSERT INTO events SELECT g FROM generate_series(1, 500) g`);
+      await collector.waitForCount(500, 30_000);
+      const afterWrites = await currentWalLsn(pg, 'restart');
+      assert.equal(await first.stop('SIGTERM'), 0);
+      assert.ok(first.lines.some((l) => l.msg === 'stopped cleanly'));
+      const confirmed = (await confirmedFlushLsn(pg, 'restart', slot)) ?? 0n;
+      assert.ok(confirmed >= afterWrites - 1000n && confirmed <= afterWrites, `confirmed ${confirmed}, WAL at ${afterWrites}`);
+      const slotState = await pg.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+      assert.equal(slotState.rows[0]!.active, false);
+
+      await client.query(`INSERT INTO events VALUES (501)`);
+      const second = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', slot] }));
+      try {
+        await second.streaming();
+        const messages = await collector.waitForCount(501, 30_000);
+        assert.equal((messages[500]!.data as Envelope).record!.id, 501);
+        // Nothing delivered before the stop is sent again: the next message to arrive is a new one.
+        await client.query(`INSERT INTO events VALUES (502)`);
+        const more = await collector.waitForCount(502, 30_000);
+        assert.equal((more[501]!.data as Envelope).record!.id, 502);
+        assert.equal(await second.stop('SIGINT'), 0);
+      } finally {
+        second.kill();
+        await client.end();
+      }
+    } finally {
+      collector.close();
+      first.kill();
     }
   });
 });

@@ -7,6 +7,7 @@ export interface ReaderMetrics {
   readonly changesReceived: Counter;
   readonly streaming: Gauge;
   readonly reconnects: Counter;
+  readonly statusUpdates: Counter;
 }
 
 export function createReaderMetrics(registry: Registry): ReaderMetrics {
@@ -16,6 +17,7 @@ export function createReaderMetrics(registry: Registry): ReaderMetrics {
     replicationLagBytes: new Gauge({ name: 'wal2nats_replication_lag_bytes', help: 'Server WAL end minus the confirmed LSN.', registers }),
     changesReceived: new Counter({ name: 'wal2nats_changes_received_total', help: 'Row changes received from the slot.', registers }),
     streaming: new Gauge({ name: 'wal2nats_slot_streaming', help: '1 while the replication stream is open.', registers }),
+    statusUpdates: new Counter({ name: 'wal2nats_standby_status_updates_total', help: 'Standby status updates sent to Postgres (each carries the confirmed LSN).', registers }),
     reconnects: new Counter({ name: 'wal2nats_replication_reconnects_total', help: 'Replication connections opened again after a failure.', registers }),
   };
 }

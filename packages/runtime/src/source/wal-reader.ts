@@ -241,6 +241,7 @@ export class WalReader {
     if (!connection || !this.streaming) return;
     connection.sendCopyFromChunk(standbyStatusUpdate(this.confirmed));
     this.lastStatusSentAt = Date.now();
+    this.metrics.statusUpdates.inc();
   }
 
   /** Stops routing new messages and hands out what was routed. */
