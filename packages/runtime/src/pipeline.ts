@@ -22,6 +22,7 @@ import { HttpServer, type Readiness } from './http/http-server.js';
 import type { Logger } from './log/logger.js';
 import { MetricsGatherer } from './metrics/aggregate-metrics.js';
 import { createThreadRegistry } from './metrics/thread-metrics.js';
+import { checkJetStream } from './sink/jetstream-check.js';
 import { prepareSource, type SourceInfo } from './source/replication-setup.js';
 import { releaseProxy, wrapWorker, type Remote } from './threads/comlink.js';
 import type { ReaderApi, ReaderWorkerData, RunOutcome, ShardApi, ShardWorkerData } from './threads/thread-messages.js';
@@ -85,6 +86,8 @@ export class Pipeline {
       start_lsn: this.source.startLsn,
       shards: config.shards,
     });
+
+    if (config.jetstream) await checkJetStream(config, this.source.databaseName, this.source.tables, log);
 
     const channels = Array.from({ length: config.shards }, () => new MessageChannel());
     const logFormat = this.options.logFormat;

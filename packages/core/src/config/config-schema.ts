@@ -34,6 +34,8 @@ export interface Config {
   natsPort: number;
   subjectPrefix: string;
   jetstream: boolean;
+  createStream: string | undefined;
+  jetstreamTableWindow: number;
   messageKind: 'changes' | 'records';
   initialSnapshot: boolean;
   maxBackoffMs: number;
@@ -64,6 +66,8 @@ export const CONFIG_SCHEMA = {
   natsPort: { flag: 'nats-port', kind: 'integer', group: 'Sink', default: 4222, min: 1, max: 65535, placeholder: 'PORT', description: 'NATS port.' },
   subjectPrefix: { flag: 'subject-prefix', kind: 'string', group: 'Sink', default: 'sequin', placeholder: 'PREFIX', description: 'First token(s) of every subject, e.g. acme.cdc.' },
   jetstream: { flag: 'jetstream', kind: 'boolean', group: 'Delivery', default: false, description: 'Publish with JetStream and wait for each PubAck.' },
+  createStream: { flag: 'create-stream', kind: 'string', group: 'Delivery', placeholder: 'NAME', description: 'With --jetstream: create this file-backed stream on our subjects if it does not exist.' },
+  jetstreamTableWindow: { flag: 'jetstream-table-window', kind: 'integer', group: 'Delivery', default: 1, min: 1, max: 10_000, placeholder: 'N', description: 'With --jetstream: PubAcks awaited at once per table. Above 1 is faster, but a JetStream failover can then store a later change before an earlier one.' },
   messageKind: { flag: 'message-kind', kind: 'enum', group: 'Sink', default: 'changes', values: ['changes', 'records'], placeholder: 'KIND', description: 'changes: change events; records: record events on the rows subjects.' },
   initialSnapshot: { flag: 'initial-snapshot', kind: 'boolean', group: 'Source', default: false, description: 'When the slot is created, first publish every existing row as read events.' },
   maxBackoffMs: { flag: 'max-backoff', kind: 'duration', group: 'Delivery', default: 180_000, min: 1000, placeholder: 'DURATION', description: 'Longest delay between retries of a failing message (e.g. 30s, 3m).' },

@@ -113,6 +113,12 @@ function validateTogether(config: Config): void {
   if ((config.natsTlsCert === undefined) !== (config.natsTlsKey === undefined)) {
     throw configError(config.natsTlsCert === undefined ? 'nats-tls-cert' : 'nats-tls-key', 'a client certificate and key go together');
   }
+  if (config.createStream !== undefined && !config.jetstream) {
+    throw configError('create-stream', 'it only applies with --jetstream', 'add --jetstream, or drop --create-stream');
+  }
+  if (config.createStream !== undefined && !/^[A-Za-z0-9_-]{1,255}$/.test(config.createStream)) {
+    throw configError('create-stream', `"${config.createStream}" is not a valid stream name`, 'use letters, digits, _ and -');
+  }
   if (config.messageKind === 'records') {
     throw configError('message-kind', 'record events are not built yet', 'use --message-kind changes (the default)');
   }

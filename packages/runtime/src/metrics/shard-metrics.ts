@@ -8,6 +8,7 @@ export interface ShardMetrics {
   readonly mailboxDepth: Gauge<'shard'>;
   readonly endToEndLatency: Histogram;
   readonly publishDuration: Histogram;
+  readonly orderBreaks: Counter<'table'>;
 }
 
 export function createShardMetrics(registry: Registry): ShardMetrics {
@@ -23,6 +24,7 @@ export function createShardMetrics(registry: Registry): ShardMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers,
     }),
+    orderBreaks: new Counter({ name: 'wal2nats_order_breaks_total', help: 'Times a later change of a table was accepted before an earlier one that failed (JetStream with a window above 1).', labelNames: ['table'], registers }),
     publishDuration: new Histogram({
       name: 'wal2nats_publish_duration_seconds',
       help: 'From publishing a batch to its confirmation by the server.',

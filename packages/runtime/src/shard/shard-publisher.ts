@@ -1,17 +1,22 @@
 /**
  * The publish loop of one shard: tables in parallel, each table strictly in order.
  *
- * Each cycle takes the unsent messages at the head of every ready mailbox, publishes them all,
- * then confirms them with one round trip (one flush per cycle, not per message). On success
- * the mailboxes drop them and the delivered frontier moves; on failure every in-flight message
- * of the cycle goes back to its mailbox's head and those tables back off. A message that the
- * client refuses outright (too big) fails only its own table. Only one cycle runs at a time,
- * so a table never has two generations of in-flight messages that could reorder.
+ * Each cycle takes up to `tableWindow` unsent messages at the head of every ready mailbox,
+ * publishes them all, and settles them at once (one flush, or the PubAcks of the cycle). A
+ * table's messages up to its first failure are delivered and leave the mailbox; that message
+ * and every later one go back to the head, and the table backs off while other tables go on.
+ * Only one cycle runs at a time, so a table never has two generations of in-flight messages
+ * that could reorder.
+ *
+ * If a later message of a table was accepted while an earlier one failed (JetStream, a window
+ * above 1), the later one is in the stream before the earlier one: the order of that table is
+ * broken there. It is logged as an error and counted (`wal2nats_order_breaks_total`); with the
+ * default JetStream window of 1 it cannot happen (see docs/guarantees.md).
  */
 import { backoffDelayMs, pgMicrosToUnixMs, type BackoffPolicy } from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
 import type { ShardMetrics } from '../metrics/shard-metrics.js';
-import { DeliveryError, type NatsSink } from '../sink/nats-sink.js';
+import type { DeliverySink } from '../sink/delivery-sink.js';
 import { TableMailbox, type OutgoingMessage } from './table-mailbox.js';
 
 export interface ShardPublisherOptions {
@@ -19,6 +24,8 @@ export interface ShardPublisherOptions {
   readonly backoff: BackoffPolicy;
   /** Most messages in flight in one cycle. */
   readonly maxCycleMessages: number;
+  /** Most messages of one table in flight in one cycle. */
+  readonly tableWindow: number;
 }
 
 export interface DeliveryFrontier {
@@ -26,6 +33,12 @@ export interface DeliveryFrontier {
   readonly frontier: number;
   /** Messages not yet delivered. */
   readonly undelivered: number;
+}
+
+interface CycleEntry {
+  readonly mailbox: TableMailbox;
+  /** Index of the mailbox's first message in the cycle's publish order. */
+  readonly firstIndex: number;
 }
 
 export class ShardPublisher {
@@ -36,15 +49,17 @@ export class ShardPublisher {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
+  private readonly shardLabel: { shard: string };
 
   constructor(
     private readonly options: ShardPublisherOptions,
-    private readonly sink: NatsSink,
+    private readonly sink: DeliverySink,
     private readonly metrics: ShardMetrics,
     private readonly log: Logger,
     /** Called after every change of the frontier. */
     private readonly onProgress: (frontier: DeliveryFrontier) => void,
   ) {
+    this.shardLabel = { shard: String(options.shard) };
     sink.onReconnect(() => {
       // The connection is back: tables that failed only because it was gone retry now.
       for (const mailbox of this.mailboxes.values()) if (mailbox.failedOnConnection) mailbox.nextAttemptAt = 0;
@@ -67,7 +82,7 @@ export class ShardPublisher {
   /** Every change up to `seq` has been handed to enqueue(). */
   received(seq: number): void {
     if (seq > this.lastReceivedSeq) this.lastReceivedSeq = seq;
-    this.metrics.mailboxDepth.set({ shard: String(this.options.shard) }, this.undelivered);
+    this.metrics.mailboxDepth.set(this.shardLabel, this.undelivered);
     this.poke();
   }
 
@@ -115,12 +130,12 @@ export class ShardPublisher {
 
   private async loop(): Promise<void> {
     while (this.running) {
-      const batch = this.sink.connected ? this.collect() : [];
-      if (batch.length === 0) {
+      const cycle = this.sink.connected ? this.publishCycle() : [];
+      if (cycle.length === 0) {
         await this.idle();
         continue;
       }
-      await this.cycle(batch);
+      await this.settleCycle(cycle);
     }
   }
 
@@ -131,67 +146,77 @@ export class ShardPublisher {
     await new Promise<void>((resolve) => {
       this.wake = resolve;
       if (this.timer) clearTimeout(this.timer);
-      this.timer = null;
-      if (Number.isFinite(earliest)) this.timer = setTimeout(() => this.poke(), Math.max(0, earliest - Date.now()));
-      // Without a connection there is nothing to do until the sink reports a reconnect.
+      this.timer = Number.isFinite(earliest) ? setTimeout(() => this.poke(), Math.max(0, earliest - Date.now())) : null;
     });
   }
 
-  /** The mailboxes that take part in the next cycle, after publishing their messages. */
-  private collect(): TableMailbox[] {
+  /** Publishes the head of every ready mailbox; returns what is in flight. */
+  private publishCycle(): CycleEntry[] {
     const now = Date.now();
-    const taking: TableMailbox[] = [];
+    const cycle: CycleEntry[] = [];
     let budget = this.options.maxCycleMessages;
-    const mark = this.sink.mark();
-    this.currentMark = mark;
+    let index = 0;
+    this.sink.beginCycle();
     for (const mailbox of this.mailboxes.values()) {
       if (budget <= 0) break;
-      if (mailbox.unsent === 0 || mailbox.nextAttemptAt > now || mailbox.inFlight > 0) continue;
-      const share = Math.min(mailbox.unsent, budget);
-      let published = 0;
-      for (; published < share; published++) {
+      if (mailbox.unsent === 0 || mailbox.nextAttemptAt > now) continue;
+      const share = Math.min(mailbox.unsent, budget, this.options.tableWindow);
+      const firstIndex = index;
+      for (let i = 0; i < share; i++) {
         const message = mailbox.peekUnsent(0)!;
         try {
           this.sink.publish(message.subject, message.json, message.msgId);
         } catch (error) {
-          // Refused by the client itself (too big, bad subject): only this table waits.
-          this.failMailbox(mailbox, error instanceof Error ? error.message : String(error), false);
+          // Refused by the client itself (too big, bad subject): only this table waits, and
+          // nothing after the refused message is published.
+          if (mailbox.inFlight === 0) this.failTable(mailbox, error instanceof Error ? error.message : String(error), false);
+          else mailbox.refusedAfterInFlight = error instanceof Error ? error.message : String(error);
           break;
         }
         mailbox.inFlight++;
+        index++;
       }
-      budget -= published;
-      if (mailbox.inFlight > 0) taking.push(mailbox);
+      budget -= mailbox.inFlight;
+      if (mailbox.inFlight > 0) cycle.push({ mailbox, firstIndex });
     }
-    return taking;
+    return cycle;
   }
 
-  private currentMark = 0;
-
-  private async cycle(batch: TableMailbox[]): Promise<void> {
+  private async settleCycle(cycle: CycleEntry[]): Promise<void> {
     const started = performance.now();
-    try {
-      await this.sink.confirm(this.currentMark);
-    } catch (error) {
-      const connectionLost = error instanceof DeliveryError ? error.connectionLost : true;
-      const reason = error instanceof Error ? error.message : String(error);
-      for (const mailbox of batch) this.failMailbox(mailbox, reason, connectionLost);
-      this.reportProgress();
-      return;
-    }
-    const seconds = (performance.now() - started) / 1000;
+    const result = await this.sink.settle();
+    this.metrics.publishDuration.observe((performance.now() - started) / 1000);
     const nowMs = Date.now();
     let delivered = 0;
-    for (const mailbox of batch) {
-      const messages = mailbox.takeDelivered();
+    for (const { mailbox, firstIndex } of cycle) {
+      const sent = mailbox.inFlight;
+      let firstFailure = -1;
+      let acceptedAfterFailure = 0;
+      for (let i = 0; i < sent; i++) {
+        if (result.failures.has(firstIndex + i)) {
+          if (firstFailure < 0) firstFailure = i;
+        } else if (firstFailure >= 0) acceptedAfterFailure++;
+      }
+      const refusal = mailbox.refusedAfterInFlight;
+      mailbox.refusedAfterInFlight = null;
+      const messages = mailbox.takeDelivered(firstFailure < 0 ? sent : firstFailure);
       delivered += messages.length;
-      this.metrics.backoffSeconds.set({ table: mailbox.label }, 0);
       this.account(mailbox.label, messages, nowMs);
+      if (firstFailure >= 0) {
+        if (acceptedAfterFailure > 0) {
+          this.metrics.orderBreaks.inc({ table: mailbox.label });
+          this.log.error('a later change of the table was accepted before an earlier one that failed; the order of this table is broken here', { table: mailbox.label, accepted_after_failure: acceptedAfterFailure });
+        }
+        this.failTable(mailbox, result.failures.get(firstIndex + firstFailure)!, result.connectionLost);
+      } else if (refusal !== null) {
+        this.failTable(mailbox, refusal, false);
+      } else {
+        this.metrics.backoffSeconds.set({ table: mailbox.label }, 0);
+      }
     }
-    this.metrics.publishDuration.observe(seconds);
     this.undelivered -= delivered;
-    this.metrics.mailboxDepth.set({ shard: String(this.options.shard) }, this.undelivered);
-    this.reportProgress();
+    this.metrics.mailboxDepth.set(this.shardLabel, this.undelivered);
+    this.onProgress(this.frontier());
   }
 
   private account(table: string, messages: OutgoingMessage[], nowMs: number): void {
@@ -211,8 +236,8 @@ export class ShardPublisher {
     if (oldest) this.metrics.endToEndLatency.observe(Math.max(0, (nowMs - pgMicrosToUnixMs(oldest.commitTime)) / 1000));
   }
 
-  private failMailbox(mailbox: TableMailbox, reason: string, connectionLost: boolean): void {
-    mailbox.failInFlight();
+  private failTable(mailbox: TableMailbox, reason: string, connectionLost: boolean): void {
+    mailbox.inFlight = 0;
     mailbox.attempts++;
     mailbox.lastError = reason;
     mailbox.failedOnConnection = connectionLost;
@@ -223,9 +248,5 @@ export class ShardPublisher {
     const fields = { table: mailbox.label, attempt: mailbox.attempts, retry_in_ms: delay, error: reason };
     if (mailbox.attempts === 1 || mailbox.attempts % 10 === 0) this.log.warn('delivery failed; will retry', fields);
     else this.log.debug('delivery failed; will retry', fields);
-  }
-
-  private reportProgress(): void {
-    this.onProgress(this.frontier());
   }
 }

@@ -19,7 +19,10 @@ import {
 import { createLogger } from '../log/logger.js';
 import { createShardMetrics } from '../metrics/shard-metrics.js';
 import { createThreadRegistry, registryJson } from '../metrics/thread-metrics.js';
-import { NatsSink } from '../sink/nats-sink.js';
+import { CoreNatsSink } from '../sink/core-nats-sink.js';
+import type { DeliverySink } from '../sink/delivery-sink.js';
+import { JetStreamSink } from '../sink/jetstream-sink.js';
+import { NatsLink } from '../sink/nats-link.js';
 import { exposeApi } from '../threads/comlink.js';
 import type { DeliveredMessage, ReaderToShard, RunOutcome, ShardApi, ShardStatus, ShardToReader, ShardWorkerData } from '../threads/thread-messages.js';
 import { ShardPublisher } from './shard-publisher.js';
@@ -41,7 +44,7 @@ const context: EncoderContext = {
 };
 const encoders = new Map<number, ChangeEncoder>();
 let publisher: ShardPublisher | null = null;
-let sink: NatsSink | null = null;
+let sink: DeliverySink | null = null;
 let batchesReceived = 0;
 let failRun: ((outcome: RunOutcome) => void) | null = null;
 const pendingBatches: ReaderToShard[] = [];
@@ -106,12 +109,20 @@ readerPort.on('message', (message: ReaderToShard) => {
 const api: ShardApi = {
   async run(): Promise<RunOutcome> {
     try {
-      sink = await NatsSink.connect(config, `wal2nats shard ${shard}`, log);
+      const link = await NatsLink.connect(config, `wal2nats shard ${shard}`, log);
+      sink = config.jetstream ? new JetStreamSink(link) : new CoreNatsSink(link);
     } catch (error) {
       return { ok: false, error: serializeError(error) };
     }
     publisher = new ShardPublisher(
-      { shard, backoff: { ...DEFAULT_BACKOFF, maxMs: config.maxBackoffMs }, maxCycleMessages: 8192 },
+      {
+        shard,
+        backoff: { ...DEFAULT_BACKOFF, maxMs: config.maxBackoffMs },
+        maxCycleMessages: 8192,
+        // Core NATS confirms a whole cycle at once; JetStream acknowledges each message, and a
+        // window of 1 per table keeps a failover from storing a later change first.
+        tableWindow: config.jetstream ? config.jetstreamTableWindow : 8192,
+      },
       sink,
       metrics,
       log,

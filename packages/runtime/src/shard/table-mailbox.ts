@@ -27,6 +27,8 @@ export class TableMailbox {
   lastError: string | null = null;
   /** The last failure was the connection's, so a reconnect may retry at once. */
   failedOnConnection = false;
+  /** The client refused a message behind the in-flight ones; the table fails once they settle. */
+  refusedAfterInFlight: string | null = null;
 
   constructor(public label: string) {}
 
@@ -44,15 +46,20 @@ export class TableMailbox {
     return this.items[this.head + this.inFlight + i];
   }
 
-  /** Removes the confirmed in-flight messages from the head and returns them. */
-  takeDelivered(): OutgoingMessage[] {
-    const delivered = this.items.slice(this.head, this.head + this.inFlight);
-    this.head += this.inFlight;
+  /**
+   * Removes the first `count` in-flight messages (confirmed) from the head and returns them;
+   * the rest of the in-flight ones go back to "not yet sent".
+   */
+  takeDelivered(count = this.inFlight): OutgoingMessage[] {
+    const delivered = this.items.slice(this.head, this.head + count);
+    this.head += count;
     this.inFlight = 0;
-    this.attempts = 0;
-    this.nextAttemptAt = 0;
-    this.lastError = null;
-    this.failedOnConnection = false;
+    if (count > 0) {
+      this.attempts = 0;
+      this.nextAttemptAt = 0;
+      this.lastError = null;
+      this.failedOnConnection = false;
+    }
     if (this.head > 4096 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
@@ -60,8 +67,5 @@ export class TableMailbox {
     return delivered;
   }
 
-  /** Puts the in-flight messages back to be sent again. */
-  failInFlight(): void {
-    this.inFlight = 0;
-  }
+
 }

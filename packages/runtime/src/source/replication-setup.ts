@@ -18,6 +18,8 @@ export interface SourceInfo {
   readonly slotCreated: boolean;
   /** Primary key columns of the published tables, by `schema.table`. */
   readonly primaryKeys: Record<string, string[]>;
+  /** The published tables, as `schema.table`. */
+  readonly tables: string[];
 }
 
 export function userOf(postgresUrl: string): string {
@@ -65,7 +67,10 @@ export async function prepareSource(config: Config, log: Logger): Promise<Source
     const slot = await ensureSlot(client, config, row.db, log);
     const systemIdentifier = await identifySystem(config);
     const primaryKeys = await primaryKeysOf(client, config);
-    return { systemIdentifier, databaseName: config.databaseName ?? row.db, serverVersionNum, startLsn: slot.startLsn, slotCreated: slot.created, primaryKeys };
+    const published = await client.query<{ name: string }>('SELECT schemaname || \'.\' || tablename AS name FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1', [config.publication]);
+    const tables = published.rows.map((r) => r.name);
+    return {
+      tables, systemIdentifier, databaseName: config.databaseName ?? row.db, serverVersionNum, startLsn: slot.startLsn, slotCreated: slot.created, primaryKeys };
   } catch (error) {
     throw mapPostgresError(error, context);
   } finally {

@@ -1,0 +1,35 @@
+/**
+ * What a shard publishes through: core NATS (delivery confirmed by a flush round trip) or
+ * JetStream (confirmed by a PubAck per message). A publish cycle is: begin, publish each
+ * message in order, then settle, which says which messages were delivered.
+ */
+export interface CycleResult {
+  /**
+   * Index (in publish order within the cycle) → why it was not delivered. Every message not
+   * listed was delivered.
+   */
+  readonly failures: ReadonlyMap<number, string>;
+  /** The whole cycle failed because the connection was lost: retry as soon as it is back. */
+  readonly connectionLost: boolean;
+}
+
+export interface DeliverySink {
+  readonly connected: boolean;
+  /** Set when the server refused us for good; the shard stops and the process exits 3. */
+  readonly fatalError: Error | null;
+  onReconnect(listener: () => void): void;
+  beginCycle(): void;
+  /** Throws synchronously when the client refuses the message (e.g. over max_payload). */
+  publish(subject: string, json: string, msgId: string): void;
+  settle(): Promise<CycleResult>;
+  close(): Promise<void>;
+}
+
+/** A result where every one of `count` messages failed for `reason`. */
+export function allFailed(count: number, reason: string, connectionLost: boolean): CycleResult {
+  const failures = new Map<number, string>();
+  for (let i = 0; i < count; i++) failures.set(i, reason);
+  return { failures, connectionLost };
+}
+
+export const ALL_DELIVERED: CycleResult = { failures: new Map(), connectionLost: false };
