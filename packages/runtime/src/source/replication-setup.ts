@@ -88,20 +88,37 @@ async function ensurePublication(client: pg.Client, config: Config, serverVersio
   log.info('created publication', { publication: config.publication, tables: config.tables.length > 0 ? config.tables.join(',') : 'all' });
 }
 
+/** How long a slot held by another connection may take to be released before we give up. */
+const SLOT_RELEASE_WAIT_MS = 15_000;
+
+interface SlotRow {
+  plugin: string;
+  database: string;
+  active: boolean;
+  active_pid: number | null;
+  confirmed_flush_lsn: string | null;
+}
+
 async function ensureSlot(client: pg.Client, config: Config, database: string, log: Logger): Promise<{ startLsn: string; created: boolean }> {
-  const found = await client.query<{ plugin: string; database: string; active: boolean; active_pid: number | null; confirmed_flush_lsn: string | null }>(
-    'SELECT plugin, database, active, active_pid, confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1',
-    [config.slot],
-  );
-  const slot = found.rows[0];
-  if (slot) {
+  const deadline = Date.now() + SLOT_RELEASE_WAIT_MS;
+  for (;;) {
+    const found = await client.query<SlotRow>(
+      'SELECT plugin, database, active, active_pid, confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1',
+      [config.slot],
+    );
+    const slot = found.rows[0];
+    if (!slot) break;
     if (slot.plugin !== 'pgoutput' || slot.database !== database) {
       throw new Wal2NatsError(ErrorCode.PgSlotMismatch, `the slot "${config.slot}" exists for plugin ${slot.plugin} on database ${slot.database}, not pgoutput on ${database}`, 'choose another --slot, or drop that slot if it is unused');
     }
-    if (slot.active) {
+    if (!slot.active) return { startLsn: slot.confirmed_flush_lsn ?? '0/0', created: false };
+    // The holder may be our own previous run whose connection Postgres has not closed yet
+    // (after a kill or a network cut): give it a moment before calling it another process.
+    if (Date.now() >= deadline) {
       throw new Wal2NatsError(ErrorCode.PgSlotActive, `the slot "${config.slot}" is in use by another process (pid ${slot.active_pid})`, 'stop the other consumer of the slot, or give this one its own slot with --slot');
     }
-    return { startLsn: slot.confirmed_flush_lsn ?? '0/0', created: false };
+    log.info('the slot is in use; waiting for it to be released', { slot: config.slot, pid: slot.active_pid });
+    await new Promise((resolve) => setTimeout(resolve, 500));
   }
   const created = await client.query<{ lsn: string }>("SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", [config.slot]);
   const lsn = created.rows[0]!.lsn;
