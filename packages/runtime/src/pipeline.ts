@@ -101,7 +101,10 @@ export class Pipeline {
     const outcome = await Promise.race([
       this.reader.api.run(),
       ...this.shards.map((s) => s.api.run()),
-      ...[this.reader, ...this.shards].map((t) => t.exited.then((code): RunOutcome => ({ ok: false, error: { name: 'Error', message: `a worker thread exited unexpectedly (code ${code})` } }))),
+      // A thread that ends while we stop is expected; before that it is a crash.
+      ...[this.reader, ...this.shards].map((t) =>
+        t.exited.then((code): RunOutcome => (this.stopping ? { ok: true } : { ok: false, error: { name: 'Error', message: `a worker thread exited unexpectedly (code ${code})` } })),
+      ),
       new Promise<RunOutcome>((resolve) => {
         for (const t of [this.reader!, ...this.shards]) {
           t.worker.once('error', (error) => resolve({ ok: false, error: { name: error.name, message: `a worker thread crashed: ${error.message}`, ...(error.stack ? { stack: error.stack } : {}) } }));

@@ -46,6 +46,7 @@ const encoders = new Map<number, ChangeEncoder>();
 let publisher: ShardPublisher | null = null;
 let sink: DeliverySink | null = null;
 let batchesReceived = 0;
+let draining = false;
 let failRun: ((outcome: RunOutcome) => void) | null = null;
 const pendingBatches: ReaderToShard[] = [];
 
@@ -110,6 +111,11 @@ const api: ShardApi = {
   async run(): Promise<RunOutcome> {
     try {
       const link = await NatsLink.connect(config, `wal2nats shard ${shard}`, log);
+      if (draining) {
+        // Asked to stop while still connecting: nothing was published, nothing to deliver.
+        await link.close();
+        return { ok: true };
+      }
       sink = config.jetstream ? new JetStreamSink(link) : new CoreNatsSink(link);
     } catch (error) {
       return { ok: false, error: serializeError(error) };
@@ -143,6 +149,7 @@ const api: ShardApi = {
   },
 
   async drain(timeoutMs: number): Promise<DeliveredMessage> {
+    draining = true;
     const deadline = Date.now() + timeoutMs;
     if (publisher) {
       // Deliver what can be delivered now; a table that is backing off keeps its messages
