@@ -33,6 +33,15 @@ export class JetStreamSink implements DeliverySink {
     // Reply subjects are <inbox>.<cycle>.<index>; a late ack of an old cycle is ignored.
     this.subscription = link.nc.subscribe(`${this.inbox}.*.*`, { callback: (_error, msg) => this.onReply(msg) });
     link.onEpochChange(() => this.wake?.());
+    // A publish the server refuses gets no reply at all: settle it with the server's words.
+    link.onPermissionError((error) => {
+      this.subjects.forEach((subject, index) => {
+        if (subject !== error.subject || this.outcomes[index] !== undefined) return;
+        this.outcomes[index] = `NATS refused to let us publish to ${subject}: ${error.message}`;
+        this.waiting--;
+      });
+      if (this.waiting === 0) this.wake?.();
+    });
   }
 
   get connected(): boolean { return this.link.connected; }

@@ -21,6 +21,7 @@ export class NatsLink {
   private up = true;
   private readonly reconnectListeners: (() => void)[] = [];
   private readonly epochListeners: (() => void)[] = [];
+  private readonly permissionListeners: ((error: PermissionViolationError) => void)[] = [];
   /** Publish permission errors since the last reset, by subject. */
   permissionErrors: PermissionViolationError[] = [];
   fatalError: Wal2NatsError | null = null;
@@ -48,6 +49,11 @@ export class NatsLink {
     this.reconnectListeners.push(listener);
   }
 
+  /** Called when the server refuses a publish for lack of permission. */
+  onPermissionError(listener: (error: PermissionViolationError) => void): void {
+    this.permissionListeners.push(listener);
+  }
+
   /** Called on every disconnect and reconnect. */
   onEpochChange(listener: () => void): void {
     this.epochListeners.push(listener);
@@ -70,7 +76,10 @@ export class NatsLink {
           for (const listener of this.reconnectListeners) listener();
           break;
         case 'error':
-          if (status.error instanceof PermissionViolationError && status.error.operation === 'publish') this.permissionErrors.push(status.error);
+          if (status.error instanceof PermissionViolationError && status.error.operation === 'publish') {
+            this.permissionErrors.push(status.error);
+            for (const listener of this.permissionListeners) listener(status.error);
+          }
           else if (status.error instanceof AuthorizationError) this.fatalError = natsAuthError(status.error);
           else this.log.warn('NATS server error', { error: status.error.message });
           break;
