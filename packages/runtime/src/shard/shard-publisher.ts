@@ -35,6 +35,19 @@ export interface DeliveryFrontier {
   readonly undelivered: number;
 }
 
+/**
+ * Sees what the publisher does, for the messages view of the console and API. Called once per
+ * table and cycle with the messages concerned (never per message from the hot loop).
+ */
+export interface PublishObserver {
+  /** These messages of `table` were published and await confirmation. */
+  inFlight(table: string, messages: readonly OutgoingMessage[]): void;
+  /** These messages of `table` were delivered. */
+  delivered(table: string, messages: readonly OutgoingMessage[]): void;
+  /** `message`, the head of `table`, failed `attempts` times; next try at `nextAttemptAt` (ms). */
+  failing(table: string, message: OutgoingMessage, reason: string, attempts: number, nextAttemptAt: number): void;
+}
+
 interface CycleEntry {
   readonly mailbox: TableMailbox;
   /** Index of the mailbox's first message in the cycle's publish order. */
@@ -58,6 +71,7 @@ export class ShardPublisher {
     private readonly log: Logger,
     /** Called after every change of the frontier. */
     private readonly onProgress: (frontier: DeliveryFrontier) => void,
+    private readonly observer: PublishObserver | null = null,
   ) {
     this.shardLabel = { shard: String(options.shard) };
     sink.onReconnect(() => {
@@ -100,6 +114,22 @@ export class ShardPublisher {
     return [...this.mailboxes.values()]
       .filter((m) => m.attempts > 0)
       .map((m) => ({ table: m.label, attempts: m.attempts, lastError: m.lastError, nextAttemptAt: m.nextAttemptAt }));
+  }
+
+  /**
+   * Retries at once the failing tables (all, or the one whose head message has `msgId`).
+   * Returns how many tables were woken.
+   */
+  retryNow(msgId?: string): number {
+    let woken = 0;
+    for (const mailbox of this.mailboxes.values()) {
+      if (mailbox.attempts === 0 || mailbox.size === 0) continue;
+      if (msgId !== undefined && mailbox.peekUnsent(0)?.msgId !== msgId) continue;
+      mailbox.nextAttemptAt = 0;
+      woken++;
+    }
+    if (woken > 0) this.poke();
+    return woken;
   }
 
   start(): void {
@@ -177,7 +207,10 @@ export class ShardPublisher {
         index++;
       }
       budget -= mailbox.inFlight;
-      if (mailbox.inFlight > 0) cycle.push({ mailbox, firstIndex });
+      if (mailbox.inFlight > 0) {
+        cycle.push({ mailbox, firstIndex });
+        this.observer?.inFlight(mailbox.label, mailbox.inFlightMessages());
+      }
     }
     return cycle;
   }
@@ -202,6 +235,7 @@ export class ShardPublisher {
       const messages = mailbox.takeDelivered(firstFailure < 0 ? sent : firstFailure);
       delivered += messages.length;
       this.account(mailbox.label, messages, nowMs);
+      if (messages.length > 0) this.observer?.delivered(mailbox.label, messages);
       if (firstFailure >= 0) {
         if (acceptedAfterFailure > 0) {
           this.metrics.orderBreaks.inc({ table: mailbox.label });
@@ -245,6 +279,8 @@ export class ShardPublisher {
     mailbox.nextAttemptAt = Date.now() + delay;
     this.metrics.retries.inc({ table: mailbox.label });
     this.metrics.backoffSeconds.set({ table: mailbox.label }, delay / 1000);
+    const head = mailbox.peekUnsent(0);
+    if (head) this.observer?.failing(mailbox.label, head, reason, mailbox.attempts, mailbox.nextAttemptAt);
     const fields = { table: mailbox.label, attempt: mailbox.attempts, retry_in_ms: delay, error: reason };
     if (mailbox.attempts === 1 || mailbox.attempts % 10 === 0) this.log.warn('delivery failed; will retry', fields);
     else this.log.debug('delivery failed; will retry', fields);

@@ -41,6 +41,11 @@ export class TableMailbox {
     this.items.push(message);
   }
 
+  /** The messages published in the current cycle. */
+  inFlightMessages(): OutgoingMessage[] {
+    return this.items.slice(this.head, this.head + this.inFlight);
+  }
+
   /** The message `i` places after the first unsent one. */
   peekUnsent(i: number): OutgoingMessage | undefined {
     return this.items[this.head + this.inFlight + i];
