@@ -88,7 +88,11 @@ export function serializeError(error: unknown): SerializedError {
 }
 
 export function deserializeError(data: SerializedError): Error {
-  if (data.code) return new Wal2NatsError(data.code, data.message, data.hint);
+  if (data.code) {
+    const coded = new Wal2NatsError(data.code, data.message, data.hint);
+    if (data.stack) coded.stack = data.stack;
+    return coded;
+  }
   const error = new Error(data.message);
   error.name = data.name;
   if (data.stack) error.stack = data.stack;
@@ -97,5 +101,5 @@ export function deserializeError(data: SerializedError): Error {
 
 /** Replaces the password of a URL by `***`, for logs and errors. */
 export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:/?#@]*):([^@/?#]*)@/, '//$1:***@');
+  return url.replace(/\/\/([^:/?#@]*):([^/?#]*)@/, '//$1:***@');
 }

@@ -39,11 +39,7 @@ describe('parseLsn', () => {
 
   it(
     'rejects malformed LSNs that Postgres itself rejects (trailing garbage, signs, more than 8 hex digits, a second slash)',
-    {
-      todo:
-        'parseLsn uses Number.parseInt, which stops at the first non-hex character and accepts a sign and "0x": ' +
-        '"1G/0", "0/1X", "-1/0", "0x1/0", "1/2/3" and "0/100000000" (which aliases 1/0) parse instead of throwing',
-    },
+    {},
     () => {
       for (const text of ['1G/0', '0/1X', '-1/0', '+1/0', '0x1/0', '1/2/3', '0/100000000', ' 1/0', '1/0 ']) {
         assert.throws(() => parseLsn(text), Error, `input ${JSON.stringify(text)} should be rejected`);
@@ -75,11 +71,7 @@ describe('formatLsn', () => {
 
   it(
     'prints a short low word without zero padding, as Postgres does (pg_lsn_out is "%X/%X")',
-    {
-      todo:
-        'formatLsn pads the low word to 8 digits (padStart(8, "0")): 0x1520C98 prints "0/01520C98" where Postgres ' +
-        '(pg_replication_slots, pg_current_wal_lsn()) prints "0/1520C98", contrary to its doc comment',
-    },
+    {},
     () => {
       assert.equal(formatLsn(0x1520c98), '0/1520C98');
       assert.equal(formatLsn(0), '0/0');

@@ -10,9 +10,11 @@ export type Lsn = number;
 const TWO_POW_32 = 0x1_0000_0000;
 
 /** Parses Postgres's `XXX/XXXXXXXX` text form. */
+const LSN_TEXT = /^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/;
+
 export function parseLsn(text: string): Lsn {
+  if (!LSN_TEXT.test(text)) throw new Error(`not an LSN: "${text}" (expected the form 16/B374D848)`);
   const slash = text.indexOf('/');
-  if (slash <= 0 || slash === text.length - 1) throw new Error(`not an LSN: "${text}" (expected the form 16/B374D848)`);
   const hi = Number.parseInt(text.slice(0, slash), 16);
   const lo = Number.parseInt(text.slice(slash + 1), 16);
   if (!Number.isFinite(hi) || !Number.isFinite(lo)) throw new Error(`not an LSN: "${text}" (expected the form 16/B374D848)`);
@@ -23,7 +25,7 @@ export function parseLsn(text: string): Lsn {
 export function formatLsn(lsn: Lsn): string {
   const hi = Math.floor(lsn / TWO_POW_32);
   const lo = lsn - hi * TWO_POW_32;
-  return `${hi.toString(16).toUpperCase()}/${lo.toString(16).toUpperCase().padStart(8, '0')}`;
+  return `${hi.toString(16).toUpperCase()}/${lo.toString(16).toUpperCase()}`;
 }
 
 /** Reads a big-endian uint64 LSN from a byte view. */

@@ -28,6 +28,8 @@ export class DeliveryWatermark {
 
   /** The reader sent change `seq` to `shard`. */
   noteSent(shard: number, seq: number): void {
+    // A shard that had delivered all it was sent was sent nothing between then and `seq`.
+    if (this.lastSent[shard]! <= this.deliveredThrough[shard]!) this.deliveredThrough[shard] = seq - 1;
     this.lastSent[shard] = seq;
   }
 

@@ -101,7 +101,7 @@ export class ChangeEncoder {
     // Unchanged TOASTed values are not sent; the whole old row (REPLICA IDENTITY FULL) has them.
     const fillFrom = message.oldKind === 'old' ? message.oldTuple : null;
     const record = this.recordJson(message.newTuple, fillFrom);
-    const changes = message.oldTuple === null ? '{}' : this.changesJson(message.oldTuple, message.newTuple);
+    const changes = message.oldTuple === null ? '{}' : this.changesJson(message.oldTuple, message.newTuple, message.oldKind === 'key');
     return this.finish('update', record.json, changes, this.pksJson(message.newTuple, fillFrom), record.toastMissing, position);
   }
 
@@ -131,11 +131,16 @@ export class ChangeEncoder {
     return { json: `${json}}`, toastMissing };
   }
 
-  /** The old values of the columns whose value changed. Columns absent from either side are skipped. */
-  private changesJson(oldTuple: Tuple, newTuple: Tuple): string {
+  /**
+   * The old values of the columns whose value changed. Columns absent from either side are
+   * skipped. A key-only old tuple (REPLICA IDENTITY DEFAULT or USING INDEX, when the key
+   * changed) holds nulls for the other columns, which say nothing about their old values.
+   */
+  private changesJson(oldTuple: Tuple, newTuple: Tuple, keyOnly: boolean): string {
     let json = '{';
     let first = true;
     for (let i = 0; i < this.keys.length; i++) {
+      if (keyOnly && !this.relation.columns[i]!.isKey) continue;
       const before = oldTuple[i];
       const after = newTuple[i];
       if (before === undefined || after === undefined || before === after) continue;

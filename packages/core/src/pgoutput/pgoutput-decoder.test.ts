@@ -291,6 +291,27 @@ describe('decodePgoutput: hand-built messages', () => {
   });
 });
 
+describe('decodePgoutput: truncated input', () => {
+  it('never returns a message from a truncated fixed-size field', () => {
+    const begin = Msg.tag('B').int64(1n).int64(2n).int32(3).build();
+    for (let length = 1; length < begin.length; length++) {
+      assert.throws(() => decodePgoutput(begin.subarray(0, length)), Error, `Begin cut at ${length} bytes`);
+    }
+  });
+
+  it(
+    'throws PgoutputDecodeError when a value or a message content runs past the end of the message',
+    {},
+    () => {
+      const cutValue = Msg.tag('I').int32(1).byte('N').int16(1).byte('t').int32(10).raw(Buffer.from('abc')).build();
+      assert.throws(() => decodePgoutput(cutValue), PgoutputDecodeError);
+      const cutContent = Msg.tag('M').int8(1).int64(1n).string('p').int32(50).raw(Buffer.from('{"a":1}')).build();
+      assert.throws(() => decodePgoutput(cutContent), PgoutputDecodeError);
+      assert.throws(() => decodePgoutput(Msg.tag('B').int64(1n).build()), PgoutputDecodeError);
+    },
+  );
+});
+
 describe('peekRelationId', () => {
   it('reads the relation id of Relation, Insert, Update and Delete without decoding', () => {
     const messages = [

@@ -49,6 +49,7 @@ class ByteCursor {
     return text;
   }
   utf8(length: number): string {
+    if (this.offset + length > this.buffer.length) throw new PgoutputDecodeError(`a value of ${length} bytes runs past the end of the message`);
     const text = this.buffer.toString('utf8', this.offset, this.offset + length);
     this.offset += length;
     return text;
@@ -60,7 +61,16 @@ export class PgoutputDecodeError extends Error {
 }
 
 export function decodePgoutput(bytes: Uint8Array): PgoutputMessage {
-  const c = new ByteCursor(bytes);
+  try {
+    return decodeMessage(new ByteCursor(bytes));
+  } catch (error) {
+    // DataView reads past the end throw RangeError: a truncated message.
+    if (error instanceof RangeError) throw new PgoutputDecodeError(`truncated pgoutput message (${bytes.byteLength} bytes)`, { cause: error });
+    throw error;
+  }
+}
+
+function decodeMessage(c: ByteCursor): PgoutputMessage {
   const tag = c.u8();
   switch (tag) {
     case PgoutputTag.begin:
