@@ -87,7 +87,8 @@ export class ChangeBatchWriter {
       lastSeq: this.lastSeq,
       annotations: this.annotations,
     };
-    this.buffer = new ArrayBuffer(Math.max(this.initialBytes, Math.min(this.length, 4 * 1024 * 1024)));
+    // Size the next buffer like this batch, with headroom, so a batch rarely has to grow.
+    this.buffer = new ArrayBuffer(Math.max(this.initialBytes, Math.min(Math.ceil(this.length * 1.5), 8 * 1024 * 1024)));
     this.view = new DataView(this.buffer);
     this.bytes = new Uint8Array(this.buffer);
     this.length = 0;

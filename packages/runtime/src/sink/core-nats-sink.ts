@@ -2,13 +2,15 @@
  * Core NATS: a message counts as delivered when a flush round trip (PING/PONG) that follows it
  * succeeds on the same connection. One flush confirms the whole cycle.
  */
-import { headers } from '@nats-io/transport-node';
 import { allFailed, ALL_DELIVERED, type CycleResult, type DeliverySink } from './delivery-sink.js';
 import type { NatsLink } from './nats-link.js';
+import { WireEncoder } from './wire-encoder.js';
 
 export class CoreNatsSink implements DeliverySink {
   private epochAtBegin = 0;
   private published = 0;
+  private readonly wire = new WireEncoder();
+  private lastCycleOk = true;
 
   constructor(private readonly link: NatsLink) {}
 
@@ -20,12 +22,13 @@ export class CoreNatsSink implements DeliverySink {
     this.epochAtBegin = this.link.epoch;
     this.published = 0;
     this.link.permissionErrors = [];
+    this.wire.reset(this.lastCycleOk);
+    this.lastCycleOk = false;
   }
 
   publish(subject: string, json: string, msgId: string): void {
-    const h = headers();
-    h.set('Nats-Msg-Id', msgId);
-    this.link.nc.publish(subject, json, { headers: h });
+    const wire = this.wire.encode(json, msgId);
+    this.link.nc.publish(subject, wire.payload, { headers: wire.headers });
     this.published++;
   }
 
@@ -41,6 +44,7 @@ export class CoreNatsSink implements DeliverySink {
     const refused = this.link.permissionErrors[0];
     // Core NATS does not say which message was refused; fail the cycle and let each table retry.
     if (refused) return allFailed(count, `NATS refused to let us publish to ${refused.subject}: ${refused.message}`, false);
+    this.lastCycleOk = true;
     return ALL_DELIVERED;
   }
 

@@ -62,6 +62,8 @@ export class WalReader {
   private statusScheduled: NodeJS.Timeout | null = null;
   private flushScheduled = false;
   private serverWalEnd: Lsn = 0;
+  /** The start LSN of the last XLogData, parsed only when needed (it is a string per message). */
+  private lastDataLsn = '0/0';
   private service: LogicalReplicationService | null = null;
   private streaming = false;
   private paused = false;
@@ -87,6 +89,7 @@ export class WalReader {
 
   /** For metrics on scrape. */
   collect(): void {
+    this.noteServerLsn(parseLsn(this.lastDataLsn));
     this.metrics.confirmedFlushLsn.set(this.confirmed);
     this.metrics.replicationLagBytes.set(Math.max(0, this.serverWalEnd - this.confirmed));
     this.metrics.streaming.set(this.streaming ? 1 : 0);
@@ -185,7 +188,7 @@ export class WalReader {
       settle(this.fatal);
       return;
     }
-    this.noteServerLsn(parseLsn(lsn));
+    this.lastDataLsn = lsn;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // After the messages of this socket read are routed, hand the batches over.
