@@ -4,31 +4,19 @@
  * restarted. Then the whole JetStream stream is read back: every change present, none twice,
  * per-table order kept. The seed is printed, and WAL2NATS_CHAOS_SEED repeats a run.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { startNats, startPostgres, waitFor, type NatsServer, type PgServer } from './harness/index.js';
+import { waitFor } from './harness/index.js';
 import { ChaosWriter, changeKey, seededRandom } from './support/chaos-writer.js';
 import { orderViolations, type Envelope } from './support/envelope.js';
 import { readStream, streamMessageCount } from './support/stream.js';
+import { useServers } from './support/servers.js';
 import { runArgs, Wal2NatsProcess } from './support/wal2nats-process.js';
 
 const TABLES = ['accounts', 'orders', 'items', 'events'];
 const STREAM = 'CHAOS';
 
-let pg: PgServer;
-let nats: NatsServer;
-let nc: NatsConnection;
-
-before(async () => {
-  [pg, nats] = await Promise.all([startPostgres(), startNats()]);
-  nc = await nats.connect();
-});
-
-after(async () => {
-  await nc?.close();
-  await Promise.all([pg?.dispose(), nats?.dispose()]);
-});
+const servers = useServers();
 
 describe('chaos', () => {
   it('loses nothing, stores nothing twice and keeps per-table order through kills and restarts', { timeout: 300_000 }, async () => {
@@ -36,17 +24,17 @@ describe('chaos', () => {
     const random = seededRandom(seed);
     console.log(`chaos seed ${seed} (repeat with WAL2NATS_CHAOS_SEED=${seed})`);
 
-    const url = await pg.createDatabase('chaos');
-    const setup = await pg.connect('chaos');
+    const url = await servers.pg.createDatabase('chaos');
+    const setup = await servers.pg.connect('chaos');
     await setup.query(TABLES.map((t) => `CREATE TABLE ${t} (id int PRIMARY KEY, n bigint NOT NULL);`).join(''));
     await setup.end();
-    const args = runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'chaos', '--jetstream', '--create-stream', STREAM, '--max-backoff', '2s', '--log-level', 'info'] });
+    const args = runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'chaos', '--jetstream', '--create-stream', STREAM, '--max-backoff', '2s', '--log-level', 'info'] });
 
     let w2n = new Wal2NatsProcess(args);
-    await w2n.streaming();
-    const writer = new ChaosWriter(pg, 'chaos', TABLES, random);
+    await w2n.ready();
+    const writer = new ChaosWriter(servers.pg, 'chaos', TABLES, random);
     writer.start();
-    const stored = async (): Promise<number> => streamMessageCount(nc, STREAM).catch(() => 0);
+    const stored = async (): Promise<number> => streamMessageCount(servers.nc, STREAM).catch(() => 0);
     /** Waits until the stream grew by a random amount: a random moment that is also an event. */
     const someProgress = async (): Promise<void> => {
       const from = await stored();
@@ -57,7 +45,7 @@ describe('chaos', () => {
       w2n.kill();
       await w2n.exited;
       w2n = new Wal2NatsProcess(args);
-      await w2n.streaming();
+      await w2n.ready();
     };
 
     try {
@@ -66,14 +54,14 @@ describe('chaos', () => {
         await killAndRestart();
       }
       await someProgress();
-      await nats.stop();
+      await servers.nats.stop();
       await w2n.waitForLog((l) => l.msg === 'disconnected from NATS; unconfirmed messages will be sent again', 'a NATS disconnect');
-      await nats.start();
+      await servers.nats.start();
       await someProgress();
       await killAndRestart();
       await someProgress();
       await writer.pause();
-      await pg.restart();
+      await servers.pg.restart();
       writer.resume();
       await w2n.waitForLog((l) => l.msg === 'replication stream lost; reconnecting', 'a lost replication stream');
       await someProgress();
@@ -87,7 +75,7 @@ describe('chaos', () => {
     await waitFor(async () => (await stored()) >= expected || undefined, { what: `all ${expected} committed changes in the stream`, timeoutMs: 120_000, intervalMs: 100 });
     assert.equal(await w2n.stop(), 0);
 
-    const messages = await readStream(nc, STREAM);
+    const messages = await readStream(servers.nc, STREAM);
     const keys = messages.map((m) => {
       const e = m.data as Envelope;
       return changeKey(e.metadata.table_name, e.action, e.record);

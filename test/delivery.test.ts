@@ -3,37 +3,25 @@
  * visibly; and while NATS is down, reading from the slot pauses at the mailbox capacity
  * (bounded memory) instead of buffering the whole backlog.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { collectMessages, startNats, startPostgres, waitFor, type NatsServer, type PgServer } from './harness/index.js';
+import { collectMessages, waitFor } from './harness/index.js';
 import { metricValue } from './support/metrics.js';
+import { useServers } from './support/servers.js';
 import { runArgs, Wal2NatsProcess } from './support/wal2nats-process.js';
 
-let pg: PgServer;
-let nats: NatsServer;
-let nc: NatsConnection;
-
-before(async () => {
-  [pg, nats] = await Promise.all([startPostgres(), startNats({ config: 'max_payload: 4096' })]);
-  nc = await nats.connect();
-});
-
-after(async () => {
-  await nc?.close();
-  await Promise.all([pg?.dispose(), nats?.dispose()]);
-});
+const servers = useServers({ nats: { config: 'max_payload: 4096' } });
 
 describe('delivery', () => {
   it('retries a message over max_payload forever while other tables keep flowing, and shows why', async () => {
-    const url = await pg.createDatabase('poison');
-    const client = await pg.connect('poison');
+    const url = await servers.pg.createDatabase('poison');
+    const client = await servers.pg.connect('poison');
     await client.query('CREATE TABLE big (id int PRIMARY KEY, body text); CREATE TABLE small (id int PRIMARY KEY)');
-    const collector = collectMessages(nc, 'sequin.changes.poison.>');
-    await nc.flush();
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'poison', '--max-backoff', '2s'] }));
+    const collector = collectMessages(servers.nc, 'sequin.changes.poison.>');
+    await servers.nc.flush();
+    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'poison', '--max-backoff', '2s'] }));
     try {
-      await w2n.streaming();
+      await w2n.ready();
       const http = await w2n.httpBase();
       await client.query(`INSERT INTO big VALUES (1, repeat('x', 10000))`);
       await client.query(`INSERT INTO big VALUES (2, 'small enough, but behind the poison')`);
@@ -61,15 +49,15 @@ describe('delivery', () => {
   });
 
   it('pauses reading at the mailbox capacity while NATS is down, then drains the backlog', async () => {
-    const url = await pg.createDatabase('backlog');
-    const client = await pg.connect('backlog');
+    const url = await servers.pg.createDatabase('backlog');
+    const client = await servers.pg.connect('backlog');
     await client.query('CREATE TABLE rows (id int PRIMARY KEY)');
     const capacity = 200;
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'backlog', '--shards', '1', '--mailbox-capacity', String(capacity)] }));
+    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'backlog', '--shards', '1', '--mailbox-capacity', String(capacity)] }));
     try {
-      await w2n.streaming();
+      await w2n.ready();
       const http = await w2n.httpBase();
-      await nats.stop();
+      await servers.nats.stop();
       await w2n.waitForLog((l) => l.msg === 'disconnected from NATS; unconfirmed messages will be sent again', 'a NATS disconnect');
       const total = 5000;
       for (let i = 0; i < total; i += 100) await client.query(`INSERT INTO rows SELECT g FROM generate_series(${i + 1}, ${i + 100}) g`);
@@ -86,8 +74,8 @@ describe('delivery', () => {
       assert.ok(received < capacity + 1024, `received ${received} changes with a capacity of ${capacity}: reading did not pause`);
       assert.ok(received < total);
 
-      await nats.start();
-      const nc2 = await nats.connect();
+      await servers.nats.start();
+      const nc2 = await servers.nats.connect();
       try {
         await waitFor(async () => (await metricValue(http, 'wal2nats_changes_received_total')) >= total || undefined, { what: 'the backlog to be read', timeoutMs: 60_000 });
         await waitFor(async () => (await metricValue(http, 'wal2nats_messages_published_total')) >= total || undefined, { what: 'the backlog to be published', timeoutMs: 60_000 });
@@ -98,7 +86,7 @@ describe('delivery', () => {
     } finally {
       w2n.kill();
       await client.end();
-      if (!nats.running) await nats.start();
+      if (!servers.nats.running) await servers.nats.start();
     }
   });
 });

@@ -2,33 +2,20 @@
  * End to end: real Postgres (wal_level=logical) → the wal2nats command → real nats-server.
  * Each test has its own database and slot; servers are shared within this file.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { collectMessages, startNats, startPostgres, type NatsServer, type PgServer } from './harness/index.js';
+import { collectMessages, waitFor } from './harness/index.js';
+import { useServers } from './support/servers.js';
 import { runArgs, Wal2NatsProcess } from './support/wal2nats-process.js';
 import { orderViolations, type Envelope } from './support/envelope.js';
 import { confirmedFlushLsn, currentWalLsn } from './support/slot.js';
 import { metricValue } from './support/metrics.js';
-import { waitFor } from './harness/index.js';
 
-let pg: PgServer;
-let nats: NatsServer;
-let nc: NatsConnection;
-
-before(async () => {
-  [pg, nats] = await Promise.all([startPostgres(), startNats()]);
-  nc = await nats.connect();
-});
-
-after(async () => {
-  await nc?.close();
-  await Promise.all([pg?.dispose(), nats?.dispose()]);
-});
+const servers = useServers();
 
 async function setUpDatabase(name: string, sql: string): Promise<string> {
-  const url = await pg.createDatabase(name);
-  const client = await pg.connect(name);
+  const url = await servers.pg.createDatabase(name);
+  const client = await servers.pg.connect(name);
   try {
     await client.query(sql);
   } finally {
@@ -47,14 +34,14 @@ describe('the pipeline', () => {
        );
        ALTER TABLE orders REPLICA IDENTITY FULL;`,
     );
-    const collector = collectMessages(nc, 'sequin.changes.shop.>');
+    const collector = collectMessages(servers.nc, 'sequin.changes.shop.>');
     const rawBodies: string[] = [];
-    const rawSub = nc.subscribe('sequin.changes.shop.>', { callback: (_err, msg) => { rawBodies.push(msg.string()); } });
-    await nc.flush();
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'shop_slot'] }));
+    const rawSub = servers.nc.subscribe('sequin.changes.shop.>', { callback: (_err, msg) => { rawBodies.push(msg.string()); } });
+    await servers.nc.flush();
+    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'shop_slot'] }));
     try {
-      await w2n.streaming();
-      const client = await pg.connect('shop');
+      await w2n.ready();
+      const client = await servers.pg.connect('shop');
       await client.query(
         `INSERT INTO orders VALUES (1, 9223372036854775807, 199.99, 'NaN', true, 'say "hi" \\ there', ARRAY['a,b','c"d'], '{"k":[1,2]}',
            '2024-10-28 21:37:01.12747+00', '2024-10-28', '\\x01ff')`,
@@ -120,13 +107,13 @@ describe('the pipeline', () => {
   });
   it('escapes odd schema and table names into single subject tokens and keeps the raw names', async () => {
     const url = await setUpDatabase('odd', `CREATE SCHEMA "Sales Team"; CREATE TABLE "Sales Team"."order.items" (id int PRIMARY KEY, "qty*" int);`);
-    const collector = collectMessages(nc, 'sequin.changes.odd.>');
-    await nc.flush();
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'odd_slot'] }));
+    const collector = collectMessages(servers.nc, 'sequin.changes.odd.>');
+    await servers.nc.flush();
+    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'odd_slot'] }));
     try {
-      await w2n.streaming();
-      await pg.query(`SELECT 1`);
-      const client = await pg.connect('odd');
+      await w2n.ready();
+      await servers.pg.query(`SELECT 1`);
+      const client = await servers.pg.connect('odd');
       await client.query(`INSERT INTO "Sales Team"."order.items" VALUES (7, 3)`);
       await client.end();
       const [message] = await collector.waitForCount(1, 30_000);
@@ -145,11 +132,11 @@ describe('the pipeline', () => {
   it('keeps per-table commit order over thousands of changes interleaved across tables and transactions', async () => {
     const tables = ['t_a', 't_b', 't_c', 't_d', 't_e'];
     const url = await setUpDatabase('busy', tables.map((t) => `CREATE TABLE ${t} (id int PRIMARY KEY, n int NOT NULL, pad text);`).join('\n'));
-    const collector = collectMessages(nc, 'sequin.changes.busy.>');
-    await nc.flush();
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'busy_slot', '--shards', '2'] }));
+    const collector = collectMessages(servers.nc, 'sequin.changes.busy.>');
+    await servers.nc.flush();
+    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'busy_slot', '--shards', '2'] }));
     try {
-      await w2n.streaming();
+      await w2n.ready();
       // Four concurrent writers; each transaction touches several tables, so commit order
       // interleaves tables, transactions and writers.
       const writers = 4;
@@ -157,7 +144,7 @@ describe('the pipeline', () => {
       let expected = 0;
       await Promise.all(
         Array.from({ length: writers }, async (_, w) => {
-          const client = await pg.connect('busy');
+          const client = await servers.pg.connect('busy');
           try {
             for (let t = 0; t < transactionsPerWriter; t++) {
               await client.query('BEGIN');
@@ -198,24 +185,24 @@ describe('the pipeline', () => {
   it('never confirms the slot past an undelivered change while NATS is down, and catches up after', async () => {
     const url = await setUpDatabase('outage', `CREATE TABLE items (id int PRIMARY KEY, v text);`);
     const slot = 'outage_slot';
-    const collector = collectMessages(nc, 'sequin.changes.outage.>');
-    await nc.flush();
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', slot] }));
+    const collector = collectMessages(servers.nc, 'sequin.changes.outage.>');
+    await servers.nc.flush();
+    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', slot] }));
     try {
-      await w2n.streaming();
+      await w2n.ready();
       const http = await w2n.httpBase();
-      const client = await pg.connect('outage');
+      const client = await servers.pg.connect('outage');
       await client.query(`INSERT INTO items VALUES (1, 'before')`);
       await collector.waitForCount(1, 30_000);
-      const afterFirst = await currentWalLsn(pg, 'outage');
-      await waitFor(async () => ((await confirmedFlushLsn(pg, 'outage', slot)) ?? 0n) >= afterFirst || undefined, {
+      const afterFirst = await currentWalLsn(servers.pg, 'outage');
+      await waitFor(async () => ((await confirmedFlushLsn(servers.pg, 'outage', slot)) ?? 0n) >= afterFirst || undefined, {
         what: 'the slot to confirm the delivered first insert',
         timeoutMs: 30_000,
       });
 
-      await nats.stop();
+      await servers.nats.stop();
       await w2n.waitForLog((l) => l.msg === 'disconnected from NATS; unconfirmed messages will be sent again', 'a NATS disconnect');
-      const beforeOutageWrites = await currentWalLsn(pg, 'outage');
+      const beforeOutageWrites = await currentWalLsn(servers.pg, 'outage');
       await client.query(`INSERT INTO items SELECT g, 'during' FROM generate_series(2, 101) g`);
       // The reader has received the changes (so it could have confirmed them) ...
       await waitFor(async () => (await metricValue(http, 'wal2nats_changes_received_total')) >= 101 || undefined, {
@@ -235,17 +222,17 @@ describe('the pipeline', () => {
         timeoutMs: 30_000,
         intervalMs: 250,
       });
-      const confirmedDuring = (await confirmedFlushLsn(pg, 'outage', slot)) ?? 0n;
+      const confirmedDuring = (await confirmedFlushLsn(servers.pg, 'outage', slot)) ?? 0n;
       assert.ok(confirmedDuring <= beforeOutageWrites, `confirmed ${confirmedDuring} passed the undelivered writes at ${beforeOutageWrites}`);
       const gauge = await metricValue(http, 'wal2nats_confirmed_flush_lsn');
       assert.ok(BigInt(gauge) <= beforeOutageWrites, `the confirmed_flush_lsn metric ${gauge} passed ${beforeOutageWrites}`);
 
-      await nats.start();
+      await servers.nats.start();
       const all = await collector.waitForCount(101, 60_000);
       const ids = new Set(all.map((m) => (m.data as Envelope).record!.id));
       for (let id = 1; id <= 101; id++) assert.ok(ids.has(id), `row ${id} arrived`);
-      const afterOutageWrites = await currentWalLsn(pg, 'outage');
-      await waitFor(async () => ((await confirmedFlushLsn(pg, 'outage', slot)) ?? 0n) >= afterOutageWrites - 1000n || undefined, {
+      const afterOutageWrites = await currentWalLsn(servers.pg, 'outage');
+      await waitFor(async () => ((await confirmedFlushLsn(servers.pg, 'outage', slot)) ?? 0n) >= afterOutageWrites - 1000n || undefined, {
         what: 'the slot to catch up after NATS came back',
         timeoutMs: 60_000,
       });
@@ -254,32 +241,32 @@ describe('the pipeline', () => {
     } finally {
       collector.close();
       w2n.kill();
-      if (!nats.running) await nats.start();
+      if (!servers.nats.running) await servers.nats.start();
     }
   });
 
   it('stops cleanly on SIGTERM with the slot at the last delivered change, and resumes after it', async () => {
     const url = await setUpDatabase('restart', `CREATE TABLE events (id int PRIMARY KEY);`);
     const slot = 'restart_slot';
-    const collector = collectMessages(nc, 'sequin.changes.restart.>');
-    await nc.flush();
-    const first = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', slot] }));
+    const collector = collectMessages(servers.nc, 'sequin.changes.restart.>');
+    await servers.nc.flush();
+    const first = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', slot] }));
     try {
       await first.streaming();
-      await pg.query('SELECT 1');
-      const client = await pg.connect('restart');
+      await servers.pg.query('SELECT 1');
+      const client = await servers.pg.connect('restart');
       await client.query(`INSERT INTO events SELECT g FROM generate_series(1, 500) g`);
       await collector.waitForCount(500, 30_000);
-      const afterWrites = await currentWalLsn(pg, 'restart');
+      const afterWrites = await currentWalLsn(servers.pg, 'restart');
       assert.equal(await first.stop('SIGTERM'), 0);
       assert.ok(first.lines.some((l) => l.msg === 'stopped cleanly'));
-      const confirmed = (await confirmedFlushLsn(pg, 'restart', slot)) ?? 0n;
+      const confirmed = (await confirmedFlushLsn(servers.pg, 'restart', slot)) ?? 0n;
       assert.ok(confirmed >= afterWrites - 1000n && confirmed <= afterWrites, `confirmed ${confirmed}, WAL at ${afterWrites}`);
-      const slotState = await pg.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+      const slotState = await servers.pg.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
       assert.equal(slotState.rows[0]!.active, false);
 
       await client.query(`INSERT INTO events VALUES (501)`);
-      const second = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', slot] }));
+      const second = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', slot] }));
       try {
         await second.streaming();
         const messages = await collector.waitForCount(501, 30_000);

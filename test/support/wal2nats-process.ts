@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from '../harness/index.js';
 
 export const CLI_PATH = fileURLToPath(new URL('../../packages/cli/dist/main.js', import.meta.url));
 
@@ -77,6 +78,13 @@ export class Wal2NatsProcess {
   /** Waits until the replication stream is open. */
   streaming(timeoutMs = 60_000): Promise<LogLine> {
     return this.waitForLog((l) => l.msg === 'streaming from the slot', '"streaming from the slot"', timeoutMs);
+  }
+
+  /** Waits until /readyz says ready: the slot streams and every shard is connected to NATS. */
+  async ready(timeoutMs = 60_000): Promise<void> {
+    await this.streaming(timeoutMs);
+    const base = await this.httpBase();
+    await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200 || undefined, { what: 'wal2nats /readyz to answer 200', timeoutMs });
   }
 
   /** The HTTP port from the "HTTP listening" line. */
