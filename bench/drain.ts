@@ -14,8 +14,10 @@
  *
  * Options: --changes N (100000) | --quick (20000) | --shards N (2) | --tables N (8)
  *          --txn-size N (100) | --profile DIR (run wal2nats with --cpu-prof into DIR)
- *          --timeout SECONDS (600) | --stall-timeout SECONDS (60) | --verbose (echo wal2nats logs)
+ *          --runs N (1: repeat with fresh servers, print min/median/max)
+ *          --timeout SECONDS (600, per run) | --stall-timeout SECONDS (60) | --verbose (echo wal2nats logs)
  *          --no-json | -- <more wal2nats run options>
+ * The machine's CPU used by other processes during each run is reported as a noise indicator.
  * Exit code 0 when every check passed, 1 otherwise. Never hangs: every wait has a deadline.
  */
 import { execFileSync } from 'node:child_process';
@@ -28,7 +30,7 @@ import { startNats, startPostgres, waitFor } from '../test/harness/index.js';
 import type { NatsServer, PgServer } from '../test/harness/index.js';
 import { natsServerBin } from '../test/harness/binaries.js';
 import { OrderChecker } from './lib/order-check.js';
-import { cpuSeconds, findPidByCmdline, machineInfo, memoryStatus, threadCpu } from './lib/proc-stats.js';
+import { cpuSeconds, findPidByCmdline, loadAverage, machineBusySeconds, machineInfo, memoryStatus, threadCpu } from './lib/proc-stats.js';
 import { Wal2NatsChild } from './lib/wal2nats-child.js';
 import { ACTIONS, schemaSql, writeWorkload } from './lib/workload.js';
 import type { Action } from './lib/workload.js';
@@ -50,6 +52,7 @@ const { values: opts, positionals: passThrough } = parseArgs({
     profile: { type: 'string' },
     timeout: { type: 'string', default: '600' },
     'stall-timeout': { type: 'string', default: '60' },
+    runs: { type: 'string', default: '1' },
     verbose: { type: 'boolean', default: false },
     'no-json': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -58,7 +61,7 @@ const { values: opts, positionals: passThrough } = parseArgs({
 
 if (opts.help) {
   process.stdout.write(
-    'Usage: pnpm bench [--changes N | --quick] [--shards N] [--tables N] [--txn-size N]\n' +
+    'Usage: pnpm bench [--changes N | --quick] [--shards N] [--tables N] [--txn-size N] [--runs N]\n' +
       '                  [--profile DIR] [--timeout S] [--stall-timeout S] [--verbose] [--no-json]\n' +
       '                  [-- <more wal2nats run options>]\n',
   );
@@ -80,6 +83,7 @@ const tables = positiveInt('tables', opts.tables);
 const txnSize = positiveInt('txn-size', opts['txn-size']);
 const timeoutMs = positiveInt('timeout', opts.timeout) * 1000;
 const stallMs = positiveInt('stall-timeout', opts['stall-timeout']) * 1000;
+const runs = positiveInt('runs', opts.runs);
 
 // ---------------------------------------------------------------- helpers
 
@@ -116,7 +120,7 @@ interface Results {
   [key: string]: unknown;
 }
 
-async function main(): Promise<{ failures: string[]; results: Results }> {
+async function runOnce(run: number): Promise<{ failures: string[]; results: Results }> {
   const failures: string[] = [];
   const results: Results = {};
   let pg: PgServer | undefined;
@@ -128,7 +132,8 @@ async function main(): Promise<{ failures: string[]; results: Results }> {
   const timers: NodeJS.Timeout[] = [];
 
   try {
-    say(`drain: ${fmt(changes)} changes over ${tables} tables, transactions of ~${txnSize}, wal2nats --shards ${shards}`);
+    const loadBefore = loadAverage();
+    say(`${runs > 1 ? `run ${run}/${runs}: ` : ''}drain: ${fmt(changes)} changes over ${tables} tables, transactions of ~${txnSize}, wal2nats --shards ${shards}`);
     [pg, nats] = await Promise.all([
       startPostgres({
         extraConf: {
@@ -147,7 +152,7 @@ async function main(): Promise<{ failures: string[]; results: Results }> {
     ]);
     const dbUrl = await pg.createDatabase(DATABASE);
     client = await pg.connect(DATABASE);
-    const pgVersion = (await client.query<{ v: string }>('SHOW server_version')).rows[0]!.v;
+    const pgVersion = (await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v;
     results.environment = {
       ...machineInfo(),
       node: process.version,
@@ -205,6 +210,7 @@ async function main(): Promise<{ failures: string[]; results: Results }> {
     const natsPid = findPidByCmdline(nats.configFile);
     const natsCpu0 = natsPid ? cpuSeconds(natsPid) ?? 0 : 0;
     const benchCpu0 = process.cpuUsage();
+    const machineBusy0 = machineBusySeconds();
 
     const nodeFlags = opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] : [];
     if (opts.profile) mkdirSync(opts.profile, { recursive: true });
@@ -214,11 +220,13 @@ async function main(): Promise<{ failures: string[]; results: Results }> {
     child = proc;
     const t0 = proc.startedAt;
 
-    // RSS every 200 ms.
+    // RSS every 200 ms, with the message count: a timeline for the JSON (ramp-up, stalls).
     let peakRss = 0;
+    const timeline: Array<[seconds: number, received: number, rssMiB: number]> = [];
     const sampleRss = () => {
       const m = memoryStatus(proc.pid);
       if (m) peakRss = Math.max(peakRss, m.rss);
+      timeline.push([Math.round(performance.now() - t0) / 1000, checker!.received, Math.round((m?.rss ?? 0) / MiB)]);
     };
     timers.push(setInterval(sampleRss, 200));
 
@@ -273,6 +281,7 @@ async function main(): Promise<{ failures: string[]; results: Results }> {
     const walsenderCpu = walsender ? (cpuSeconds(walsender.pid) ?? NaN) - walsender.cpu0 : NaN;
     const natsCpu = natsPid ? (cpuSeconds(natsPid) ?? NaN) - natsCpu0 : NaN;
     const benchCpu = process.cpuUsage(benchCpu0);
+    const machineBusy = machineBusySeconds() - machineBusy0;
     for (const t of timers.splice(0)) clearInterval(t);
 
     // Anything beyond N (duplicates) in the next half second is a failure in a fault-free drain.
@@ -323,9 +332,14 @@ async function main(): Promise<{ failures: string[]; results: Results }> {
     // ------------------------------------------------------------ figures
     const fromStart = (doneAt - t0) / 1000;
     const fromStreaming = streamingAt === undefined ? NaN : (doneAt - streamingAt) / 1000;
+    const warmRate = (changes - checker.quarter) / ((doneAt - checker.quarterAt!) / 1000);
     const firstMessage = checker.firstAt === undefined ? NaN : (checker.firstAt - t0) / 1000;
     const peak = Math.max(peakRss, mem?.hwm ?? 0);
     const drainCpu = startupCpu === undefined ? NaN : cpuTotal - startupCpu;
+    const benchCpuSeconds = (benchCpu.user + benchCpu.system) / 1e6;
+    // What the rest of the machine (other people's jobs) burnt meanwhile: a noise indicator.
+    const otherCpu = machineBusy - cpuTotal - (walsender ? walsenderCpu : 0) - (natsPid ? natsCpu : 0) - benchCpuSeconds;
+    const nproc = (results.environment as { nproc: number }).nproc;
     Object.assign(results, {
       wal2nats: { shards, args: args.filter((a) => !a.startsWith('postgres://')), nodeFlags },
       seconds: {
@@ -336,7 +350,7 @@ async function main(): Promise<{ failures: string[]; results: Results }> {
         slotConfirmedAfterLastMessage: confirmedWhileRunning === undefined ? null : confirmedWhileRunning / 1000,
         stop: stopSeconds,
       },
-      changesPerSecond: { fromStart: changes / fromStart, fromStreaming: changes / fromStreaming },
+      changesPerSecond: { fromStart: changes / fromStart, fromStreaming: changes / fromStreaming, afterFirstQuarter: warmRate },
       payload: {
         bytes: check.payloadBytes,
         avgBytes: check.payloadBytes / Math.max(1, check.received),
@@ -348,7 +362,11 @@ async function main(): Promise<{ failures: string[]; results: Results }> {
         wal2natsThreads: threads.slice(0, 12),
         walsender: walsender ? walsenderCpu : null,
         natsServer: natsPid ? natsCpu : null,
-        benchSubscriber: (benchCpu.user + benchCpu.system) / 1e6,
+        benchSubscriber: benchCpuSeconds,
+        machineBusy,
+        otherProcesses: otherCpu,
+        otherProcessesShareOfMachine: otherCpu / (nproc * fromStart),
+        loadAverageBefore: loadBefore,
       },
       memory: { peakRssMiB: peak / MiB, sampledPeakRssMiB: peakRss / MiB, vmHwmMiB: (mem?.hwm ?? 0) / MiB },
       check: {
@@ -362,30 +380,34 @@ async function main(): Promise<{ failures: string[]; results: Results }> {
         counts: check.counts,
       },
       exit,
+      timeline,
       warnings: problems.slice(0, 20),
       failures,
       ok: failures.length === 0,
     });
 
     // ------------------------------------------------------------ report
-    const row = (label: string, a: string, b = '') => `| ${label.padEnd(34)} | ${a.padStart(14)} | ${b.padStart(14)} |`;
+    const row = (label: string, a: string, b = '') => `| ${label.padEnd(38)} | ${a.padStart(14)} | ${b.padStart(14)} |`;
     const out = [
       '',
-      `drain: ${fmt(changes)} changes, ${tables} tables, ${shards} shards — ${failures.length === 0 ? 'OK' : 'FAILED'}`,
+      `drain: ${fmt(changes)} changes, ${tables} tables, ${shards} shards — ${failures.length === 0 ? 'OK' : 'FAILED'}` +
+        (otherCpu / (nproc * fromStart) >= 0.15 ? ` (NOISY: other processes used ${fmt((otherCpu / (nproc * fromStart)) * 100)} % of the CPUs)` : ''),
       row('', 'from start', 'from streaming'),
-      `|${'-'.repeat(36)}|${'-'.repeat(16)}|${'-'.repeat(16)}|`,
+      `|${'-'.repeat(40)}|${'-'.repeat(16)}|${'-'.repeat(16)}|`,
       row('changes', fmt(changes), fmt(changes)),
       row('seconds', fmt(fromStart, 2), fmt(fromStreaming, 2)),
       row('changes/s', fmt(changes / fromStart), fmt(changes / fromStreaming)),
       row('MB/s of payload (avg ' + fmt(check.payloadBytes / Math.max(1, check.received)) + ' B)', fmt(check.payloadBytes / 1e6 / fromStart, 1), fmt(check.payloadBytes / 1e6 / fromStreaming, 1)),
+      row('changes/s after the first 25 % (warm)', '', fmt(warmRate)),
       row('CPU s per 100k changes (wal2nats)', fmt((cpuTotal / changes) * 1e5, 2), fmt((drainCpu / changes) * 1e5, 2)),
       row('peak RSS MiB (wal2nats)', fmt(peak / MiB), ''),
       '',
       `time to "streaming from the slot" ${fmt((streamingAt ?? NaN) / 1000 - t0 / 1000, 2)} s, to first message ${fmt(firstMessage, 2)} s; ` +
         `slot confirmed ${confirmedWhileRunning === undefined ? 'NOT within 15 s' : `${fmt(confirmedWhileRunning)} ms`} after the last message; stop took ${fmt(stopSeconds, 2)} s`,
       `CPU s during the run: wal2nats ${fmt(cpuTotal, 2)} (startup ${fmt(startupCpu ?? NaN, 2)}), walsender ${fmt(walsenderCpu, 2)}, ` +
-        `nats-server ${fmt(natsCpu, 2)}, bench subscriber ${fmt((benchCpu.user + benchCpu.system) / 1e6, 2)}`,
-      `wal2nats threads (CPU s): ${threads.slice(0, 8).map((t) => `${t.name}#${t.tid} ${fmt(t.cpuSeconds, 2)}`).join(', ')}`,
+        `nats-server ${fmt(natsCpu, 2)}, bench subscriber ${fmt(benchCpuSeconds, 2)}; ` +
+        `other processes ${fmt(otherCpu, 2)} (${fmt((otherCpu / (nproc * fromStart)) * 100)} % of the ${nproc} CPUs; load before ${loadBefore})`,
+      `wal2nats threads (CPU s): ${threads.slice(0, 8).map((t) => `${t.tid === proc.pid ? 'main' : t.name}#${t.tid} ${fmt(t.cpuSeconds, 2)}`).join(', ')}`,
       `order check: ${fmt(check.received)} messages checked, ${check.violations} violations, ${extra > 0 ? extra : 0} extra`,
     ];
     if (problems.length > 0) out.push(`wal2nats logged ${problems.length} warnings/errors, first: ${JSON.stringify(problems[0])}`);
@@ -416,15 +438,76 @@ const startedAt = new Date();
 const hardStop = setTimeout(() => {
   say('the benchmark did not finish within its hard limit: exiting');
   process.exit(1);
-}, timeoutMs + 120_000);
+}, runs * (timeoutMs + 120_000));
 hardStop.unref();
 
-const { failures, results } = await main();
+const all: Array<{ failures: string[]; results: Results }> = [];
+for (let run = 1; run <= runs; run++) {
+  const outcome = await runOnce(run);
+  all.push(outcome);
+  if (outcome.failures.length > 0) break; // a broken pipeline: no point measuring it again
+}
+const failed = all.some((o) => o.failures.length > 0);
+
+interface RunFigures {
+  seconds: { fromStart: number; fromStreaming: number };
+  changesPerSecond: { fromStart: number; fromStreaming: number; afterFirstQuarter: number };
+  payload: { mbPerSecondFromStart: number; mbPerSecondFromStreaming: number };
+  cpu: { wal2nats: { per100k: number; drainPer100k: number }; otherProcessesShareOfMachine: number };
+  memory: { peakRssMiB: number };
+}
+const ok = all.filter((o) => o.failures.length === 0).map((o) => o.results as unknown as RunFigures);
+// Runs during which other processes used less than this share of the machine's CPUs.
+const QUIET = 0.15;
+const quiet = ok.filter((r) => r.cpu.otherProcessesShareOfMachine < QUIET);
+type Summary = Record<string, { min: number; median: number; max: number }>;
+function summarise(set: RunFigures[]): Summary {
+  const stat = (pick: (r: RunFigures) => number) => {
+    const v = set.map(pick).sort((a, b) => a - b);
+    const mid = Math.floor(v.length / 2);
+    return { min: v[0]!, median: v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2, max: v[v.length - 1]! };
+  };
+  return {
+    secondsFromStart: stat((r) => r.seconds.fromStart),
+    secondsFromStreaming: stat((r) => r.seconds.fromStreaming),
+    changesPerSecondFromStart: stat((r) => r.changesPerSecond.fromStart),
+    changesPerSecondFromStreaming: stat((r) => r.changesPerSecond.fromStreaming),
+    changesPerSecondWarm: stat((r) => r.changesPerSecond.afterFirstQuarter),
+    mbPerSecondFromStreaming: stat((r) => r.payload.mbPerSecondFromStreaming),
+    cpuSecondsPer100k: stat((r) => r.cpu.wal2nats.per100k),
+    drainCpuSecondsPer100k: stat((r) => r.cpu.wal2nats.drainPer100k),
+    peakRssMiB: stat((r) => r.memory.peakRssMiB),
+    otherProcessesShareOfMachine: stat((r) => r.cpu.otherProcessesShareOfMachine),
+  };
+}
+function printSummary(title: string, summary: Summary): void {
+  const lines = [`\n${title} (min / median / max):`];
+  for (const [key, v] of Object.entries(summary)) {
+    const digits = v.max < 100 ? 2 : 0;
+    lines.push(`  ${key.padEnd(32)} ${fmt(v.min, digits).padStart(10)} ${fmt(v.median, digits).padStart(10)} ${fmt(v.max, digits).padStart(10)}`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+}
+let summary: Summary | undefined;
+let quietSummary: Summary | undefined;
+if (ok.length > 1) {
+  summary = summarise(ok);
+  printSummary(`summary of ${ok.length} runs`, summary);
+  if (quiet.length > 0 && quiet.length < ok.length) {
+    quietSummary = summarise(quiet);
+    printSummary(`summary of the ${quiet.length} quiet runs (other processes < ${QUIET * 100} % of the CPUs)`, quietSummary);
+  }
+}
+
 if (!opts['no-json']) {
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
   mkdirSync(dir, { recursive: true });
   const file = `${dir}drain-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`;
-  writeFileSync(file, JSON.stringify({ scenario: 'drain', startedAt: startedAt.toISOString(), ...results }, null, 2) + '\n');
+  const body =
+    runs === 1
+      ? { scenario: 'drain', startedAt: startedAt.toISOString(), ...all[0]!.results }
+      : { scenario: 'drain', startedAt: startedAt.toISOString(), ok: !failed, summary, quietSummary, runs: all.map((o) => o.results) };
+  writeFileSync(file, JSON.stringify(body, null, 2) + '\n');
   say(`results written to ${file}`);
 }
-process.exit(failures.length === 0 ? 0 : 1);
+process.exit(failed ? 1 : 0);

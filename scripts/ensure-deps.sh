@@ -35,10 +35,13 @@ as_root() {
 # Debian keeps initdb and postgres out of PATH, under /usr/lib/postgresql/<major>/bin.
 have_initdb() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1; }
 have_nats() { [ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null 2>&1; }
+# The console tests drive Debian's Chromium through playwright-core (which downloads no browser).
+have_chromium() { [ -x /usr/bin/chromium ]; }
 
 apt_packages=()
 have_initdb || apt_packages+=(postgresql)
 have_nats || apt_packages+=(nats-server)
+have_chromium || apt_packages+=(chromium)
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   say "installing ${apt_packages[*]} (apt-get)"
   quietly as_root apt-get update

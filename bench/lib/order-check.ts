@@ -62,6 +62,9 @@ export class OrderChecker {
   /** performance.now() of the first message and of the `target`-th one. */
   firstAt: number | undefined;
   doneAt: number | undefined;
+  /** performance.now() of the message that makes a quarter of `target`: the rate from there on is the warm rate. */
+  quarterAt: number | undefined;
+  readonly quarter: number;
   private violations = 0;
   private readonly violationSamples: OrderViolation[] = [];
   private unparsable = 0;
@@ -76,7 +79,9 @@ export class OrderChecker {
   constructor(
     private readonly prefix: string,
     private readonly target: number,
-  ) {}
+  ) {
+    this.quarter = Math.max(1, Math.floor(target / 4));
+  }
 
   start(nc: NatsConnection, filter: string): void {
     this.sub = nc.subscribe(filter, {
@@ -146,6 +151,7 @@ export class OrderChecker {
       table.lastIdx = idx;
     }
 
+    if (this.received === this.quarter) this.quarterAt = performance.now();
     if (this.received === this.target) {
       this.doneAt = performance.now();
       for (const resolve of this.doneWaiters.splice(0)) resolve();

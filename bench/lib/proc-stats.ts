@@ -123,3 +123,25 @@ export function machineInfo(): { nproc: number; cpuModel: string; memTotalGiB: n
   const memKiB = Number(/^MemTotal:\s+(\d+) kB/m.exec(meminfo)?.[1] ?? 0);
   return { nproc, cpuModel, memTotalGiB: Math.round((memKiB / 1024 / 1024) * 10) / 10, kernel: kernel || 'unknown' };
 }
+
+/** Busy CPU seconds of the whole machine so far (all CPUs: everything but idle and iowait). */
+export function machineBusySeconds(): number {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    // cpu user nice system idle iowait irq softirq steal guest guest_nice
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    const busy = f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!;
+    return busy / clockTicksPerSecond();
+  } catch {
+    return NaN;
+  }
+}
+
+/** The 1-minute load average. */
+export function loadAverage(): number {
+  try {
+    return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+  } catch {
+    return NaN;
+  }
+}

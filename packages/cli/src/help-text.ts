@@ -5,6 +5,7 @@ export const GENERAL_HELP = `wal2nats — stream every change of a Postgres data
 
 Usage:
   wal2nats run [options]     stream changes (see: wal2nats run --help)
+  wal2nats status            a running instance at a glance (see: wal2nats status --help)
   wal2nats --version         print the version
 
 Every change is published in commit order per table to

@@ -1,4 +1,5 @@
 /** `wal2nats run`: the composition root of the pipeline, with clean shutdown on signals. */
+import { readFileSync } from 'node:fs';
 import { ExitCode, resolveConfig, Wal2NatsError, deserializeError, type Config } from '@wal2nats/core';
 import { createLogger, Pipeline } from '@wal2nats/runtime';
 import { loadConfigFile } from './load-config-file.js';
@@ -6,7 +7,8 @@ import type { ParsedArgs } from './parse-args.js';
 
 export function configFrom(args: ParsedArgs, env: NodeJS.ProcessEnv): Config {
   const configFile = args.configFile ?? env.WAL2NATS_CONFIG;
-  return resolveConfig({ flags: args.flags, env, ...(configFile ? { file: loadConfigFile(configFile) } : {}) });
+  // `readFile` serves `{ file: PATH }` values of the config file (secrets kept out of it).
+  return resolveConfig({ flags: args.flags, env, ...(configFile ? { file: loadConfigFile(configFile) } : {}), readFile: (path) => readFileSync(path, 'utf8') });
 }
 
 export async function runCommand(config: Config): Promise<number> {

@@ -15,6 +15,8 @@ describe('exit codes', () => {
       PG_SLOT_ACTIVE: 3,
       PG_SLOT_MISMATCH: 3,
       NATS_AUTH: 3,
+      NATS_PERMISSION: 3,
+      NATS_TLS: 3,
       UNAVAILABLE: 1,
       INTERNAL: 1,
     };

@@ -19,6 +19,10 @@ export const ErrorCode = {
   PgSlotMismatch: 'PG_SLOT_MISMATCH',
   /** NATS refused the credentials. Exit 3. */
   NatsAuth: 'NATS_AUTH',
+  /** NATS does not let our user publish to some of our subjects. Exit 3. */
+  NatsPermission: 'NATS_PERMISSION',
+  /** TLS to NATS failed for good: the server's certificate does not verify, it refused ours, or it offers no TLS. Exit 3. */
+  NatsTls: 'NATS_TLS',
   /** A server is unreachable or dropped us: retried, never fatal. */
   Unavailable: 'UNAVAILABLE',
   /** A bug or an unexpected state. Exit 1. */
@@ -38,6 +42,8 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   PG_SLOT_ACTIVE: ExitCode.refused,
   PG_SLOT_MISMATCH: ExitCode.refused,
   NATS_AUTH: ExitCode.refused,
+  NATS_PERMISSION: ExitCode.refused,
+  NATS_TLS: ExitCode.refused,
   UNAVAILABLE: ExitCode.unexpected,
   INTERNAL: ExitCode.unexpected,
 };

@@ -7,12 +7,14 @@ export { PgTypeOid } from './values/type-oids.js';
 export { escapeSubjectToken, changeSubject, rowsSubject, subjectPrefixProblem, type ChangeAction } from './envelope/subjects.js';
 export { idempotencyKey, idempotencyKeyPrefix } from './envelope/idempotency-key.js';
 export { pgMicrosToIso, pgMicrosToUnixMs } from './envelope/pg-time.js';
-export { ChangeEncoder, type EncoderContext, type ChangePosition, type EncodedChange } from './envelope/change-encoder.js';
+export { ChangeEncoder, type EncoderContext, type ChangePosition, type EncodedChange, type RelationCatalogInfo } from './envelope/change-encoder.js';
+export { FIRST_CATALOG_TYPE_OID, needsTypeLookup, resolveColumnType, typesToLookUp, type PgTypeInfo, type ColumnType } from './values/column-types.js';
 export { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from './delivery/backoff.js';
 export { DeliveryWatermark } from './delivery/watermark.js';
 export { shardForTable } from './pipeline/shard.js';
 export { ChangeBatchWriter, forEachFrame, FrameKind, type ChangeBatch, type FrameMeta } from './pipeline/change-batch.js';
 export { WalRouter, WalRouterError, HEARTBEAT_PREFIX, ANNOTATIONS_SET_PREFIX, ANNOTATIONS_CLEAR_PREFIX, type WalRouterOptions } from './pipeline/wal-router.js';
+export { ChangeFilter, FILTER_ACTIONS, literalTables, parseTablePattern, type ChangeFilterOptions, type TablePattern } from './pipeline/change-filter.js';
 export { CONFIG_SCHEMA, envNameOf, type Config, type OptionSpec, type OptionName, type OptionKind } from './config/config-schema.js';
 export { resolveConfig, natsServers, parseDurationMs, type ConfigSources } from './config/resolve-config.js';
 export {

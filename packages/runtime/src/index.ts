@@ -2,3 +2,5 @@
 export { Pipeline, type PipelineOptions } from './pipeline.js';
 export { createLogger, type Logger, type LogLevel, type LogFields } from './log/logger.js';
 export type { RunOutcome } from './threads/thread-messages.js';
+export type { Overview, OverviewPoint, TableOverview, ShardOverview, ThreadOverview } from './http/overview.js';
+export type { MessageView, MessageDetail, MessageState } from './shard/message-tracker.js';

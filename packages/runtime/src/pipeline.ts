@@ -13,22 +13,31 @@ import {
   DEFAULT_BACKOFF,
   deserializeError,
   ErrorCode,
+  natsServers,
   redactUrl,
+  serializeError,
   Wal2NatsError,
   type Config,
 } from '@wal2nats/core';
 import { Registry } from 'prom-client';
 import { HttpServer, type Readiness } from './http/http-server.js';
+import { MessagesApi } from './http/messages-api.js';
+import { OverviewSampler } from './http/overview.js';
+import { withTimeout } from './http/respond.js';
 import type { Logger } from './log/logger.js';
 import { MetricsGatherer } from './metrics/aggregate-metrics.js';
 import { createThreadRegistry } from './metrics/thread-metrics.js';
 import { checkJetStream } from './sink/jetstream-check.js';
+import { checkPublishPermissions, includedTables } from './sink/publish-permission-check.js';
+import { runInitialSnapshot } from './snapshot/initial-snapshot.js';
 import { prepareSource, type SourceInfo } from './source/replication-setup.js';
 import { releaseProxy, wrapWorker, type Remote } from './threads/comlink.js';
 import type { ReaderApi, ReaderWorkerData, RunOutcome, ShardApi, ShardWorkerData } from './threads/thread-messages.js';
 import { WorkerEntry } from './threads/worker-entries.js';
 
 const DRAIN_TIMEOUT_MS = 10_000;
+/** How long /readyz and the console wait for a thread's status: a probe must never hang. */
+const STATUS_TIMEOUT_MS = 2_000;
 
 export interface PipelineOptions {
   readonly config: Config;
@@ -55,18 +64,54 @@ export class Pipeline {
   private shards: Thread<ShardApi>[] = [];
   private readonly http: HttpServer;
   private readonly gatherer: MetricsGatherer;
+  private readonly messagesApi: MessagesApi;
+  private readonly sampler: OverviewSampler;
   private stopping: Promise<void> | null = null;
+  /** Ends the start-up permission check if it still waits for NATS when we stop. */
+  private readonly startupChecks = new AbortController();
   private source: SourceInfo | null = null;
+  private readonly mainRegistry: Registry;
   /** The HTTP address once listening. */
   httpAddress: { host: string; port: number } | null = null;
 
   constructor(private readonly options: PipelineOptions) {
     const mainRegistry: Registry = createThreadRegistry('main');
+    this.mainRegistry = mainRegistry;
     this.gatherer = new MetricsGatherer(mainRegistry, () => [
       ...(this.reader ? [this.reader.api.metrics()] : []),
       ...this.shards.map((s) => s.api.metrics()),
     ]);
-    this.http = new HttpServer({ metrics: () => this.gatherer.text(), readiness: () => this.readiness() });
+    this.messagesApi = new MessagesApi(() => this.shards.map((s) => s.api));
+    this.sampler = new OverviewSampler({
+      metrics: () => this.gatherer.json(),
+      reader: async () => (this.reader ? withTimeout(this.reader.api.status(), STATUS_TIMEOUT_MS, 'the reader thread') : null),
+      shards: () => Promise.all(this.shards.map(async (s) => {
+        const [status, counts] = await withTimeout(Promise.all([s.api.status(), s.api.messageCounts()]), STATUS_TIMEOUT_MS, 'a shard thread');
+        return { ...status, counts };
+      })),
+      readiness: () => this.readiness(),
+      info: () => {
+        const { config } = this.options;
+        return {
+          database: this.source?.databaseName ?? config.databaseName ?? null,
+          slot: config.slot,
+          publication: config.publication,
+          subjectPrefix: config.subjectPrefix,
+          // Credentials never leave the process, not even the user name of a token URL.
+          natsServers: natsServers(config).map((url) => url.replace(/\/\/[^/?#@]*@/, '//')),
+          jetstream: config.jetstream,
+          maxBackoffMs: config.maxBackoffMs,
+        };
+      },
+    });
+    this.http = new HttpServer({
+      metrics: () => this.gatherer.text(),
+      readiness: () => this.readiness(),
+      overview: () => this.sampler.overview(),
+      messages: (query) => this.messagesApi.list(query),
+      message: (id) => this.messagesApi.detail(id),
+      retry: (body) => this.messagesApi.retry(body),
+    });
   }
 
   /** Runs until stop() or a fatal error; resolves with how it ended. */
@@ -74,7 +119,8 @@ export class Pipeline {
     const { config, log } = this.options;
     const address = await this.http.listen(config.httpHost, config.httpPort);
     this.httpAddress = { host: address.address, port: address.port };
-    log.info('HTTP listening', { metrics: `http://${address.address}:${address.port}/metrics` });
+    log.info('HTTP listening', { metrics: `http://${address.address}:${address.port}/metrics`, console: `http://${address.address}:${address.port}/` });
+    this.sampler.start();
 
     this.source = await this.prepareSourceWithRetry();
     if (!this.source) return { ok: true };
@@ -87,7 +133,30 @@ export class Pipeline {
       shards: config.shards,
     });
 
-    if (config.jetstream) await checkJetStream(config, this.source.databaseName, this.source.tables, log);
+    // Before any shard starts, NATS must let us publish to every subject (else exit 3). When
+    // NATS is not reachable yet, reading starts anyway and the check ends when NATS is up: a
+    // refused publish is never confirmed, so a late refusal loses nothing.
+    let natsWaiting!: () => void;
+    const waiting = new Promise<'waiting'>((resolve) => { natsWaiting = () => resolve('waiting'); });
+    this.options.signal?.addEventListener('abort', () => this.startupChecks.abort(), { once: true });
+    if (this.options.signal?.aborted) this.startupChecks.abort();
+    const permissionCheck = checkPublishPermissions(config, this.source.databaseName, this.source.tables, log, { signal: this.startupChecks.signal, onWaiting: natsWaiting });
+    const checked = await Promise.race([permissionCheck, waiting]);
+    if (checked === false) return { ok: true };
+    if (checked === 'waiting') log.info('NATS is not reachable yet: reading starts now; publish permissions are checked once it is');
+    const permissionRefusal = permissionCheck.then(
+      () => new Promise<RunOutcome>(() => {}),
+      (error: unknown): RunOutcome => ({ ok: false, error: serializeError(error) }),
+    );
+    if (config.jetstream) await checkJetStream(config, this.source.databaseName, includedTables(config, this.source.tables), log);
+
+    if (this.source.snapshotNeeded) {
+      // --initial-snapshot on a new slot: every existing row first; the slot is created at the
+      // snapshot's consistent point, where streaming then starts (docs/data.md).
+      const startLsn = await runInitialSnapshot({ config, source: this.source, log, registry: this.mainRegistry, ...(this.options.signal ? { signal: this.options.signal } : {}) });
+      if (startLsn === null) return { ok: true };
+      this.source = { ...this.source, startLsn, slotCreated: true, snapshotNeeded: false };
+    }
 
     const channels = Array.from({ length: config.shards }, () => new MessageChannel());
     const logFormat = this.options.logFormat;
@@ -99,6 +168,7 @@ export class Pipeline {
     this.reader = startThread<ReaderApi>(WorkerEntry.reader, readerData, channels.map((c) => c.port2));
 
     const outcome = await Promise.race([
+      permissionRefusal,
       this.reader.api.run(),
       ...this.shards.map((s) => s.api.run()),
       // A thread that ends while we stop is expected; before that it is a crash.
@@ -141,13 +211,25 @@ export class Pipeline {
 
   private async readiness(): Promise<Readiness> {
     const reasons: string[] = [];
+    if (this.stopping) reasons.push('stopping');
     if (!this.reader) reasons.push('starting: the source is not prepared yet');
     else {
-      const status = await this.reader.api.status();
-      if (!status.streaming) reasons.push(`the replication slot is not streaming${status.lastError ? `: ${status.lastError}` : ''}`);
+      try {
+        const status = await withTimeout(this.reader.api.status(), STATUS_TIMEOUT_MS, 'the reader thread');
+        if (!status.streaming) reasons.push(`the replication slot is not streaming${status.lastError ? `: ${status.lastError}` : ''}`);
+      } catch (error) {
+        reasons.push(error instanceof Error ? error.message : String(error));
+      }
     }
-    const shardStatuses = await Promise.all(this.shards.map((s) => s.api.status()));
-    for (const status of shardStatuses) if (!status.natsConnected) reasons.push(`shard ${status.shard} is not connected to NATS`);
+    const shardStatuses = await Promise.all(
+      this.shards.map((s, shard) =>
+        withTimeout(s.api.status(), STATUS_TIMEOUT_MS, `shard ${shard}`).catch((error: unknown) => ({ shard, error: error instanceof Error ? error.message : String(error) })),
+      ),
+    );
+    for (const status of shardStatuses) {
+      if ('error' in status) reasons.push(status.error);
+      else if (!status.natsConnected) reasons.push(`shard ${status.shard} is not connected to NATS`);
+    }
     return { ready: reasons.length === 0, reasons };
   }
 
@@ -159,6 +241,8 @@ export class Pipeline {
 
   private async stopThreads(): Promise<void> {
     const { log } = this.options;
+    this.startupChecks.abort();
+    this.sampler.stop();
     const reader = this.reader;
     if (reader) await reader.api.pause().catch(() => {});
     const frontiers = await Promise.all(this.shards.map((s) => s.api.drain(DRAIN_TIMEOUT_MS).catch(() => null)));

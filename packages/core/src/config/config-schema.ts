@@ -28,6 +28,8 @@ export interface Config {
   slot: string;
   publication: string;
   tables: string[];
+  excludeTables: string[];
+  actions: string[];
   databaseName: string | undefined;
   natsUrl: string[];
   natsHost: string;
@@ -59,7 +61,9 @@ export const CONFIG_SCHEMA = {
   postgresUrl: { flag: 'postgres-url', kind: 'string', group: 'Source', required: true, secret: true, placeholder: 'URL', description: 'The source database, e.g. postgres://user:pass@host:5432/shop. The user needs REPLICATION (or superuser).' },
   slot: { flag: 'slot', kind: 'string', group: 'Source', default: 'wal2nats', placeholder: 'NAME', description: 'Logical replication slot (pgoutput); created when missing.' },
   publication: { flag: 'publication', kind: 'string', group: 'Source', default: 'wal2nats', placeholder: 'NAME', description: 'Publication; created when missing (FOR ALL TABLES unless --tables is given).' },
-  tables: { flag: 'tables', kind: 'list', group: 'Source', default: [], placeholder: 'schema.table,...', description: 'Only these tables (used when the publication is created).' },
+  tables: { flag: 'tables', kind: 'list', group: 'Source', default: [], placeholder: 'schema.table,...', description: 'Only publish these tables; globs allowed (public.*, audit.*_log), "quoted"."names" taken literally. Applies to an existing publication too; a new one is created FOR TABLE these (FOR ALL TABLES if a glob is used).' },
+  excludeTables: { flag: 'exclude-tables', kind: 'list', group: 'Source', default: [], placeholder: 'schema.table,...', description: 'Never publish these tables (globs as in --tables; wins over --tables).' },
+  actions: { flag: 'actions', kind: 'list', group: 'Source', default: [], placeholder: 'ACTION,...', description: 'Only publish these actions: insert, update, delete, truncate, read. Default: all.' },
   databaseName: { flag: 'database-name', kind: 'string', group: 'Sink', placeholder: 'NAME', description: 'The <database_name> in subjects and metadata. Default: the Postgres database name.' },
   natsUrl: { flag: 'nats-url', kind: 'list', group: 'Sink', default: [], placeholder: 'URL[,URL...]', description: 'NATS server URL(s); wins over --nats-host/--nats-port.' },
   natsHost: { flag: 'nats-host', kind: 'string', group: 'Sink', default: 'localhost', placeholder: 'HOST', description: 'NATS host.' },

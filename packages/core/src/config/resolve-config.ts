@@ -2,8 +2,9 @@
  * Builds the normalised Config from flags, environment and a config file, by the one schema.
  * Every problem names the option (as a flag) and says what a valid value looks like.
  */
-import { configError } from '../errors.js';
+import { configError, redactUrl } from '../errors.js';
 import { subjectPrefixProblem } from '../envelope/subjects.js';
+import { FILTER_ACTIONS, parseTablePattern } from '../pipeline/change-filter.js';
 import { CONFIG_SCHEMA, envNameOf, type Config, type OptionName, type OptionSpec } from './config-schema.js';
 
 /** Raw values by flag name: flags and env as strings, a file's values as parsed YAML/JSON. */
@@ -11,6 +12,11 @@ export interface ConfigSources {
   readonly flags: Readonly<Record<string, string | boolean>>;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly file?: Readonly<Record<string, unknown>>;
+  /**
+   * Reads a file named by a `{ file: PATH }` value of the config file (the CLI passes
+   * readFileSync; core does no I/O itself). Throws with a `code` (ENOENT, …) when it cannot.
+   */
+  readonly readFile?: (path: string) => string;
 }
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -85,7 +91,10 @@ export function resolveConfig(sources: ConfigSources): Config {
     let value: unknown;
     if (sources.flags[spec.flag] !== undefined) value = convert(spec, sources.flags[spec.flag], 'flag');
     else if (sources.env[env] !== undefined && sources.env[env] !== '') value = convert(spec, sources.env[env], `environment variable ${env}`);
-    else if (fileValue(sources.file, spec.flag) !== undefined) value = convert(spec, fileValue(sources.file, spec.flag), 'the config file');
+    else if (fileValue(sources.file, spec.flag) !== undefined) {
+      const { raw, source } = dereference(spec, fileValue(sources.file, spec.flag), sources);
+      value = convert(spec, raw, source);
+    }
     else if (spec.default !== undefined) value = Array.isArray(spec.default) ? [...spec.default] : spec.default;
     else if (spec.required) throw configError(spec.flag, 'it is required', `pass --${spec.flag}, set ${env}, or put "${spec.flag}" in the --config file`);
     out[name] = value;
@@ -93,6 +102,37 @@ export function resolveConfig(sources: ConfigSources): Config {
   const config = out as unknown as Config;
   validateTogether(config);
   return config;
+}
+
+/**
+ * A value of the config file may name where it really is, so that secrets stay out of the file:
+ * `{ env: NAME }` takes environment variable NAME, `{ file: PATH }` the content of a file (one
+ * trailing newline dropped, e.g. a Docker or Kubernetes secret). Any other value is taken as is.
+ * Errors name the variable or the path, never the value.
+ */
+function dereference(spec: OptionSpec, raw: unknown, sources: ConfigSources): { raw: unknown; source: string } {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return { raw, source: 'the config file' };
+  const keys = Object.keys(raw);
+  const ref = raw as Record<string, unknown>;
+  if (keys.length !== 1 || (keys[0] !== 'env' && keys[0] !== 'file') || typeof ref[keys[0]] !== 'string' || ref[keys[0]] === '') {
+    throw configError(spec.flag, 'expected a value, { env: NAME } or { file: PATH } (from the config file)');
+  }
+  if (keys[0] === 'env') {
+    const name = String(ref.env);
+    const value = sources.env[name];
+    if (value === undefined || value === '') throw configError(spec.flag, `environment variable ${name} is not set (named in the config file)`);
+    return { raw: value, source: `environment variable ${name}, named in the config file` };
+  }
+  const path = String(ref.file);
+  if (!sources.readFile) throw configError(spec.flag, `cannot read ${path} (files cannot be read here)`);
+  let text: string;
+  try {
+    text = sources.readFile(path);
+  } catch (error) {
+    const reason = error instanceof Error && 'code' in error ? String(error.code) : 'unreadable';
+    throw configError(spec.flag, `cannot read ${path} (${reason}), named in the config file`);
+  }
+  return { raw: text.replace(/\r?\n$/, ''), source: `file ${path}, named in the config file` };
 }
 
 function validateTogether(config: Config): void {
@@ -104,11 +144,38 @@ function validateTogether(config: Config): void {
   for (const name of [config.slot]) {
     if (!/^[a-z0-9_]{1,63}$/.test(name)) throw configError('slot', `"${name}" is not a valid slot name`, 'use lower-case letters, digits and _ (at most 63)');
   }
-  for (const table of config.tables) {
-    if (!/^[^.]+\.[^.]+$/.test(table)) throw configError('tables', `"${table}" is not schema.table`, 'list tables as schema.table, separated by commas');
+  for (const [flag, patterns] of [['tables', config.tables], ['exclude-tables', config.excludeTables]] as const) {
+    for (const pattern of patterns) {
+      const parsed = parseTablePattern(pattern);
+      if ('problem' in parsed) throw configError(flag, parsed.problem, 'list tables as schema.table separated by commas; * and ? are globs; quote a name that holds a dot: "Sales Team"."order.items"');
+    }
+  }
+  for (const action of config.actions) {
+    if (!FILTER_ACTIONS.includes(action as (typeof FILTER_ACTIONS)[number])) {
+      throw configError('actions', `"${action}" is not one of ${FILTER_ACTIONS.join(', ')}`, 'e.g. --actions insert,update');
+    }
   }
   if ((config.natsUser === undefined) !== (config.natsPassword === undefined)) {
     throw configError(config.natsUser === undefined ? 'nats-user' : 'nats-password', 'a NATS user and password go together');
+  }
+  for (const url of config.natsUrl) {
+    const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(url)?.[1]?.toLowerCase();
+    if (scheme !== undefined && scheme !== 'nats' && scheme !== 'tls') {
+      throw configError('nats-url', `"${redactUrl(url)}" is not a nats:// or tls:// URL`, 'write nats://HOST:PORT, tls://HOST:PORT (TLS required) or HOST:PORT');
+    }
+    // nats.js ignores credentials in a URL: say so rather than fail to authenticate.
+    if (/^(?:[A-Za-z][A-Za-z0-9+.-]*:\/\/)?[^/@]+@/.test(url)) {
+      throw configError('nats-url', `"${url.replace(/^((?:[A-Za-z][A-Za-z0-9+.-]*:\/\/)?)[^/@]+@/, '$1…@')}" holds credentials, which are not taken from a URL`, 'pass them with --nats-user/--nats-password or --nats-token');
+    }
+  }
+  const authMethods = [
+    ...(config.natsUser !== undefined ? ['--nats-user/--nats-password'] : []),
+    ...(config.natsToken !== undefined ? ['--nats-token'] : []),
+    ...(config.natsCredsFile !== undefined ? ['--nats-creds-file'] : []),
+    ...(config.natsNkeySeedFile !== undefined ? ['--nats-nkey-seed-file'] : []),
+  ];
+  if (authMethods.length > 1) {
+    throw configError(authMethods[1]!.slice(2).split('/')[0]!, `it cannot be combined with ${authMethods[0]}`, 'choose one NATS authentication method (a TLS client certificate may go with any)');
   }
   if ((config.natsTlsCert === undefined) !== (config.natsTlsKey === undefined)) {
     throw configError(config.natsTlsCert === undefined ? 'nats-tls-cert' : 'nats-tls-key', 'a client certificate and key go together');
@@ -118,12 +185,6 @@ function validateTogether(config: Config): void {
   }
   if (config.createStream !== undefined && !/^[A-Za-z0-9_-]{1,255}$/.test(config.createStream)) {
     throw configError('create-stream', `"${config.createStream}" is not a valid stream name`, 'use letters, digits, _ and -');
-  }
-  if (config.messageKind === 'records') {
-    throw configError('message-kind', 'record events are not built yet', 'use --message-kind changes (the default)');
-  }
-  if (config.initialSnapshot) {
-    throw configError('initial-snapshot', 'the initial snapshot is not built yet', 'leave --initial-snapshot off for now');
   }
 }
 

@@ -8,6 +8,10 @@
  *   within a session cannot split its order across shards.
  * - Commits, and wal2nats heartbeats between transactions, become watermark entries: the slot
  *   may be confirmed to them once every change before them is delivered.
+ * - With a filter (`--tables`, `--exclude-tables`, `--actions`), the changes it leaves out are
+ *   not routed at all (a filtered table's Relation message neither), but they keep their place
+ *   in `commit_idx`, so a change's idempotency key does not depend on the filter; their
+ *   transactions' commits are noted as usual, so the slot advances past them.
  */
 import { decodePgoutput } from '../pgoutput/pgoutput-decoder.js';
 import { PgoutputTag } from '../pgoutput/pgoutput.types.js';
@@ -15,6 +19,7 @@ import { peekRelationId } from '../pgoutput/pgoutput-decoder.js';
 import type { DeliveryWatermark } from '../delivery/watermark.js';
 import { readLsn } from '../lsn.js';
 import { ChangeBatchWriter, FrameKind, type ChangeBatch, type FrameMeta } from './change-batch.js';
+import type { ChangeFilter } from './change-filter.js';
 import { shardForTable } from './shard.js';
 
 /** `pg_logical_emit_message` prefixes (CONTRACT.md "Transaction annotations"). */
@@ -28,6 +33,8 @@ export interface WalRouterOptions {
   /** A batch is handed over once it holds this many frames. */
   readonly maxBatchFrames: number;
   readonly onWarning?: (message: string) => void;
+  /** Which tables and actions to publish; everything when absent. */
+  readonly filter?: ChangeFilter;
 }
 
 export class WalRouterError extends Error {
@@ -37,6 +44,10 @@ export class WalRouterError extends Error {
 export class WalRouter {
   private readonly writers: ChangeBatchWriter[];
   private readonly shardOfRelation = new Map<number, number>();
+  /** Relations whose latest Relation message named a table the filter leaves out. */
+  private readonly excludedRelations = new Set<number>();
+  /** By pgoutput tag: whether the filter leaves that action out. */
+  private readonly skipsAction: Readonly<Record<number, boolean>>;
   private seq = 0;
   private inTransaction = false;
   private readonly meta: FrameMeta = { seq: 0, commitLsn: 0, commitTime: 0, commitIdx: 0, annotations: null };
@@ -48,6 +59,13 @@ export class WalRouter {
     private readonly deliverBatch: (shard: number, batch: ChangeBatch) => void,
   ) {
     this.writers = Array.from({ length: options.shardCount }, () => new ChangeBatchWriter());
+    const filter = options.filter;
+    this.skipsAction = {
+      [PgoutputTag.insert]: filter ? !filter.includesAction('insert') : false,
+      [PgoutputTag.update]: filter ? !filter.includesAction('update') : false,
+      [PgoutputTag.delete]: filter ? !filter.includesAction('delete') : false,
+      [PgoutputTag.truncate]: filter ? !filter.includesAction('truncate') : false,
+    };
   }
 
   /** The last sequence number given out. */
@@ -81,6 +99,12 @@ export class WalRouter {
       case PgoutputTag.relation: {
         const relation = decodePgoutput(bytes);
         if (relation.tag !== 'relation') throw new WalRouterError('relation message did not decode as one');
+        // Decided again at every Relation message: a rename may move a table in or out.
+        if (this.options.filter && !this.options.filter.includesTable(relation.schema, relation.name)) {
+          this.excludedRelations.add(relation.relationId);
+          return;
+        }
+        this.excludedRelations.delete(relation.relationId);
         let shard = this.shardOfRelation.get(relation.relationId);
         if (shard === undefined) {
           shard = shardForTable(relation.schema, relation.name, this.options.shardCount);
@@ -92,7 +116,12 @@ export class WalRouter {
       case PgoutputTag.insert:
       case PgoutputTag.update:
       case PgoutputTag.delete: {
-        const shard = this.shardOf(peekRelationId(bytes));
+        const relationId = peekRelationId(bytes);
+        if (this.skipsAction[bytes[0]!] || this.excludedRelations.has(relationId)) {
+          this.meta.commitIdx++;
+          return;
+        }
+        const shard = this.shardOf(relationId);
         this.seq++;
         this.append(shard, FrameKind.change, bytes, this.seq);
         this.meta.commitIdx++;
@@ -103,10 +132,13 @@ export class WalRouter {
         if (truncate.tag !== 'truncate') throw new WalRouterError('truncate message did not decode as one');
         // One frame per shard involved; each shard emits the events of the tables it owns,
         // with commit_idx = this base + the table's position in the message.
-        const shards = new Set(truncate.relationIds.map((id) => this.shardOf(id)));
-        for (const shard of shards) {
-          this.seq++;
-          this.append(shard, FrameKind.change, bytes, this.seq);
+        if (!this.skipsAction[PgoutputTag.truncate]) {
+          const routed = truncate.relationIds.filter((id) => !this.excludedRelations.has(id));
+          const shards = new Set(routed.map((id) => this.shardOf(id)));
+          for (const shard of shards) {
+            this.seq++;
+            this.append(shard, FrameKind.change, bytes, this.seq);
+          }
         }
         this.meta.commitIdx += truncate.relationIds.length;
         return;

@@ -107,11 +107,11 @@ export function valueToJson(typeOid: number, text: string): string {
 /**
  * An array value whose element type is `elementOid`, as a JSON array (elements converted by
  * valueToJson). valueToJson calls it for built-in array types; a caller that knows the
- * element type of some other array type (e.g. an enum's) can call it directly.
+ * element type of some other array type (e.g. an enum's, see column-types.ts) calls it
+ * directly, with the element type's `typdelim` when it is not `,`.
  * Text that is not an array literal becomes a JSON string.
  */
-export function arrayToJson(elementOid: number, text: string): string {
-  const delimiter = elementOid === PgTypeOid.box ? 0x3b /* ; */ : 0x2c; /* , */
+export function arrayToJson(elementOid: number, text: string, delimiter = elementOid === PgTypeOid.box ? 0x3b /* ; */ : 0x2c /* , */): string {
   return pgArrayToJson(text, elementOid, delimiter, valueToJson) ?? quoteJson(text);
 }
 

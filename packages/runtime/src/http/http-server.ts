@@ -1,9 +1,25 @@
 /**
- * The HTTP endpoints on the main thread: /metrics (Prometheus text of every thread), /healthz
- * (the process lives) and /readyz (the slot streams and NATS is connected), as CONTRACT.md says.
+ * The HTTP endpoints on the main thread (CONTRACT.md "HTTP"):
+ *
+ *   GET  /metrics               Prometheus text of every thread
+ *   GET  /healthz               200 while the process lives (Kubernetes liveness)
+ *   GET  /readyz                200 while the slot streams and NATS is connected, else 503 + reasons
+ *   GET  /api/overview          the at-a-glance numbers and history (console, `wal2nats status`)
+ *   GET  /api/messages?state=   in flight, failing, recently delivered (see messages-api.ts)
+ *   GET  /api/messages/<id>     one message with headers and body
+ *   POST /api/messages/retry    retry now: {"id": …} or {} for every failing message
+ *   GET  /                      the console (console-page.ts), with /console.js and /console.css
+ *
+ * /healthz answers from the main thread without asking any worker, so a busy pipeline is never
+ * restarted for being busy; /readyz asks the threads with a time limit, so a probe never hangs.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { MessageDetail, MessageQuery, MessageView } from '../shard/message-tracker.js';
+import { CONSOLE_CSS, CONSOLE_HTML, CONSOLE_SCRIPT } from './console-page.js';
+import { parseMessageQuery } from './messages-api.js';
+import type { Overview } from './overview.js';
+import { HttpError, readJsonBody, send, sendJson } from './respond.js';
 
 export interface Readiness {
   readonly ready: boolean;
@@ -13,7 +29,16 @@ export interface Readiness {
 export interface HttpHandlers {
   metrics(): Promise<{ contentType: string; body: string }>;
   readiness(): Promise<Readiness>;
+  overview(): Promise<Overview>;
+  messages(query: MessageQuery): Promise<MessageView[]>;
+  message(id: string): Promise<MessageDetail>;
+  retry(body: Record<string, unknown>): Promise<{ retried: number }>;
 }
+
+/** The console may only talk to its own origin; no inline script, nothing from elsewhere. */
+const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+const MESSAGE_PATH = '/api/messages/';
 
 export class HttpServer {
   private server: Server | null = null;
@@ -34,25 +59,52 @@ export class HttpServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
+    const url = new URL(req.url ?? '/', 'http://wal2nats');
+    const path = url.pathname;
+    const api = path.startsWith('/api/');
     try {
-      if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
+      if (req.method === 'POST') {
+        if (path === '/api/messages/retry') return sendJson(res, 200, await this.handlers.retry(await readJsonBody(req)));
+        throw new HttpError(405, `${path} does not take POST`);
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'method not allowed');
       switch (path) {
+        case '/':
+          return send(res, 200, 'text/html; charset=utf-8', CONSOLE_HTML, { 'content-security-policy': CONSOLE_CSP, 'referrer-policy': 'no-referrer' });
+        case '/console.js':
+          return send(res, 200, 'text/javascript; charset=utf-8', CONSOLE_SCRIPT);
+        case '/console.css':
+          return send(res, 200, 'text/css; charset=utf-8', CONSOLE_CSS);
         case '/metrics': {
           const { contentType, body } = await this.handlers.metrics();
           return send(res, 200, contentType, body);
         }
         case '/healthz':
-          return send(res, 200, 'application/json', '{"status":"ok"}\n');
+          return sendJson(res, 200, { status: 'ok' });
         case '/readyz': {
           const readiness = await this.handlers.readiness();
-          return send(res, readiness.ready ? 200 : 503, 'application/json', `${JSON.stringify({ status: readiness.ready ? 'ready' : 'not ready', reasons: readiness.reasons })}\n`);
+          return sendJson(res, readiness.ready ? 200 : 503, { status: readiness.ready ? 'ready' : 'not ready', reasons: readiness.reasons });
         }
+        case '/api/overview':
+          return sendJson(res, 200, await this.handlers.overview());
+        case '/api/messages':
+          return sendJson(res, 200, await this.handlers.messages(parseMessageQuery(url.searchParams)));
         default:
-          return send(res, 404, 'text/plain', 'not found; try /metrics, /healthz or /readyz\n');
+          if (path.startsWith(MESSAGE_PATH) && path.length > MESSAGE_PATH.length) {
+            return sendJson(res, 200, await this.handlers.message(decodePathPart(path.slice(MESSAGE_PATH.length))));
+          }
+          throw new HttpError(404, 'not found; try /, /metrics, /healthz, /readyz, /api/overview or /api/messages?state=failing');
       }
     } catch (error) {
-      send(res, 500, 'text/plain', `${error instanceof Error ? error.message : String(error)}\n`);
+      const status = error instanceof HttpError ? error.status : 500;
+      const message = error instanceof Error ? error.message : String(error);
+      const headers: Record<string, string> = status === 405 ? { allow: path === '/api/messages/retry' ? 'POST' : 'GET, HEAD' } : {};
+      if (api || status !== 404) {
+        res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers });
+        res.end(`${JSON.stringify({ error: message })}\n`);
+      } else {
+        send(res, status, 'text/plain; charset=utf-8', `${message}\n`);
+      }
     }
   }
 
@@ -64,7 +116,10 @@ export class HttpServer {
   }
 }
 
-function send(res: ServerResponse, status: number, contentType: string, body: string): void {
-  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store' });
-  res.end(body);
+function decodePathPart(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new HttpError(400, 'the message id in the path is not valid percent-encoding');
+  }
 }

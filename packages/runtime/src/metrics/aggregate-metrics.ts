@@ -10,9 +10,18 @@ export class MetricsGatherer {
     collectDefaultMetrics({ register: this.processRegistry });
   }
 
-  async text(): Promise<{ contentType: string; body: string }> {
+  private async aggregated(): Promise<Registry> {
     const parts = await Promise.all([this.processRegistry.getMetricsAsJSON(), this.mainThread.getMetricsAsJSON(), ...this.workers()]);
-    const aggregated = AggregatorRegistry.aggregate(parts as Parameters<typeof AggregatorRegistry.aggregate>[0]);
+    return AggregatorRegistry.aggregate(parts as Parameters<typeof AggregatorRegistry.aggregate>[0]);
+  }
+
+  async text(): Promise<{ contentType: string; body: string }> {
+    const aggregated = await this.aggregated();
     return { contentType: aggregated.contentType, body: await aggregated.metrics() };
+  }
+
+  /** The same metrics as values, for the console and `wal2nats status`. */
+  async json(): Promise<MetricsJson> {
+    return (await (await this.aggregated()).getMetricsAsJSON()) as MetricsJson;
   }
 }

@@ -9,6 +9,9 @@ export interface ShardMetrics {
   readonly endToEndLatency: Histogram;
   readonly publishDuration: Histogram;
   readonly orderBreaks: Counter<'table'>;
+  /** 1 while the shard's NATS connection is up (one series per shard, so the sum across threads is the shards connected). */
+  readonly natsConnected: Gauge<'shard'>;
+  readonly natsReconnects: Counter<'shard'>;
 }
 
 export function createShardMetrics(registry: Registry): ShardMetrics {
@@ -24,6 +27,8 @@ export function createShardMetrics(registry: Registry): ShardMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers,
     }),
+    natsConnected: new Gauge({ name: 'wal2nats_nats_connected', help: 'Whether a shard is connected to NATS (1) or not (0).', labelNames: ['shard'], registers }),
+    natsReconnects: new Counter({ name: 'wal2nats_nats_reconnects_total', help: 'Times a shard got its NATS connection back after losing it.', labelNames: ['shard'], registers }),
     orderBreaks: new Counter({ name: 'wal2nats_order_breaks_total', help: 'Times a later change of a table was accepted before an earlier one that failed (JetStream with a window above 1).', labelNames: ['table'], registers }),
     publishDuration: new Histogram({
       name: 'wal2nats_publish_duration_seconds',

@@ -110,10 +110,10 @@ export class ShardPublisher {
   }
 
   /** The failing tables, for status. */
-  failing(): { table: string; attempts: number; lastError: string | null; nextAttemptAt: number }[] {
+  failing(): { table: string; attempts: number; lastError: string | null; nextAttemptAt: number; queued: number }[] {
     return [...this.mailboxes.values()]
       .filter((m) => m.attempts > 0)
-      .map((m) => ({ table: m.label, attempts: m.attempts, lastError: m.lastError, nextAttemptAt: m.nextAttemptAt }));
+      .map((m) => ({ table: m.label, attempts: m.attempts, lastError: m.lastError, nextAttemptAt: m.nextAttemptAt, queued: m.size }));
   }
 
   /**
@@ -160,12 +160,25 @@ export class ShardPublisher {
 
   private async loop(): Promise<void> {
     while (this.running) {
+      if (!this.sink.connected) this.failDisconnected();
       const cycle = this.sink.connected ? this.publishCycle() : [];
       if (cycle.length === 0) {
         await this.idle();
         continue;
       }
       await this.settleCycle(cycle);
+    }
+  }
+
+  /**
+   * While NATS is down nothing is published (nats.js would drop it on reconnect), but every table
+   * with a message due counts a failed attempt and backs off, so that an outage shows as failing
+   * messages, retries and backoff; the reconnect retries them at once (failedOnConnection).
+   */
+  private failDisconnected(): void {
+    const now = Date.now();
+    for (const mailbox of this.mailboxes.values()) {
+      if (mailbox.unsent > 0 && mailbox.inFlight === 0 && mailbox.nextAttemptAt <= now) this.failTable(mailbox, 'not connected to NATS', true);
     }
   }
 

@@ -15,6 +15,7 @@ import {
   WalRouterError,
   type EncoderContext,
   type FrameMeta,
+  type RelationMessage,
 } from '@wal2nats/core';
 import { createLogger } from '../log/logger.js';
 import { createShardMetrics } from '../metrics/shard-metrics.js';
@@ -25,6 +26,8 @@ import { JetStreamSink } from '../sink/jetstream-sink.js';
 import { NatsLink } from '../sink/nats-link.js';
 import { exposeApi } from '../threads/comlink.js';
 import type { DeliveredMessage, ReaderToShard, RunOutcome, ShardApi, ShardStatus, ShardToReader, ShardWorkerData } from '../threads/thread-messages.js';
+import { needsCatalog, RelationCatalog } from './relation-catalog.js';
+import { MessageTracker } from './message-tracker.js';
 import { ShardPublisher } from './shard-publisher.js';
 
 const data = workerData as ShardWorkerData;
@@ -33,6 +36,10 @@ const thread = `shard-${shard}`;
 const log = createLogger({ level: config.logLevel, format: data.logFormat, thread });
 const registry = createThreadRegistry(thread);
 const metrics = createShardMetrics(registry);
+metrics.natsConnected.set({ shard: String(shard) }, 0);
+metrics.natsReconnects.inc({ shard: String(shard) }, 0);
+/** What the console and `GET /api/messages` show of this shard. */
+const tracker = new MessageTracker({ shard });
 
 const context: EncoderContext = {
   subjectPrefix: config.subjectPrefix,
@@ -41,8 +48,10 @@ const context: EncoderContext = {
   consumerId: config.slot,
   consumerName: 'wal2nats',
   primaryKeys: new Map(Object.entries(data.primaryKeys)),
+  messageKind: config.messageKind,
 };
 const encoders = new Map<number, ChangeEncoder>();
+const catalog = new RelationCatalog(config, log);
 let publisher: ShardPublisher | null = null;
 let sink: DeliverySink | null = null;
 let batchesReceived = 0;
@@ -58,7 +67,10 @@ function report(frontier: { frontier: number; undelivered: number }): void {
 function encodeFrame(kind: FrameKind, meta: FrameMeta, payload: Uint8Array): void {
   const message = decodePgoutput(payload);
   if (kind === FrameKind.relation) {
-    if (message.tag === 'relation') encoders.set(message.relationId, new ChangeEncoder(message, context));
+    if (message.tag === 'relation') {
+      const info = needsCatalog(message, context.primaryKeys?.get(`${message.schema}.${message.name}`)) ? catalog.infoFor(message.relationId) : undefined;
+      encoders.set(message.relationId, new ChangeEncoder(message, context, info));
+    }
     return;
   }
   const target = publisher!;
@@ -102,15 +114,61 @@ function ingest(message: ReaderToShard): void {
   if (message.batch.changeCount === 0) report(publisher!.frontier());
 }
 
+/** The Relation messages of a batch that need the catalog before their rows can be encoded. */
+function relationsToLookUp(message: ReaderToShard): RelationMessage[] {
+  // Only relation frames are not change frames: most batches have none.
+  if (message.batch.frameCount === message.batch.changeCount) return [];
+  const relations: RelationMessage[] = [];
+  forEachFrame(message.batch, (kind, _meta, payload) => {
+    if (kind !== FrameKind.relation) return;
+    const relation = decodePgoutput(payload);
+    if (relation.tag === 'relation' && needsCatalog(relation, context.primaryKeys?.get(`${relation.schema}.${relation.name}`))) relations.push(relation);
+  });
+  return relations;
+}
+
+let lookingUp = false;
+
+/**
+ * Ingests the waiting batches in order. A batch whose Relation messages need the catalog waits
+ * for the lookup, and every batch behind it waits too (their number is bounded by the reader's
+ * mailbox capacity, as they are not delivered).
+ */
+async function ingestPending(): Promise<void> {
+  if (lookingUp || !publisher) return;
+  lookingUp = true;
+  try {
+    while (pendingBatches.length > 0) {
+      const message = pendingBatches[0]!;
+      let relations: RelationMessage[];
+      try {
+        relations = relationsToLookUp(message);
+      } catch (error) {
+        log.error('cannot decode a change; stopping', { error: error instanceof Error ? error.message : String(error) });
+        failRun?.({ ok: false, error: serializeError(error) });
+        return;
+      }
+      if (relations.length > 0 && !(await catalog.resolve(relations))) return;
+      pendingBatches.shift();
+      ingest(message);
+    }
+  } finally {
+    lookingUp = false;
+  }
+}
+
 readerPort.on('message', (message: ReaderToShard) => {
-  if (publisher) ingest(message);
-  else pendingBatches.push(message);
+  pendingBatches.push(message);
+  void ingestPending();
 });
 
 const api: ShardApi = {
   async run(): Promise<RunOutcome> {
     try {
       const link = await NatsLink.connect(config, `wal2nats shard ${shard}`, log);
+      metrics.natsConnected.set({ shard: String(shard) }, 1);
+      link.onEpochChange(() => metrics.natsConnected.set({ shard: String(shard) }, link.connected ? 1 : 0));
+      link.onReconnect(() => metrics.natsReconnects.inc({ shard: String(shard) }));
       if (draining) {
         // Asked to stop while still connecting: nothing was published, nothing to deliver.
         await link.close();
@@ -133,8 +191,9 @@ const api: ShardApi = {
       metrics,
       log,
       report,
+      tracker,
     );
-    for (const message of pendingBatches.splice(0)) ingest(message);
+    void ingestPending();
     publisher.start();
     return new Promise<RunOutcome>((resolve) => {
       failRun = resolve;
@@ -159,6 +218,8 @@ const api: ShardApi = {
       }
       await publisher.stop();
     }
+    // A batch still waiting for the catalog stays undelivered, so unconfirmed: replayed next start.
+    await catalog.close();
     await sink?.close();
     const frontier = publisher?.frontier() ?? { frontier: 0, undelivered: 0 };
     failRun?.({ ok: true });
@@ -170,6 +231,11 @@ const api: ShardApi = {
   status(): ShardStatus {
     return { shard, natsConnected: sink?.connected ?? false, undelivered: publisher?.frontier().undelivered ?? 0, failing: publisher?.failing() ?? [] };
   },
+
+  messages: (query) => tracker.list(query, publisher?.failing() ?? []),
+  message: (id) => tracker.detail(id, publisher?.failing() ?? []),
+  messageCounts: () => tracker.counts(),
+  retryNow: (id) => publisher?.retryNow(id) ?? 0,
 };
 
 exposeApi(api, parentPort!);

@@ -6,14 +6,48 @@
  * disconnect and reconnect bumps an epoch, and a cycle whose epoch changed has failed. The
  * status events are pushed synchronously by the protocol handler as they happen, so the epoch
  * changes before any later PONG or PubAck can resolve.
+ *
+ * The first connection is retried here (every server of --nats-url in turn, then a backoff
+ * with jitter), logging why each attempt failed; a refusal for good (credentials, TLS) ends it
+ * with an exit-3 error. Once connected, nats.js reconnects by itself, forever, across the
+ * servers it knows (those given and those the cluster announces), every second plus jitter.
  */
-import { connect, AuthorizationError, PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
-import { ErrorCode, Wal2NatsError, type Config } from '@wal2nats/core';
+import {
+  connect,
+  AuthorizationError,
+  PermissionViolationError,
+  TimeoutError,
+  UserAuthenticationExpiredError,
+  type NatsConnection,
+} from '@nats-io/transport-node';
+import { backoffDelayMs, natsServers, redactUrl, type BackoffPolicy, type Config, type Wal2NatsError } from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
 import { natsConnectOptions } from './nats-connect-options.js';
+import { mapNatsConnectError, natsAuthError } from './nats-errors.js';
+import { diagnoseTls } from './nats-tls-diagnosis.js';
 
-function natsAuthError(error: Error): Wal2NatsError {
-  return new Wal2NatsError(ErrorCode.NatsAuth, `NATS refused our credentials: ${error.message}`, 'check --nats-user/--nats-password, --nats-token, --nats-creds-file or --nats-nkey-seed-file', { cause: error });
+/** Between first-connection attempts: from 1 s, doubling, up to 10 s, ±20%. */
+const FIRST_CONNECT_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 10_000, jitter: 0.2 };
+
+export interface NatsLinkOptions {
+  /** Stops waiting for a first connection: connect() then throws NatsConnectAborted. */
+  readonly signal?: AbortSignal;
+  /** Called once, when the first attempt failed and connect() starts waiting for NATS. */
+  readonly onWaiting?: () => void;
+}
+
+/** connect() gave up waiting because its signal was aborted (we are stopping). */
+export class NatsConnectAborted extends Error {
+  override readonly name = 'NatsConnectAborted';
+}
+
+function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const onAbort = (): void => { clearTimeout(timer); resolve(); };
+    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 export class NatsLink {
@@ -30,14 +64,38 @@ export class NatsLink {
     void this.watchStatus();
   }
 
-  static async connect(config: Config, name: string, log: Logger): Promise<NatsLink> {
-    try {
-      const nc = await connect(natsConnectOptions(config, name));
-      log.info('connected to NATS', { server: nc.getServer() });
+  /**
+   * Connects, waiting for NATS as long as it is unreachable. Throws a Wal2NatsError when NATS
+   * refuses us for good or the config is wrong, and NatsConnectAborted when `signal` aborts.
+   */
+  static async connect(config: Config, name: string, log: Logger, options: NatsLinkOptions = {}): Promise<NatsLink> {
+    const servers = natsServers(config).map(redactUrl).join(',');
+    for (let attempt = 1; ; attempt++) {
+      if (options.signal?.aborted) throw new NatsConnectAborted('stopped while waiting for NATS');
+      let nc: NatsConnection;
+      const connectOptions = natsConnectOptions(config, name);
+      try {
+        nc = await connect(connectOptions);
+      } catch (error) {
+        let mapped = mapNatsConnectError(error, config);
+        // A refused client certificate shows up as a timeout: ask the servers what it was.
+        if (mapped.retryable && error instanceof TimeoutError) {
+          const tlsError = await diagnoseTls(connectOptions);
+          if (tlsError) mapped = mapNatsConnectError(tlsError, config);
+        }
+        if (!mapped.retryable) throw mapped;
+        const delay = backoffDelayMs(attempt, FIRST_CONNECT_BACKOFF);
+        log.warn('waiting for NATS', { servers, error: mapped.message, attempt, retry_in_ms: delay });
+        if (attempt === 1) options.onWaiting?.();
+        await abortableDelay(delay, options.signal);
+        continue;
+      }
+      if (options.signal?.aborted) {
+        await nc.close().catch(() => {});
+        throw new NatsConnectAborted('stopped while waiting for NATS');
+      }
+      log.info('connected to NATS', { server: nc.getServer(), connection: name });
       return new NatsLink(nc, log);
-    } catch (error) {
-      if (error instanceof AuthorizationError) throw natsAuthError(error);
-      throw error;
     }
   }
 
@@ -75,12 +133,22 @@ export class NatsLink {
           this.log.info('reconnected to NATS', { server: status.server });
           for (const listener of this.reconnectListeners) listener();
           break;
+        case 'ldm':
+          // The server is shutting down gracefully (lame duck mode): nats.js moves to another.
+          this.log.info('the NATS server is entering lame duck mode; moving to another server', { server: status.server });
+          break;
+        case 'staleConnection':
+          this.log.warn('the NATS connection is stale (pings unanswered); reconnecting');
+          break;
+        case 'update':
+          this.log.debug('the NATS cluster changed', { added: (status.added ?? []).join(','), deleted: (status.deleted ?? []).join(',') });
+          break;
         case 'error':
           if (status.error instanceof PermissionViolationError && status.error.operation === 'publish') {
             this.permissionErrors.push(status.error);
             for (const listener of this.permissionListeners) listener(status.error);
           }
-          else if (status.error instanceof AuthorizationError) this.fatalError = natsAuthError(status.error);
+          else if (status.error instanceof AuthorizationError || status.error instanceof UserAuthenticationExpiredError) this.fatalError = natsAuthError(status.error);
           else this.log.warn('NATS server error', { error: status.error.message });
           break;
         default:

@@ -5,7 +5,7 @@
  * retried by the caller.
  */
 import pg from 'pg';
-import { ErrorCode, Wal2NatsError, formatLsn, parseLsn, type Config } from '@wal2nats/core';
+import { ErrorCode, Wal2NatsError, formatLsn, literalTables, parseLsn, type Config } from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
 import { mapPostgresError } from './pg-errors.js';
 
@@ -16,6 +16,11 @@ export interface SourceInfo {
   /** Where streaming starts: the slot's confirmed position. */
   readonly startLsn: string;
   readonly slotCreated: boolean;
+  /**
+   * `--initial-snapshot` and no slot yet: the slot was not created here; the initial snapshot
+   * creates it at its consistent point (snapshot/initial-snapshot.ts), and `startLsn` is not set.
+   */
+  readonly snapshotNeeded: boolean;
   /** Primary key columns of the published tables, by `schema.table`. */
   readonly primaryKeys: Record<string, string[]>;
   /** The published tables, as `schema.table`. */
@@ -70,7 +75,7 @@ export async function prepareSource(config: Config, log: Logger): Promise<Source
     const published = await client.query<{ name: string }>('SELECT schemaname || \'.\' || tablename AS name FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1', [config.publication]);
     const tables = published.rows.map((r) => r.name);
     return {
-      tables, systemIdentifier, databaseName: config.databaseName ?? row.db, serverVersionNum, startLsn: slot.startLsn, slotCreated: slot.created, primaryKeys };
+      tables, systemIdentifier, databaseName: config.databaseName ?? row.db, serverVersionNum, startLsn: slot.startLsn, slotCreated: slot.created, snapshotNeeded: slot.snapshotNeeded, primaryKeys };
   } catch (error) {
     throw mapPostgresError(error, context);
   } finally {
@@ -81,11 +86,14 @@ export async function prepareSource(config: Config, log: Logger): Promise<Source
 async function ensurePublication(client: pg.Client, config: Config, serverVersionNum: number, log: Logger): Promise<void> {
   const existing = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [config.publication]);
   if (existing.rowCount) return;
-  const target = config.tables.length > 0 ? `FOR TABLE ${config.tables.map((t) => t.split('.').map(quoteIdent).join('.')).join(', ')}` : 'FOR ALL TABLES';
+  // Globs in --tables cannot be a FOR TABLE list (and should also cover tables created later):
+  // the publication then takes all tables and the reader filters (core/pipeline/change-filter.ts).
+  const exact = literalTables(config.tables);
+  const target = exact ? `FOR TABLE ${exact.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`).join(', ')}` : 'FOR ALL TABLES';
   // A partitioned table is published under its root's name (CONTRACT.md), where the server can (13+).
   const options = serverVersionNum >= 130000 ? ' WITH (publish_via_partition_root = true)' : '';
   await client.query(`CREATE PUBLICATION ${quoteIdent(config.publication)} ${target}${options}`);
-  log.info('created publication', { publication: config.publication, tables: config.tables.length > 0 ? config.tables.join(',') : 'all' });
+  log.info('created publication', { publication: config.publication, tables: exact ? config.tables.join(',') : 'all' });
 }
 
 /** How long a slot held by another connection may take to be released before we give up. */
@@ -99,7 +107,7 @@ interface SlotRow {
   confirmed_flush_lsn: string | null;
 }
 
-async function ensureSlot(client: pg.Client, config: Config, database: string, log: Logger): Promise<{ startLsn: string; created: boolean }> {
+async function ensureSlot(client: pg.Client, config: Config, database: string, log: Logger): Promise<{ startLsn: string; created: boolean; snapshotNeeded: boolean }> {
   const deadline = Date.now() + SLOT_RELEASE_WAIT_MS;
   for (;;) {
     const found = await client.query<SlotRow>(
@@ -111,7 +119,10 @@ async function ensureSlot(client: pg.Client, config: Config, database: string, l
     if (slot.plugin !== 'pgoutput' || slot.database !== database) {
       throw new Wal2NatsError(ErrorCode.PgSlotMismatch, `the slot "${config.slot}" exists for plugin ${slot.plugin} on database ${slot.database}, not pgoutput on ${database}`, 'choose another --slot, or drop that slot if it is unused');
     }
-    if (!slot.active) return { startLsn: slot.confirmed_flush_lsn ?? '0/0', created: false };
+    if (!slot.active) {
+      if (config.initialSnapshot) log.info('the slot exists: no initial snapshot (it is taken only when the slot is created)', { slot: config.slot });
+      return { startLsn: slot.confirmed_flush_lsn ?? '0/0', created: false, snapshotNeeded: false };
+    }
     // The holder may be our own previous run whose connection Postgres has not closed yet
     // (after a kill or a network cut): give it a moment before calling it another process.
     if (Date.now() >= deadline) {
@@ -120,10 +131,11 @@ async function ensureSlot(client: pg.Client, config: Config, database: string, l
     log.info('the slot is in use; waiting for it to be released', { slot: config.slot, pid: slot.active_pid });
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
+  if (config.initialSnapshot) return { startLsn: '0/0', created: false, snapshotNeeded: true };
   const created = await client.query<{ lsn: string }>("SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", [config.slot]);
   const lsn = created.rows[0]!.lsn;
   log.info('created replication slot', { slot: config.slot, lsn });
-  return { startLsn: formatLsn(parseLsn(lsn)), created: true };
+  return { startLsn: formatLsn(parseLsn(lsn)), created: true, snapshotNeeded: false };
 }
 
 /** Primary keys of the published tables, in key order. */

@@ -14,6 +14,7 @@ import { LogicalReplicationService } from 'pg-logical-replication';
 import type { MessagePort } from 'node:worker_threads';
 import {
   backoffDelayMs,
+  ChangeFilter,
   DEFAULT_BACKOFF,
   DeliveryWatermark,
   ErrorCode,
@@ -37,6 +38,8 @@ import { standbyStatusUpdate } from './standby-status.js';
 const STATUS_INTERVAL_MS = 10_000;
 const STATUS_MIN_GAP_MS = 100;
 const HEARTBEAT_INTERVAL_MS = 10_000;
+/** How often the server's WAL end is read for the lag metric (see heartbeat-emitter.ts). */
+const WAL_END_PROBE_MS = 5_000;
 const MAX_BATCH_FRAMES = 512;
 
 /** The part of the service's internals we need: its connection, to send our own status. */
@@ -78,9 +81,15 @@ export class WalReader {
     this.confirmed = parseLsn(options.startLsn);
     this.watermark = new DeliveryWatermark(shardCount);
     this.links = options.shardPorts.map((port, shard) => new ShardLink(shard, port));
-    this.router = new WalRouter({ shardCount, maxBatchFrames: MAX_BATCH_FRAMES, onWarning: (m) => log.warn(m) }, this.watermark, (shard, batch) => this.links[shard]!.send(batch));
+    const filter = new ChangeFilter(options.config);
+    this.router = new WalRouter({ shardCount, maxBatchFrames: MAX_BATCH_FRAMES, onWarning: (m) => log.warn(m), ...(filter.passesAll ? {} : { filter }) }, this.watermark, (shard, batch) => this.links[shard]!.send(batch));
     for (const link of this.links) link.port.on('message', (message: ShardToReader) => this.onDelivered(link, message));
-    this.heartbeat = options.serverVersionNum >= 140000 ? new HeartbeatEmitter(options.config, HEARTBEAT_INTERVAL_MS, log) : null;
+    // Heartbeat messages need Postgres 14+; the WAL end probe runs on every version.
+    this.heartbeat = new HeartbeatEmitter(
+      options.config,
+      { heartbeatMs: options.serverVersionNum >= 140000 ? HEARTBEAT_INTERVAL_MS : null, walEndProbeMs: WAL_END_PROBE_MS, onWalEnd: (lsn) => this.noteServerLsn(lsn) },
+      log,
+    );
   }
 
   status(): ReaderStatus {

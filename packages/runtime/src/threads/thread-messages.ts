@@ -7,6 +7,7 @@
  */
 import type { ChangeBatch, Config, SerializedError } from '@wal2nats/core';
 import type { MetricsJson } from '../metrics/thread-metrics.js';
+import type { MessageCounts, MessageDetail, MessageQuery, MessageView } from '../shard/message-tracker.js';
 
 export interface BatchMessage {
   readonly type: 'batch';
@@ -43,6 +44,13 @@ export interface ShardApi {
   drain(timeoutMs: number): Promise<DeliveredMessage>;
   metrics(): Promise<MetricsJson>;
   status(): ShardStatus;
+  /** The messages view (console, `GET /api/messages`): in flight, failing, recently delivered. */
+  messages(query: MessageQuery): MessageView[];
+  /** One message with headers and body, or null when this shard does not hold it. */
+  message(id: string): MessageDetail | null;
+  messageCounts(): MessageCounts;
+  /** Retries now the failing table whose head is `id`, or every failing table; returns how many. */
+  retryNow(id?: string): number;
 }
 
 export interface ReaderStatus {

@@ -1,0 +1,11 @@
+import { startNatsCluster } from './harness/nats-cluster.js';
+import { jetstreamManager } from '@nats-io/jetstream';
+const t0 = Date.now();
+const c = await startNatsCluster();
+console.log('cluster up ms', Date.now() - t0);
+const nc = await c.connect();
+const jsm = await jetstreamManager(nc);
+const si = await jsm.streams.add({ name: 'CDC', subjects: ['x.>'], num_replicas: 3 });
+console.log('leader', si.cluster?.leader, 'ms', Date.now() - t0);
+await nc.close();
+await c.dispose();
