@@ -11,7 +11,8 @@
  * 4. Prints rows/s and the peak RSS, the progress lines wal2nats logged, and writes
  *    bench/results/snapshot-<time>.json.
  *
- * Options: --rows N (1000000) | --timeout SECONDS (900) | --verbose | --no-json
+ * Options: --rows N (1000000) | --timeout SECONDS (900) | --profile DIR (run wal2nats with --cpu-prof)
+ *          --verbose | --no-json
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -24,6 +25,7 @@ const { values: opts } = parseArgs({
   options: {
     rows: { type: 'string', default: '1000000' },
     timeout: { type: 'string', default: '900' },
+    profile: { type: 'string' },
     verbose: { type: 'boolean', default: false },
     'no-json': { type: 'boolean', default: false },
   },
@@ -68,7 +70,7 @@ async function main(): Promise<number> {
     await nc.flush();
     const w2n = new Wal2NatsChild(
       ['run', '--postgres-url', url, '--nats-url', nats.url, '--slot', 'snapbench', '--initial-snapshot', '--http-port', '0', '--log-level', 'info'],
-      { verbose: opts.verbose },
+      { verbose: opts.verbose, ...(opts.profile ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] } : {}) },
     );
     let maxRss = 0;
     const sampler = setInterval(() => {

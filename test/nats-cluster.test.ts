@@ -85,7 +85,8 @@ describe('a NATS cluster', () => {
       const expected = writer.committed.length;
       assert.ok(atKill < expected, `the kill came mid-stream (${atKill} of ${expected} stored)`);
       await waitFor(async () => (await stored()) >= expected || undefined, { what: `all ${expected} changes in the stream`, timeoutMs: 45_000, intervalMs: 100 });
-      const messages = await readStream(nc, STREAM);
+      // JetStream may still be electing leaders after the kill: a request that times out is tried again.
+      const messages = await waitFor(() => readStream(nc, STREAM), { what: `${STREAM} read back`, timeoutMs: 30_000, intervalMs: 500 });
       assert.equal(messages.length, expected, 'no change stored twice');
       assert.equal(new Set(messages.map((m) => m.msgId)).size, expected);
       const envelopes = messages.map((m) => m.data as Envelope);

@@ -3,9 +3,10 @@
  * change: each test writes to its own tables and waits for that table's messages only.
  *
  *   const s = await StreamFixture.start(pg, nats, nc, { database: 'values', setupSql: '…' });
- *   const messages = s.expect('public.t', 3);   // subscribe before writing
+ *   const listener = await s.listen('public.t');   // subscribed before writing
  *   await s.sql('INSERT …');
- *   const [a, b, c] = await messages;           // envelopes, raw bodies and subjects
+ *   const [a, b, c] = await listener.take(3);      // envelopes, raw bodies and subjects
+ *   listener.close();
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Client, QueryResult, QueryResultRow } from 'pg';
