@@ -7,6 +7,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/ensure-deps.sh || exit 1
 
+# tsx runs the tests without type checks; the whole tree (tests and bench included) is checked here.
+echo "==> type check"
+pnpm -s typecheck || exit 1
+
 # Node 20 does not expand globs given to `node --test`, so bash does.
 shopt -s globstar nullglob
 unit_files=()
