@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { collectMessages, startNats, startPostgres, waitFor, type NatsServer, type PgServer } from './harness/index.js';
 import type { Envelope } from './support/envelope.js';
-import { confirmedFlushLsn, currentWalLsn } from './support/slot.js';
+import { confirmedFlushLsn } from './support/slot.js';
 import { runArgs, Wal2NatsProcess } from './support/wal2nats-process.js';
 
 let pg: PgServer;
@@ -53,20 +53,24 @@ function byTable(lines: readonly string[]): Record<string, string[]> {
 }
 
 /**
- * Runs `sql` as the last transaction and waits until the slot is confirmed up to the WAL
- * position after its commit: then every change routed before and in it was delivered (the
- * watermark confirms in commit order; should other WAL follow the commit, wal2nats's next
- * heartbeat gets there). A round trip on our own connection lets the server's deliveries to us in.
+ * Runs `statements` as one transaction and waits until the slot is confirmed past it: then
+ * every change routed before and in it was delivered (the watermark confirms in commit order).
+ * The position is read inside the transaction, just before COMMIT: wal2nats confirms commit end
+ * positions, so a confirmation beyond it is this commit's or a later one's. (The WAL position
+ * after the commit would not do: wal2nats's own heartbeat messages may follow it, and a
+ * heartbeat is confirmed at its start.) A round trip on our own connection then lets the
+ * server's deliveries to us in.
  */
-async function writeAndSettle(database: string, slot: string, sql: string): Promise<void> {
+async function writeAndSettle(database: string, slot: string, statements: string): Promise<void> {
   const client = await pg.connect(database);
+  let inside: bigint;
   try {
-    await client.query(sql);
+    const results = (await client.query(`BEGIN; ${statements}; SELECT (pg_current_wal_insert_lsn() - '0/0')::text AS lsn; COMMIT`)) as unknown as { rows: { lsn?: string }[] }[];
+    inside = BigInt(results.find((r) => r.rows[0]?.lsn !== undefined)!.rows[0]!.lsn!);
   } finally {
     await client.end();
   }
-  const after = await currentWalLsn(pg, database);
-  await waitFor(async () => ((await confirmedFlushLsn(pg, database, slot)) ?? 0n) >= after || undefined, { what: `the slot ${slot} to be confirmed up to ${after}`, timeoutMs: 30_000 });
+  await waitFor(async () => ((await confirmedFlushLsn(pg, database, slot)) ?? 0n) > inside || undefined, { what: `the slot ${slot} to be confirmed past ${inside}`, timeoutMs: 30_000 });
   await nc.flush();
 }
 
@@ -125,7 +129,7 @@ describe('routing', () => {
       assert.equal(first.metadata.database_name, 'shop eu');
 
       // A transaction of filtered changes only: nothing is published, and the slot moves past it.
-      await writeAndSettle('routing', 'routing', `BEGIN; INSERT INTO public.secret VALUES (9); INSERT INTO audit.archive VALUES (9); DELETE FROM public.orders WHERE id = 3; COMMIT`);
+      await writeAndSettle('routing', 'routing', 'INSERT INTO public.secret VALUES (9); INSERT INTO audit.archive VALUES (9); DELETE FROM public.orders WHERE id = 3');
       assert.equal(everything.messages.filter((m) => !m.subject.startsWith('_INBOX.')).length, expected.length, 'nothing published for the filtered transaction');
       assert.equal(await w2n.stop(), 0);
     } finally {

@@ -127,4 +127,9 @@ describe('publishSubjects', () => {
     ]);
     assert.equal(publishSubjects(config(), 'db', ['public.t']).length, 4);
   });
+
+  it('adds read with --initial-snapshot, and uses the rows subject for record events', () => {
+    assert.deepEqual(publishSubjects(config({ 'initial-snapshot': true, actions: 'insert,read' }), 'db', ['public.t']), ['sequin.changes.db.public.t.insert', 'sequin.changes.db.public.t.read']);
+    assert.deepEqual(publishSubjects(config({ 'message-kind': 'records' }), 'db', ['public.t', 'public.u']), ['sequin.rows.db.public.t', 'sequin.rows.db.public.u']);
+  });
 });

@@ -14,7 +14,7 @@
  * "Publish Violation" line; docs/operations.md says so.)
  */
 import { Empty, type PermissionViolationError } from '@nats-io/transport-node';
-import { ChangeFilter, changeSubject, ErrorCode, escapeSubjectToken, Wal2NatsError, type ChangeAction, type Config } from '@wal2nats/core';
+import { ChangeFilter, changeSubject, ErrorCode, escapeSubjectToken, rowsSubject, Wal2NatsError, type ChangeAction, type Config } from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
 import { natsIdentity } from './nats-identity.js';
 import { NatsConnectAborted, NatsLink, type NatsLinkOptions } from './nats-link.js';
@@ -24,7 +24,7 @@ const PROBE_REPLY = '_R_.wal2nats.probe';
 const MAX_PROBES = 2000;
 /** After the flush, how long the status events of the last answers may take to arrive. */
 const ANSWER_WAIT_MS = 2000;
-const PUBLISHED_ACTIONS: readonly ChangeAction[] = ['insert', 'update', 'delete', 'truncate'];
+const STREAMED_ACTIONS: readonly ChangeAction[] = ['insert', 'update', 'delete', 'truncate'];
 
 function splitTable(qualified: string): [string, string] {
   const dot = qualified.indexOf('.');
@@ -37,13 +37,21 @@ export function includedTables(config: Config, tables: readonly string[]): strin
   return tables.filter((qualified) => filter.includesTable(...splitTable(qualified)));
 }
 
-/** Every subject we will publish to for these tables, given --actions. */
+/**
+ * Every subject we will publish to for these tables: a change subject per action that --actions
+ * keeps (`read` too with --initial-snapshot), or the one `rows` subject with --message-kind
+ * records.
+ */
 export function publishSubjects(config: Config, databaseName: string, tables: readonly string[]): string[] {
   const filter = new ChangeFilter(config);
-  const actions = PUBLISHED_ACTIONS.filter((action) => filter.includesAction(action));
+  const actions = [...STREAMED_ACTIONS, ...(config.initialSnapshot ? ['read' as const] : [])].filter((action) => filter.includesAction(action));
   const subjects: string[] = [];
   for (const qualified of includedTables(config, tables)) {
     const [schema, table] = splitTable(qualified);
+    if (config.messageKind === 'records') {
+      if (actions.length > 0) subjects.push(rowsSubject(config.subjectPrefix, databaseName, schema, table));
+      continue;
+    }
     for (const action of actions) subjects.push(changeSubject(config.subjectPrefix, databaseName, schema, table, action));
   }
   return subjects;
@@ -96,7 +104,7 @@ export async function checkPublishPermissions(config: Config, databaseName: stri
       throw new Wal2NatsError(
         ErrorCode.NatsPermission,
         `NATS does not let ${identity} publish to ${shown}${more}`,
-        `allow ${identity} to publish to ${config.subjectPrefix}.changes.${escapeSubjectToken(databaseName)}.> in the NATS server's permissions, or leave those tables or actions out with --tables, --exclude-tables or --actions`,
+        `allow ${identity} to publish to ${config.subjectPrefix}.${config.messageKind === 'records' ? 'rows' : 'changes'}.${escapeSubjectToken(databaseName)}.> in the NATS server's permissions, or leave those tables or actions out with --tables, --exclude-tables or --actions`,
       );
     }
     if (answered < subjects.length) {

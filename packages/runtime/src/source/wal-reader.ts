@@ -204,6 +204,9 @@ export class WalReader {
       setImmediate(() => {
         this.flushScheduled = false;
         this.router.flush();
+        // A commit (or heartbeat) that routed nothing to any shard (all its changes filtered
+        // out, or none) gets no delivery report to move the watermark: try it here.
+        this.advance();
       });
     }
     if (this.overCapacity()) {
