@@ -148,7 +148,10 @@ export class Pipeline {
       () => new Promise<RunOutcome>(() => {}),
       (error: unknown): RunOutcome => ({ ok: false, error: serializeError(error) }),
     );
-    if (config.jetstream) await checkJetStream(config, this.source.databaseName, includedTables(config, this.source.tables), log);
+    if (config.jetstream) {
+      const target = await checkJetStream(config, this.source.databaseName, includedTables(config, this.source.tables), log, this.startupChecks.signal);
+      if (target === null) return { ok: true };
+    }
 
     if (this.source.snapshotNeeded) {
       // --initial-snapshot on a new slot: every existing row first; the slot is created at the

@@ -8,7 +8,7 @@ import { jetstreamManager, StorageType, type JetStreamManager, type StreamInfo }
 import { nanos } from '@nats-io/transport-node';
 import { changeSubject, ErrorCode, escapeSubjectToken, Wal2NatsError, type Config } from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
-import { NatsLink } from './nats-link.js';
+import { NatsConnectAborted, NatsLink } from './nats-link.js';
 
 /** A replay after a restart must come back within the window; shorter is warned about. */
 const RECOMMENDED_DUPLICATE_WINDOW_MS = 120_000;
@@ -24,8 +24,15 @@ function subjectsFilter(config: Config, databaseName: string): string[] {
   return [`${config.subjectPrefix}.changes.${db}.>`, `${config.subjectPrefix}.rows.${db}.>`];
 }
 
-export async function checkJetStream(config: Config, databaseName: string, tables: readonly string[], log: Logger): Promise<JetStreamTarget> {
-  const link = await NatsLink.connect(config, 'wal2nats start-up check', log);
+/** Resolves null when `signal` aborted the wait for NATS (a stop during start-up). */
+export async function checkJetStream(config: Config, databaseName: string, tables: readonly string[], log: Logger, signal?: AbortSignal): Promise<JetStreamTarget | null> {
+  let link: NatsLink;
+  try {
+    link = await NatsLink.connect(config, 'wal2nats start-up check', log, signal ? { signal } : {});
+  } catch (error) {
+    if (error instanceof NatsConnectAborted) return null;
+    throw error;
+  }
   try {
     let jsm: JetStreamManager;
     try {
