@@ -76,7 +76,7 @@ export const CONFIG_SCHEMA = {
   initialSnapshot: { flag: 'initial-snapshot', kind: 'boolean', group: 'Source', default: false, description: 'When the slot is created, first publish every existing row as read events.' },
   maxBackoffMs: { flag: 'max-backoff', kind: 'duration', group: 'Delivery', default: 180_000, min: 1000, placeholder: 'DURATION', description: 'Longest delay between retries of a failing message (e.g. 30s, 3m).' },
   shards: { flag: 'shards', kind: 'integer', group: 'Delivery', default: 2, min: 1, max: 64, placeholder: 'N', description: 'Shard worker threads; each table belongs to one.' },
-  mailboxCapacity: { flag: 'mailbox-capacity', kind: 'integer', group: 'Delivery', default: 20_000, min: 100, max: 10_000_000, placeholder: 'N', description: 'Undelivered changes per shard before reading from the slot pauses (bounds memory).' },
+  mailboxCapacity: { flag: 'mailbox-capacity', kind: 'integer', group: 'Delivery', default: 5_000, min: 100, max: 10_000_000, placeholder: 'N', description: 'Undelivered changes per shard before reading from the slot pauses (bounds memory).' },
   httpHost: { flag: 'http-host', kind: 'string', group: 'Operations', default: '127.0.0.1', placeholder: 'HOST', description: 'Address of the console (/), /metrics, /healthz, /readyz and /api/messages. It shows row data: keep it private.' },
   httpPort: { flag: 'http-port', kind: 'integer', group: 'Operations', default: 9464, min: 0, max: 65535, placeholder: 'PORT', description: 'Port of the HTTP endpoints (0 picks a free one).' },
   logLevel: { flag: 'log-level', kind: 'enum', group: 'Operations', default: 'info', values: ['debug', 'info', 'warn', 'error'], placeholder: 'LEVEL', description: 'Least severe log level written.' },
