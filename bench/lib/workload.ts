@@ -7,6 +7,7 @@
  * construction and checked against the row counts Postgres reports.
  */
 import type { Client } from 'pg';
+import { seededRandom } from '../../test/support/random.js';
 
 export type Action = 'insert' | 'update' | 'delete';
 export const ACTIONS: readonly Action[] = ['insert', 'update', 'delete'];
@@ -30,18 +31,6 @@ export function schemaSql(tables: number): string {
     )`);
   }
   return statements.join(';\n');
-}
-
-/** mulberry32: a tiny deterministic PRNG, so that every run writes the same workload. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface TableCursor {
@@ -78,7 +67,7 @@ export interface WorkloadResult {
 export async function writeWorkload(client: Client, options: WorkloadOptions): Promise<WorkloadResult> {
   const { changes, tables, txnSize } = options;
   const txnsPerQuery = options.txnsPerQuery ?? 20;
-  const random = prng(20240601);
+  const random = seededRandom(20240601);
   const cursors: TableCursor[] = Array.from({ length: tables }, () => ({ lo: 1, hi: 1 }));
   const expected: Record<string, Record<Action, number>> = {};
   for (let i = 0; i < tables; i++) expected[tableName(i)] = { insert: 0, update: 0, delete: 0 };

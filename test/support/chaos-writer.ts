@@ -6,6 +6,7 @@
  */
 import type { PgServer } from '../harness/index.js';
 import type { Client } from 'pg';
+export { seededRandom } from './random.js';
 
 export class ChaosWriter {
   /** `table:action:id:n` of every committed change, in commit order. */
@@ -109,16 +110,4 @@ export function changeKey(table: string, action: string, record: Record<string, 
   const id = record?.id;
   if (action === 'delete') return `${table}:delete:${String(id)}:-`;
   return `${table}:${action}:${String(id)}:${String(record?.n)}`;
-}
-
-/** A seeded random number generator (mulberry32), so a failing run can be repeated. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
