@@ -69,14 +69,7 @@ after(async () => {
 
 async function newDatabase(sql = 'CREATE TABLE items (id int PRIMARY KEY, v text)'): Promise<{ name: string; url: string }> {
   const name = `auth${++databases}`;
-  const url = await pg.createDatabase(name);
-  const client = await pg.connect(name);
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-  return { name, url };
+  return { name, url: await pg.createDatabase(name, sql) };
 }
 
 function writeFile(name: string, content: string): string {

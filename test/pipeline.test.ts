@@ -13,20 +13,9 @@ import { metricValue } from './support/metrics.js';
 
 const servers = useServers();
 
-async function setUpDatabase(name: string, sql: string): Promise<string> {
-  const url = await servers.pg.createDatabase(name);
-  const client = await servers.pg.connect(name);
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-  return url;
-}
-
 describe('the pipeline', () => {
   it('publishes insert, update and delete with the contract subjects, bodies and header', async () => {
-    const url = await setUpDatabase(
+    const url = await servers.pg.createDatabase(
       'shop',
       `CREATE TABLE orders (
          id bigint PRIMARY KEY, big int8, price numeric(12,2), ratio float8, paid bool, note text,
@@ -106,7 +95,7 @@ describe('the pipeline', () => {
     }
   });
   it('escapes odd schema and table names into single subject tokens and keeps the raw names', async () => {
-    const url = await setUpDatabase('odd', `CREATE SCHEMA "Sales Team"; CREATE TABLE "Sales Team"."order.items" (id int PRIMARY KEY, "qty*" int);`);
+    const url = await servers.pg.createDatabase('odd', `CREATE SCHEMA "Sales Team"; CREATE TABLE "Sales Team"."order.items" (id int PRIMARY KEY, "qty*" int);`);
     const collector = collectMessages(servers.nc, 'sequin.changes.odd.>');
     await servers.nc.flush();
     const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'odd_slot'] }));
@@ -131,7 +120,7 @@ describe('the pipeline', () => {
 
   it('keeps per-table commit order over thousands of changes interleaved across tables and transactions', async () => {
     const tables = ['t_a', 't_b', 't_c', 't_d', 't_e'];
-    const url = await setUpDatabase('busy', tables.map((t) => `CREATE TABLE ${t} (id int PRIMARY KEY, n int NOT NULL, pad text);`).join('\n'));
+    const url = await servers.pg.createDatabase('busy', tables.map((t) => `CREATE TABLE ${t} (id int PRIMARY KEY, n int NOT NULL, pad text);`).join('\n'));
     const collector = collectMessages(servers.nc, 'sequin.changes.busy.>');
     await servers.nc.flush();
     const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'busy_slot', '--shards', '2'] }));
@@ -183,7 +172,7 @@ describe('the pipeline', () => {
   });
 
   it('never confirms the slot past an undelivered change while NATS is down, and catches up after', async () => {
-    const url = await setUpDatabase('outage', `CREATE TABLE items (id int PRIMARY KEY, v text);`);
+    const url = await servers.pg.createDatabase('outage', `CREATE TABLE items (id int PRIMARY KEY, v text);`);
     const slot = 'outage_slot';
     const collector = collectMessages(servers.nc, 'sequin.changes.outage.>');
     await servers.nc.flush();
@@ -246,7 +235,7 @@ describe('the pipeline', () => {
   });
 
   it('stops cleanly on SIGTERM with the slot at the last delivered change, and resumes after it', async () => {
-    const url = await setUpDatabase('restart', `CREATE TABLE events (id int PRIMARY KEY);`);
+    const url = await servers.pg.createDatabase('restart', `CREATE TABLE events (id int PRIMARY KEY);`);
     const slot = 'restart_slot';
     const collector = collectMessages(servers.nc, 'sequin.changes.restart.>');
     await servers.nc.flush();

@@ -26,17 +26,6 @@ after(async () => {
   await Promise.all([pg?.dispose(), nats?.dispose()]);
 });
 
-async function setUpDatabase(name: string, sql: string): Promise<string> {
-  const url = await pg.createDatabase(name);
-  const client = await pg.connect(name);
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-  return url;
-}
-
 /** subject → "action schema.table id" of what arrived, in arrival order. */
 function summary(messages: readonly { subject: string; data: unknown }[]): string[] {
   return messages.map((m) => {
@@ -76,7 +65,7 @@ async function writeAndSettle(database: string, slot: string, statements: string
 
 describe('routing', () => {
   it('publishes under a multi-token prefix and --database-name, only the tables and actions asked for, with an existing publication', async () => {
-    const url = await setUpDatabase(
+    const url = await pg.createDatabase(
       'routing',
       `CREATE SCHEMA audit;
        CREATE TABLE public.orders (id int PRIMARY KEY);
@@ -140,7 +129,7 @@ describe('routing', () => {
   });
 
   it('creates the publication FOR ALL TABLES when --tables has a glob, and matches quoted names exactly', async () => {
-    const url = await setUpDatabase(
+    const url = await pg.createDatabase(
       'globs',
       `CREATE SCHEMA "Odd Schema"; CREATE SCHEMA other;
        CREATE TABLE public.orders (id int PRIMARY KEY);

@@ -139,9 +139,17 @@ export class PgServer {
     return client;
   }
 
-  /** CREATE DATABASE; returns its URL. */
-  async createDatabase(name: string): Promise<string> {
+  /** CREATE DATABASE, then runs `setupSql` in it (if given); returns its URL. */
+  async createDatabase(name: string, setupSql?: string): Promise<string> {
     await this.query(`CREATE DATABASE ${escapeIdentifier(name)}`);
+    if (setupSql !== undefined) {
+      const client = await this.connect(name);
+      try {
+        await client.query(setupSql);
+      } finally {
+        await client.end();
+      }
+    }
     return this.urlFor(name);
   }
 

@@ -6,7 +6,7 @@ export { valueToJson } from './values/value-to-json.js';
 export { PgTypeOid } from './values/type-oids.js';
 export { escapeSubjectToken, changeSubject, rowsSubject, subjectPrefixProblem, type ChangeAction } from './envelope/subjects.js';
 export { idempotencyKey, idempotencyKeyPrefix } from './envelope/idempotency-key.js';
-export { pgMicrosToIso, pgMicrosToUnixMs } from './envelope/pg-time.js';
+export { pgMicrosToIso, pgMicrosToUnixMs, unixMsToPgMicros } from './envelope/pg-time.js';
 export { ChangeEncoder, type EncoderContext, type ChangePosition, type EncodedChange, type RelationCatalogInfo } from './envelope/change-encoder.js';
 export { FIRST_CATALOG_TYPE_OID, needsTypeLookup, resolveColumnType, typesToLookUp, type PgTypeInfo, type ColumnType } from './values/column-types.js';
 export { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from './delivery/backoff.js';

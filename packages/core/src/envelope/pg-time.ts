@@ -18,6 +18,11 @@ export function pgMicrosToIso(micros: number): string {
   return lastIso;
 }
 
+/** Unix milliseconds as Postgres microseconds since 2000-01-01 (standby status clocks). */
+export function unixMsToPgMicros(ms: number): number {
+  return (ms - PG_EPOCH_MS) * 1000;
+}
+
 /** A commit time as Unix milliseconds (fractional), for latency metrics. */
 export function pgMicrosToUnixMs(micros: number): number {
   return micros / 1000 + PG_EPOCH_MS;

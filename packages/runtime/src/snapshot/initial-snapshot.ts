@@ -37,6 +37,7 @@ import {
   type RelationMessage,
   type ReplicaIdentity,
   type Tuple,
+  unixMsToPgMicros,
 } from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
 import { RelationCatalog } from '../shard/relation-catalog.js';
@@ -52,8 +53,6 @@ const PAGE_ROWS = 5000;
 /** Tables read at once, each by its own Postgres session and NATS connection. */
 const PARALLEL_TABLES = 2;
 const PROGRESS_INTERVAL_MS = 5000;
-/** Postgres's epoch (2000-01-01) in Unix milliseconds. */
-const PG_EPOCH_MS = 946_684_800_000;
 
 export interface InitialSnapshotOptions {
   readonly config: Config;
@@ -179,7 +178,7 @@ async function takeSnapshot(options: InitialSnapshotOptions, metrics: SnapshotMe
       primaryKeys: new Map(Object.entries(options.source.primaryKeys)),
       messageKind: config.messageKind,
     };
-    const position = { commitLsn: parseLsn(consistentPoint), commitTime: (Date.now() - PG_EPOCH_MS) * 1000, annotations: null };
+    const position = { commitLsn: parseLsn(consistentPoint), commitTime: unixMsToPgMicros(Date.now()), annotations: null };
     const startedAt = Date.now();
     const queue = [...tables];
     const active = new Set<SnapshotTable>();

@@ -8,9 +8,7 @@
  * apply = the end LSN of the last fully delivered transaction, exactly.
  */
 import { Buffer } from 'node:buffer';
-import { writeLsn, type Lsn } from '@wal2nats/core';
-
-const PG_EPOCH_MS = 946_684_800_000;
+import { unixMsToPgMicros, writeLsn, type Lsn } from '@wal2nats/core';
 
 export function standbyStatusUpdate(lsn: Lsn, replyRequested = false, nowMs = Date.now()): Buffer {
   const message = Buffer.alloc(34);
@@ -19,7 +17,7 @@ export function standbyStatusUpdate(lsn: Lsn, replyRequested = false, nowMs = Da
   writeLsn(view, 1, lsn); // written
   writeLsn(view, 9, lsn); // flushed: what the slot's confirmed_flush_lsn becomes
   writeLsn(view, 17, lsn); // applied
-  writeLsn(view, 25, (nowMs - PG_EPOCH_MS) * 1000);
+  writeLsn(view, 25, unixMsToPgMicros(nowMs));
   message[33] = replyRequested ? 1 : 0;
   return message;
 }
