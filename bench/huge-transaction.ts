@@ -22,12 +22,11 @@
  *          --timeout SECONDS (900 per size) | --verbose | --no-json
  * Exit code 0 when every message arrived, 1 otherwise.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startNats, startPostgres } from '../test/harness/index.js';
-import { Wal2NatsChild } from './lib/wal2nats-child.js';
+import { Wal2NatsProcess } from '../test/support/wal2nats-process.js';
+import { memoryStatus as memory } from './lib/proc-stats.js';
+import { runMain, withServers, writeResult } from './lib/servers.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -44,18 +43,6 @@ const sizes = opts.rows.split(',').map((s) => Number(s.trim()));
 if (sizes.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`--rows: expected whole numbers, got ${opts.rows}`);
 const timeoutMs = Number(opts.timeout) * 1000;
 
-/** VmRSS and VmHWM of a process, in bytes (Linux). */
-function memory(pid: number): { rss: number; hwm: number } | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/status`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const kib = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
-  return { rss: kib('VmRSS'), hwm: kib('VmHWM') };
-}
-
 const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1);
 
 interface Result {
@@ -71,10 +58,8 @@ interface Result {
 }
 
 async function main(): Promise<number> {
-  const [pg, nats] = await Promise.all([startPostgres(), startNats({ jetstream: false })]);
-  const nc = await nats.connect();
   const results: Result[] = [];
-  try {
+  await withServers({ nats: { jetstream: false } }, async ({ pg, nats, nc }) => {
     for (const rows of sizes) {
       const database = `huge_${rows}`;
       const url = await pg.createDatabase(database);
@@ -106,8 +91,9 @@ async function main(): Promise<number> {
       await nc.flush();
 
       const extra = ['--shards', opts.shards, ...(opts['mailbox-capacity'] ? ['--mailbox-capacity', opts['mailbox-capacity']] : [])];
-      const w2n = new Wal2NatsChild(
+      const w2n = new Wal2NatsProcess(
         ['run', '--postgres-url', url, '--nats-url', nats.url, '--slot', database, '--http-port', '0', '--log-level', 'info', ...extra],
+        {},
         { verbose: opts.verbose },
       );
       try {
@@ -151,36 +137,24 @@ async function main(): Promise<number> {
           `${rows} rows: COMMIT after ${result.insertSeconds} s, all delivered ${result.seconds} s later (${result.rowsPerSecond} rows/s); ` +
             `RSS before ${result.rssBeforeMiB} MiB, peak (VmHWM) ${result.peakRssMiB} MiB${problems.length ? `; PROBLEMS: ${problems.join('; ')}` : ''}`,
         );
-        const stopped = await w2n.stop();
+        const stopped = await w2n.terminate();
         if (stopped.exit.code !== 0) problems.push(`wal2nats exited with ${JSON.stringify(stopped.exit)}`);
       } finally {
         sub.unsubscribe();
-        if (w2n.running) await w2n.stop(5_000);
+        if (w2n.running) await w2n.terminate(5_000);
         await client.end();
       }
     }
-  } finally {
-    await nc.close();
-    await Promise.all([pg.dispose(), nats.dispose()]);
-  }
+  });
 
   console.log('\n| rows in the transaction | delivered in (s) | rows/s | RSS before (MiB) | peak RSS, VmHWM (MiB) |');
   console.log('|---:|---:|---:|---:|---:|');
   for (const r of results) console.log(`| ${r.rows.toLocaleString('en')} | ${r.seconds} | ${r.rowsPerSecond.toLocaleString('en')} | ${r.rssBeforeMiB} | ${r.peakRssMiB} |`);
   if (!opts['no-json']) {
-    const dir = fileURLToPath(new URL('./results/', import.meta.url));
-    mkdirSync(dir, { recursive: true });
-    const file = `${dir}huge-transaction-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-    writeFileSync(file, JSON.stringify({ options: opts, results }, null, 2));
+    const file = writeResult('huge-transaction', JSON.stringify({ options: opts, results }, null, 2));
     console.log(`\nwrote ${file}`);
   }
   return results.every((r) => r.ok) ? 0 : 1;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -14,12 +14,11 @@
  * Options: --rows N (1000000) | --timeout SECONDS (900) | --profile DIR (run wal2nats with --cpu-prof)
  *          --verbose | --no-json
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startNats, startPostgres } from '../test/harness/index.js';
-import { Wal2NatsChild } from './lib/wal2nats-child.js';
+import { Wal2NatsProcess } from '../test/support/wal2nats-process.js';
+import { memoryStatus as memory } from './lib/proc-stats.js';
+import { runMain, withServers, writeResult } from './lib/servers.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -32,20 +31,8 @@ const { values: opts } = parseArgs({
 });
 const rows = Number(opts.rows);
 
-function memory(pid: number): { rss: number; hwm: number } | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kib = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
-    return { rss: kib('VmRSS'), hwm: kib('VmHWM') };
-  } catch {
-    return undefined;
-  }
-}
-
 async function main(): Promise<number> {
-  const [pg, nats] = await Promise.all([startPostgres(), startNats({ jetstream: false })]);
-  const nc = await nats.connect();
-  try {
+  return withServers({ nats: { jetstream: false } }, async ({ pg, nats, nc }) => {
     const url = await pg.createDatabase('snapbench');
     const client = await pg.connect('snapbench');
     const filled = performance.now();
@@ -68,8 +55,9 @@ async function main(): Promise<number> {
       },
     });
     await nc.flush();
-    const w2n = new Wal2NatsChild(
+    const w2n = new Wal2NatsProcess(
       ['run', '--postgres-url', url, '--nats-url', nats.url, '--slot', 'snapbench', '--initial-snapshot', '--http-port', '0', '--log-level', 'info'],
+      {},
       { verbose: opts.verbose, ...(opts.profile ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] } : {}) },
     );
     let maxRss = 0;
@@ -78,11 +66,11 @@ async function main(): Promise<number> {
       if (m && m.rss > maxRss) maxRss = m.rss;
     }, 100);
     try {
-      const taken = await w2n.waitForLog((l) => l.msg === 'initial snapshot: taken', 'the snapshot', 60_000);
+      const taken = await w2n.waitForTimedLog((l) => l.msg === 'initial snapshot: taken', 'the snapshot', 60_000);
       let timer: NodeJS.Timeout | undefined;
       const ok = await Promise.race([all.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), Number(opts.timeout) * 1000)))]);
       clearTimeout(timer);
-      const done = await w2n.waitForLog((l) => l.msg === 'initial snapshot: done', 'the done line', 60_000);
+      const done = await w2n.waitForTimedLog((l) => l.msg === 'initial snapshot: done', 'the done line', 60_000);
       await w2n.streaming();
       const peak = memory(w2n.pid)?.hwm ?? 0;
       const seconds = (lastAt - taken.at) / 1000;
@@ -96,33 +84,21 @@ async function main(): Promise<number> {
         peakRssMiB: Number((peak / 1024 / 1024).toFixed(1)),
         maxSampledRssMiB: Number((maxRss / 1024 / 1024).toFixed(1)),
       };
-      for (const l of w2n.lines) if (String(l.line.msg).startsWith('initial snapshot')) console.log(JSON.stringify(l.line));
+      for (const l of w2n.timedLines) if (String(l.line.msg).startsWith('initial snapshot')) console.log(JSON.stringify(l.line));
       console.log(`\n${rows} rows: all read events delivered ${result.seconds} s after the snapshot was taken: ${result.rowsPerSecond} rows/s; peak RSS (VmHWM) ${result.peakRssMiB} MiB`);
       if (!opts['no-json']) {
-        const dir = fileURLToPath(new URL('./results/', import.meta.url));
-        mkdirSync(dir, { recursive: true });
-        const file = `${dir}snapshot-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-        writeFileSync(file, JSON.stringify(result, null, 2));
+        const file = writeResult('snapshot', JSON.stringify(result, null, 2));
         console.log(`wrote ${file}`);
       }
-      await w2n.stop();
+      await w2n.terminate();
       return ok ? 0 : 1;
     } finally {
       clearInterval(sampler);
       sub.unsubscribe();
-      if (w2n.running) await w2n.stop(5_000);
+      if (w2n.running) await w2n.terminate(5_000);
       await client.end();
     }
-  } finally {
-    await nc.close();
-    await Promise.all([pg.dispose(), nats.dispose()]);
-  }
+  });
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -74,6 +74,10 @@ export class OrderChecker {
   private sub: Subscription | undefined;
   private subscriptionError: Error | undefined;
   private readonly doneWaiters: Array<() => void> = [];
+  /** Real messages kept for the NATS ceiling's publisher (every `sampleEvery`-th, up to `sampleLimit`). */
+  readonly samples: Array<{ subject: string; data: Uint8Array }> = [];
+  sampleLimit = 0;
+  sampleEvery = 1;
 
   /** `prefix` is the subject up to the table token, e.g. `sequin.changes.bench.public.`. */
   constructor(
@@ -114,6 +118,7 @@ export class OrderChecker {
     if (index === 0) this.firstAt = performance.now();
     const data = msg.data;
     this.payloadBytes += data.length;
+    if (this.samples.length < this.sampleLimit && index % this.sampleEvery === 0) this.samples.push({ subject: msg.subject, data: data.slice() });
     let state = this.subjects.get(msg.subject);
     if (!state) state = this.learnSubject(msg.subject);
     state.count++;
