@@ -60,16 +60,7 @@ export async function runPgRecvlogical(layout: Layout, slot: string, timeoutMs =
   } else if (code !== 0) {
     failures.push(`pg_recvlogical exited with ${code}: ${stderr.trim().slice(-500)}`);
   }
-  return {
-    consumer: 'pg_recvlogical',
-    ok: failures.length === 0,
-    failures,
-    changes: layout.changes,
-    seconds,
-    changesPerSecond: layout.changes / seconds,
-    walMBPerSecond: layout.walBytes / 1e6 / seconds,
-    cpuSeconds: cpu,
-  };
+  return ceilingRun('pg_recvlogical', layout, failures, seconds, cpu);
 }
 
 /**
@@ -143,14 +134,18 @@ export async function runBareReader(layout: Layout, slot: string, timeoutMs = 60
   if (streamError) failures.push(`the bare reader failed: ${streamError.message}`);
   if (outcome === 'timeout') failures.push(`the bare reader counted ${count} of ${layout.changes} changes within ${timeoutMs / 1000} s`);
   else if (count !== layout.changes) failures.push(`the bare reader counted ${count} changes, expected ${layout.changes}`);
+  return ceilingRun('bare reader (pg-logical-replication, raw)', layout, failures, seconds, (cpu.user + cpu.system) / 1e6);
+}
+
+function ceilingRun(consumer: string, layout: Layout, failures: string[], seconds: number, cpuSeconds: number | null): CeilingRun {
   return {
-    consumer: 'bare reader (pg-logical-replication, raw)',
+    consumer,
     ok: failures.length === 0,
     failures,
     changes: layout.changes,
     seconds,
     changesPerSecond: layout.changes / seconds,
     walMBPerSecond: layout.walBytes / 1e6 / seconds,
-    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    cpuSeconds,
   };
 }
