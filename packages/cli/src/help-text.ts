@@ -5,6 +5,9 @@ export const GENERAL_HELP = `wal2nats — stream every change of a Postgres data
 
 Usage:
   wal2nats run [options]     stream changes (see: wal2nats run --help)
+  wal2nats backfill --table schema.table
+                             publish a table's current rows as read events while
+                             streaming goes on (see: wal2nats backfill --help)
   wal2nats status            a running instance at a glance (see: wal2nats status --help)
   wal2nats --version         print the version
 
@@ -22,9 +25,21 @@ function defaultOf(spec: OptionSpec): string {
   return ` (default: ${String(spec.default)})`;
 }
 
+/** Two lines per option: flag and description, then its environment variable. */
+export function optionLines(specs: readonly OptionSpec[]): string[] {
+  const lines: string[] = [];
+  for (const spec of specs) {
+    const left = `  --${spec.flag}${spec.placeholder ? ` ${spec.placeholder}` : ''}`;
+    lines.push(`${left.padEnd(38)}${spec.description}${defaultOf(spec)}`);
+    lines.push(`${''.padEnd(38)}env ${envNameOf(spec.flag)}`);
+  }
+  return lines;
+}
+
 export function runHelp(): string {
   const groups = new Map<string, OptionSpec[]>();
   for (const spec of Object.values(CONFIG_SCHEMA) as OptionSpec[]) {
+    if (spec.command !== undefined) continue;
     const list = groups.get(spec.group) ?? [];
     list.push(spec);
     groups.set(spec.group, list);
@@ -32,11 +47,7 @@ export function runHelp(): string {
   const lines = ['Usage: wal2nats run --postgres-url URL [options]', ''];
   for (const [group, specs] of groups) {
     lines.push(`${group}:`);
-    for (const spec of specs) {
-      const left = `  --${spec.flag}${spec.placeholder ? ` ${spec.placeholder}` : ''}`;
-      lines.push(`${left.padEnd(38)}${spec.description}${defaultOf(spec)}`);
-      lines.push(`${''.padEnd(38)}env ${envNameOf(spec.flag)}`);
-    }
+    lines.push(...optionLines(specs));
     lines.push('');
   }
   lines.push('Other:');

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `wal2nats` command. */
-import { ExitCode, Wal2NatsError } from '@wal2nats/core';
+import { CONFIG_SCHEMA, configError, ExitCode, Wal2NatsError } from '@wal2nats/core';
+import { backfillCommand, backfillHelp } from './backfill-command.js';
 import { GENERAL_HELP, runHelp } from './help-text.js';
 import { parseArgs } from './parse-args.js';
 import { configFrom, runCommand } from './run-command.js';
@@ -20,6 +21,13 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(GENERAL_HELP);
     return args.help || args.command === 'help' ? ExitCode.ok : ExitCode.badConfig;
   }
+  if (args.command === 'backfill') {
+    if (args.help) {
+      process.stdout.write(backfillHelp());
+      return ExitCode.ok;
+    }
+    return backfillCommand(configFrom(args, process.env));
+  }
   if (args.command !== 'run') {
     process.stderr.write(`wal2nats: unknown command "${args.command}"\n\n${GENERAL_HELP}`);
     return ExitCode.badConfig;
@@ -28,7 +36,11 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(runHelp());
     return ExitCode.ok;
   }
-  return runCommand(configFrom(args, process.env));
+  const config = configFrom(args, process.env);
+  for (const spec of Object.values(CONFIG_SCHEMA)) {
+    if ('command' in spec && args.flags[spec.flag] !== undefined) throw configError(spec.flag, `it is an option of wal2nats ${spec.command}, not of run`);
+  }
+  return runCommand(config);
 }
 
 main(process.argv.slice(2)).then(

@@ -49,6 +49,11 @@ describe('wal2nats status', () => {
     assert.ok(!text.includes('\x1b['), 'no colour codes when colours are off');
   });
 
+  it('shows a backfill in progress', () => {
+    const text = renderStatus(overview, [], 'http://127.0.0.1:9464', colours(false), Date.parse(overview.now), [{ table: 'public.people', rows: 1200, estimated: 5000 }]);
+    assert.match(text, /Backfill\s+public\.people: 1,200 of ~5,000 \(24%\) rows delivered/);
+  });
+
   it('draws sparklines scaled to their maximum', () => {
     assert.equal(sparkline([0, 1, 2, 4], 4), '▁▃▅█');
     assert.equal(sparkline([null, 0], 4), '   ▁', 'a gap is blank, short history is padded');

@@ -7,11 +7,13 @@
  */
 import { ExitCode, configError } from '@wal2nats/core';
 import type { MessageView, Overview } from '@wal2nats/runtime';
+import { runningBackfills, type BackfillProgress } from './backfill-status.js';
 
 export const STATUS_HELP = `Usage: wal2nats status [--http-url URL] [--json]
 
 Shows a running wal2nats at a glance: readiness, throughput, replication lag, latency,
-backoff, every table, and the failing messages with their deliver count and last error.
+backoff, every table, a backfill in progress, and the failing messages with their deliver
+count and last error.
 
   --http-url URL    the instance's HTTP address (default: http://127.0.0.1:9464)
                     env WAL2NATS_HTTP_URL
@@ -71,8 +73,12 @@ export async function statusCommand(argv: readonly string[], env: NodeJS.Process
     process.stderr.write(`wal2nats status: cannot read ${args.httpUrl}: ${reason}\n  is wal2nats running there? (--http-url, default http://127.0.0.1:9464)\n`);
     return ExitCode.unexpected;
   }
-  if (args.json) process.stdout.write(`${JSON.stringify({ overview, failing }, null, 2)}\n`);
-  else process.stdout.write(renderStatus(overview, failing, args.httpUrl, colours(process.stdout.isTTY === true && !env.NO_COLOR)));
+  // Best effort: a backfill in progress (wal2nats backfill) is shown when /metrics answers.
+  const backfills = await fetch(`${args.httpUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })
+    .then(async (r) => (r.ok ? runningBackfills(await r.text()) : []))
+    .catch(() => []);
+  if (args.json) process.stdout.write(`${JSON.stringify({ overview, failing, backfills }, null, 2)}\n`);
+  else process.stdout.write(renderStatus(overview, failing, args.httpUrl, colours(process.stdout.isTTY === true && !env.NO_COLOR), Date.parse(overview.now), backfills));
   return overview.ready && overview.messages.failing === 0 ? ExitCode.ok : ExitCode.unexpected;
 }
 
@@ -167,7 +173,7 @@ function table(rows: readonly string[][], align: readonly ('l' | 'r')[]): string
   );
 }
 
-export function renderStatus(o: Overview, failing: readonly MessageView[], httpUrl: string, c: Colours, now = Date.parse(o.now)): string {
+export function renderStatus(o: Overview, failing: readonly MessageView[], httpUrl: string, c: Colours, now = Date.parse(o.now), backfills: readonly BackfillProgress[] = []): string {
   const t = o.totals;
   const lines: string[] = [];
   const col = <K extends keyof Overview['history'][number]>(key: K): (number | null)[] => o.history.map((p) => p[key] as number | null);
@@ -191,6 +197,10 @@ export function renderStatus(o: Overview, failing: readonly MessageView[], httpU
     ],
   ];
   for (const line of table(kpis, ['l', 'r', 'l', 'l'])) lines.push(`  ${line}`);
+  for (const b of backfills) {
+    const of = b.estimated === null ? '' : ` of ~${integer.format(b.estimated)}${b.estimated > 0 ? ` (${Math.min(100, Math.floor((b.rows / b.estimated) * 100))}%)` : ''}`;
+    lines.push(`  ${'Backfill'.padEnd(12)}${b.table}: ${integer.format(b.rows)}${of} rows delivered`);
+  }
   lines.push('');
 
   const shown = o.tables.slice(0, 15);

@@ -27,3 +27,17 @@ export {
   redactUrl,
   type SerializedError,
 } from './errors.js';
+export {
+  BACKFILL_HIGH_PREFIX,
+  BACKFILL_LOW_PREFIX,
+  BACKFILL_STATE_SCHEMA,
+  BACKFILL_STATE_TABLE,
+  isBackfillStateTable,
+  parseWatermarkContent,
+  watermarkContent,
+  watermarkKindOf,
+  type WatermarkKind,
+} from './backfill/watermark-messages.js';
+export { BackfillWindow, keyOf, sameRelation, type BackfillChunkRequest, type ChunkOutcome, type ChunkReads } from './backfill/backfill-window.js';
+export { encodeRelationMessage, encodeRowMessage } from './backfill/pgoutput-encoder.js';
+export { chunkQuery, quoteIdent, type ChunkTable } from './backfill/keyset-query.js';

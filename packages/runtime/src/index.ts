@@ -4,3 +4,4 @@ export { createLogger, type Logger, type LogLevel, type LogFields } from './log/
 export type { RunOutcome } from './threads/thread-messages.js';
 export type { Overview, OverviewPoint, TableOverview, ShardOverview, ThreadOverview } from './http/overview.js';
 export type { MessageView, MessageDetail, MessageState } from './shard/message-tracker.js';
+export { requestBackfills } from './backfill/request-backfills.js';

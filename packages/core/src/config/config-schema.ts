@@ -10,7 +10,9 @@ export interface OptionSpec {
   readonly flag: string;
   readonly kind: OptionKind;
   readonly description: string;
-  readonly group: 'Source' | 'Sink' | 'NATS credentials' | 'Delivery' | 'Operations';
+  readonly group: 'Source' | 'Sink' | 'NATS credentials' | 'Delivery' | 'Operations' | 'Backfill';
+  /** Set for the options of one command only (listed in its --help, not in `run --help`). */
+  readonly command?: 'backfill';
   readonly default?: string | number | boolean | readonly string[];
   readonly required?: boolean;
   /** Never printed: in --help and logs the value shows as ***. */
@@ -40,6 +42,9 @@ export interface Config {
   jetstreamTableWindow: number;
   messageKind: 'changes' | 'records';
   initialSnapshot: boolean;
+  backfillChunkRows: number;
+  backfillTables: string[];
+  backfillWait: boolean;
   maxBackoffMs: number;
   shards: number;
   mailboxCapacity: number;
@@ -74,6 +79,9 @@ export const CONFIG_SCHEMA = {
   jetstreamTableWindow: { flag: 'jetstream-table-window', kind: 'integer', group: 'Delivery', default: 1, min: 1, max: 10_000, placeholder: 'N', description: 'With --jetstream: PubAcks awaited at once per table. Above 1 is faster, but a JetStream failover can then store a later change before an earlier one.' },
   messageKind: { flag: 'message-kind', kind: 'enum', group: 'Sink', default: 'changes', values: ['changes', 'records'], placeholder: 'KIND', description: 'changes: change events; records: record events on the rows subjects.' },
   initialSnapshot: { flag: 'initial-snapshot', kind: 'boolean', group: 'Source', default: false, description: 'When the slot is created, first publish every existing row as read events.' },
+  backfillChunkRows: { flag: 'backfill-chunk-rows', kind: 'integer', group: 'Source', default: 5000, min: 1, max: 100_000, placeholder: 'N', description: 'Rows per chunk of a backfill (wal2nats backfill), read in key order between two watermarks.' },
+  backfillTables: { flag: 'table', kind: 'list', group: 'Backfill', command: 'backfill', default: [], placeholder: 'schema.table,...', description: 'The table(s) to backfill, separated by commas (exact names; "quoted"."names" taken literally).' },
+  backfillWait: { flag: 'wait', kind: 'boolean', group: 'Backfill', command: 'backfill', default: false, description: 'Wait until the backfill is done (exit 0) or failed (exit 1), printing its progress.' },
   maxBackoffMs: { flag: 'max-backoff', kind: 'duration', group: 'Delivery', default: 180_000, min: 1000, placeholder: 'DURATION', description: 'Longest delay between retries of a failing message (e.g. 30s, 3m).' },
   shards: { flag: 'shards', kind: 'integer', group: 'Delivery', default: 2, min: 1, max: 64, placeholder: 'N', description: 'Shard worker threads; each table belongs to one.' },
   mailboxCapacity: { flag: 'mailbox-capacity', kind: 'integer', group: 'Delivery', default: 5_000, min: 100, max: 10_000_000, placeholder: 'N', description: 'Undelivered changes per shard before reading from the slot pauses (bounds memory).' },

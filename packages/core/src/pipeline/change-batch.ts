@@ -5,7 +5,7 @@
  * transferred buffer.
  *
  * Frame layout (big-endian):
- *   u8  kind            1 = relation, 2 = change
+ *   u8  kind            1 = relation, 2 = change, 3 = read (a backfilled row, as an Insert message)
  *   u32 payloadLength
  *   f64 seq             global change number (0 for relations)
  *   f64 commitLsn       the transaction's commit LSN
@@ -14,7 +14,7 @@
  *   i32 annotations     index into `annotations`, or -1
  *   ... payload         the pgoutput message bytes
  */
-export const FrameKind = { relation: 1, change: 2 } as const;
+export const FrameKind = { relation: 1, change: 2, read: 3 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
 const HEADER_BYTES = 1 + 4 + 8 + 8 + 8 + 4 + 4;
@@ -23,7 +23,7 @@ export interface ChangeBatch {
   readonly buffer: ArrayBuffer;
   readonly byteLength: number;
   readonly frameCount: number;
-  /** Change frames only. */
+  /** Change and read frames: everything that becomes a message. */
   readonly changeCount: number;
   readonly lastSeq: number;
   readonly annotations: readonly string[];
@@ -71,7 +71,7 @@ export class ChangeBatchWriter {
     this.bytes.set(payload, o);
     this.length = o + payload.byteLength;
     this.frames++;
-    if (kind === FrameKind.change) {
+    if (kind !== FrameKind.relation) {
       this.changes++;
       this.lastSeq = meta.seq;
     }

@@ -9,6 +9,7 @@
  * `"Sales Team"."order.items"`. Names are matched as the catalog stores them (case-sensitive).
  */
 import type { ChangeAction } from '../envelope/subjects.js';
+import { isBackfillStateTable } from '../backfill/watermark-messages.js';
 
 /** Actions that `--actions` may name. */
 export const FILTER_ACTIONS: readonly ChangeAction[] = ['insert', 'update', 'delete', 'truncate', 'read'];
@@ -133,6 +134,8 @@ export class ChangeFilter {
   }
 
   includesTable(schema: string, table: string): boolean {
+    // wal2nats's own bookkeeping (a FOR ALL TABLES publication includes it) is never published.
+    if (isBackfillStateTable(schema, table)) return false;
     if (this.include.length > 0 && !this.include.some((p) => matches(p, schema, table))) return false;
     return !this.exclude.some((p) => matches(p, schema, table));
   }

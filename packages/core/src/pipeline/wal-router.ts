@@ -12,6 +12,11 @@
  *   not routed at all (a filtered table's Relation message neither), but they keep their place
  *   in `commit_idx`, so a change's idempotency key does not depend on the filter; their
  *   transactions' commits are noted as usual, so the slot advances past them.
+ * - Backfill (`wal2nats backfill`): the watermarks of a chunk open and close a `BackfillWindow`;
+ *   while open, the changes of its table are shown to it; at the high watermark the rows it
+ *   keeps are routed as `read` frames to the table's shard, as part of the high watermark's
+ *   transaction, so the slot is confirmed past it only once they are delivered. The state
+ *   table `wal2nats.backfills` is never routed, whatever the filter.
  */
 import { decodePgoutput } from '../pgoutput/pgoutput-decoder.js';
 import { PgoutputTag } from '../pgoutput/pgoutput.types.js';
@@ -21,6 +26,10 @@ import { readLsn } from '../lsn.js';
 import { ChangeBatchWriter, FrameKind, type ChangeBatch, type FrameMeta } from './change-batch.js';
 import type { ChangeFilter } from './change-filter.js';
 import { shardForTable } from './shard.js';
+import { BackfillWindow, sameRelation, type ChunkReads } from '../backfill/backfill-window.js';
+import { encodeRelationMessage, encodeRowMessage } from '../backfill/pgoutput-encoder.js';
+import { isBackfillStateTable, parseWatermarkContent, watermarkKindOf } from '../backfill/watermark-messages.js';
+import type { RelationMessage } from '../pgoutput/pgoutput.types.js';
 
 /** `pg_logical_emit_message` prefixes (CONTRACT.md "Transaction annotations"). */
 export const ANNOTATIONS_SET_PREFIX = 'sequin:transaction_annotations.set';
@@ -35,6 +44,8 @@ export interface WalRouterOptions {
   readonly onWarning?: (message: string) => void;
   /** Which tables and actions to publish; everything when absent. */
   readonly filter?: ChangeFilter;
+  /** The backfill chunk in progress, if backfills run in this reader. */
+  readonly backfill?: BackfillWindow;
 }
 
 export class WalRouterError extends Error {
@@ -48,6 +59,10 @@ export class WalRouter {
   private readonly excludedRelations = new Set<number>();
   /** By pgoutput tag: whether the filter leaves that action out. */
   private readonly skipsAction: Readonly<Record<number, boolean>>;
+  private readonly skipsReads: boolean;
+  /** The latest Relation message routed per relation, with its bytes (what its shard knows). */
+  private readonly routedRelations = new Map<number, { relation: RelationMessage; bytes: Uint8Array }>();
+  private readonly backfill: BackfillWindow | null;
   private seq = 0;
   private inTransaction = false;
   private readonly meta: FrameMeta = { seq: 0, commitLsn: 0, commitTime: 0, commitIdx: 0, annotations: null };
@@ -59,6 +74,7 @@ export class WalRouter {
     private readonly deliverBatch: (shard: number, batch: ChangeBatch) => void,
   ) {
     this.writers = Array.from({ length: options.shardCount }, () => new ChangeBatchWriter());
+    this.backfill = options.backfill ?? null;
     const filter = options.filter;
     this.skipsAction = {
       [PgoutputTag.insert]: filter ? !filter.includesAction('insert') : false,
@@ -66,6 +82,7 @@ export class WalRouter {
       [PgoutputTag.delete]: filter ? !filter.includesAction('delete') : false,
       [PgoutputTag.truncate]: filter ? !filter.includesAction('truncate') : false,
     };
+    this.skipsReads = filter ? !filter.includesAction('read') : false;
   }
 
   /** The last sequence number given out. */
@@ -76,6 +93,7 @@ export class WalRouter {
   resetTransaction(): void {
     this.inTransaction = false;
     this.meta.annotations = null;
+    this.backfill?.reset();
   }
 
   /** Routes one pgoutput message. The bytes may be reused by the caller afterwards. */
@@ -92,15 +110,17 @@ export class WalRouter {
       }
       case PgoutputTag.commit: {
         const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        this.watermark.noteCommit(readLsn(view, 10), this.seq);
+        const endLsn = readLsn(view, 10);
+        this.watermark.noteCommit(endLsn, this.seq);
         this.inTransaction = false;
+        this.backfill?.noteCommit(endLsn);
         return;
       }
       case PgoutputTag.relation: {
         const relation = decodePgoutput(bytes);
         if (relation.tag !== 'relation') throw new WalRouterError('relation message did not decode as one');
         // Decided again at every Relation message: a rename may move a table in or out.
-        if (this.options.filter && !this.options.filter.includesTable(relation.schema, relation.name)) {
+        if (isBackfillStateTable(relation.schema, relation.name) || (this.options.filter && !this.options.filter.includesTable(relation.schema, relation.name))) {
           this.excludedRelations.add(relation.relationId);
           return;
         }
@@ -111,6 +131,8 @@ export class WalRouter {
           this.shardOfRelation.set(relation.relationId, shard);
         }
         this.append(shard, FrameKind.relation, bytes, 0);
+        this.routedRelations.set(relation.relationId, { relation, bytes: bytes.slice() });
+        this.backfill?.noteRelation(relation);
         return;
       }
       case PgoutputTag.insert:
@@ -122,6 +144,10 @@ export class WalRouter {
           return;
         }
         const shard = this.shardOf(relationId);
+        if (relationId === this.backfill?.watchedRelationId) {
+          const change = decodePgoutput(bytes);
+          if (change.tag === 'insert' || change.tag === 'update' || change.tag === 'delete') this.backfill.noteChange(change);
+        }
         this.seq++;
         this.append(shard, FrameKind.change, bytes, this.seq);
         this.meta.commitIdx++;
@@ -135,6 +161,7 @@ export class WalRouter {
         if (!this.skipsAction[PgoutputTag.truncate]) {
           const routed = truncate.relationIds.filter((id) => !this.excludedRelations.has(id));
           const shards = new Set(routed.map((id) => this.shardOf(id)));
+          this.backfill?.noteTruncate(routed);
           for (const shard of shards) {
             this.seq++;
             this.append(shard, FrameKind.change, bytes, this.seq);
@@ -165,6 +192,13 @@ export class WalRouter {
         }
       } else if (message.prefix === ANNOTATIONS_CLEAR_PREFIX) {
         this.meta.annotations = null;
+      } else if (this.backfill) {
+        const kind = watermarkKindOf(message.prefix);
+        const token = kind === null ? null : parseWatermarkContent(message.content);
+        if (kind !== null && token !== null) {
+          const reads = this.backfill.onWatermark(kind, token, this.backfillStreamRelation(token));
+          if (reads) this.routeReads(reads);
+        }
       }
       return;
     }
@@ -172,6 +206,43 @@ export class WalRouter {
     // transaction committing after it has a larger commit LSN, so confirming its LSN once all
     // is delivered skips nothing undelivered on restart.
     if (message.prefix === HEARTBEAT_PREFIX && !this.inTransaction) this.watermark.noteCommit(message.lsn, this.seq);
+  }
+
+  /** The stream's latest Relation message of the table the chunk `token` reads, if routed. */
+  private backfillStreamRelation(token: string): RelationMessage | undefined {
+    const relationId = this.backfill?.relationIdOf(token);
+    return relationId === undefined ? undefined : this.routedRelations.get(relationId)?.relation;
+  }
+
+  /**
+   * Routes the rows of a chunk as `read` frames, inside the high watermark's transaction (so
+   * its commit is confirmed only once they are delivered). When the shard may know the table
+   * otherwise than the chunk was read (no change of it in this session yet, or a schema change
+   * since), a Relation frame describing the chunk goes first, and the stream's own after, so
+   * that the changes that follow decode as before.
+   */
+  private routeReads(reads: ChunkReads): void {
+    const { relation } = reads;
+    // The backfill driver refuses tables and actions the filter leaves out; this is a backstop.
+    if (this.excludedRelations.has(relation.relationId) || this.skipsReads) return;
+    const known = this.routedRelations.get(relation.relationId);
+    const same = known !== undefined && sameRelation(known.relation, relation);
+    let shard = this.shardOfRelation.get(relation.relationId);
+    if (shard === undefined) {
+      shard = shardForTable(relation.schema, relation.name, this.options.shardCount);
+      this.shardOfRelation.set(relation.relationId, shard);
+    }
+    if (!same) this.append(shard, FrameKind.relation, encodeRelationMessage(relation), 0);
+    const commitIdx = this.meta.commitIdx;
+    for (const { index, row } of reads.rows) {
+      this.seq++;
+      // The row's place in the chunk as read: its idempotency key does not depend on which
+      // rows the window dropped.
+      this.meta.commitIdx = index;
+      this.append(shard, FrameKind.read, encodeRowMessage(relation.relationId, row), this.seq);
+    }
+    this.meta.commitIdx = commitIdx;
+    if (!same && known !== undefined) this.append(shard, FrameKind.relation, known.bytes, 0);
   }
 
   private shardOf(relationId: number): number {
@@ -184,7 +255,7 @@ export class WalRouter {
     this.meta.seq = seq;
     const writer = this.writers[shard]!;
     writer.append(kind, this.meta, bytes);
-    if (kind === FrameKind.change) {
+    if (kind !== FrameKind.relation) {
       this.watermark.noteSent(shard, seq);
     }
     if (writer.frameCount >= this.options.maxBatchFrames) this.flushShard(shard);

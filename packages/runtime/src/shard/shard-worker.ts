@@ -74,6 +74,14 @@ function encodeFrame(kind: FrameKind, meta: FrameMeta, payload: Uint8Array): voi
     return;
   }
   const target = publisher!;
+  if (kind === FrameKind.read) {
+    // A row of a backfill chunk (wal2nats backfill), carried as an Insert message: a `read`.
+    if (message.tag !== 'insert') throw new WalRouterError(`a read frame holds a ${message.tag} message`);
+    const encoder = encoders.get(message.relationId);
+    if (!encoder) throw new WalRouterError(`read of relation ${message.relationId} before its Relation message`);
+    target.enqueue(message.relationId, encoder.label, { seq: meta.seq, commitTime: meta.commitTime, ...encoder.encodeRead(message.newTuple, meta) });
+    return;
+  }
   switch (message.tag) {
     case 'insert':
     case 'update':

@@ -1,6 +1,8 @@
 /** Entry of the reader thread: the WAL reader, controlled from the main thread over comlink. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { serializeError } from '@wal2nats/core';
+import { BackfillWindow, serializeError } from '@wal2nats/core';
+import { BackfillDriver } from '../backfill/backfill-driver.js';
+import { createBackfillMetrics } from '../backfill/backfill-metrics.js';
 import { createLogger } from '../log/logger.js';
 import { createReaderMetrics } from '../metrics/reader-metrics.js';
 import { createThreadRegistry, registryJson } from '../metrics/thread-metrics.js';
@@ -12,15 +14,24 @@ const data = workerData as ReaderWorkerData;
 const log = createLogger({ level: data.config.logLevel, format: data.logFormat, thread: 'reader' });
 const registry = createThreadRegistry('reader');
 const metrics = createReaderMetrics(registry);
+// Backfills run beside the reader, in this thread, so that a chunk's rows are in the window
+// before its high watermark can be decoded (backfill/backfill-driver.ts).
+const window = new BackfillWindow();
+let driver: BackfillDriver | null = null;
 const reader = new WalReader(
-  { config: data.config, startLsn: data.startLsn, serverVersionNum: data.serverVersionNum, shardPorts: data.shardPorts },
+  { config: data.config, startLsn: data.startLsn, serverVersionNum: data.serverVersionNum, shardPorts: data.shardPorts, backfill: window, onConfirmed: () => driver?.noteConfirmed() },
   metrics,
   log,
 );
+// pgoutput sends logical decoding messages (the watermarks) from Postgres 14 on.
+if (data.serverVersionNum >= 140000) {
+  driver = new BackfillDriver({ config: data.config, serverVersionNum: data.serverVersionNum, window, confirmedLsn: () => reader.confirmedLsn, metrics: createBackfillMetrics(registry), log });
+}
 
 const api: ReaderApi = {
   async run() {
     try {
+      driver?.start();
       await reader.run();
       return { ok: true };
     } catch (error) {
@@ -28,6 +39,9 @@ const api: ReaderApi = {
     }
   },
   async pause() {
+    // No new chunk while stopping; a chunk not yet delivered is read again next time.
+    // Bounded: a stop must not hang on a Postgres query.
+    if (driver) await Promise.race([driver.stop(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     reader.pause();
   },
   finish: (finalFrontiers) => reader.finish(finalFrontiers),

@@ -22,6 +22,7 @@ import {
   parseLsn,
   WalRouter,
   Wal2NatsError,
+  type BackfillWindow,
   type Config,
   type Lsn,
 } from '@wal2nats/core';
@@ -52,6 +53,9 @@ export interface WalReaderOptions {
   readonly startLsn: string;
   readonly serverVersionNum: number;
   readonly shardPorts: readonly MessagePort[];
+  /** Backfills (wal2nats backfill): the chunk window the router feeds, and who hears of confirmations. */
+  readonly backfill?: BackfillWindow;
+  readonly onConfirmed?: (lsn: Lsn) => void;
 }
 
 export class WalReader {
@@ -82,7 +86,7 @@ export class WalReader {
     this.watermark = new DeliveryWatermark(shardCount);
     this.links = options.shardPorts.map((port, shard) => new ShardLink(shard, port));
     const filter = new ChangeFilter(options.config);
-    this.router = new WalRouter({ shardCount, maxBatchFrames: MAX_BATCH_FRAMES, onWarning: (m) => log.warn(m), ...(filter.passesAll ? {} : { filter }) }, this.watermark, (shard, batch) => this.links[shard]!.send(batch));
+    this.router = new WalRouter({ shardCount, maxBatchFrames: MAX_BATCH_FRAMES, onWarning: (m) => log.warn(m), ...(filter.passesAll ? {} : { filter }), ...(options.backfill ? { backfill: options.backfill } : {}) }, this.watermark, (shard, batch) => this.links[shard]!.send(batch));
     for (const link of this.links) link.port.on('message', (message: ShardToReader) => this.onDelivered(link, message));
     // Heartbeat messages need Postgres 14+; the WAL end probe runs on every version.
     this.heartbeat = new HeartbeatEmitter(
@@ -102,6 +106,11 @@ export class WalReader {
     this.metrics.confirmedFlushLsn.set(this.confirmed);
     this.metrics.replicationLagBytes.set(Math.max(0, this.serverWalEnd - this.confirmed));
     this.metrics.streaming.set(this.streaming ? 1 : 0);
+  }
+
+  /** The end LSN of the last transaction confirmed to Postgres. */
+  get confirmedLsn(): Lsn {
+    return this.confirmed;
   }
 
   get changesRouted(): number {
@@ -237,6 +246,7 @@ export class WalReader {
     const lsn = this.watermark.advance();
     if (lsn === null || lsn <= this.confirmed) return;
     this.confirmed = lsn;
+    this.options.onConfirmed?.(lsn);
     const wait = STATUS_MIN_GAP_MS - (Date.now() - this.lastStatusSentAt);
     if (wait <= 0) this.sendStatus();
     else if (!this.statusScheduled) {
