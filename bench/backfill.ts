@@ -11,12 +11,11 @@
  *          --profile DIR (run wal2nats with --cpu-prof; summarise with bench/profile-summary.ts)
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startNats, startPostgres } from '../test/harness/index.js';
-import { Wal2NatsChild } from './lib/wal2nats-child.js';
+import { CLI_PATH, Wal2NatsProcess } from '../test/support/wal2nats-process.js';
+import { memoryStatus } from './lib/proc-stats.js';
+import { runMain, withServers } from './lib/servers.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -28,20 +27,9 @@ const { values: opts } = parseArgs({
   },
 });
 const rows = Number(opts.rows);
-const CLI = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
-
-function peakRss(pid: number): number {
-  try {
-    return Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-  } catch {
-    return 0;
-  }
-}
 
 async function main(): Promise<number> {
-  const [pg, nats] = await Promise.all([startPostgres(), startNats({ jetstream: false })]);
-  const nc = await nats.connect();
-  try {
+  return withServers({ nats: { jetstream: false } }, async ({ pg, nats, nc }) => {
     const url = await pg.createDatabase('bfbench');
     const client = await pg.connect('bfbench');
     await client.query(`CREATE TABLE big (id int PRIMARY KEY, pad text); INSERT INTO big SELECT g, repeat('p', 100) FROM generate_series(1, ${rows}) g; ANALYZE big`);
@@ -58,34 +46,31 @@ async function main(): Promise<number> {
       },
     });
     await nc.flush();
-    const w2n = new Wal2NatsChild(
+    const w2n = new Wal2NatsProcess(
       ['run', '--postgres-url', url, '--nats-url', nats.url, '--slot', 'bfbench', '--http-port', '0', '--log-level', 'info', '--backfill-chunk-rows', String(opts['chunk-rows'])],
+      {},
       { verbose: opts.verbose, ...(opts.profile ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] } : {}) },
     );
     try {
       await w2n.streaming();
-      execFileSync(process.execPath, [CLI, 'backfill', '--table', 'public.big', '--postgres-url', url, '--slot', 'bfbench'], { stdio: opts.verbose ? 'inherit' : 'ignore' });
-      const started = await w2n.waitForLog((l) => l.msg === 'backfill: started', 'the backfill to start', 60_000);
+      execFileSync(process.execPath, [CLI_PATH, 'backfill', '--table', 'public.big', '--postgres-url', url, '--slot', 'bfbench'], { stdio: opts.verbose ? 'inherit' : 'ignore' });
+      const started = await w2n.waitForTimedLog((l) => l.msg === 'backfill: started', 'the backfill to start', 60_000);
       let timer: NodeJS.Timeout | undefined;
       const ok = await Promise.race([all.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), Number(opts.timeout) * 1000)))]);
       clearTimeout(timer);
       const seconds = (lastAt - started.at) / 1000;
-      const result = { rows, chunk_rows: Number(opts['chunk-rows']), ok, seconds: Math.round(seconds * 10) / 10, rows_per_s: Math.round(rows / seconds), peak_rss_mib: Math.round((peakRss(w2n.pid) / 2 ** 20) * 10) / 10 };
+      const peak = memoryStatus(w2n.pid)?.hwm ?? 0;
+      const result = { rows, chunk_rows: Number(opts['chunk-rows']), ok, seconds: Math.round(seconds * 10) / 10, rows_per_s: Math.round(rows / seconds), peak_rss_mib: Math.round((peak / 2 ** 20) * 10) / 10 };
       console.log(JSON.stringify(result));
-      for (const line of w2n.lines.filter((l) => String((l as { msg?: unknown }).msg).startsWith('backfill:'))) console.log(JSON.stringify(line));
+      for (const { line } of w2n.timedLines) if (String(line.msg).startsWith('backfill:')) console.log(JSON.stringify(line));
+      await w2n.terminate();
       return ok ? 0 : 1;
     } finally {
       sub.unsubscribe();
-      await w2n.stop();
+      if (w2n.running) await w2n.terminate(5_000);
       await client.end();
     }
-  } finally {
-    await nc.close();
-    await Promise.all([pg.dispose(), nats.dispose()]);
-  }
+  });
 }
 
-main().then((code) => process.exit(code), (error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runMain(main);
