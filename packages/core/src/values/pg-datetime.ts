@@ -8,6 +8,7 @@
 // Postgres's own text, as a JSON string: never lost, never a crash.
 // Arithmetic is on integers; JS Date (milliseconds, and years 0–99 mapped to 19xx) is not used.
 
+import type { JsonBytes } from './json-bytes.js';
 import { quoteJson } from './json-text.js';
 
 const ZEROS = '000000';
@@ -142,4 +143,63 @@ export function timestamptzToJson(s: string): string {
     '"' + ZEROS.slice(('' + y).length + 2) + y + '-' + pad2(m) + '-' + pad2(d) + 'T' +
     pad2(hh) + ':' + pad2(mi) + ':' + pad2(ss) + s.slice(19, fracEnd) + fractionPadding(19, fracEnd) + 'Z"'
   );
+}
+
+// --- the same on bytes, for the shards' byte path (value-to-json.ts writeValueBytes) ---------
+
+/** Whether src[i, i+2) are 2 ASCII digits (callers check the length first). */
+function twoDigitBytes(src: Uint8Array, i: number): boolean {
+  const a = src[i]! - 0x30;
+  const b = src[i + 1]! - 0x30;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9;
+}
+
+function isIsoDateTimeBytes(src: Uint8Array, s: number, e: number): boolean {
+  return (
+    e - s >= 19 &&
+    src[s + 4] === 0x2d && src[s + 7] === 0x2d && src[s + 10] === 0x20 &&
+    src[s + 13] === 0x3a && src[s + 16] === 0x3a &&
+    twoDigitBytes(src, s) && twoDigitBytes(src, s + 2) && twoDigitBytes(src, s + 5) && twoDigitBytes(src, s + 8) &&
+    twoDigitBytes(src, s + 11) && twoDigitBytes(src, s + 14) && twoDigitBytes(src, s + 17)
+  );
+}
+
+/** fractionEnd() on bytes. */
+function fractionEndBytes(src: Uint8Array, i: number, e: number): number {
+  if (i >= e || src[i] !== 0x2e /* . */) return i;
+  let j = i + 1;
+  while (j < e && src[j]! >= 0x30 && src[j]! <= 0x39) j++;
+  return j === i + 1 || j - i - 1 > 6 ? -1 : j;
+}
+
+/**
+ * timestampToJson() (`zoned` false) or timestamptzToJson() (`zoned` true) of src[s, e), written
+ * into `out`, for the common shapes: a plain ISO timestamp, and for timestamptz one at UTC
+ * offset zero (a session in UTC). Returns false, having written nothing, for anything else.
+ */
+export function writeTimestampBytes(out: JsonBytes, src: Uint8Array, s: number, e: number, zoned: boolean): boolean {
+  if (!isIsoDateTimeBytes(src, s, e)) return false;
+  const fracEnd = fractionEndBytes(src, s + 19, e);
+  if (fracEnd < 0) return false;
+  if (zoned) {
+    const sign = src[fracEnd];
+    const offLen = e - fracEnd;
+    if ((sign !== 0x2b && sign !== 0x2d) || (offLen !== 3 && offLen !== 6 && offLen !== 9)) return false;
+    // Only a zero offset: `+00`, `+00:00`, `+00:00:00` (or `-`); others shift the time.
+    for (let i = fracEnd + 1; i < e; i += 3) {
+      if (src[i] !== 0x30 || src[i + 1] !== 0x30) return false;
+      if (i + 2 < e && src[i + 2] !== 0x3a) return false;
+    }
+  } else if (fracEnd !== e) {
+    return false;
+  }
+  out.ensure(32);
+  out.byte(0x22);
+  out.slice(src, s, s + 10);
+  out.byte(0x54 /* T */);
+  out.slice(src, s + 11, fracEnd);
+  out.ascii(fracEnd === s + 19 ? '.000000' : ZEROS.slice(fracEnd - s - 20));
+  if (zoned) out.byte(0x5a /* Z */);
+  out.byte(0x22);
+  return true;
 }

@@ -3,9 +3,10 @@
 // A fragment rather than a JS value so that int8 and float digits reach the consumer exactly.
 // Called per column per change: dispatch is a table lookup and a dense switch, no regex.
 
+import { isAscii, isJsonNumberBytes, isPlainAscii, type JsonBytes } from './json-bytes.js';
 import { isJsonNumber, quoteJson } from './json-text.js';
 import { pgArrayToJson } from './pg-array.js';
-import { timestampToJson, timestamptzToJson, timeToJson } from './pg-datetime.js';
+import { timestampToJson, timestamptzToJson, timeToJson, writeTimestampBytes } from './pg-datetime.js';
 import { PG_ARRAY_ELEMENT_OID, PgTypeOid } from './type-oids.js';
 
 /** The JSON for SQL NULL. */
@@ -101,6 +102,44 @@ export function valueToJson(typeOid: number, text: string): string {
     default:
       // text, varchar, money, xml, ranges, geometry, enums, domains, composites, …
       return quoteJson(text);
+  }
+}
+
+/**
+ * valueToJson() for a value given as its UTF-8 bytes `src[start, end)`, written straight into
+ * `out`, for the common cases where the JSON is the bytes themselves (numbers, plain ASCII
+ * text, booleans, json). Returns false, having written nothing, when the value needs
+ * valueToJson() (escaping, non-ASCII text, dates and times, bytea, arrays): the output must be
+ * byte for byte what valueToJson() gives (row-bytes.test.ts checks it).
+ */
+export function writeValueBytes(out: JsonBytes, typeOid: number, src: Uint8Array, start: number, end: number): boolean {
+  switch (typeOid < TABLE_SIZE ? KIND[typeOid] : Kind.Text) {
+    case Kind.Integer:
+    case Kind.Float:
+      if (!isJsonNumberBytes(src, start, end)) return false;
+      out.slice(src, start, end);
+      return true;
+    case Kind.Bool:
+      if (end - start !== 1) return false;
+      if (src[start] === 0x74 /* t */) out.ascii('true');
+      else if (src[start] === 0x66 /* f */) out.ascii('false');
+      else return false;
+      return true;
+    case Kind.Json:
+      if (!isAscii(src, start, end)) return false;
+      out.slice(src, start, end);
+      return true;
+    case Kind.Timestamptz:
+      return writeTimestampBytes(out, src, start, end, true);
+    case Kind.Timestamp:
+      return writeTimestampBytes(out, src, start, end, false);
+    case Kind.PlainText:
+    case Kind.Text:
+      if (!isPlainAscii(src, start, end)) return false;
+      out.quoted(src, start, end);
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -12,7 +12,7 @@
  */
 import { pgMicrosToIso } from '@wal2nats/core';
 import type { PublishObserver } from './shard-publisher.js';
-import type { OutgoingMessage } from './table-mailbox.js';
+import { OutgoingMessage } from './outgoing-message.js';
 
 export type MessageState = 'inflight' | 'failing' | 'delivered';
 export const MESSAGE_STATES: readonly MessageState[] = ['inflight', 'failing', 'delivered'];
@@ -99,13 +99,15 @@ interface FailingEntry {
 
 interface DeliveredBatch {
   readonly table: string;
-  readonly messages: readonly OutgoingMessage[];
+  /** Until cycleDone(), the publisher's messages; then copies of their own (keptCopy). */
+  messages: OutgoingMessage[];
+  copied: boolean;
   readonly deliveredAt: number;
   readonly lastAttemptAt: number;
   /** Attempts of the messages that took more than one; the rest took one. */
   readonly attempts: ReadonlyMap<string, number> | null;
   /** Original body length of messages whose kept body was cut. */
-  readonly cut: ReadonlyMap<string, number> | null;
+  cut: Map<string, number> | null;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -117,9 +119,17 @@ export function positionOfMsgId(msgId: string): { commitLsn: number; commitIdx: 
   return { commitLsn: Number(msgId.slice(before + 1, last)), commitIdx: Number(msgId.slice(last + 1)) };
 }
 
-/** A copy that holds no reference to the original (a V8 slice may keep its parent alive). */
-function detachedPrefix(text: string, length: number): string {
-  return Buffer.from(text.slice(0, length), 'utf16le').toString('utf16le');
+/**
+ * A delivered message as kept here: a copy of its bytes (its slab is reused once it is
+ * delivered), the body cut at `bodyLimit` characters; `cutFrom` is the length of a cut body.
+ */
+function keptCopy(message: OutgoingMessage, bodyLimit: number): { message: OutgoingMessage; cutFrom: number | null } {
+  // A body of at most bodyLimit bytes has at most bodyLimit UTF-16 units: no need to decode it.
+  if (message.bodyBytes <= bodyLimit) return { message: message.detached(), cutFrom: null };
+  const json = message.json;
+  if (json.length <= bodyLimit) return { message: message.detached(), cutFrom: null };
+  const { seq, subject, action, commitTime, msgId } = message;
+  return { message: OutgoingMessage.fromText({ seq, subject, action, commitTime, msgId, json: json.slice(0, bodyLimit) }), cutFrom: json.length };
 }
 
 export class MessageTracker implements PublishObserver {
@@ -157,6 +167,7 @@ export class MessageTracker implements PublishObserver {
       else entry.messages = entry.messages.slice(messages.length);
     }
     this.failingByTable.delete(table);
+    // References for now: only what is still held when the cycle is done gets copied.
     const kept = messages.length > this.deliveredCapacity ? messages.slice(-this.deliveredCapacity) : messages.slice();
     let attempts: Map<string, number> | null = null;
     if (this.failures.size > 0) {
@@ -167,17 +178,27 @@ export class MessageTracker implements PublishObserver {
         (attempts ??= new Map()).set(message.msgId, failed + 1);
       }
     }
-    let cut: Map<string, number> | null = null;
-    for (let i = 0; i < kept.length; i++) {
-      const message = kept[i]!;
-      if (message.json.length <= this.bodyLimit) continue;
-      (cut ??= new Map()).set(message.msgId, message.json.length);
-      (kept as OutgoingMessage[])[i] = { ...message, json: detachedPrefix(message.json, this.bodyLimit) };
-    }
-    this.deliveredBatches.push({ table, messages: kept, deliveredAt: now, lastAttemptAt: publishedAt, attempts, cut });
+    this.deliveredBatches.push({ table, messages: kept, copied: false, deliveredAt: now, lastAttemptAt: publishedAt, attempts, cut: null });
     this.deliveredHeld += kept.length;
     while (this.deliveredBatches.length > 1 && this.deliveredHeld - this.deliveredBatches[0]!.messages.length >= this.deliveredCapacity) {
       this.deliveredHeld -= this.deliveredBatches.shift()!.messages.length;
+    }
+  }
+
+  /**
+   * The publisher is about to reuse the memory of the cycle's delivered messages: copy those
+   * still held (at most about `deliveredCapacity`; the batches are newest last).
+   */
+  cycleDone(): void {
+    for (let b = this.deliveredBatches.length - 1; b >= 0; b--) {
+      const batch = this.deliveredBatches[b]!;
+      if (batch.copied) break;
+      batch.copied = true;
+      for (let i = 0; i < batch.messages.length; i++) {
+        const copy = keptCopy(batch.messages[i]!, this.bodyLimit);
+        batch.messages[i] = copy.message;
+        if (copy.cutFrom !== null) (batch.cut ??= new Map()).set(copy.message.msgId, copy.cutFrom);
+      }
     }
   }
 

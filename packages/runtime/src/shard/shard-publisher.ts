@@ -13,11 +13,12 @@
  * broken there. It is logged as an error and counted (`wal2nats_order_breaks_total`); with the
  * default JetStream window of 1 it cannot happen (see docs/guarantees.md).
  */
-import { backoffDelayMs, pgMicrosToUnixMs, type BackoffPolicy } from '@wal2nats/core';
+import { backoffDelayMs, pgMicrosToUnixMs, type BackoffPolicy, type JsonBytes, type RowBytesResult } from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
 import type { ShardMetrics } from '../metrics/shard-metrics.js';
 import type { DeliverySink } from '../sink/delivery-sink.js';
-import { TableMailbox, type OutgoingMessage } from './table-mailbox.js';
+import { MessageSlabs, type OutgoingMessage, type QueuedChange } from './outgoing-message.js';
+import { TableMailbox } from './table-mailbox.js';
 
 export interface ShardPublisherOptions {
   readonly shard: number;
@@ -46,6 +47,11 @@ export interface PublishObserver {
   delivered(table: string, messages: readonly OutgoingMessage[]): void;
   /** `message`, the head of `table`, failed `attempts` times; next try at `nextAttemptAt` (ms). */
   failing(table: string, message: OutgoingMessage, reason: string, attempts: number, nextAttemptAt: number): void;
+  /**
+   * A cycle was settled (after every delivered() of it): the delivered messages' memory is
+   * reused next, so what is kept of them must be copied now.
+   */
+  cycleDone(): void;
 }
 
 interface CycleEntry {
@@ -56,6 +62,8 @@ interface CycleEntry {
 
 export class ShardPublisher {
   private readonly mailboxes = new Map<number, TableMailbox>();
+  /** Where queued messages are held as bytes until delivered. */
+  private readonly slabs = new MessageSlabs();
   private lastReceivedSeq = 0;
   private undelivered = 0;
   private wake: (() => void) | null = null;
@@ -81,8 +89,17 @@ export class ShardPublisher {
     });
   }
 
-  /** Queues a message of table `relationId`. */
-  enqueue(relationId: number, label: string, message: OutgoingMessage): void {
+  /** Queues a change of table `relationId` (kept as bytes from here on). */
+  enqueue(relationId: number, label: string, change: QueuedChange): void {
+    this.push(relationId, label, this.slabs.write(change));
+  }
+
+  /** The same for a change whose JSON body is already bytes (the byte path of encodeFrame). */
+  enqueueBody(relationId: number, label: string, seq: number, commitTime: number, change: RowBytesResult, body: JsonBytes): void {
+    this.push(relationId, label, this.slabs.writeBody(seq, commitTime, change, body));
+  }
+
+  private push(relationId: number, label: string, message: OutgoingMessage): void {
     let mailbox = this.mailboxes.get(relationId);
     if (!mailbox) {
       mailbox = new TableMailbox(label);
@@ -208,7 +225,7 @@ export class ShardPublisher {
       for (let i = 0; i < share; i++) {
         const message = mailbox.peekUnsent(0)!;
         try {
-          this.sink.publish(message.subject, message.json, message.msgId);
+          this.sink.publishEncoded(message);
         } catch (error) {
           // Refused by the client itself (too big, bad subject): only this table waits, and
           // nothing after the refused message is published.
@@ -234,6 +251,7 @@ export class ShardPublisher {
     this.metrics.publishDuration.observe((performance.now() - started) / 1000);
     const nowMs = Date.now();
     let delivered = 0;
+    const deliveredRuns: OutgoingMessage[][] = [];
     for (const { mailbox, firstIndex } of cycle) {
       const sent = mailbox.inFlight;
       let firstFailure = -1;
@@ -248,7 +266,10 @@ export class ShardPublisher {
       const messages = mailbox.takeDelivered(firstFailure < 0 ? sent : firstFailure);
       delivered += messages.length;
       this.account(mailbox.label, messages, nowMs);
-      if (messages.length > 0) this.observer?.delivered(mailbox.label, messages);
+      if (messages.length > 0) {
+        this.observer?.delivered(mailbox.label, messages);
+        deliveredRuns.push(messages);
+      }
       if (firstFailure >= 0) {
         if (acceptedAfterFailure > 0) {
           this.metrics.orderBreaks.inc({ table: mailbox.label });
@@ -261,6 +282,8 @@ export class ShardPublisher {
         this.metrics.backoffSeconds.set({ table: mailbox.label }, 0);
       }
     }
+    this.observer?.cycleDone();
+    for (const run of deliveredRuns) for (let i = 0; i < run.length; i++) this.slabs.release(run[i]!);
     this.undelivered -= delivered;
     this.metrics.mailboxDepth.set(this.shardLabel, this.undelivered);
     this.onProgress(this.frontier());

@@ -11,11 +11,14 @@ import {
   FrameKind,
   forEachFrame,
   idempotencyKeyPrefix,
+  JsonBytes,
+  peekRelationId,
   serializeError,
   WalRouterError,
   type EncoderContext,
   type FrameMeta,
   type RelationMessage,
+  type RowBytesResult,
 } from '@wal2nats/core';
 import { createLogger } from '../log/logger.js';
 import { createShardMetrics } from '../metrics/shard-metrics.js';
@@ -64,7 +67,20 @@ function report(frontier: { frontier: number; undelivered: number }): void {
   readerPort.postMessage(message);
 }
 
+/** The byte path's scratch: one change's JSON body, and what it is. */
+const body = new JsonBytes();
+const row: RowBytesResult = { subject: '', action: 'insert', msgId: null, msgIdStart: -1, msgIdEnd: -1 };
+
 function encodeFrame(kind: FrameKind, meta: FrameMeta, payload: Uint8Array): void {
+  if (kind === FrameKind.change) {
+    // Inserts, updates and deletes go from pgoutput bytes to JSON bytes (no string per value);
+    // anything else, or a row it declines, takes the decoder's path below.
+    const encoder = encoders.get(peekRelationId(payload));
+    if (encoder?.encodeRowBytes(payload, meta, body, row)) {
+      publisher!.enqueueBody(encoder.relation.relationId, encoder.label, meta.seq, meta.commitTime, row, body);
+      return;
+    }
+  }
   const message = decodePgoutput(payload);
   if (kind === FrameKind.relation) {
     if (message.tag === 'relation') {

@@ -4,18 +4,9 @@
  * behind it; a failure sends them all back to "not yet sent" and the table backs off, while
  * other tables' mailboxes go on.
  */
-import type { ChangeAction } from '@wal2nats/core';
+import type { OutgoingMessage } from './outgoing-message.js';
 
-export interface OutgoingMessage {
-  /** The reader's change number; several messages share one for a multi-table truncate. */
-  readonly seq: number;
-  readonly subject: string;
-  readonly action: ChangeAction;
-  readonly msgId: string;
-  readonly json: string;
-  /** Microseconds since 2000-01-01, for the end-to-end latency. */
-  readonly commitTime: number;
-}
+export type { OutgoingMessage } from './outgoing-message.js';
 
 export class TableMailbox {
   private items: OutgoingMessage[] = [];

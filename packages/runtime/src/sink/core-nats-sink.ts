@@ -4,15 +4,17 @@
  */
 import { allFailed, ALL_DELIVERED, type CycleResult, type DeliverySink } from './delivery-sink.js';
 import type { NatsLink } from './nats-link.js';
-import { WireEncoder } from './wire-encoder.js';
+import { WireEncoder, type WireMessage } from './wire-encoder.js';
 
 export class CoreNatsSink implements DeliverySink {
   private epochAtBegin = 0;
   private published = 0;
-  private readonly wire = new WireEncoder();
+  private readonly wire: WireEncoder;
   private lastCycleOk = true;
 
-  constructor(private readonly link: NatsLink) {}
+  constructor(private readonly link: NatsLink) {
+    this.wire = new WireEncoder(link.nc);
+  }
 
   get connected(): boolean { return this.link.connected; }
   get fatalError(): Error | null { return this.link.fatalError; }
@@ -27,13 +29,18 @@ export class CoreNatsSink implements DeliverySink {
   }
 
   publish(subject: string, json: string, msgId: string): void {
-    const wire = this.wire.encode(json, msgId);
-    this.link.nc.publish(subject, wire.payload, { headers: wire.headers });
+    this.wire.publishText(subject, json, msgId);
+    this.published++;
+  }
+
+  publishEncoded(message: WireMessage): void {
+    this.wire.publish(message);
     this.published++;
   }
 
   async settle(): Promise<CycleResult> {
     const count = this.published;
+    this.wire.flush();
     if (!this.link.connected || this.link.epoch !== this.epochAtBegin) return allFailed(count, 'not connected to NATS', true);
     try {
       await this.link.nc.flush();

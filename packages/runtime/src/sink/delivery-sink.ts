@@ -13,6 +13,8 @@ export interface CycleResult {
   readonly connectionLost: boolean;
 }
 
+import type { WireMessage } from './wire-encoder.js';
+
 export interface DeliverySink {
   readonly connected: boolean;
   /** Set when the server refused us for good; the shard stops and the process exits 3. */
@@ -21,6 +23,8 @@ export interface DeliverySink {
   beginCycle(): void;
   /** Throws synchronously when the client refuses the message (e.g. over max_payload). */
   publish(subject: string, json: string, msgId: string): void;
+  /** The same for a message already encoded as bytes (the shards' path). */
+  publishEncoded(message: WireMessage): void;
   settle(): Promise<CycleResult>;
   close(): Promise<void>;
 }

@@ -8,7 +8,7 @@
 import { createInbox, type Msg, type Subscription } from '@nats-io/transport-node';
 import { allFailed, type CycleResult, type DeliverySink } from './delivery-sink.js';
 import type { NatsLink } from './nats-link.js';
-import { WireEncoder } from './wire-encoder.js';
+import { WireEncoder, type WireMessage } from './wire-encoder.js';
 
 const ACK_TIMEOUT_MS = 10_000;
 
@@ -29,10 +29,11 @@ export class JetStreamSink implements DeliverySink {
   private outcomes: (string | null | undefined)[] = [];
   private waiting = 0;
   private wake: (() => void) | null = null;
-  private readonly wire = new WireEncoder();
+  private readonly wire: WireEncoder;
   private lastCycleOk = true;
 
   constructor(private readonly link: NatsLink) {
+    this.wire = new WireEncoder(link.nc);
     // Reply subjects are <inbox>.<cycle>.<index>; a late ack of an old cycle is ignored.
     this.subscription = link.nc.subscribe(`${this.inbox}.*.*`, { callback: (_error, msg) => this.onReply(msg) });
     link.onEpochChange(() => this.wake?.());
@@ -62,9 +63,16 @@ export class JetStreamSink implements DeliverySink {
   }
 
   publish(subject: string, json: string, msgId: string): void {
-    const index = this.outcomes.length;
-    const wire = this.wire.encode(json, msgId);
-    this.link.nc.publish(subject, wire.payload, { headers: wire.headers, reply: `${this.inbox}.${this.cycleId}.${index}` });
+    this.wire.publishText(subject, json, msgId, `${this.inbox}.${this.cycleId}.${this.outcomes.length}`);
+    this.track(subject);
+  }
+
+  publishEncoded(message: WireMessage): void {
+    this.wire.publish(message, `${this.inbox}.${this.cycleId}.${this.outcomes.length}`);
+    this.track(message.subject);
+  }
+
+  private track(subject: string): void {
     this.subjects.push(subject);
     this.outcomes.push(undefined);
     this.waiting++;
@@ -96,6 +104,7 @@ export class JetStreamSink implements DeliverySink {
 
   async settle(): Promise<CycleResult> {
     const count = this.outcomes.length;
+    this.wire.flush();
     if (this.waiting > 0) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {

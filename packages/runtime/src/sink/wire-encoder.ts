@@ -1,51 +1,187 @@
 /**
- * Encodes messages for nats.js in bulk: the UTF-8 payload and the `NATS/1.0` header block of
- * each message are written into one large slab, and nats.js gets views into it. The profile of a
- * shard showed TextEncoder (nats.js encodes string payloads one by one), the headers' Map and
- * their per-message encoding, and the garbage they make as the largest costs after decoding.
+ * Hands a cycle's messages to nats.js as NATS protocol frames (wire-frame.ts), in large
+ * chunks.
  *
- * nats.js's publish() only calls `encode()` on the headers it is given, so a header block that is
- * already bytes is passed as an object with that one method. A slab is reused only after a cycle
- * settled successfully: by then nats.js has written (and dropped) every view into it.
+ * Why not `nc.publish()` per message: for each one it builds and TextEncodes the protocol line,
+ * encodes the headers, queues four small buffers and later copies them together again; with the
+ * JSON's own encoding that was most of a shard's time after decoding (the shard profile showed
+ * Buffer.write, DataBuffer.pack and TextEncoder on top). Shards hold each message as its whole
+ * frame already (shard/outgoing-message.ts), so in core NATS a run of messages that lie next to
+ * each other in memory is handed over as it is — no encoding, no copy — and short runs are
+ * gathered into a slab first, so that each socket write is large. With a reply subject
+ * (JetStream) the protocol line is written here and the rest copied.
+ *
+ * Chunks go through the protocol handler's `sendCommand`, the queue `publish()` feeds (so the
+ * PING of a later `flush()` still follows them, and a reconnect drops them just the same), and
+ * are written at once (`flushPending`). It is nats.js's internal API: if a version lacks it,
+ * each message goes through `publish()`, with views of its header block and body. The checks
+ * `publish()` makes are made here: a closed connection, a subject with whitespace, a message
+ * over the server's `max_payload` (it throws, so only that table waits).
+ *
+ * Lifetimes: nats.js may read a chunk until the socket has written it. A cycle that settled
+ * successfully proves that for all of its chunks, so the slabs are reused only then (and a
+ * shard's message slab only after its messages are delivered).
  */
 import { Buffer } from 'node:buffer';
-import type { MsgHdrs } from '@nats-io/transport-node';
+import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
+import { frameUpperBound, writeFrame, writeHpubLine, type FramePositions, type WireMessage } from './wire-frame.js';
+
+export type { WireMessage } from './wire-frame.js';
 
 const SLAB_BYTES = 1 << 20;
-const HEADER_START = 'NATS/1.0\r\nNats-Msg-Id: ';
-const HEADER_END = '\r\n\r\n';
+/** A slab's bytes are handed over once this many are written. */
+const CHUNK_BYTES = 64 * 1024;
+/** A run of frames this long is handed over without copying. */
+const DIRECT_BYTES = 16 * 1024;
+const WHITESPACE = /\s/;
+/** Spare slabs kept between cycles (one cycle is at most a few MiB). */
+const MAX_SPARE_SLABS = 8;
 
-export interface EncodedWire {
-  readonly headers: MsgHdrs;
-  readonly payload: Uint8Array;
+interface ProtocolInternals {
+  sendCommand?: (command: Uint8Array) => void;
+  flushPending?: () => void;
 }
 
 export class WireEncoder {
   private slab = Buffer.allocUnsafe(SLAB_BYTES);
   private used = 0;
+  /** Bytes of the slab already handed to nats.js. */
+  private handed = 0;
+  /** Slabs filled in this cycle, besides the current one. */
+  private filled: Buffer[] = [];
+  private spare: Buffer[] = [];
+  /** The run of frames not yet handed over: `runBytes[runStart, runEnd)`. */
+  private runBytes: Buffer | null = null;
+  private runStart = 0;
+  private runEnd = 0;
+  private readonly protocol: ProtocolInternals | null;
+  private readonly positions: FramePositions = { headerStart: 0, bodyStart: 0, bodyEnd: 0 };
 
-  /** Starts a cycle; `reuse` is false after a failed cycle (views may still be referenced). */
-  reset(reuse: boolean): void {
-    if (!reuse) this.slab = Buffer.allocUnsafe(SLAB_BYTES);
-    this.used = 0;
+  constructor(private readonly nc: NatsConnection) {
+    const protocol = (nc as unknown as { protocol?: ProtocolInternals }).protocol;
+    this.protocol = typeof protocol?.sendCommand === 'function' ? protocol : null;
   }
 
-  encode(json: string, msgId: string): EncodedWire {
-    // Upper bound of the UTF-8 size of a JS string: 3 bytes per UTF-16 unit.
-    const worst = HEADER_START.length + msgId.length * 3 + HEADER_END.length + json.length * 3;
-    if (this.used + worst > this.slab.length) {
-      // The views handed out so far stay valid in the old slab.
-      this.slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, worst));
-      this.used = 0;
+  /** Starts a cycle; `reuse` is false after a failed cycle (chunks may still be referenced). */
+  reset(reuse: boolean): void {
+    if (reuse) {
+      for (const slab of this.filled) if (slab.length === SLAB_BYTES && this.spare.length < MAX_SPARE_SLABS) this.spare.push(slab);
+    } else {
+      this.slab = this.spare.pop() ?? Buffer.allocUnsafe(SLAB_BYTES);
     }
-    const headerStart = this.used;
-    let at = headerStart + this.slab.write(HEADER_START, headerStart, 'latin1');
-    at += this.slab.write(msgId, at, 'utf8');
-    at += this.slab.write(HEADER_END, at, 'latin1');
-    const headerBytes = this.slab.subarray(headerStart, at);
-    const payloadEnd = at + this.slab.write(json, at, 'utf8');
-    const payload = this.slab.subarray(at, payloadEnd);
-    this.used = payloadEnd;
-    return { headers: { encode: () => headerBytes } as unknown as MsgHdrs, payload };
+    this.filled = [];
+    this.used = 0;
+    this.handed = 0;
+    this.runBytes = null;
+  }
+
+  /** Publishes an encoded message; throws when the connection or the server refuses it. */
+  publish(message: WireMessage, reply: string | null = null): void {
+    const { subject, bytes, headerStart, bodyStart, bodyEnd } = message;
+    this.check(subject, bodyEnd - headerStart);
+    if (this.protocol === null) {
+      const headerBytes = bytes.subarray(headerStart, bodyStart);
+      this.nc.publish(subject, bytes.subarray(bodyStart, bodyEnd), {
+        headers: { encode: () => headerBytes } as unknown as MsgHdrs,
+        ...(reply === null ? {} : { reply }),
+      });
+      return;
+    }
+    if (reply === null) {
+      this.addRun(bytes, message.start, message.end);
+      return;
+    }
+    // The protocol line with the reply subject, then header block, body and CRLF as they are.
+    this.endRun();
+    this.ensure(frameUpperBound(subject, reply, '', '') + message.end - headerStart);
+    const o = writeHpubLine(this.slab, this.used, subject, reply, bodyStart - headerStart, bodyEnd - headerStart);
+    this.used = o + bytes.copy(this.slab, o, headerStart, message.end);
+    this.chunkIfFull();
+  }
+
+  /** Publishes a message given as strings (the initial snapshot's path). */
+  publishText(subject: string, json: string, msgId: string, reply: string | null = null): void {
+    const worst = frameUpperBound(subject, reply, msgId, json);
+    if (this.protocol === null) {
+      // nats.js keeps views into the bytes until written: a buffer of their own.
+      const bytes = Buffer.allocUnsafe(worst);
+      const end = writeFrame(bytes, 0, subject, null, msgId, json, this.positions);
+      this.publish({ subject, bytes, start: 0, ...this.positions, end }, reply);
+      return;
+    }
+    this.endRun();
+    this.ensure(worst);
+    const start = this.used;
+    const end = writeFrame(this.slab, start, subject, reply, msgId, json, this.positions);
+    // A refused message is left unwritten: `used` does not move.
+    this.check(subject, this.positions.bodyEnd - this.positions.headerStart);
+    this.used = end;
+    this.chunkIfFull();
+  }
+
+  /** Hands what is written to nats.js (before waiting for a confirmation). */
+  flush(): void {
+    this.endRun();
+    if (this.used > this.handed) this.handOverSlab();
+  }
+
+  private check(subject: string, total: number): void {
+    if (this.nc.isClosed()) throw new Error('the NATS connection is closed');
+    if (subject.length === 0 || WHITESPACE.test(subject)) throw new Error(`the subject ${JSON.stringify(subject)} is not a valid NATS subject`);
+    const info = this.nc.info;
+    if (info && info.headers === false) throw new Error('the NATS server does not support headers (Nats-Msg-Id); use nats-server 2.2 or later');
+    const max = info?.max_payload;
+    if (max !== undefined && total > max) throw new Error(`the message is ${total} bytes (headers included), over the NATS server's max_payload of ${max} bytes`);
+  }
+
+  private addRun(bytes: Buffer, start: number, end: number): void {
+    if (bytes === this.runBytes && start === this.runEnd) {
+      this.runEnd = end;
+      return;
+    }
+    this.endRun();
+    this.runBytes = bytes;
+    this.runStart = start;
+    this.runEnd = end;
+  }
+
+  /** Hands the pending run over as it is if long, else gathers it into the slab. */
+  private endRun(): void {
+    const bytes = this.runBytes;
+    if (bytes === null) return;
+    this.runBytes = null;
+    const length = this.runEnd - this.runStart;
+    if (length >= DIRECT_BYTES) {
+      if (this.used > this.handed) this.handOverSlab();
+      this.send(bytes.subarray(this.runStart, this.runEnd));
+      return;
+    }
+    this.ensure(length);
+    this.used += bytes.copy(this.slab, this.used, this.runStart, this.runEnd);
+    this.chunkIfFull();
+  }
+
+  private chunkIfFull(): void {
+    if (this.used - this.handed >= CHUNK_BYTES) this.handOverSlab();
+  }
+
+  private handOverSlab(): void {
+    this.send(this.slab.subarray(this.handed, this.used));
+    this.handed = this.used;
+  }
+
+  private send(chunk: Uint8Array): void {
+    this.protocol!.sendCommand!(chunk);
+    // Written now, alone: left queued, nats.js would copy it together with the next chunk.
+    this.protocol!.flushPending?.();
+  }
+
+  private ensure(bytes: number): void {
+    if (this.used + bytes <= this.slab.length) return;
+    if (this.used > this.handed) this.handOverSlab();
+    this.filled.push(this.slab);
+    this.slab = bytes > SLAB_BYTES ? Buffer.allocUnsafe(bytes) : (this.spare.pop() ?? Buffer.allocUnsafe(SLAB_BYTES));
+    this.used = 0;
+    this.handed = 0;
   }
 }

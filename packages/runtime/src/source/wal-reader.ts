@@ -29,6 +29,7 @@ import {
 import type { Logger } from '../log/logger.js';
 import type { ReaderMetrics } from '../metrics/reader-metrics.js';
 import type { DeliveredMessage, ReaderStatus, ShardToReader } from '../threads/thread-messages.js';
+import { deliverDataDirectly } from './direct-data-queue.js';
 import { HeartbeatEmitter } from './heartbeat-emitter.js';
 import { mapPostgresError } from './pg-errors.js';
 import { RawPgoutputPlugin } from './raw-pgoutput-plugin.js';
@@ -183,7 +184,8 @@ export class WalReader {
         this.lastError = null;
         this.log.info('streaming from the slot', { slot: config.slot, from_lsn: formatLsn(this.confirmed) });
       });
-      service.on('data', (lsn: string, raw: Buffer) => this.onData(lsn, raw, settle));
+      const onData = (lsn: string, raw: Buffer): Promise<void> | void => this.onData(lsn, raw, settle);
+      if (!deliverDataDirectly(service, onData)) service.on('data', onData);
       service.on('heartbeat', (lsn: string, _timestamp: number, shouldRespond: boolean) => {
         this.noteServerLsn(parseLsn(lsn));
         if (shouldRespond) this.sendStatus();
@@ -228,7 +230,9 @@ export class WalReader {
 
   private overCapacity(): boolean {
     const capacity = this.options.config.mailboxCapacity;
-    return this.links.some((link) => link.outstanding >= capacity);
+    // Per message: a plain loop, no closure.
+    for (let i = 0; i < this.links.length; i++) if (this.links[i]!.outstanding >= capacity) return true;
+    return false;
   }
 
   private onDelivered(link: ShardLink, report: DeliveredMessage): void {
