@@ -1,3 +1,5 @@
+import { waitFor } from '../harness/index.js';
+
 /** Reads one metric value from a running wal2nats's /metrics (sums the series that match). */
 export async function metricValue(httpBase: string, name: string, labels: Record<string, string> = {}): Promise<number> {
   const response = await fetch(`${httpBase}/metrics`);
@@ -15,6 +17,14 @@ export async function metricValue(httpBase: string, name: string, labels: Record
   }
   if (!found) return Number.NaN;
   return sum;
+}
+
+/**
+ * Waits until a metric reaches `expected` (threads report on their own schedule, e.g. one shard
+ * connects to NATS after another), then returns it.
+ */
+export async function metricReaches(httpBase: string, name: string, expected: number, labels: Record<string, string> = {}, timeoutMs = 15_000): Promise<number> {
+  return waitFor(async () => ((await metricValue(httpBase, name, labels)) === expected ? expected : undefined), { what: `${name} = ${expected}`, timeoutMs, intervalMs: 50 });
 }
 
 export interface Sample {
