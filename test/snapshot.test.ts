@@ -201,6 +201,9 @@ describe('initial snapshot', () => {
     try {
       // The 10 kB row is over NATS's max_payload: its page is retried, and the snapshot waits.
       await first.waitForLog((l) => l.msg === 'initial snapshot: delivery failed; will retry', 'a refused page', 60_000);
+      const readyz = await fetch(`${await first.httpBase()}/readyz`);
+      assert.equal(readyz.status, 503);
+      assert.match(((await readyz.json()) as { reasons: string[] }).reasons.join('; '), /publishing the initial snapshot/, '/readyz names the snapshot as what it waits for');
       assert.equal(await first.stop(), 0);
       assert.ok(first.lines.some((l) => String(l.msg).startsWith('initial snapshot: stopped before it was complete')));
       const slots = await setup.query(`SELECT slot_name FROM pg_replication_slots WHERE database = 'snap_stop'`);

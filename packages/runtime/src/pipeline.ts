@@ -69,6 +69,8 @@ function startThread<T>(entry: URL, workerData: unknown, transferList: MessagePo
 
 export class Pipeline {
   private reader: Thread<ReaderApi> | null = null;
+  /** What /readyz says until the reader exists: start-up can take long (an initial snapshot). */
+  private startingReason = 'starting: the source is not prepared yet';
   private shards: Thread<ShardApi>[] = [];
   private readonly http: HttpServer;
   private readonly gatherer: MetricsGatherer;
@@ -162,6 +164,7 @@ export class Pipeline {
     }
 
     if (this.source.snapshotNeeded) {
+      this.startingReason = 'starting: publishing the initial snapshot (progress: wal2nats_snapshot_rows_total); streaming begins once it is delivered';
       // --initial-snapshot on a new slot: every existing row first; the slot is created at the
       // snapshot's consistent point, where streaming then starts (docs/data.md).
       const startLsn = await runInitialSnapshot({ config, source: this.source, log, registry: this.mainRegistry, ...(this.options.signal ? { signal: this.options.signal } : {}) });
@@ -223,7 +226,7 @@ export class Pipeline {
   private async readiness(): Promise<Readiness> {
     const reasons: string[] = [];
     if (this.stopping) reasons.push('stopping');
-    if (!this.reader) reasons.push('starting: the source is not prepared yet');
+    if (!this.reader) reasons.push(this.startingReason);
     else {
       try {
         const status = await withTimeout(this.reader.api.status(), STATUS_TIMEOUT_MS, 'the reader thread');
