@@ -9,6 +9,7 @@ import { nanos } from '@nats-io/transport-node';
 import { changeSubject, ErrorCode, escapeSubjectToken, Wal2NatsError, type Config } from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
 import { NatsConnectAborted, NatsLink } from './nats-link.js';
+import type { PublishedTable } from '../source/replication-setup.js';
 
 /** A replay after a restart must come back within the window; shorter is warned about. */
 const RECOMMENDED_DUPLICATE_WINDOW_MS = 120_000;
@@ -25,7 +26,7 @@ function subjectsFilter(config: Config, databaseName: string): string[] {
 }
 
 /** Resolves null when `signal` aborted the wait for NATS (a stop during start-up). */
-export async function checkJetStream(config: Config, databaseName: string, tables: readonly string[], log: Logger, signal?: AbortSignal): Promise<JetStreamTarget | null> {
+export async function checkJetStream(config: Config, databaseName: string, tables: readonly PublishedTable[], log: Logger, signal?: AbortSignal): Promise<JetStreamTarget | null> {
   let link: NatsLink;
   try {
     link = await NatsLink.connect(config, 'wal2nats start-up check', log, signal ? { signal } : {});
@@ -42,10 +43,7 @@ export async function checkJetStream(config: Config, databaseName: string, table
     }
     if (config.createStream !== undefined) await ensureStream(jsm, config.createStream, subjectsFilter(config, databaseName), log);
     // Every published table must land in one stream (a sample subject per table and action).
-    const samples = (tables.length > 0 ? tables : ['public.wal2nats_probe']).map((t) => {
-      const [schema, table] = splitTable(t);
-      return changeSubject(config.subjectPrefix, databaseName, schema, table, 'insert');
-    });
+    const samples = (tables.length > 0 ? tables : [{ schema: 'public', table: 'wal2nats_probe' }]).map(({ schema, table }) => changeSubject(config.subjectPrefix, databaseName, schema, table, 'insert'));
     let info: StreamInfo | null = null;
     for (const subject of samples) {
       let name: string;
@@ -75,10 +73,6 @@ export async function checkJetStream(config: Config, databaseName: string, table
   }
 }
 
-function splitTable(qualified: string): [string, string] {
-  const dot = qualified.indexOf('.');
-  return [qualified.slice(0, dot), qualified.slice(dot + 1)];
-}
 
 async function ensureStream(jsm: JetStreamManager, name: string, subjects: string[], log: Logger): Promise<void> {
   try {

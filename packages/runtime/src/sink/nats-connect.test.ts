@@ -10,6 +10,7 @@ import { natsConnectOptions, natsTlsRequired } from './nats-connect-options.js';
 import { mapNatsConnectError } from './nats-errors.js';
 import { natsIdentity } from './nats-identity.js';
 import { publishSubjects } from './publish-permission-check.js';
+import type { PublishedTable } from '../source/replication-setup.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wal2nats-connect-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -117,19 +118,27 @@ describe('natsIdentity', () => {
 });
 
 describe('publishSubjects', () => {
+  /** Test tables written `schema.table`, split at the first dot (`public.order.items` is table `order.items` of schema `public`). */
+  const tables = (...names: string[]): PublishedTable[] => names.map((n) => ({ schema: n.slice(0, n.indexOf('.')), table: n.slice(n.indexOf('.') + 1) }));
+
   it('lists every kept table with every kept action', () => {
     const c = config({ 'subject-prefix': 'acme.cdc', tables: 'public.*', 'exclude-tables': 'public.secret', actions: 'insert,delete,read' });
-    assert.deepEqual(publishSubjects(c, 'shop eu', ['public.orders', 'public.secret', 'audit.log', 'public.order.items']), [
+    assert.deepEqual(publishSubjects(c, 'shop eu', tables('public.orders', 'public.secret', 'audit.log', 'public.order.items')), [
       'acme.cdc.changes.shop%20eu.public.orders.insert',
       'acme.cdc.changes.shop%20eu.public.orders.delete',
+      'acme.cdc.changes.shop%20eu.public.orders.read',
       'acme.cdc.changes.shop%20eu.public.order%2Eitems.insert',
       'acme.cdc.changes.shop%20eu.public.order%2Eitems.delete',
+      'acme.cdc.changes.shop%20eu.public.order%2Eitems.read',
     ]);
-    assert.equal(publishSubjects(config(), 'db', ['public.t']).length, 4);
+    assert.equal(publishSubjects(config(), 'db', tables('public.t')).length, 5);
+    // A schema name with a dot stays one token: pairs, not "schema.table" split at a dot.
+    assert.deepEqual(publishSubjects(config({ actions: 'insert' }), 'db', [{ schema: 'eu.west', table: 'orders' }]), ['sequin.changes.db.eu%2Ewest.orders.insert']);
   });
 
-  it('adds read with --initial-snapshot, and uses the rows subject for record events', () => {
-    assert.deepEqual(publishSubjects(config({ 'initial-snapshot': true, actions: 'insert,read' }), 'db', ['public.t']), ['sequin.changes.db.public.t.insert', 'sequin.changes.db.public.t.read']);
-    assert.deepEqual(publishSubjects(config({ 'message-kind': 'records' }), 'db', ['public.t', 'public.u']), ['sequin.rows.db.public.t', 'sequin.rows.db.public.u']);
+  it('checks read whatever the options (a backfill may come at any time) unless --actions leaves it out, and uses the rows subject for record events', () => {
+    assert.deepEqual(publishSubjects(config({ actions: 'insert,read' }), 'db', tables('public.t')), ['sequin.changes.db.public.t.insert', 'sequin.changes.db.public.t.read']);
+    assert.deepEqual(publishSubjects(config({ actions: 'insert,update' }), 'db', tables('public.t')), ['sequin.changes.db.public.t.insert', 'sequin.changes.db.public.t.update']);
+    assert.deepEqual(publishSubjects(config({ 'message-kind': 'records' }), 'db', tables('public.t', 'public.u')), ['sequin.rows.db.public.t', 'sequin.rows.db.public.u']);
   });
 });

@@ -18,36 +18,35 @@ import { ChangeFilter, changeSubject, ErrorCode, escapeSubjectToken, rowsSubject
 import type { Logger } from '../log/logger.js';
 import { natsIdentity } from './nats-identity.js';
 import { NatsConnectAborted, NatsLink, type NatsLinkOptions } from './nats-link.js';
+import type { PublishedTable } from '../source/replication-setup.js';
 
 const PROBE_REPLY = '_R_.wal2nats.probe';
-/** Probes per start at most (4 per table): bounds the check and the server's log lines. */
+/** Probes per start at most (5 per table): bounds the check and the server's log lines. */
 const MAX_PROBES = 2000;
 /** After the flush, how long the status events of the last answers may take to arrive. */
 const ANSWER_WAIT_MS = 2000;
-const STREAMED_ACTIONS: readonly ChangeAction[] = ['insert', 'update', 'delete', 'truncate'];
+/**
+ * `read` is probed whatever the options: `wal2nats backfill` can ask a running pipeline for reads
+ * at any time, and a refused read would hold up its table's changes behind it (retried with
+ * backoff). Who wants no reads says so with --actions, and then a backfill request fails instead.
+ */
+const PUBLISHED_ACTIONS: readonly ChangeAction[] = ['insert', 'update', 'delete', 'truncate', 'read'];
 
-function splitTable(qualified: string): [string, string] {
-  const dot = qualified.indexOf('.');
-  return [qualified.slice(0, dot), qualified.slice(dot + 1)];
-}
-
-/** The published tables (`schema.table`) that --tables and --exclude-tables keep. */
-export function includedTables(config: Config, tables: readonly string[]): string[] {
+/** The published tables that --tables and --exclude-tables keep. */
+export function includedTables(config: Config, tables: readonly PublishedTable[]): PublishedTable[] {
   const filter = new ChangeFilter(config);
-  return tables.filter((qualified) => filter.includesTable(...splitTable(qualified)));
+  return tables.filter(({ schema, table }) => filter.includesTable(schema, table));
 }
 
 /**
- * Every subject we will publish to for these tables: a change subject per action that --actions
- * keeps (`read` too with --initial-snapshot), or the one `rows` subject with --message-kind
- * records.
+ * Every subject we may publish to for these tables: a change subject per action that --actions
+ * keeps, or the one `rows` subject with --message-kind records.
  */
-export function publishSubjects(config: Config, databaseName: string, tables: readonly string[]): string[] {
+export function publishSubjects(config: Config, databaseName: string, tables: readonly PublishedTable[]): string[] {
   const filter = new ChangeFilter(config);
-  const actions = [...STREAMED_ACTIONS, ...(config.initialSnapshot ? ['read' as const] : [])].filter((action) => filter.includesAction(action));
+  const actions = PUBLISHED_ACTIONS.filter((action) => filter.includesAction(action));
   const subjects: string[] = [];
-  for (const qualified of includedTables(config, tables)) {
-    const [schema, table] = splitTable(qualified);
+  for (const { schema, table } of includedTables(config, tables)) {
     if (config.messageKind === 'records') {
       if (actions.length > 0) subjects.push(rowsSubject(config.subjectPrefix, databaseName, schema, table));
       continue;
@@ -58,12 +57,12 @@ export function publishSubjects(config: Config, databaseName: string, tables: re
 }
 
 /**
- * Probes the subjects of `tables` (as `schema.table`). Resolves true when NATS lets us publish
+ * Probes the subjects of `tables`. Resolves true when NATS lets us publish
  * to all of them, false when `options.signal` aborted the wait for NATS; throws a
  * NatsPermission error (exit 3) naming the refused subjects and the user. It waits for NATS as
  * long as NATS is unreachable (`options.onWaiting` says when it starts to).
  */
-export async function checkPublishPermissions(config: Config, databaseName: string, tables: readonly string[], log: Logger, options: NatsLinkOptions = {}): Promise<boolean> {
+export async function checkPublishPermissions(config: Config, databaseName: string, tables: readonly PublishedTable[], log: Logger, options: NatsLinkOptions = {}): Promise<boolean> {
   const all = publishSubjects(config, databaseName, tables);
   if (all.length === 0) {
     log.info('no table to publish yet (none in the publication, or none the filters keep): no publish permission to check', { publication: config.publication });

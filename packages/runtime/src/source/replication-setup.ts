@@ -23,8 +23,13 @@ export interface SourceInfo {
   readonly snapshotNeeded: boolean;
   /** Primary key columns of the published tables, by `schema.table`. */
   readonly primaryKeys: Record<string, string[]>;
-  /** The published tables, as `schema.table`. */
-  readonly tables: string[];
+  /** The published tables (pairs, not "schema.table": a schema or table name may hold a dot). */
+  readonly tables: PublishedTable[];
+}
+
+export interface PublishedTable {
+  readonly schema: string;
+  readonly table: string;
 }
 
 export function userOf(postgresUrl: string): string {
@@ -72,8 +77,8 @@ export async function prepareSource(config: Config, log: Logger): Promise<Source
     const slot = await ensureSlot(client, config, row.db, log);
     const systemIdentifier = await identifySystem(config);
     const primaryKeys = await primaryKeysOf(client, config);
-    const published = await client.query<{ name: string }>('SELECT schemaname || \'.\' || tablename AS name FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1', [config.publication]);
-    const tables = published.rows.map((r) => r.name);
+    const published = await client.query<{ schemaname: string; tablename: string }>('SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2', [config.publication]);
+    const tables = published.rows.map((r): PublishedTable => ({ schema: r.schemaname, table: r.tablename }));
     return {
       tables, systemIdentifier, databaseName: config.databaseName ?? row.db, serverVersionNum, startLsn: slot.startLsn, slotCreated: slot.created, snapshotNeeded: slot.snapshotNeeded, primaryKeys };
   } catch (error) {
