@@ -240,7 +240,7 @@ if (steady && steady.length > 0) {
   out.push(`steady (${steadySeconds} s per rate, wal2nats default options; latency = arrival at a subscriber − commit_timestamp, µs precision):`);
   out.push(
     markdownTable(
-      ['target changes/s', 'written/s', 'delivered/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'backlog at end', 'kept up', 'bench loop p99 ms'],
+      ['target changes/s', 'written/s', 'delivered/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'backlog at end', 'kept up', 'bench loop p99 ms', 'subscriber loop p99 ms'],
       steady.map((p) => [
         fmt(p.targetRate),
         fmt(p.writeRate),
@@ -252,6 +252,7 @@ if (steady && steady.length > 0) {
         fmt(p.backlogAtWriterEnd),
         p.keptUp ? 'yes' : 'NO',
         fmt(p.benchLoopDelayMs.p99, 1),
+        fmt(p.subscriberLoopDelayMs.p99, 1),
       ]),
     ),
   );

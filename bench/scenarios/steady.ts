@@ -1,21 +1,23 @@
 /**
  * `steady`: wal2nats (default options) runs on an empty slot while a rate-controlled writer
  * (lib/steady-writer.ts) commits small transactions at a fixed rate for a while, one rate after
- * the other. Latency of every change = its arrival time at the bench's subscriber −
+ * the other. Latency of every change = its arrival time at a subscriber −
  * `metadata.commit_timestamp` (Postgres's commit time, microsecond precision; both clocks are
- * this machine's). "Kept up" = when the writer stopped, fewer than one second's worth of
- * changes were still on their way, and every change arrived.
+ * this machine's). The subscriber runs in a process of its own (lib/latency-subscriber.ts): in
+ * the bench's process, the writer's event loop delayed its arrival stamps. "Kept up" = when the
+ * writer stopped, fewer than one second's worth of changes were still on their way, and every
+ * change arrived.
  */
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import type { Client } from 'pg';
 import { Wal2NatsProcess } from '../../test/support/wal2nats-process.js';
+import { LatencySubscriber, loopDelayMs, monitorLoop } from '../lib/latency-subscriber.js';
 import { disposeLayout, prepareLayout } from '../lib/layout.js';
 import { memoryStatus } from '../lib/proc-stats.js';
 import { fmt, MiB, say, sleep } from '../lib/report.js';
 import { writeSteady } from '../lib/steady-writer.js';
 import type { BenchContext } from './types.js';
 
-const TS_KEY = Buffer.from('"commit_timestamp":"');
 const WRITERS = 4;
 
 export interface SteadyPhase {
@@ -30,34 +32,21 @@ export interface SteadyPhase {
   keptUp: boolean;
   peakRssMiB: number;
   /**
-   * The bench process's own event-loop delay (its subscriber shares the loop with the writer):
-   * if this is large, the latencies above include the bench's own lateness.
+   * The bench process's own event-loop delay (the writer's process: how late its pacing may be),
+   * beyond the 10 ms sampling interval (see lib/latency-subscriber.ts `loopDelayMs`).
    */
   benchLoopDelayMs: { p99: number; max: number };
+  /**
+   * The subscriber process's own event-loop delay: if this is large, the latencies above
+   * include the measurement's own lateness.
+   */
+  subscriberLoopDelayMs: { p99: number; max: number };
   /** Per second of the phase: [second, arrivals, max latency ms] — shows whether the tail is periodic stalls. */
   perSecond: Array<[second: number, arrivals: number, maxLatencyMs: number]>;
 }
 
-let lastIso = '';
-let lastMs = NaN;
-
-/** Unix ms (fractional) of `"commit_timestamp":"2026-11-28T22:51:01.123456Z"` in a raw body. */
-function commitTimeMs(buf: Buffer): number {
-  const at = buf.indexOf(TS_KEY);
-  if (at < 0) return NaN;
-  const iso = buf.toString('latin1', at + TS_KEY.length, at + TS_KEY.length + 27);
-  // A transaction's changes share their commit time: parse it once (keeps the subscriber light).
-  if (iso !== lastIso) {
-    lastIso = iso;
-    lastMs = Date.parse(`${iso.slice(0, 23)}Z`) + Number(iso.slice(23, 26)) / 1000;
-  }
-  return lastMs;
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
+/** Now as Unix ms, on the same clock as the subscriber's arrival stamps. */
+const epochNow = (): number => performance.timeOrigin + performance.now();
 
 export async function steadyScenario(ctx: BenchContext, rates: number[], seconds: number): Promise<{ data: SteadyPhase[]; failures: string[] }> {
   const failures: string[] = [];
@@ -72,36 +61,8 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
     await client.query('SET synchronous_commit = on');
     clients.push(client);
   }
-  let received = 0;
-  let latencies = new Float64Array(1 << 20);
-  let n = 0;
-  let unparsable = 0;
-  let phaseStart = performance.now();
-  let perSecond: Array<[number, number, number]> = [];
-  const sub = ctx.nc.subscribe('sequin.changes.steady.>', {
-    callback: (_err, msg) => {
-      const now = performance.timeOrigin + performance.now();
-      received++;
-      const d = msg.data;
-      const t = commitTimeMs(Buffer.from(d.buffer, d.byteOffset, d.byteLength));
-      if (Number.isNaN(t)) {
-        unparsable++;
-        return;
-      }
-      if (n === latencies.length) {
-        const bigger = new Float64Array(latencies.length * 2);
-        bigger.set(latencies);
-        latencies = bigger;
-      }
-      const latency = now - t;
-      latencies[n++] = latency;
-      const second = Math.floor((performance.now() - phaseStart) / 1000);
-      const bucket = (perSecond[second] ??= [second, 0, 0]);
-      bucket[1]++;
-      if (latency > bucket[2]) bucket[2] = latency;
-    },
-  });
-  await ctx.nc.flush();
+  // Subscribed (and known to the server) before wal2nats starts, so that nothing is missed.
+  const sub = await LatencySubscriber.start(ctx.nats.url, 'sequin.changes.steady.>');
   const proc = new Wal2NatsProcess(
     ['run', '--postgres-url', layout.url, '--nats-url', ctx.nats.url, '--http-port', '0', '--slot', 'steady'],
     {},
@@ -112,99 +73,81 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
     await proc.streamingTimed(60_000);
     let written = 0;
     let idBase = 0;
+    const stallMs = 20_000;
     // A short warm-up so that the first rate does not measure start-up (JIT, connections).
     say('steady: warm-up (3 s at 2,000 changes/s)');
+    await sub.startPhase();
     const warm = await writeSteady(clients, { rate: 2000, seconds: 3, tables: 8, idBase });
     written += warm.changes;
     idBase += 1_000_000_000;
-    await waitDelivered(() => received, written, 20_000);
-    const stallMs = 20_000;
+    await sub.endPhase(written, epochNow(), stallMs);
     for (const rate of rates) {
       say(`steady: ${fmt(rate)} changes/s for ${seconds} s`);
-      n = 0;
-      perSecond = [];
-      phaseStart = performance.now();
-      const receivedBefore = received;
       let peak = 0;
-      const loopDelay = monitorEventLoopDelay({ resolution: 10 });
-      loopDelay.enable();
+      const loopDelay = monitorLoop();
       const poll = setInterval(() => {
         const m = memoryStatus(proc.pid);
         if (m) peak = Math.max(peak, m.rss);
       }, 200);
+      // The writer starts only once the subscriber has reset: every arrival from now on is this phase's.
+      await sub.startPhase();
+      const receivedBefore = sub.received;
       const w = await writeSteady(clients, {
         rate,
         seconds,
         tables: 8,
         idBase,
-        onProgress: (c) => say(`  steady ${fmt(rate)}/s: written ${fmt(c)}, delivered ${fmt(received - receivedBefore)}, backlog ${fmt(written + c - received)}`),
+        // Progress only: the subscriber's count is up to 200 ms old here.
+        onProgress: (c) => say(`  steady ${fmt(rate)}/s: written ${fmt(c)}, delivered ~${fmt(sub.received - receivedBefore)}, backlog ~${fmt(written + c - sub.received)}`),
       });
+      const writerEndAt = epochNow();
       idBase += 1_000_000_000;
       written += w.changes;
-      const backlog = written - received;
-      const drained = await waitDelivered(() => received, written, stallMs);
+      // The subscriber answers once everything written so far has arrived (or on a stall), and
+      // knows from its arrival stamps how many had arrived when the writer stopped.
+      const a = await sub.endPhase(written, writerEndAt, stallMs);
       clearInterval(poll);
       loopDelay.disable();
-      const deliveredAt = performance.now();
-      const delivered = received - receivedBefore;
-      const sorted = latencies.slice(0, n).sort();
+      const backlog = written - (receivedBefore + a.arrivedByWriterEnd);
       const phase: SteadyPhase = {
         targetRate: rate,
         seconds: w.seconds,
         written: w.changes,
         writeRate: w.changesPerSecond,
-        delivered,
+        delivered: a.arrivals,
         // Delivered over the writer's time plus the tail it needed to catch up.
-        deliveredRate: delivered / (w.seconds + (drained ? Math.max(0, (deliveredAt - drained.since) / 1000) : 0)),
+        deliveredRate: a.arrivals / (w.seconds + (a.drained ? Math.max(0, (a.drainedAt - writerEndAt) / 1000) : 0)),
         backlogAtWriterEnd: backlog,
-        latencyMs: { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN },
-        keptUp: backlog < w.changesPerSecond && drained !== undefined,
+        latencyMs: a.latencyMs,
+        keptUp: backlog < w.changesPerSecond && a.drained,
         peakRssMiB: peak / MiB,
-        benchLoopDelayMs: { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
-        perSecond: Array.from(perSecond, (b, i) => b ?? [i, 0, 0]).map(([sec, count, max]) => [sec, count, Math.round(max * 10) / 10]),
+        benchLoopDelayMs: loopDelayMs(loopDelay),
+        subscriberLoopDelayMs: a.loopDelayMs,
+        perSecond: a.perSecond,
       };
       phases.push(phase);
-      if (!drained) failures.push(`steady ${rate}/s: ${fmt(written - received)} changes still missing, no progress for ${stallMs / 1000} s after the writer stopped`);
+      if (!a.drained) failures.push(`steady ${rate}/s: ${fmt(written - sub.received)} changes still missing, no progress for ${stallMs / 1000} s after the writer stopped`);
       say(
         `  steady ${fmt(rate)}/s: wrote ${fmt(w.changesPerSecond)}/s, latency p50 ${fmt(phase.latencyMs.p50, 1)} p99 ${fmt(phase.latencyMs.p99, 1)} max ${fmt(phase.latencyMs.max, 1)} ms, ` +
-          `backlog at end ${fmt(backlog)}, ${phase.keptUp ? 'kept up' : 'did NOT keep up'}; bench event-loop delay p99 ${fmt(phase.benchLoopDelayMs.p99, 1)} ms`,
+          `backlog at end ${fmt(backlog)}, ${phase.keptUp ? 'kept up' : 'did NOT keep up'}; ` +
+          `event-loop delay p99: bench ${fmt(phase.benchLoopDelayMs.p99, 1)} ms, subscriber ${fmt(phase.subscriberLoopDelayMs.p99, 1)} ms`,
       );
       await sleep(500);
     }
+    // Late extras (duplicates) would show up here.
+    const received = await sub.count();
     if (received !== written) failures.push(`steady: ${fmt(received)} messages arrived for ${fmt(written)} changes written`);
-    if (unparsable > 0) failures.push(`steady: ${unparsable} messages without a commit_timestamp`);
+    if (sub.unparsable > 0) failures.push(`steady: ${sub.unparsable} messages without a commit_timestamp`);
     const { exit, killed } = await proc.terminate(30_000);
     if (killed || exit.code !== 0) failures.push(`steady: wal2nats exited with ${JSON.stringify(exit)}${killed ? ' (killed)' : ''} after SIGTERM`);
   } catch (err) {
     failures.push(`steady: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
-    sub.unsubscribe();
+    await sub.stop();
     if (proc.running) await proc.terminate(10_000);
     for (const c of clients) await c.end().catch(() => {});
     await layout.client.query("SELECT pg_drop_replication_slot('steady') FROM pg_replication_slots WHERE slot_name = 'steady' AND NOT active").catch(() => {});
     await disposeLayout(layout);
   }
   return { data: phases, failures };
-}
-
-/**
- * Waits until `count()` reaches `target` (a backlog left by a rate wal2nats could not keep up
- * with may take a while: only a stall of `stallMs` gives up); resolves with when the wait
- * began, or undefined on a stall.
- */
-async function waitDelivered(count: () => number, target: number, stallMs: number): Promise<{ since: number } | undefined> {
-  const since = performance.now();
-  let last = count();
-  let lastProgress = since;
-  while (count() < target) {
-    const now = performance.now();
-    if (count() !== last) {
-      last = count();
-      lastProgress = now;
-    } else if (now - lastProgress > stallMs) {
-      return undefined;
-    }
-    await sleep(5);
-  }
-  return { since };
 }
