@@ -199,7 +199,12 @@ await withServers(
       const s = await timed('steady', () => steadyScenario(ctx, steadyRates, steadySeconds));
       steady = s.data;
       failures.push(...s.failures);
-      results.steady = { seconds: steadySeconds, latencyClock: 'arrival (performance.timeOrigin + now) − metadata.commit_timestamp (µs)', phases: s.data };
+      results.steady = {
+        seconds: steadySeconds,
+        latencyClock: 'arrival (performance.timeOrigin + now) − metadata.commit_timestamp (µs)',
+        postgresLatencyClock: 'receipt from a second slot (pgoutput, bare reader; performance.timeOrigin + now) − the Begin message commit timestamp (µs)',
+        phases: s.data,
+      };
     }
   },
 ).catch((err: unknown) => {
@@ -238,9 +243,13 @@ if (rows.length > 0) {
 if (steady && steady.length > 0) {
   out.push('');
   out.push(`steady (${steadySeconds} s per rate, wal2nats default options; latency = arrival at a subscriber − commit_timestamp, µs precision):`);
+  out.push('pg = the same changes as received straight from Postgres by a bare reader of a second slot (receipt − Begin commit time): Postgres\'s own share of the latency.');
   out.push(
     markdownTable(
-      ['target changes/s', 'written/s', 'delivered/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'backlog at end', 'kept up', 'bench loop p99 ms', 'subscriber loop p99 ms'],
+      [
+        'target changes/s', 'written/s', 'delivered/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'backlog at end', 'kept up', 'bench loop p99 ms', 'subscriber loop p99 ms',
+        'pg p50 ms', 'pg p95 ms', 'pg p99 ms', 'pg max ms', 'probe loop p99 ms',
+      ],
       steady.map((p) => [
         fmt(p.targetRate),
         fmt(p.writeRate),
@@ -253,6 +262,11 @@ if (steady && steady.length > 0) {
         p.keptUp ? 'yes' : 'NO',
         fmt(p.benchLoopDelayMs.p99, 1),
         fmt(p.subscriberLoopDelayMs.p99, 1),
+        fmt(p.postgres.latencyMs.p50, 1),
+        fmt(p.postgres.latencyMs.p95, 1),
+        fmt(p.postgres.latencyMs.p99, 1),
+        fmt(p.postgres.latencyMs.max, 1),
+        fmt(p.postgres.probeLoopDelayMs.p99, 1),
       ]),
     ),
   );

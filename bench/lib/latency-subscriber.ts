@@ -16,6 +16,8 @@
  *
  * Both the child (run as a script: `node --import tsx latency-subscriber.ts '<json options>'`)
  * and the parent's launcher (`LatencySubscriber`), like baseline-pipeline.ts.
+ * The phase bookkeeping (`phaseRecorder`, child side) and the launcher (`PhaseProbeProcess`,
+ * parent side) are shared with lib/postgres-latency-probe.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
@@ -76,23 +78,14 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-async function subscriber(options: ChildOptions): Promise<void> {
+/**
+ * The child side shared by the phase probes (this subscriber, lib/postgres-latency-probe.ts):
+ * keeps the current phase's statistics and answers the parent's requests. `arrive(now, latency)`
+ * records one change (epoch ms, ms; NaN latency = a change without a usable commit time);
+ * `ready()` tells the parent that the probe is listening.
+ */
+export function phaseRecorder(): { arrive: (now: number, latency: number) => void; ready: () => void } {
   const send = (reply: Reply) => process.send!(reply);
-  let lastIso = '';
-  let lastMs = NaN;
-  /** Unix ms (fractional) of `"commit_timestamp":"2026-11-28T22:51:01.123456Z"` in a raw body. */
-  const commitTimeMs = (buf: Buffer): number => {
-    const at = buf.indexOf(TS_KEY);
-    if (at < 0) return NaN;
-    const iso = buf.toString('latin1', at + TS_KEY.length, at + TS_KEY.length + 27);
-    // A transaction's changes share their commit time: parse it once (keeps the subscriber light).
-    if (iso !== lastIso) {
-      lastIso = iso;
-      lastMs = Date.parse(`${iso.slice(0, 23)}Z`) + Number(iso.slice(23, 26)) / 1000;
-    }
-    return lastMs;
-  };
-
   let received = 0;
   let unparsable = 0;
   // The current phase: latency and arrival time of each message (arrival times only grow).
@@ -128,75 +121,102 @@ async function subscriber(options: ChildOptions): Promise<void> {
     });
   };
 
+  const arrive = (now: number, latency: number) => {
+    received++;
+    arrivals++;
+    lastArrival = now;
+    if (Number.isNaN(latency)) unparsable++;
+    else {
+      if (n === latencies.length) {
+        const grow = (a: Float64Array) => {
+          const bigger = new Float64Array(a.length * 2);
+          bigger.set(a);
+          return bigger;
+        };
+        latencies = grow(latencies);
+        arrivedAt = grow(arrivedAt);
+      }
+      latencies[n] = latency;
+      arrivedAt[n++] = now;
+      const second = Math.floor((now - phaseStart) / 1000);
+      const bucket = (perSecond[second] ??= [second, 0, 0]);
+      bucket[1]++;
+      if (latency > bucket[2]) bucket[2] = latency;
+    }
+    if (pending && received >= pending.target) finish(true);
+  };
+
+  const ready = () => {
+    process.on('message', (req: Request) => {
+      switch (req.cmd) {
+        case 'start':
+          n = 0;
+          arrivals = 0;
+          perSecond = [];
+          phaseStart = performance.timeOrigin + performance.now();
+          loopDelay.reset();
+          send({ msg: 'started', received, unparsable });
+          return;
+        case 'count':
+          send({ msg: 'count', received, unparsable });
+          return;
+        case 'end':
+          pending = { ...req, since: performance.timeOrigin + performance.now() };
+          if (received >= req.target) finish(true);
+          return;
+      }
+    });
+    let reported = -1;
+    setInterval(() => {
+      const now = performance.timeOrigin + performance.now();
+      // A stall: nothing arrived for stallMs since the writer stopped (or since the last arrival).
+      if (pending && now - Math.max(pending.since, lastArrival) > pending.stallMs) finish(false);
+      else if (!pending && received !== reported) {
+        reported = received;
+        send({ msg: 'progress', received, unparsable });
+      }
+    }, 200);
+    // The parent went away (or is done with us): nothing more to report to.
+    process.on('disconnect', () => process.exit(0));
+    send({ msg: 'ready', received, unparsable });
+  };
+  return { arrive, ready };
+}
+
+async function subscriber(options: ChildOptions): Promise<void> {
+  let lastIso = '';
+  let lastMs = NaN;
+  /** Unix ms (fractional) of `"commit_timestamp":"2026-11-28T22:51:01.123456Z"` in a raw body. */
+  const commitTimeMs = (buf: Buffer): number => {
+    const at = buf.indexOf(TS_KEY);
+    if (at < 0) return NaN;
+    const iso = buf.toString('latin1', at + TS_KEY.length, at + TS_KEY.length + 27);
+    // A transaction's changes share their commit time: parse it once (keeps the subscriber light).
+    if (iso !== lastIso) {
+      lastIso = iso;
+      lastMs = Date.parse(`${iso.slice(0, 23)}Z`) + Number(iso.slice(23, 26)) / 1000;
+    }
+    return lastMs;
+  };
+  const recorder = phaseRecorder();
+
   const nc = await connect({ servers: options.natsUrl });
   nc.subscribe(options.subject, {
     callback: (_err, msg) => {
       const now = performance.timeOrigin + performance.now();
-      received++;
-      arrivals++;
-      lastArrival = now;
       const d = msg.data;
-      const t = commitTimeMs(Buffer.from(d.buffer, d.byteOffset, d.byteLength));
-      if (Number.isNaN(t)) unparsable++;
-      else {
-        if (n === latencies.length) {
-          const grow = (a: Float64Array) => {
-            const bigger = new Float64Array(a.length * 2);
-            bigger.set(a);
-            return bigger;
-          };
-          latencies = grow(latencies);
-          arrivedAt = grow(arrivedAt);
-        }
-        const latency = now - t;
-        latencies[n] = latency;
-        arrivedAt[n++] = now;
-        const second = Math.floor((now - phaseStart) / 1000);
-        const bucket = (perSecond[second] ??= [second, 0, 0]);
-        bucket[1]++;
-        if (latency > bucket[2]) bucket[2] = latency;
-      }
-      if (pending && received >= pending.target) finish(true);
+      recorder.arrive(now, now - commitTimeMs(Buffer.from(d.buffer, d.byteOffset, d.byteLength)));
     },
   });
   await nc.flush();
-
-  process.on('message', (req: Request) => {
-    switch (req.cmd) {
-      case 'start':
-        n = 0;
-        arrivals = 0;
-        perSecond = [];
-        phaseStart = performance.timeOrigin + performance.now();
-        loopDelay.reset();
-        send({ msg: 'started', received, unparsable });
-        return;
-      case 'count':
-        send({ msg: 'count', received, unparsable });
-        return;
-      case 'end':
-        pending = { ...req, since: performance.timeOrigin + performance.now() };
-        if (received >= req.target) finish(true);
-        return;
-    }
-  });
-  let reported = -1;
-  setInterval(() => {
-    const now = performance.timeOrigin + performance.now();
-    // A stall: nothing arrived for stallMs since the writer stopped (or since the last arrival).
-    if (pending && now - Math.max(pending.since, lastArrival) > pending.stallMs) finish(false);
-    else if (!pending && received !== reported) {
-      reported = received;
-      send({ msg: 'progress', received, unparsable });
-    }
-  }, 200);
-  // The parent went away (or is done with us): nothing more to report to.
-  process.on('disconnect', () => process.exit(0));
-  send({ msg: 'ready', received, unparsable });
+  recorder.ready();
 }
 
-/** The subscriber as a child process of the bench; one request at a time. */
-export class LatencySubscriber {
+/**
+ * The parent side shared by the phase probes: spawns `script` (run with tsx, `options` as JSON
+ * in argv[2]) as a child process with an IPC channel, one request at a time.
+ */
+export class PhaseProbeProcess {
   /** Messages received so far (as of its latest report). */
   received = 0;
   unparsable = 0;
@@ -206,10 +226,14 @@ export class LatencySubscriber {
   private waiting: { msg: Reply['msg']; resolve: (r: Reply) => void; reject: (e: Error) => void } | undefined;
   private readonly child: ChildProcess;
   private readonly exited: Promise<number | null>;
-  private readonly ready: Promise<Reply>;
+  protected readonly ready: Promise<Reply>;
 
-  private constructor(options: ChildOptions) {
-    const child = (this.child = spawn(process.execPath, ['--import', 'tsx', SELF, JSON.stringify(options)], {
+  protected constructor(
+    script: string,
+    options: unknown,
+    private readonly label: string,
+  ) {
+    const child = (this.child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(options)], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     }));
@@ -229,7 +253,7 @@ export class LatencySubscriber {
     this.exited = new Promise((resolve) =>
       child.once('exit', (code) => {
         removeHook();
-        this.gone = new Error(`the latency subscriber exited (${code}): ${this.stderr.trim()}`);
+        this.gone = new Error(`the ${this.label} exited (${code}): ${this.stderr.trim()}`);
         const w = this.waiting;
         this.waiting = undefined;
         w?.reject(this.gone);
@@ -244,22 +268,15 @@ export class LatencySubscriber {
     this.ready = this.expect('ready');
   }
 
-  /** Spawns it and resolves once it is subscribed (and the server knows it). */
-  static async start(natsUrl: string, subject: string): Promise<LatencySubscriber> {
-    const s = new LatencySubscriber({ natsUrl, subject });
-    await s.ready;
-    return s;
-  }
-
   private expect(msg: Reply['msg'], req?: Request): Promise<Reply> {
     if (this.gone) return Promise.reject(this.gone);
-    if (this.waiting) throw new Error(`latency subscriber: '${msg}' requested while waiting for '${this.waiting.msg}'`);
+    if (this.waiting) throw new Error(`${this.label}: '${msg}' requested while waiting for '${this.waiting.msg}'`);
     const reply = new Promise<Reply>((resolve, reject) => (this.waiting = { msg, resolve, reject }));
     if (req) this.child.send(req);
     return reply;
   }
 
-  /** A new phase: resolves once the subscriber has reset its statistics. */
+  /** A new phase: resolves once the probe has reset its statistics. */
   async startPhase(): Promise<void> {
     await this.expect('started', { cmd: 'start' });
   }
@@ -279,6 +296,20 @@ export class LatencySubscriber {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     this.child.kill('SIGTERM');
     await this.exited;
+  }
+}
+
+/** The subscriber as a child process of the bench; one request at a time. */
+export class LatencySubscriber extends PhaseProbeProcess {
+  private constructor(options: ChildOptions) {
+    super(SELF, options, 'latency subscriber');
+  }
+
+  /** Spawns it and resolves once it is subscribed (and the server knows it). */
+  static async start(natsUrl: string, subject: string): Promise<LatencySubscriber> {
+    const s = new LatencySubscriber({ natsUrl, subject });
+    await s.ready;
+    return s;
   }
 }
 

@@ -9,10 +9,10 @@ import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { LogicalReplicationService } from 'pg-logical-replication';
 import { postgresBin } from '../../test/harness/binaries.js';
-import type { Client } from 'pg';
 import { PUBLICATION } from './layout.js';
 import type { Layout } from './layout.js';
 import { cpuSeconds } from './proc-stats.js';
+import { COMMIT, DELETE, INSERT, RawPlugin, UPDATE } from './raw-pgoutput.js';
 
 export interface CeilingRun {
   consumer: string;
@@ -62,26 +62,6 @@ export async function runPgRecvlogical(layout: Layout, slot: string, timeoutMs =
   }
   return ceilingRun('pg_recvlogical', layout, failures, seconds, cpu);
 }
-
-/**
- * Starts pgoutput and hands each message over unparsed (like wal2nats's RawPgoutputPlugin;
- * structurally an AbstractPlugin of pg-logical-replication, which does not export the type).
- */
-class RawPlugin {
-  readonly name = 'pgoutput';
-  start(client: Client, slotName: string, lastLsn: string): Promise<unknown> {
-    return client.query(`START_REPLICATION SLOT "${slotName}" LOGICAL ${lastLsn} (proto_version '1', publication_names '${PUBLICATION}')`);
-  }
-  parse(buffer: Buffer): Buffer {
-    return buffer;
-  }
-}
-
-/** pgoutput message types that carry one row change. */
-const INSERT = 0x49; // 'I'
-const UPDATE = 0x55; // 'U'
-const DELETE = 0x44; // 'D'
-const COMMIT = 0x43; // 'C'
 
 /** The bare reader: receives raw pgoutput messages, counts row changes, acknowledges each commit's LSN every 100 ms. */
 export async function runBareReader(layout: Layout, slot: string, timeoutMs = 600_000): Promise<CeilingRun> {

@@ -7,18 +7,27 @@
  * the bench's process, the writer's event loop delayed its arrival stamps. "Kept up" = when the
  * writer stopped, fewer than one second's worth of changes were still on their way, and every
  * change arrived.
+ *
+ * Postgres's own share of that latency: a second logical slot (pgoutput, the same publication),
+ * read during the same phases by a bare reader in a process of its own
+ * (lib/postgres-latency-probe.ts): receipt of each change at that reader − the commit timestamp of
+ * its Begin message. Subscriber minus probe ≈ what wal2nats adds. The probe's walsender decodes
+ * the same WAL a second time: a little extra load on the 2 CPUs, for both measurements.
  */
 import { performance } from 'node:perf_hooks';
 import type { Client } from 'pg';
 import { Wal2NatsProcess } from '../../test/support/wal2nats-process.js';
 import { LatencySubscriber, loopDelayMs, monitorLoop } from '../lib/latency-subscriber.js';
 import { disposeLayout, prepareLayout } from '../lib/layout.js';
+import { PostgresLatencyProbe } from '../lib/postgres-latency-probe.js';
 import { memoryStatus } from '../lib/proc-stats.js';
 import { fmt, MiB, say, sleep } from '../lib/report.js';
 import { writeSteady } from '../lib/steady-writer.js';
 import type { BenchContext } from './types.js';
 
 const WRITERS = 4;
+/** The probe's slot (wal2nats's own is `steady`, created by wal2nats). */
+const PROBE_SLOT = 'steady_pg_probe';
 
 export interface SteadyPhase {
   targetRate: number;
@@ -43,6 +52,19 @@ export interface SteadyPhase {
   subscriberLoopDelayMs: { p99: number; max: number };
   /** Per second of the phase: [second, arrivals, max latency ms] — shows whether the tail is periodic stalls. */
   perSecond: Array<[second: number, arrivals: number, maxLatencyMs: number]>;
+  /**
+   * The same phase at the Postgres latency probe (lib/postgres-latency-probe.ts): receipt of each
+   * change from Postgres − its commit timestamp, without wal2nats and NATS. `delivered` = row
+   * changes it received in the phase; `drained` = it received every change written.
+   */
+  postgres: {
+    delivered: number;
+    drained: boolean;
+    latencyMs: { p50: number; p95: number; p99: number; max: number };
+    /** The probe process's own event-loop delay: how late its receipt stamps may be. */
+    probeLoopDelayMs: { p99: number; max: number };
+    perSecond: Array<[second: number, arrivals: number, maxLatencyMs: number]>;
+  };
 }
 
 /** Now as Unix ms, on the same clock as the subscriber's arrival stamps. */
@@ -50,7 +72,7 @@ const epochNow = (): number => performance.timeOrigin + performance.now();
 
 export async function steadyScenario(ctx: BenchContext, rates: number[], seconds: number): Promise<{ data: SteadyPhase[]; failures: string[] }> {
   const failures: string[] = [];
-  const layout = await prepareLayout(ctx.pg, { database: 'steady', tables: 8, changes: 0, slots: [] });
+  const layout = await prepareLayout(ctx.pg, { database: 'steady', tables: 8, changes: 0, slots: [PROBE_SLOT] });
   const clients: Client[] = [];
   for (let i = 0; i < WRITERS; i++) {
     const client = await ctx.pg.connect('steady');
@@ -63,6 +85,8 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
   }
   // Subscribed (and known to the server) before wal2nats starts, so that nothing is missed.
   const sub = await LatencySubscriber.start(ctx.nats.url, 'sequin.changes.steady.>');
+  // Its slot exists since prepareLayout (before any write): it sees every change too.
+  let probe: PostgresLatencyProbe | undefined;
   const proc = new Wal2NatsProcess(
     ['run', '--postgres-url', layout.url, '--nats-url', ctx.nats.url, '--http-port', '0', '--slot', 'steady'],
     {},
@@ -71,16 +95,18 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
   const phases: SteadyPhase[] = [];
   try {
     await proc.streamingTimed(60_000);
+    probe = await PostgresLatencyProbe.start(layout.url, PROBE_SLOT);
     let written = 0;
     let idBase = 0;
     const stallMs = 20_000;
     // A short warm-up so that the first rate does not measure start-up (JIT, connections).
     say('steady: warm-up (3 s at 2,000 changes/s)');
-    await sub.startPhase();
+    await Promise.all([sub.startPhase(), probe.startPhase()]);
     const warm = await writeSteady(clients, { rate: 2000, seconds: 3, tables: 8, idBase });
     written += warm.changes;
     idBase += 1_000_000_000;
-    await sub.endPhase(written, epochNow(), stallMs);
+    const warmEnd = epochNow();
+    await Promise.all([sub.endPhase(written, warmEnd, stallMs), probe.endPhase(written, warmEnd, stallMs)]);
     for (const rate of rates) {
       say(`steady: ${fmt(rate)} changes/s for ${seconds} s`);
       let peak = 0;
@@ -90,7 +116,7 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
         if (m) peak = Math.max(peak, m.rss);
       }, 200);
       // The writer starts only once the subscriber has reset: every arrival from now on is this phase's.
-      await sub.startPhase();
+      await Promise.all([sub.startPhase(), probe.startPhase()]);
       const receivedBefore = sub.received;
       const w = await writeSteady(clients, {
         rate,
@@ -105,7 +131,7 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
       written += w.changes;
       // The subscriber answers once everything written so far has arrived (or on a stall), and
       // knows from its arrival stamps how many had arrived when the writer stopped.
-      const a = await sub.endPhase(written, writerEndAt, stallMs);
+      const [a, pgA] = await Promise.all([sub.endPhase(written, writerEndAt, stallMs), probe.endPhase(written, writerEndAt, stallMs)]);
       clearInterval(poll);
       loopDelay.disable();
       const backlog = written - (receivedBefore + a.arrivedByWriterEnd);
@@ -124,11 +150,15 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
         benchLoopDelayMs: loopDelayMs(loopDelay),
         subscriberLoopDelayMs: a.loopDelayMs,
         perSecond: a.perSecond,
+        postgres: { delivered: pgA.arrivals, drained: pgA.drained, latencyMs: pgA.latencyMs, probeLoopDelayMs: pgA.loopDelayMs, perSecond: pgA.perSecond },
       };
       phases.push(phase);
+      if (!pgA.drained) failures.push(`steady ${rate}/s: the Postgres latency probe is missing ${fmt(written - probe.received)} changes, no progress for ${stallMs / 1000} s after the writer stopped`);
+      else if (pgA.arrivals !== w.changes) failures.push(`steady ${rate}/s: the Postgres latency probe received ${fmt(pgA.arrivals)} changes in the phase, ${fmt(w.changes)} written`);
       if (!a.drained) failures.push(`steady ${rate}/s: ${fmt(written - sub.received)} changes still missing, no progress for ${stallMs / 1000} s after the writer stopped`);
       say(
         `  steady ${fmt(rate)}/s: wrote ${fmt(w.changesPerSecond)}/s, latency p50 ${fmt(phase.latencyMs.p50, 1)} p99 ${fmt(phase.latencyMs.p99, 1)} max ${fmt(phase.latencyMs.max, 1)} ms, ` +
+          `Postgres (probe) p50 ${fmt(pgA.latencyMs.p50, 1)} p99 ${fmt(pgA.latencyMs.p99, 1)} max ${fmt(pgA.latencyMs.max, 1)} ms, ` +
           `backlog at end ${fmt(backlog)}, ${phase.keptUp ? 'kept up' : 'did NOT keep up'}; ` +
           `event-loop delay p99: bench ${fmt(phase.benchLoopDelayMs.p99, 1)} ms, subscriber ${fmt(phase.subscriberLoopDelayMs.p99, 1)} ms`,
       );
@@ -137,6 +167,9 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
     // Late extras (duplicates) would show up here.
     const received = await sub.count();
     if (received !== written) failures.push(`steady: ${fmt(received)} messages arrived for ${fmt(written)} changes written`);
+    const probed = await probe.count();
+    if (probed !== written) failures.push(`steady: the Postgres latency probe received ${fmt(probed)} changes for ${fmt(written)} written`);
+    if (probe.unparsable > 0) failures.push(`steady: the Postgres latency probe received ${probe.unparsable} changes before any Begin`);
     if (sub.unparsable > 0) failures.push(`steady: ${sub.unparsable} messages without a commit_timestamp`);
     const { exit, killed } = await proc.terminate(30_000);
     if (killed || exit.code !== 0) failures.push(`steady: wal2nats exited with ${JSON.stringify(exit)}${killed ? ' (killed)' : ''} after SIGTERM`);
@@ -144,6 +177,7 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
     failures.push(`steady: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
     await sub.stop();
+    await probe?.stop();
     if (proc.running) await proc.terminate(10_000);
     for (const c of clients) await c.end().catch(() => {});
     await layout.client.query("SELECT pg_drop_replication_slot('steady') FROM pg_replication_slots WHERE slot_name = 'steady' AND NOT active").catch(() => {});
