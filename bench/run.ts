@@ -17,6 +17,7 @@
  *
  * Options: --scenario a,b (default: all) | --quick | --changes N (drain, default 1,000,000)
  *          --scaling-changes N | --jetstream-changes N | --steady-rates R,R | --steady-seconds S
+ *          --steady-postgres-probe (Postgres's own latency, by a bare reader of a second slot)
  *          --verbose (echo wal2nats logs) | --no-json
  * Exit code 1 if any correctness check failed (targets missed are reported, not failures).
  */
@@ -54,6 +55,7 @@ const { values: opts } = parseArgs({
     'jetstream-changes': { type: 'string' },
     'steady-rates': { type: 'string' },
     'steady-seconds': { type: 'string' },
+    'steady-postgres-probe': { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
     'no-json': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -64,6 +66,7 @@ if (opts.help) {
   process.stdout.write(
     'Usage: pnpm bench [--scenario drain,ceiling,baseline,scaling,jetstream,steady] [--quick] [--changes N]\n' +
       '                  [--scaling-changes N] [--jetstream-changes N] [--steady-rates R,R,...] [--steady-seconds S]\n' +
+      '                  [--steady-postgres-probe]   (also measure Postgres\'s own latency on a second slot)\n' +
       '                  [--verbose] [--no-json]\n',
   );
   process.exit(0);
@@ -196,7 +199,7 @@ await withServers(
       results.jetstream = j.data;
     }
     if (selected.has('steady')) {
-      const s = await timed('steady', () => steadyScenario(ctx, steadyRates, steadySeconds));
+      const s = await timed('steady', () => steadyScenario(ctx, steadyRates, steadySeconds, opts['steady-postgres-probe']));
       steady = s.data;
       failures.push(...s.failures);
       results.steady = {
@@ -243,12 +246,13 @@ if (rows.length > 0) {
 if (steady && steady.length > 0) {
   out.push('');
   out.push(`steady (${steadySeconds} s per rate, wal2nats default options; latency = arrival at a subscriber − commit_timestamp, µs precision):`);
-  out.push('pg = the same changes as received straight from Postgres by a bare reader of a second slot (receipt − Begin commit time): Postgres\'s own share of the latency.');
+  const probed = steady.every((p) => p.postgres !== undefined);
+  if (probed) out.push('pg = the same changes as received straight from Postgres by a bare reader of a second slot (receipt − Begin commit time): Postgres\'s own share of the latency.');
   out.push(
     markdownTable(
       [
         'target changes/s', 'written/s', 'delivered/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'backlog at end', 'kept up', 'bench loop p99 ms', 'subscriber loop p99 ms',
-        'pg p50 ms', 'pg p95 ms', 'pg p99 ms', 'pg max ms', 'probe loop p99 ms',
+        ...(probed ? ['pg p50 ms', 'pg p95 ms', 'pg p99 ms', 'pg max ms', 'probe loop p99 ms'] : []),
       ],
       steady.map((p) => [
         fmt(p.targetRate),
@@ -262,11 +266,9 @@ if (steady && steady.length > 0) {
         p.keptUp ? 'yes' : 'NO',
         fmt(p.benchLoopDelayMs.p99, 1),
         fmt(p.subscriberLoopDelayMs.p99, 1),
-        fmt(p.postgres.latencyMs.p50, 1),
-        fmt(p.postgres.latencyMs.p95, 1),
-        fmt(p.postgres.latencyMs.p99, 1),
-        fmt(p.postgres.latencyMs.max, 1),
-        fmt(p.postgres.probeLoopDelayMs.p99, 1),
+        ...(p.postgres
+          ? [fmt(p.postgres.latencyMs.p50, 1), fmt(p.postgres.latencyMs.p95, 1), fmt(p.postgres.latencyMs.p99, 1), fmt(p.postgres.latencyMs.max, 1), fmt(p.postgres.probeLoopDelayMs.p99, 1)]
+          : []),
       ]),
     ),
   );

@@ -57,7 +57,7 @@ export interface SteadyPhase {
    * change from Postgres − its commit timestamp, without wal2nats and NATS. `delivered` = row
    * changes it received in the phase; `drained` = it received every change written.
    */
-  postgres: {
+  postgres?: {
     delivered: number;
     drained: boolean;
     latencyMs: { p50: number; p95: number; p99: number; max: number };
@@ -70,9 +70,13 @@ export interface SteadyPhase {
 /** Now as Unix ms, on the same clock as the subscriber's arrival stamps. */
 const epochNow = (): number => performance.timeOrigin + performance.now();
 
-export async function steadyScenario(ctx: BenchContext, rates: number[], seconds: number): Promise<{ data: SteadyPhase[]; failures: string[] }> {
+/**
+ * `withPostgresProbe` (`--steady-postgres-probe`) adds the probe. It is off by default because its
+ * second walsender decodes the same WAL on the same 2 vCPUs and makes wal2nats's own figures worse.
+ */
+export async function steadyScenario(ctx: BenchContext, rates: number[], seconds: number, withPostgresProbe = false): Promise<{ data: SteadyPhase[]; failures: string[] }> {
   const failures: string[] = [];
-  const layout = await prepareLayout(ctx.pg, { database: 'steady', tables: 8, changes: 0, slots: [PROBE_SLOT] });
+  const layout = await prepareLayout(ctx.pg, { database: 'steady', tables: 8, changes: 0, slots: withPostgresProbe ? [PROBE_SLOT] : [] });
   const clients: Client[] = [];
   for (let i = 0; i < WRITERS; i++) {
     const client = await ctx.pg.connect('steady');
@@ -95,18 +99,18 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
   const phases: SteadyPhase[] = [];
   try {
     await proc.streamingTimed(60_000);
-    probe = await PostgresLatencyProbe.start(layout.url, PROBE_SLOT);
+    if (withPostgresProbe) probe = await PostgresLatencyProbe.start(layout.url, PROBE_SLOT);
     let written = 0;
     let idBase = 0;
     const stallMs = 20_000;
     // A short warm-up so that the first rate does not measure start-up (JIT, connections).
     say('steady: warm-up (3 s at 2,000 changes/s)');
-    await Promise.all([sub.startPhase(), probe.startPhase()]);
+    await Promise.all([sub.startPhase(), probe?.startPhase()]);
     const warm = await writeSteady(clients, { rate: 2000, seconds: 3, tables: 8, idBase });
     written += warm.changes;
     idBase += 1_000_000_000;
     const warmEnd = epochNow();
-    await Promise.all([sub.endPhase(written, warmEnd, stallMs), probe.endPhase(written, warmEnd, stallMs)]);
+    await Promise.all([sub.endPhase(written, warmEnd, stallMs), probe?.endPhase(written, warmEnd, stallMs)]);
     for (const rate of rates) {
       say(`steady: ${fmt(rate)} changes/s for ${seconds} s`);
       let peak = 0;
@@ -116,7 +120,7 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
         if (m) peak = Math.max(peak, m.rss);
       }, 200);
       // The writer starts only once the subscriber has reset: every arrival from now on is this phase's.
-      await Promise.all([sub.startPhase(), probe.startPhase()]);
+      await Promise.all([sub.startPhase(), probe?.startPhase()]);
       const receivedBefore = sub.received;
       const w = await writeSteady(clients, {
         rate,
@@ -131,7 +135,7 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
       written += w.changes;
       // The subscriber answers once everything written so far has arrived (or on a stall), and
       // knows from its arrival stamps how many had arrived when the writer stopped.
-      const [a, pgA] = await Promise.all([sub.endPhase(written, writerEndAt, stallMs), probe.endPhase(written, writerEndAt, stallMs)]);
+      const [a, pgA] = await Promise.all([sub.endPhase(written, writerEndAt, stallMs), probe?.endPhase(written, writerEndAt, stallMs)]);
       clearInterval(poll);
       loopDelay.disable();
       const backlog = written - (receivedBefore + a.arrivedByWriterEnd);
@@ -150,15 +154,15 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
         benchLoopDelayMs: loopDelayMs(loopDelay),
         subscriberLoopDelayMs: a.loopDelayMs,
         perSecond: a.perSecond,
-        postgres: { delivered: pgA.arrivals, drained: pgA.drained, latencyMs: pgA.latencyMs, probeLoopDelayMs: pgA.loopDelayMs, perSecond: pgA.perSecond },
+        ...(pgA ? { postgres: { delivered: pgA.arrivals, drained: pgA.drained, latencyMs: pgA.latencyMs, probeLoopDelayMs: pgA.loopDelayMs, perSecond: pgA.perSecond } } : {}),
       };
       phases.push(phase);
-      if (!pgA.drained) failures.push(`steady ${rate}/s: the Postgres latency probe is missing ${fmt(written - probe.received)} changes, no progress for ${stallMs / 1000} s after the writer stopped`);
-      else if (pgA.arrivals !== w.changes) failures.push(`steady ${rate}/s: the Postgres latency probe received ${fmt(pgA.arrivals)} changes in the phase, ${fmt(w.changes)} written`);
+      if (probe && pgA && !pgA.drained) failures.push(`steady ${rate}/s: the Postgres latency probe is missing ${fmt(written - probe.received)} changes, no progress for ${stallMs / 1000} s after the writer stopped`);
+      else if (pgA && pgA.arrivals !== w.changes) failures.push(`steady ${rate}/s: the Postgres latency probe received ${fmt(pgA.arrivals)} changes in the phase, ${fmt(w.changes)} written`);
       if (!a.drained) failures.push(`steady ${rate}/s: ${fmt(written - sub.received)} changes still missing, no progress for ${stallMs / 1000} s after the writer stopped`);
       say(
         `  steady ${fmt(rate)}/s: wrote ${fmt(w.changesPerSecond)}/s, latency p50 ${fmt(phase.latencyMs.p50, 1)} p99 ${fmt(phase.latencyMs.p99, 1)} max ${fmt(phase.latencyMs.max, 1)} ms, ` +
-          `Postgres (probe) p50 ${fmt(pgA.latencyMs.p50, 1)} p99 ${fmt(pgA.latencyMs.p99, 1)} max ${fmt(pgA.latencyMs.max, 1)} ms, ` +
+          (pgA ? `Postgres (probe) p50 ${fmt(pgA.latencyMs.p50, 1)} p99 ${fmt(pgA.latencyMs.p99, 1)} max ${fmt(pgA.latencyMs.max, 1)} ms, ` : '') +
           `backlog at end ${fmt(backlog)}, ${phase.keptUp ? 'kept up' : 'did NOT keep up'}; ` +
           `event-loop delay p99: bench ${fmt(phase.benchLoopDelayMs.p99, 1)} ms, subscriber ${fmt(phase.subscriberLoopDelayMs.p99, 1)} ms`,
       );
@@ -167,9 +171,11 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
     // Late extras (duplicates) would show up here.
     const received = await sub.count();
     if (received !== written) failures.push(`steady: ${fmt(received)} messages arrived for ${fmt(written)} changes written`);
-    const probed = await probe.count();
-    if (probed !== written) failures.push(`steady: the Postgres latency probe received ${fmt(probed)} changes for ${fmt(written)} written`);
-    if (probe.unparsable > 0) failures.push(`steady: the Postgres latency probe received ${probe.unparsable} changes before any Begin`);
+    if (probe) {
+      const probed = await probe.count();
+      if (probed !== written) failures.push(`steady: the Postgres latency probe received ${fmt(probed)} changes for ${fmt(written)} written`);
+      if (probe.unparsable > 0) failures.push(`steady: the Postgres latency probe received ${probe.unparsable} changes before any Begin`);
+    }
     if (sub.unparsable > 0) failures.push(`steady: ${sub.unparsable} messages without a commit_timestamp`);
     const { exit, killed } = await proc.terminate(30_000);
     if (killed || exit.code !== 0) failures.push(`steady: wal2nats exited with ${JSON.stringify(exit)}${killed ? ' (killed)' : ''} after SIGTERM`);
