@@ -3,29 +3,17 @@
  * `read` events, a read never lands after a newer change of its row (DBLog watermarks), it
  * resumes after a crash, and bad input gets a clear error and the contract's exit code.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NatsConnection } from '@nats-io/transport-node';
 import type { Client } from 'pg';
-import { startNats, startPostgres, waitFor, type NatsServer, type PgServer } from './harness/index.js';
+import { waitFor } from './harness/index.js';
 import { orderViolations, type Envelope } from './support/envelope.js';
 import { metricValue } from './support/metrics.js';
 import { Listener } from './support/stream-fixture.js';
+import { useServers } from './support/servers.js';
 import { runArgs, Wal2NatsProcess } from './support/wal2nats-process.js';
 
-let pg: PgServer;
-let nats: NatsServer;
-let nc: NatsConnection;
-
-before(async () => {
-  [pg, nats] = await Promise.all([startPostgres(), startNats()]);
-  nc = await nats.connect();
-});
-
-after(async () => {
-  await nc?.close();
-  await Promise.all([pg?.dispose(), nats?.dispose()]);
-});
+const servers = useServers();
 
 /** Runs `wal2nats backfill …` to its exit. */
 async function backfill(args: readonly string[]): Promise<{ code: number | null; output: string }> {
@@ -84,16 +72,16 @@ class VersionWriter {
 
 describe('wal2nats backfill', () => {
   it('publishes every row of the table as a read event with the record and metadata', async () => {
-    const url = await pg.createDatabase('bf_basic');
-    const sql = await pg.connect('bf_basic');
+    const url = await servers.pg.createDatabase('bf_basic');
+    const sql = await servers.pg.connect('bf_basic');
     const rows = 2500;
     await sql.query(`
       CREATE TABLE people (id int PRIMARY KEY, name text NOT NULL, born date, score numeric, big int8, seen timestamptz, tags text[]);
       INSERT INTO people SELECT g, 'name ' || g, DATE '2000-01-01' + g, g / 7.0, 9007199254740993 + g, TIMESTAMPTZ '2024-01-02 03:04:05.123456+02', ARRAY['a', 'b c'] FROM generate_series(1, ${rows}) g;
       CREATE TABLE other (id int PRIMARY KEY);`);
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'bf_basic', '--backfill-chunk-rows', '700'] }));
-    const listener = new Listener(nc, 'sequin.changes.bf_basic.>', 'bf_basic', () => w2n.tail());
-    await nc.flush();
+    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'bf_basic', '--backfill-chunk-rows', '700'] }));
+    const listener = new Listener(servers.nc, 'sequin.changes.bf_basic.>', 'bf_basic', () => w2n.tail());
+    await servers.nc.flush();
     try {
       await w2n.streaming();
       const requested = await backfill(['--table', 'public.people', '--postgres-url', url, '--slot', 'bf_basic', '--wait']);
@@ -135,16 +123,16 @@ describe('wal2nats backfill', () => {
   });
 
   it('never publishes a stale read after a newer change under concurrent updates and deletes', async (t) => {
-    const url = await pg.createDatabase('bf_race');
-    const sql = await pg.connect('bf_race');
-    const writerClients = [await pg.connect('bf_race'), await pg.connect('bf_race')];
+    const url = await servers.pg.createDatabase('bf_race');
+    const sql = await servers.pg.connect('bf_race');
+    const writerClients = [await servers.pg.connect('bf_race'), await servers.pg.connect('bf_race')];
     const rows = 6000;
     await sql.query(`
       CREATE TABLE items (id int PRIMARY KEY, version int NOT NULL, pad text);
       INSERT INTO items SELECT g, 0, repeat('x', 50) FROM generate_series(1, ${rows}) g;`);
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'bf_race', '--backfill-chunk-rows', '2000'] }));
-    const listener = new Listener(nc, 'sequin.changes.bf_race.>', 'bf_race', () => w2n.tail());
-    await nc.flush();
+    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'bf_race', '--backfill-chunk-rows', '2000'] }));
+    const listener = new Listener(servers.nc, 'sequin.changes.bf_race.>', 'bf_race', () => w2n.tail());
+    await servers.nc.flush();
     let writers: VersionWriter[] = [];
     try {
       await w2n.streaming();
@@ -203,15 +191,15 @@ describe('wal2nats backfill', () => {
   });
 
   it('resumes after wal2nats is killed mid-backfill, and every row is published', async () => {
-    const url = await pg.createDatabase('bf_resume');
-    const sql = await pg.connect('bf_resume');
+    const url = await servers.pg.createDatabase('bf_resume');
+    const sql = await servers.pg.connect('bf_resume');
     const rows = 40_000;
     await sql.query(`
       CREATE TABLE logs (a int, b text, msg text, PRIMARY KEY (a, b));
       INSERT INTO logs SELECT g / 10, 'k' || (g % 10), 'message ' || g FROM generate_series(1, ${rows}) g;`);
-    const args = runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'bf_resume', '--backfill-chunk-rows', '500'] });
-    const listener = new Listener(nc, 'sequin.changes.bf_resume.>', 'bf_resume', () => first.tail());
-    await nc.flush();
+    const args = runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'bf_resume', '--backfill-chunk-rows', '500'] });
+    const listener = new Listener(servers.nc, 'sequin.changes.bf_resume.>', 'bf_resume', () => first.tail());
+    await servers.nc.flush();
     const first = new Wal2NatsProcess(args);
     let second: Wal2NatsProcess | null = null;
     try {
@@ -246,15 +234,15 @@ describe('wal2nats backfill', () => {
   });
 
   it('reads a column added while it runs in the chunks after it, and every row still once', async () => {
-    const url = await pg.createDatabase('bf_ddl');
-    const sql = await pg.connect('bf_ddl');
+    const url = await servers.pg.createDatabase('bf_ddl');
+    const sql = await servers.pg.connect('bf_ddl');
     const rows = 30_000;
     await sql.query(`
       CREATE TABLE wide (id int PRIMARY KEY, v text);
       INSERT INTO wide SELECT g, 'v' || g FROM generate_series(1, ${rows}) g;`);
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'bf_ddl', '--backfill-chunk-rows', '300'] }));
-    const listener = new Listener(nc, 'sequin.changes.bf_ddl.>', 'bf_ddl', () => w2n.tail());
-    await nc.flush();
+    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'bf_ddl', '--backfill-chunk-rows', '300'] }));
+    const listener = new Listener(servers.nc, 'sequin.changes.bf_ddl.>', 'bf_ddl', () => w2n.tail());
+    await servers.nc.flush();
     try {
       await w2n.streaming();
       const requested = await backfill(['--table', 'public.wide', '--postgres-url', url, '--slot', 'bf_ddl']);
@@ -290,8 +278,8 @@ describe('wal2nats backfill', () => {
   });
 
   it('fails a request it cannot read, saying why, and goes on with the next one', async () => {
-    const url = await pg.createDatabase('bf_denied');
-    const sql = await pg.connect('bf_denied');
+    const url = await servers.pg.createDatabase('bf_denied');
+    const sql = await servers.pg.connect('bf_denied');
     // The run connects as a user that may replicate but may not read one of the tables.
     await sql.query(`
       DO $$ BEGIN CREATE ROLE bf_limited LOGIN REPLICATION; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
@@ -305,9 +293,9 @@ describe('wal2nats backfill', () => {
     assert.equal(requested.code, 0, requested.output);
     await sql.query('GRANT USAGE ON SCHEMA wal2nats TO bf_limited; GRANT SELECT, UPDATE ON wal2nats.backfills TO bf_limited');
     const limitedUrl = url.replace(/\/\/[^@/]*@/, '//bf_limited@');
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: limitedUrl, natsUrl: nats.url, extra: ['--slot', 'bf_denied'] }));
-    const listener = new Listener(nc, 'sequin.changes.bf_denied.public.open.read', 'open reads', () => w2n.tail());
-    await nc.flush();
+    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: limitedUrl, natsUrl: servers.nats.url, extra: ['--slot', 'bf_denied'] }));
+    const listener = new Listener(servers.nc, 'sequin.changes.bf_denied.public.open.read', 'open reads', () => w2n.tail());
+    await servers.nc.flush();
     try {
       await waitFor(async () => {
         const states = await backfillStatus(sql);
@@ -327,8 +315,8 @@ describe('wal2nats backfill', () => {
   });
 
   it('refuses an unknown table, a table outside the publication and a table without a key', async () => {
-    const url = await pg.createDatabase('bf_bad');
-    const sql = await pg.connect('bf_bad');
+    const url = await servers.pg.createDatabase('bf_bad');
+    const sql = await servers.pg.connect('bf_bad');
     try {
       await sql.query(`
         CREATE TABLE published (id int PRIMARY KEY);

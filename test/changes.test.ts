@@ -3,17 +3,10 @@
  * schema changes while streaming, tables created after the start, transaction annotations, and
  * a transaction of 100,000 rows that must stream through whole and in order.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { startNats, startPostgres, type NatsServer, type PgServer } from './harness/index.js';
 import { orderViolations } from './support/envelope.js';
-import { StreamFixture } from './support/stream-fixture.js';
-
-let pg: PgServer;
-let nats: NatsServer;
-let nc: NatsConnection;
-let stream: StreamFixture;
+import { useStreamFixture } from './support/stream-fixture.js';
 
 const SETUP = `
   CREATE TABLE tr_a (id int PRIMARY KEY);
@@ -28,29 +21,18 @@ const SETUP = `
   CREATE TABLE annotated_other (id int PRIMARY KEY);
   CREATE TABLE huge (id int PRIMARY KEY, pad text);`;
 
-before(async () => {
-  [pg, nats] = await Promise.all([startPostgres(), startNats()]);
-  nc = await nats.connect();
-  // A small mailbox, so that the huge transaction also makes reading pause and resume.
-  stream = await StreamFixture.start(pg, nats, nc, { database: 'changes', setupSql: SETUP, args: ['--mailbox-capacity', '5000', '--shards', '2'] });
-});
-
-after(async () => {
-  const code = await stream?.stop();
-  await nc?.close();
-  await Promise.all([pg?.dispose(), nats?.dispose()]);
-  assert.equal(code, 0, 'wal2nats stopped cleanly');
-});
+// A small mailbox, so that the huge transaction also makes reading pause and resume.
+const fixture = useStreamFixture({ database: 'changes', setupSql: SETUP, args: ['--mailbox-capacity', '5000', '--shards', '2'] });
 
 describe('TRUNCATE', () => {
   it('gives one truncate event per table, record null, in transaction order', async () => {
-    const a = await stream.listen('public.tr_a');
-    const b = await stream.listen('public.tr_b');
-    await stream.sql('BEGIN');
-    await stream.sql('INSERT INTO tr_a VALUES (1)');
-    await stream.sql('TRUNCATE tr_a, tr_b');
-    await stream.sql('INSERT INTO tr_a VALUES (2)');
-    await stream.sql('COMMIT');
+    const a = await fixture.stream.listen('public.tr_a');
+    const b = await fixture.stream.listen('public.tr_b');
+    await fixture.stream.sql('BEGIN');
+    await fixture.stream.sql('INSERT INTO tr_a VALUES (1)');
+    await fixture.stream.sql('TRUNCATE tr_a, tr_b');
+    await fixture.stream.sql('INSERT INTO tr_a VALUES (2)');
+    await fixture.stream.sql('COMMIT');
     const [insert1, truncateA, insert2] = await a.take(3);
     const [truncateB] = await b.take(1);
     a.close();
@@ -73,9 +55,9 @@ describe('TRUNCATE', () => {
   });
 
   it('TRUNCATE … CASCADE names every table it empties', async () => {
-    const listener = await stream.listen();
-    await stream.sql('INSERT INTO tr_parent VALUES (1); INSERT INTO tr_child VALUES (1, 1)');
-    await stream.sql('TRUNCATE tr_parent CASCADE');
+    const listener = await fixture.stream.listen();
+    await fixture.stream.sql('INSERT INTO tr_parent VALUES (1); INSERT INTO tr_child VALUES (1, 1)');
+    await fixture.stream.sql('TRUNCATE tr_parent CASCADE');
     const messages = await listener.take(4);
     listener.close();
     const truncated = messages.filter((m) => m.body.action === 'truncate').map((m) => m.body.metadata.table_name).sort();
@@ -85,16 +67,16 @@ describe('TRUNCATE', () => {
 
 describe('partitioned tables', () => {
   it('are published under the root table, partitions created later too', async () => {
-    const root = await stream.listen('public.part');
-    const leaves = await stream.listen('public.part_eu');
-    await stream.sql(`INSERT INTO part VALUES (1, 'eu', 1), (2, 'us', 2)`);
-    await stream.sql(`UPDATE part SET v = 10 WHERE id = 1`);
-    await stream.sql(`CREATE TABLE part_asia PARTITION OF part FOR VALUES IN ('asia')`);
-    await stream.sql(`INSERT INTO part VALUES (3, 'asia', 3)`);
+    const root = await fixture.stream.listen('public.part');
+    const leaves = await fixture.stream.listen('public.part_eu');
+    await fixture.stream.sql(`INSERT INTO part VALUES (1, 'eu', 1), (2, 'us', 2)`);
+    await fixture.stream.sql(`UPDATE part SET v = 10 WHERE id = 1`);
+    await fixture.stream.sql(`CREATE TABLE part_asia PARTITION OF part FOR VALUES IN ('asia')`);
+    await fixture.stream.sql(`INSERT INTO part VALUES (3, 'asia', 3)`);
     // Moving a row to another partition is a delete from one and an insert into the other.
-    await stream.sql(`UPDATE part SET region = 'asia' WHERE id = 2`);
-    await stream.sql(`DELETE FROM part WHERE id = 1`);
-    await stream.sql(`TRUNCATE part`);
+    await fixture.stream.sql(`UPDATE part SET region = 'asia' WHERE id = 2`);
+    await fixture.stream.sql(`DELETE FROM part WHERE id = 1`);
+    await fixture.stream.sql(`TRUNCATE part`);
     const messages = await root.take(8);
     const summary = messages.map((m) => `${m.body.action}:${m.body.record === null ? '-' : `${String(m.body.record['id'])}/${String(m.body.record['region'])}`}`);
     assert.deepEqual(summary, ['insert:1/eu', 'insert:2/us', 'update:1/eu', 'insert:3/asia', 'delete:2/us', 'insert:2/asia', 'delete:1/eu', 'truncate:-']);
@@ -112,23 +94,23 @@ describe('partitioned tables', () => {
 
 describe('schema changes while streaming', () => {
   it('show up in the next change: columns added, dropped, renamed and retyped, a table renamed', async () => {
-    const listener = await stream.listen('public.evolving');
-    await stream.sql(`INSERT INTO evolving VALUES (1, 'x')`);
-    await stream.sql(`ALTER TABLE evolving ADD COLUMN b int DEFAULT 7`);
-    await stream.sql(`INSERT INTO evolving VALUES (2, 'y')`);
-    await stream.sql(`ALTER TABLE evolving DROP COLUMN a`);
-    await stream.sql(`INSERT INTO evolving VALUES (3, 8)`);
-    await stream.sql(`ALTER TABLE evolving RENAME COLUMN b TO c`);
-    await stream.sql(`UPDATE evolving SET c = 9 WHERE id = 3`);
+    const listener = await fixture.stream.listen('public.evolving');
+    await fixture.stream.sql(`INSERT INTO evolving VALUES (1, 'x')`);
+    await fixture.stream.sql(`ALTER TABLE evolving ADD COLUMN b int DEFAULT 7`);
+    await fixture.stream.sql(`INSERT INTO evolving VALUES (2, 'y')`);
+    await fixture.stream.sql(`ALTER TABLE evolving DROP COLUMN a`);
+    await fixture.stream.sql(`INSERT INTO evolving VALUES (3, 8)`);
+    await fixture.stream.sql(`ALTER TABLE evolving RENAME COLUMN b TO c`);
+    await fixture.stream.sql(`UPDATE evolving SET c = 9 WHERE id = 3`);
     // Rewrites the table: the rewrite itself must not be published.
-    await stream.sql(`ALTER TABLE evolving ALTER COLUMN c TYPE text USING c::text`);
-    await stream.sql(`INSERT INTO evolving VALUES (4, 'ten')`);
-    await stream.sql(`ALTER TABLE evolving ADD PRIMARY KEY (id, c), DROP CONSTRAINT evolving_pkey`).catch(async () => {
+    await fixture.stream.sql(`ALTER TABLE evolving ALTER COLUMN c TYPE text USING c::text`);
+    await fixture.stream.sql(`INSERT INTO evolving VALUES (4, 'ten')`);
+    await fixture.stream.sql(`ALTER TABLE evolving ADD PRIMARY KEY (id, c), DROP CONSTRAINT evolving_pkey`).catch(async () => {
       // One statement cannot drop and add the primary key in every version: do it in two.
-      await stream.sql(`ALTER TABLE evolving DROP CONSTRAINT evolving_pkey`);
-      await stream.sql(`ALTER TABLE evolving ADD PRIMARY KEY (id, c)`);
+      await fixture.stream.sql(`ALTER TABLE evolving DROP CONSTRAINT evolving_pkey`);
+      await fixture.stream.sql(`ALTER TABLE evolving ADD PRIMARY KEY (id, c)`);
     });
-    await stream.sql(`INSERT INTO evolving VALUES (5, 'eleven')`);
+    await fixture.stream.sql(`INSERT INTO evolving VALUES (5, 'eleven')`);
     const records = (await listener.take(6)).map((m) => m.body);
     assert.deepEqual(records.map((r) => r.record), [
       { id: 1, a: 'x' },
@@ -140,9 +122,9 @@ describe('schema changes while streaming', () => {
     ]);
     assert.deepEqual(records[5]!.metadata.record_pks, ['5', 'eleven'], 'a new primary key shows up too');
 
-    const renamed = await stream.listen('public.evolved');
-    await stream.sql(`ALTER TABLE evolving RENAME TO evolved`);
-    await stream.sql(`INSERT INTO evolved VALUES (6, 'twelve')`);
+    const renamed = await fixture.stream.listen('public.evolved');
+    await fixture.stream.sql(`ALTER TABLE evolving RENAME TO evolved`);
+    await fixture.stream.sql(`INSERT INTO evolved VALUES (6, 'twelve')`);
     const [afterRename] = await renamed.take(1);
     assert.equal(afterRename!.subject, 'sequin.changes.changes.public.evolved.insert');
     assert.equal(listener.messages.length, 6, 'nothing else under the old name (the rewrite was not published)');
@@ -153,8 +135,8 @@ describe('schema changes while streaming', () => {
 
 describe('tables created after the start', () => {
   it('stream from their first change', async () => {
-    const listener = await stream.listen('public.born_later');
-    await stream.sql(`CREATE TABLE born_later (id bigint PRIMARY KEY, v text); INSERT INTO born_later VALUES (1, 'first')`);
+    const listener = await fixture.stream.listen('public.born_later');
+    await fixture.stream.sql(`CREATE TABLE born_later (id bigint PRIMARY KEY, v text); INSERT INTO born_later VALUES (1, 'first')`);
     const [insert] = await listener.take(1);
     listener.close();
     assert.deepEqual(insert!.body.record, { id: 1, v: 'first' });
@@ -164,26 +146,26 @@ describe('tables created after the start', () => {
 
 describe('transaction annotations', () => {
   it('apply to the changes that follow them in their transaction, until cleared', async () => {
-    const listener = await stream.listen('public.annotated');
-    const other = await stream.listen('public.annotated_other');
-    await stream.sql('BEGIN');
-    await stream.sql('INSERT INTO annotated VALUES (1)');
-    await stream.sql(`SELECT pg_logical_emit_message(true, 'sequin:transaction_annotations.set', '{"user": "paul", "request": {"id": 7}}')`);
-    await stream.sql('INSERT INTO annotated VALUES (2)');
-    await stream.sql('INSERT INTO annotated_other VALUES (2)');
-    await stream.sql(`SELECT pg_logical_emit_message(true, 'sequin:transaction_annotations.set', '{"user": "leto"}')`);
-    await stream.sql('INSERT INTO annotated VALUES (3)');
-    await stream.sql(`SELECT pg_logical_emit_message(true, 'sequin:transaction_annotations.clear', '')`);
-    await stream.sql('INSERT INTO annotated VALUES (4)');
-    await stream.sql(`SELECT pg_logical_emit_message(true, 'sequin:transaction_annotations.set', '{"user": "left open"}')`);
-    await stream.sql('COMMIT');
-    await stream.sql('INSERT INTO annotated VALUES (5)');
+    const listener = await fixture.stream.listen('public.annotated');
+    const other = await fixture.stream.listen('public.annotated_other');
+    await fixture.stream.sql('BEGIN');
+    await fixture.stream.sql('INSERT INTO annotated VALUES (1)');
+    await fixture.stream.sql(`SELECT pg_logical_emit_message(true, 'sequin:transaction_annotations.set', '{"user": "paul", "request": {"id": 7}}')`);
+    await fixture.stream.sql('INSERT INTO annotated VALUES (2)');
+    await fixture.stream.sql('INSERT INTO annotated_other VALUES (2)');
+    await fixture.stream.sql(`SELECT pg_logical_emit_message(true, 'sequin:transaction_annotations.set', '{"user": "leto"}')`);
+    await fixture.stream.sql('INSERT INTO annotated VALUES (3)');
+    await fixture.stream.sql(`SELECT pg_logical_emit_message(true, 'sequin:transaction_annotations.clear', '')`);
+    await fixture.stream.sql('INSERT INTO annotated VALUES (4)');
+    await fixture.stream.sql(`SELECT pg_logical_emit_message(true, 'sequin:transaction_annotations.set', '{"user": "left open"}')`);
+    await fixture.stream.sql('COMMIT');
+    await fixture.stream.sql('INSERT INTO annotated VALUES (5)');
     // Rolled back: its annotations never arrive, nor leak into the next transaction.
-    await stream.sql('BEGIN');
-    await stream.sql(`SELECT pg_logical_emit_message(true, 'sequin:transaction_annotations.set', '{"user": "rolled back"}')`);
-    await stream.sql('INSERT INTO annotated VALUES (6)');
-    await stream.sql('ROLLBACK');
-    await stream.sql('INSERT INTO annotated VALUES (7)');
+    await fixture.stream.sql('BEGIN');
+    await fixture.stream.sql(`SELECT pg_logical_emit_message(true, 'sequin:transaction_annotations.set', '{"user": "rolled back"}')`);
+    await fixture.stream.sql('INSERT INTO annotated VALUES (6)');
+    await fixture.stream.sql('ROLLBACK');
+    await fixture.stream.sql('INSERT INTO annotated VALUES (7)');
     const messages = await listener.take(6);
     const [otherInsert] = await other.take(1);
     listener.close();
@@ -203,24 +185,24 @@ describe('transaction annotations', () => {
   });
 
   it('ignores annotations that are not JSON, with a warning', async () => {
-    const listener = await stream.listen('public.annotated');
-    await stream.sql('BEGIN');
-    await stream.sql(`SELECT pg_logical_emit_message(true, 'sequin:transaction_annotations.set', 'not json')`);
-    await stream.sql('INSERT INTO annotated VALUES (8)');
-    await stream.sql('COMMIT');
+    const listener = await fixture.stream.listen('public.annotated');
+    await fixture.stream.sql('BEGIN');
+    await fixture.stream.sql(`SELECT pg_logical_emit_message(true, 'sequin:transaction_annotations.set', 'not json')`);
+    await fixture.stream.sql('INSERT INTO annotated VALUES (8)');
+    await fixture.stream.sql('COMMIT');
     const [insert] = await listener.take(1);
     listener.close();
     assert.equal(insert!.body.metadata.transaction_annotations, null);
-    await stream.w2n.waitForLog((l) => l.level === 'warn' && String(l.msg).includes('not JSON'), 'a warning about the annotations');
+    await fixture.stream.w2n.waitForLog((l) => l.level === 'warn' && String(l.msg).includes('not JSON'), 'a warning about the annotations');
   });
 });
 
 describe('a huge transaction', () => {
   it('streams 100,000 rows of one transaction whole, in order, each once', async () => {
     const rows = 100_000;
-    const listener = await stream.listen('public.huge');
-    await stream.sql(`INSERT INTO huge SELECT g, repeat('p', 100) FROM generate_series(1, ${rows}) g`);
-    await stream.sql(`INSERT INTO huge VALUES (0, 'after')`);
+    const listener = await fixture.stream.listen('public.huge');
+    await fixture.stream.sql(`INSERT INTO huge SELECT g, repeat('p', 100) FROM generate_series(1, ${rows}) g`);
+    await fixture.stream.sql(`INSERT INTO huge VALUES (0, 'after')`);
     const messages = await listener.take(rows + 1, 180_000);
     listener.close();
     const bodies = messages.map((m) => m.body);

@@ -4,32 +4,20 @@
  * failing message (a row over NATS's max_payload) and "retry now"; `wal2nats status`; and the
  * Grafana dashboard naming only metrics that exist.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import type { NatsConnection } from '@nats-io/transport-node';
 import type { MessageDetail, MessageView, Overview } from '@wal2nats/runtime';
-import { collectMessages, startNats, startPostgres, waitFor, type NatsServer, type PgServer } from './harness/index.js';
+import { collectMessages, waitFor } from './harness/index.js';
 import { metricValue, scrape, sampleSum, type MetricFamily } from './support/metrics.js';
 import { confirmedFlushLsn } from './support/slot.js';
+import { useServers } from './support/servers.js';
 import { CLI_PATH, runArgs, Wal2NatsProcess } from './support/wal2nats-process.js';
 
-let pg: PgServer;
-let nats: NatsServer;
-let nc: NatsConnection;
-
-before(async () => {
-  // Rows of the load are small; one test writes a 10 KB row to have a message NATS refuses.
-  [pg, nats] = await Promise.all([startPostgres(), startNats({ config: 'max_payload: 4096' })]);
-  nc = await nats.connect();
-});
-
-after(async () => {
-  await nc?.close();
-  await Promise.all([pg?.dispose(), nats?.dispose()]);
-});
+// Rows of the load are small; one test writes a 10 KB row to have a message NATS refuses.
+const servers = useServers({ nats: { config: 'max_payload: 4096' } });
 
 async function getJson<T>(url: string): Promise<T> {
   const response = await fetch(url);
@@ -63,11 +51,11 @@ function familyNames(families: Map<string, MetricFamily>): Set<string> {
 
 describe('metrics', () => {
   it('exposes every contract metric from every thread, consistent and with bounded labels, under load', async () => {
-    const url = await pg.createDatabase('load');
-    const client = await pg.connect('load');
+    const url = await servers.pg.createDatabase('load');
+    const client = await servers.pg.connect('load');
     const tables = ['t1', 't2', 't3', 't4'];
     await client.query(tables.map((t) => `CREATE TABLE ${t} (id int PRIMARY KEY, n int)`).join(';'));
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'load', '--shards', '2', '--log-level', 'info'] }));
+    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'load', '--shards', '2', '--log-level', 'info'] }));
     try {
       await w2n.streaming();
       const http = await w2n.httpBase();
@@ -161,7 +149,7 @@ describe('metrics', () => {
       assert.equal(sampleSum(families, 'wal2nats_mailbox_depth'), 0);
       assert.equal(Math.max(...families.get('wal2nats_backoff_seconds')!.samples.map((s) => s.value)), 0);
       await waitFor(async () => {
-        const [gauge, slot] = await Promise.all([metricValue(http, 'wal2nats_confirmed_flush_lsn'), confirmedFlushLsn(pg, 'load', 'load')]);
+        const [gauge, slot] = await Promise.all([metricValue(http, 'wal2nats_confirmed_flush_lsn'), confirmedFlushLsn(servers.pg, 'load', 'load')]);
         return gauge > 0 && slot !== null && BigInt(gauge) === slot;
       }, { what: 'wal2nats_confirmed_flush_lsn to equal the slot\'s confirmed_flush_lsn', timeoutMs: 30_000, intervalMs: 200 });
       await waitFor(async () => (await metricValue(http, 'wal2nats_replication_lag_bytes')) < 1_000_000 || undefined, { what: 'the lag to be small once caught up', timeoutMs: 30_000, intervalMs: 200 });
@@ -189,10 +177,10 @@ describe('metrics', () => {
   });
 
   it('shows a NATS outage: not ready, tables failing and backing off, retries counting, lag growing; then recovers', async () => {
-    const url = await pg.createDatabase('outage');
-    const client = await pg.connect('outage');
+    const url = await servers.pg.createDatabase('outage');
+    const client = await servers.pg.connect('outage');
     await client.query('CREATE TABLE t (id int PRIMARY KEY)');
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'outage', '--shards', '1', '--max-backoff', '2s'] }));
+    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'outage', '--shards', '1', '--max-backoff', '2s'] }));
     try {
       await w2n.streaming();
       const http = await w2n.httpBase();
@@ -201,7 +189,7 @@ describe('metrics', () => {
       assert.equal((await fetch(`${http}/readyz`)).status, 200);
       const lagBefore = await metricValue(http, 'wal2nats_replication_lag_bytes');
 
-      await nats.stop();
+      await servers.nats.stop();
       await w2n.waitForLog((l) => l.msg === 'disconnected from NATS; unconfirmed messages will be sent again', 'a NATS disconnect');
       for (let i = 0; i < 10; i++) await client.query(`INSERT INTO t SELECT g FROM generate_series(${11 + i * 10}, ${20 + i * 10}) g`);
 
@@ -229,7 +217,7 @@ describe('metrics', () => {
       // Still retrying: the counter keeps going.
       await waitFor(async () => (await metricValue(http, 'wal2nats_publish_retries_total', { table: 'public.t' })) > retries || undefined, { what: 'retries to keep counting', timeoutMs: 30_000 });
 
-      await nats.start();
+      await servers.nats.start();
       await waitFor(async () => (await metricValue(http, 'wal2nats_messages_published_total')) === 110 || undefined, { what: 'the backlog delivered', timeoutMs: 60_000 });
       await waitFor(async () => (await fetch(`${http}/readyz`)).status === 200 || undefined, { what: 'ready again', timeoutMs: 30_000 });
       assert.equal(await metricValue(http, 'wal2nats_backoff_seconds', { table: 'public.t' }), 0);
@@ -242,14 +230,14 @@ describe('metrics', () => {
     } finally {
       w2n.kill();
       await client.end();
-      if (!nats.running) await nats.start();
+      if (!servers.nats.running) await servers.nats.start();
     }
   });
 });
 
 describe('health probes', () => {
   it('answers /healthz at once and /readyz 503 with a reason while Postgres is unreachable, never hanging, and shows no secret', async () => {
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: 'postgres://nobody:pg-s3cret@127.0.0.1:1/none', natsUrl: nats.url, extra: ['--nats-user', 'someone', '--nats-password', 'n4ts-s3cret'] }));
+    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: 'postgres://nobody:pg-s3cret@127.0.0.1:1/none', natsUrl: servers.nats.url, extra: ['--nats-user', 'someone', '--nats-password', 'n4ts-s3cret'] }));
     try {
       const http = await w2n.httpBase();
       await w2n.waitForLog((l) => l.msg === 'waiting for Postgres', '"waiting for Postgres"');
@@ -263,7 +251,7 @@ describe('health probes', () => {
       assert.ok(Date.now() - started < 2000, 'probes answer quickly');
       assert.equal((await fetch(`${http}/healthz`, { method: 'HEAD' })).status, 200);
       const overview = await getJson<Overview>(`${http}/api/overview`);
-      assert.deepEqual(overview.sink.servers, [nats.url]);
+      assert.deepEqual(overview.sink.servers, [servers.nats.url]);
       const shown = [JSON.stringify(overview), await (await fetch(`${http}/metrics`)).text(), await (await fetch(`${http}/`)).text(), JSON.stringify(w2n.lines)].join('\n');
       for (const secret of ['pg-s3cret', 'n4ts-s3cret']) assert.ok(!shown.includes(secret), `${secret} is never shown`);
       assert.equal(await w2n.stop(), 0);
@@ -275,12 +263,12 @@ describe('health probes', () => {
 
 describe('the messages API', () => {
   it('shows a failing message with its deliver count, error and next attempt, its detail, and retries it now', async () => {
-    const url = await pg.createDatabase('poison');
-    const client = await pg.connect('poison');
+    const url = await servers.pg.createDatabase('poison');
+    const client = await servers.pg.connect('poison');
     await client.query('CREATE TABLE big (id int PRIMARY KEY, body text); CREATE TABLE small (id int PRIMARY KEY)');
-    const collector = collectMessages(nc, 'sequin.changes.poison.>');
-    await nc.flush();
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'poison', '--max-backoff', '1m'] }));
+    const collector = collectMessages(servers.nc, 'sequin.changes.poison.>');
+    await servers.nc.flush();
+    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'poison', '--max-backoff', '1m'] }));
     try {
       await w2n.streaming();
       const http = await w2n.httpBase();

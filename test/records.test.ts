@@ -3,46 +3,28 @@
  * `<prefix>.rows.<database>.<schema>.<table>`, in commit order, deletes and truncates flagged
  * with `metadata.deleted` (docs/data.md "Record events").
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { startNats, startPostgres, type NatsServer, type PgServer } from './harness/index.js';
-import { StreamFixture } from './support/stream-fixture.js';
+import { useStreamFixture } from './support/stream-fixture.js';
 
-let pg: PgServer;
-let nats: NatsServer;
-let nc: NatsConnection;
-let stream: StreamFixture;
-
-before(async () => {
-  [pg, nats] = await Promise.all([startPostgres(), startNats()]);
-  nc = await nats.connect();
-  stream = await StreamFixture.start(pg, nats, nc, {
-    database: 'records',
-    setupSql: `CREATE TABLE items (id int PRIMARY KEY, name text, qty int); CREATE TABLE "odd.name" (id int PRIMARY KEY);`,
-    args: ['--message-kind', 'records'],
-    subjectPrefix: 'acme.cdc',
-    subjects: 'rows',
-  });
-});
-
-after(async () => {
-  const code = await stream?.stop();
-  await nc?.close();
-  await Promise.all([pg?.dispose(), nats?.dispose()]);
-  assert.equal(code, 0, 'wal2nats stopped cleanly');
+const fixture = useStreamFixture({
+  database: 'records',
+  setupSql: `CREATE TABLE items (id int PRIMARY KEY, name text, qty int); CREATE TABLE "odd.name" (id int PRIMARY KEY);`,
+  args: ['--message-kind', 'records'],
+  subjectPrefix: 'acme.cdc',
+  subjects: 'rows',
 });
 
 describe('record events', () => {
   it('publish each row change as {record, metadata} on the rows subject, and nothing on changes', async () => {
-    const rows = await stream.listen('public.items');
-    const changes = nc.subscribe('acme.cdc.changes.>');
-    await nc.flush();
-    await stream.sql(`INSERT INTO items VALUES (1, 'a', 1)`);
-    await stream.sql(`UPDATE items SET qty = 2 WHERE id = 1`);
-    await stream.sql(`DELETE FROM items WHERE id = 1`);
-    await stream.sql(`INSERT INTO items VALUES (2, 'b', 5)`);
-    await stream.sql(`TRUNCATE items`);
+    const rows = await fixture.stream.listen('public.items');
+    const changes = fixture.servers.nc.subscribe('acme.cdc.changes.>');
+    await fixture.servers.nc.flush();
+    await fixture.stream.sql(`INSERT INTO items VALUES (1, 'a', 1)`);
+    await fixture.stream.sql(`UPDATE items SET qty = 2 WHERE id = 1`);
+    await fixture.stream.sql(`DELETE FROM items WHERE id = 1`);
+    await fixture.stream.sql(`INSERT INTO items VALUES (2, 'b', 5)`);
+    await fixture.stream.sql(`TRUNCATE items`);
     const messages = await rows.take(5);
     rows.close();
 
@@ -68,18 +50,18 @@ describe('record events', () => {
     assert.ok((update!.metadata['commit_lsn'] as number) > (insert!.metadata['commit_lsn'] as number));
 
     // Nothing went to the change subjects: a sentinel on rows arrives, and changes stays empty.
-    const sentinel = await stream.listen('public.items');
-    await stream.sql(`INSERT INTO items VALUES (3, 'sentinel', 0)`);
+    const sentinel = await fixture.stream.listen('public.items');
+    await fixture.stream.sql(`INSERT INTO items VALUES (3, 'sentinel', 0)`);
     await sentinel.take(1);
     sentinel.close();
-    await nc.flush();
+    await fixture.servers.nc.flush();
     assert.equal(changes.getProcessed(), 0);
     changes.unsubscribe();
   });
 
   it('escapes odd names in the rows subject', async () => {
-    const listener = await stream.listenTo('acme.cdc.rows.records.public.odd%2Ename');
-    await stream.sql(`INSERT INTO "odd.name" VALUES (1)`);
+    const listener = await fixture.stream.listenTo('acme.cdc.rows.records.public.odd%2Ename');
+    await fixture.stream.sql(`INSERT INTO "odd.name" VALUES (1)`);
     const [message] = await listener.take(1);
     listener.close();
     assert.equal(message!.body.metadata.table_name, 'odd.name');

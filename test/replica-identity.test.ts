@@ -4,16 +4,9 @@
  * `changes` and `record_pks` as CONTRACT.md "Message body" says (docs/data.md has the table).
  * https://www.postgresql.org/docs/current/sql-altertable.html#SQL-ALTERTABLE-REPLICA-IDENTITY
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { startNats, startPostgres, type NatsServer, type PgServer } from './harness/index.js';
-import { StreamFixture } from './support/stream-fixture.js';
-
-let pg: PgServer;
-let nats: NatsServer;
-let nc: NatsConnection;
-let stream: StreamFixture;
+import { useStreamFixture } from './support/stream-fixture.js';
 
 const SETUP = `
   CREATE TABLE ri_default (id int PRIMARY KEY, name text, qty int);
@@ -36,26 +29,15 @@ const SETUP = `
 /** Big enough to be stored out of line (EXTERNAL: never compressed). */
 const BIG = 'toasted '.repeat(2000);
 
-before(async () => {
-  [pg, nats] = await Promise.all([startPostgres(), startNats()]);
-  nc = await nats.connect();
-  stream = await StreamFixture.start(pg, nats, nc, { database: 'identity', setupSql: SETUP });
-});
-
-after(async () => {
-  const code = await stream?.stop();
-  await nc?.close();
-  await Promise.all([pg?.dispose(), nats?.dispose()]);
-  assert.equal(code, 0, 'wal2nats stopped cleanly');
-});
+const fixture = useStreamFixture({ database: 'identity', setupSql: SETUP });
 
 describe('replica identity', () => {
   it('DEFAULT: no old row on update, the old key when the key changes, the key on delete', async () => {
-    const listener = await stream.listen('public.ri_default');
-    await stream.sql(`INSERT INTO ri_default VALUES (1, 'a', 1)`);
-    await stream.sql(`UPDATE ri_default SET qty = 2 WHERE id = 1`);
-    await stream.sql(`UPDATE ri_default SET id = 10, name = 'b' WHERE id = 1`);
-    await stream.sql(`DELETE FROM ri_default WHERE id = 10`);
+    const listener = await fixture.stream.listen('public.ri_default');
+    await fixture.stream.sql(`INSERT INTO ri_default VALUES (1, 'a', 1)`);
+    await fixture.stream.sql(`UPDATE ri_default SET qty = 2 WHERE id = 1`);
+    await fixture.stream.sql(`UPDATE ri_default SET id = 10, name = 'b' WHERE id = 1`);
+    await fixture.stream.sql(`DELETE FROM ri_default WHERE id = 10`);
     const [insert, update, keyChange, del] = (await listener.take(4)).map((m) => m.body);
     listener.close();
     assert.deepEqual([insert!.action, update!.action, keyChange!.action, del!.action], ['insert', 'update', 'update', 'delete']);
@@ -71,11 +53,11 @@ describe('replica identity', () => {
   });
 
   it('FULL: the whole old row, so changes and deletes are complete; record_pks is the primary key', async () => {
-    const listener = await stream.listen('public.ri_full');
-    await stream.sql(`INSERT INTO ri_full VALUES (1, 'a', 1)`);
-    await stream.sql(`UPDATE ri_full SET qty = 2, name = NULL WHERE id = 1`);
-    await stream.sql(`UPDATE ri_full SET id = 2 WHERE id = 1`);
-    await stream.sql(`DELETE FROM ri_full WHERE id = 2`);
+    const listener = await fixture.stream.listen('public.ri_full');
+    await fixture.stream.sql(`INSERT INTO ri_full VALUES (1, 'a', 1)`);
+    await fixture.stream.sql(`UPDATE ri_full SET qty = 2, name = NULL WHERE id = 1`);
+    await fixture.stream.sql(`UPDATE ri_full SET id = 2 WHERE id = 1`);
+    await fixture.stream.sql(`DELETE FROM ri_full WHERE id = 2`);
     const [insert, update, keyChange, del] = (await listener.take(4)).map((m) => m.body);
     listener.close();
     assert.deepEqual(insert!.metadata.record_pks, ['1'], 'the primary key, not every column (all are flagged under FULL)');
@@ -88,11 +70,11 @@ describe('replica identity', () => {
   });
 
   it('USING INDEX: the index columns are the old key; record_pks stays the primary key', async () => {
-    const listener = await stream.listen('public.ri_index');
-    await stream.sql(`INSERT INTO ri_index VALUES (1, 'a', 1)`);
-    await stream.sql(`UPDATE ri_index SET qty = 2 WHERE id = 1`);
-    await stream.sql(`UPDATE ri_index SET code = 'b' WHERE id = 1`);
-    await stream.sql(`DELETE FROM ri_index WHERE id = 1`);
+    const listener = await fixture.stream.listen('public.ri_index');
+    await fixture.stream.sql(`INSERT INTO ri_index VALUES (1, 'a', 1)`);
+    await fixture.stream.sql(`UPDATE ri_index SET qty = 2 WHERE id = 1`);
+    await fixture.stream.sql(`UPDATE ri_index SET code = 'b' WHERE id = 1`);
+    await fixture.stream.sql(`DELETE FROM ri_index WHERE id = 1`);
     const [insert, update, keyChange, del] = (await listener.take(4)).map((m) => m.body);
     listener.close();
     assert.deepEqual(insert!.metadata.record_pks, ['1']);
@@ -105,11 +87,11 @@ describe('replica identity', () => {
   });
 
   it('NOTHING: inserts stream; Postgres itself refuses updates and deletes of a published table', async () => {
-    const listener = await stream.listen('public.ri_nothing');
-    await stream.sql(`INSERT INTO ri_nothing VALUES (1, 'a')`);
-    await assert.rejects(stream.sql(`UPDATE ri_nothing SET v = 'b'`), /replica identity/);
-    await assert.rejects(stream.sql(`DELETE FROM ri_nothing`), /replica identity/);
-    await stream.sql(`INSERT INTO ri_nothing VALUES (2, 'sentinel')`);
+    const listener = await fixture.stream.listen('public.ri_nothing');
+    await fixture.stream.sql(`INSERT INTO ri_nothing VALUES (1, 'a')`);
+    await assert.rejects(fixture.stream.sql(`UPDATE ri_nothing SET v = 'b'`), /replica identity/);
+    await assert.rejects(fixture.stream.sql(`DELETE FROM ri_nothing`), /replica identity/);
+    await fixture.stream.sql(`INSERT INTO ri_nothing VALUES (2, 'sentinel')`);
     const [insert, sentinel] = (await listener.take(2)).map((m) => m.body);
     listener.close();
     assert.deepEqual(insert!.metadata.record_pks, ['1'], 'from the catalog: pgoutput flags no column');
@@ -117,13 +99,13 @@ describe('replica identity', () => {
   });
 
   it('a table without a primary key: record_pks is []; under FULL its updates and deletes stream', async () => {
-    const noPk = await stream.listen('public.no_pk');
-    const full = await stream.listen('public.no_pk_full');
-    await stream.sql(`INSERT INTO no_pk VALUES ('a', 1)`);
-    await assert.rejects(stream.sql(`UPDATE no_pk SET n = 2`), /replica identity/);
-    await stream.sql(`INSERT INTO no_pk_full VALUES ('a', 1), ('a', 1)`);
-    await stream.sql(`UPDATE no_pk_full SET n = 2 WHERE ctid = (SELECT min(ctid) FROM no_pk_full)`);
-    await stream.sql(`DELETE FROM no_pk_full WHERE n = 2`);
+    const noPk = await fixture.stream.listen('public.no_pk');
+    const full = await fixture.stream.listen('public.no_pk_full');
+    await fixture.stream.sql(`INSERT INTO no_pk VALUES ('a', 1)`);
+    await assert.rejects(fixture.stream.sql(`UPDATE no_pk SET n = 2`), /replica identity/);
+    await fixture.stream.sql(`INSERT INTO no_pk_full VALUES ('a', 1), ('a', 1)`);
+    await fixture.stream.sql(`UPDATE no_pk_full SET n = 2 WHERE ctid = (SELECT min(ctid) FROM no_pk_full)`);
+    await fixture.stream.sql(`DELETE FROM no_pk_full WHERE n = 2`);
     const [plainInsert] = (await noPk.take(1)).map((m) => m.body);
     const [first, second, update, del] = (await full.take(4)).map((m) => m.body);
     noPk.close();
@@ -136,13 +118,13 @@ describe('replica identity', () => {
   });
 
   it('a composite primary key gives record_pks in key order, for tables from the start and created later', async () => {
-    const early = await stream.listen('public.composite');
-    const late = await stream.listen('public.composite_late');
-    await stream.sql(`INSERT INTO composite VALUES (3, 10, 77)`);
-    await stream.sql(`CREATE TABLE composite_late (b text, a int, c int, PRIMARY KEY (c, b)); INSERT INTO composite_late VALUES ('x', 1, 2)`);
-    await stream.sql(`CREATE TABLE full_late (b text, a int, PRIMARY KEY (a)); ALTER TABLE full_late REPLICA IDENTITY FULL`);
-    const fullLate = await stream.listen('public.full_late');
-    await stream.sql(`INSERT INTO full_late VALUES ('x', 5)`);
+    const early = await fixture.stream.listen('public.composite');
+    const late = await fixture.stream.listen('public.composite_late');
+    await fixture.stream.sql(`INSERT INTO composite VALUES (3, 10, 77)`);
+    await fixture.stream.sql(`CREATE TABLE composite_late (b text, a int, c int, PRIMARY KEY (c, b)); INSERT INTO composite_late VALUES ('x', 1, 2)`);
+    await fixture.stream.sql(`CREATE TABLE full_late (b text, a int, PRIMARY KEY (a)); ALTER TABLE full_late REPLICA IDENTITY FULL`);
+    const fullLate = await fixture.stream.listen('public.full_late');
+    await fixture.stream.sql(`INSERT INTO full_late VALUES ('x', 5)`);
     const [composite] = await early.take(1);
     const [compositeLate] = await late.take(1);
     const [fullLateInsert] = await fullLate.take(1);
@@ -155,13 +137,13 @@ describe('replica identity', () => {
 
 describe('unchanged TOASTed columns', () => {
   it('are never null: left out and named under DEFAULT, filled from the old row under FULL', async () => {
-    const plain = await stream.listen('public.toast_default');
-    const full = await stream.listen('public.toast_full');
+    const plain = await fixture.stream.listen('public.toast_default');
+    const full = await fixture.stream.listen('public.toast_full');
     for (const table of ['toast_default', 'toast_full']) {
-      await stream.sql(`INSERT INTO ${table} VALUES (1, $1, 1)`, [BIG]);
-      await stream.sql(`UPDATE ${table} SET n = 2 WHERE id = 1`);
-      await stream.sql(`UPDATE ${table} SET body = 'short', n = 3 WHERE id = 1`);
-      await stream.sql(`DELETE FROM ${table} WHERE id = 1`);
+      await fixture.stream.sql(`INSERT INTO ${table} VALUES (1, $1, 1)`, [BIG]);
+      await fixture.stream.sql(`UPDATE ${table} SET n = 2 WHERE id = 1`);
+      await fixture.stream.sql(`UPDATE ${table} SET body = 'short', n = 3 WHERE id = 1`);
+      await fixture.stream.sql(`DELETE FROM ${table} WHERE id = 1`);
     }
     const [pInsert, pUpdate, pChanged, pDelete] = (await plain.take(4)).map((m) => m.body);
     const [fInsert, fUpdate, fChanged, fDelete] = (await full.take(4)).map((m) => m.body);

@@ -5,30 +5,18 @@
  * an insert of a row the copy already has is an overlap, an update or delete of a row it does
  * not have (or with other old values) is a gap.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NatsConnection } from '@nats-io/transport-node';
 import type { Client } from 'pg';
-import { startNats, startPostgres, waitFor, type NatsServer, type PgServer } from './harness/index.js';
+import { waitFor } from './harness/index.js';
 import type { Envelope } from './support/envelope.js';
 import { metricValue } from './support/metrics.js';
 import { Listener } from './support/stream-fixture.js';
+import { useServers } from './support/servers.js';
 import { runArgs, Wal2NatsProcess } from './support/wal2nats-process.js';
 
-let pg: PgServer;
-let nats: NatsServer;
-let nc: NatsConnection;
-
-before(async () => {
-  // max_payload small enough that one test can make a row undeliverable on purpose.
-  [pg, nats] = await Promise.all([startPostgres(), startNats({ config: 'max_payload: 8192' })]);
-  nc = await nats.connect();
-});
-
-after(async () => {
-  await nc?.close();
-  await Promise.all([pg?.dispose(), nats?.dispose()]);
-});
+// max_payload small enough that one test can make a row undeliverable on purpose.
+const servers = useServers({ nats: { config: 'max_payload: 8192' } });
 
 /** Small transactions of inserts, updates and deletes on `accounts`, until stopped. */
 class ConcurrentWriter {
@@ -105,9 +93,9 @@ function replay(messages: readonly Envelope[], state: Map<number, Row>): string[
 describe('initial snapshot', () => {
   it('publishes every existing row as a read event, then streams on with no gap and no overlap under concurrent writes', async () => {
     const rows = 30_000;
-    const url = await pg.createDatabase('snap');
-    const setup = await pg.connect('snap');
-    const writerClient = await pg.connect('snap');
+    const url = await servers.pg.createDatabase('snap');
+    const setup = await servers.pg.connect('snap');
+    const writerClient = await servers.pg.connect('snap');
     await setup.query(`
       CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL, note text);
       ALTER TABLE accounts REPLICA IDENTITY FULL;
@@ -115,11 +103,11 @@ describe('initial snapshot', () => {
       CREATE TABLE small (code text PRIMARY KEY, v int);
       INSERT INTO small VALUES ('a', 1), ('b', 2), ('c', 3);
       CREATE TABLE empty (id int PRIMARY KEY);`);
-    const all = new Listener(nc, 'sequin.changes.snap.>', 'snap', () => w2n.tail());
-    await nc.flush();
+    const all = new Listener(servers.nc, 'sequin.changes.snap.>', 'snap', () => w2n.tail());
+    await servers.nc.flush();
     // Writes go on before, during and after the snapshot (and the slot's creation).
     const writer = new ConcurrentWriter(writerClient, rows + 1, rows);
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'snap', '--initial-snapshot'] }));
+    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'snap', '--initial-snapshot'] }));
     try {
       const http = await w2n.httpBase();
       const taken = await w2n.waitForLog((l) => l.msg === 'initial snapshot: taken', 'the snapshot to be taken', 60_000);
@@ -170,7 +158,7 @@ describe('initial snapshot', () => {
       assert.equal(await w2n.stop(), 0);
 
       // The slot exists now: a restart streams on and does not take the snapshot again.
-      const again = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'snap', '--initial-snapshot'] }));
+      const again = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'snap', '--initial-snapshot'] }));
       try {
         await again.streaming();
         assert.ok(again.lines.some((l) => String(l.msg).startsWith('the slot exists: no initial snapshot')));
@@ -192,12 +180,12 @@ describe('initial snapshot', () => {
   });
 
   it('stopped before it is delivered, leaves no slot; the next start takes it again', async () => {
-    const url = await pg.createDatabase('snap_stop');
-    const setup = await pg.connect('snap_stop');
+    const url = await servers.pg.createDatabase('snap_stop');
+    const setup = await servers.pg.connect('snap_stop');
     await setup.query(`CREATE TABLE docs (id int PRIMARY KEY, body text); INSERT INTO docs SELECT g, 'ok' FROM generate_series(1, 100) g; INSERT INTO docs VALUES (0, repeat('x', 10000));`);
-    const listener = new Listener(nc, 'sequin.changes.snap_stop.>', 'snap_stop', () => '');
-    await nc.flush();
-    const first = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'snap_stop', '--initial-snapshot', '--max-backoff', '1s'] }));
+    const listener = new Listener(servers.nc, 'sequin.changes.snap_stop.>', 'snap_stop', () => '');
+    await servers.nc.flush();
+    const first = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'snap_stop', '--initial-snapshot', '--max-backoff', '1s'] }));
     try {
       // The 10 kB row is over NATS's max_payload: its page is retried, and the snapshot waits.
       await first.waitForLog((l) => l.msg === 'initial snapshot: delivery failed; will retry', 'a refused page', 60_000);
@@ -213,7 +201,7 @@ describe('initial snapshot', () => {
     }
     await setup.query(`UPDATE docs SET body = 'short now' WHERE id = 0`);
     const reads = listener.messages.length;
-    const second = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'snap_stop', '--initial-snapshot'] }));
+    const second = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'snap_stop', '--initial-snapshot'] }));
     try {
       await second.waitForLog((l) => l.msg === 'initial snapshot: done', 'the second snapshot', 60_000);
       await second.streaming();

@@ -4,16 +4,9 @@
  * user-defined types — enums, domains, composites, ranges and arrays of them — and types
  * created after wal2nats started.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { startNats, startPostgres, type NatsServer, type PgServer } from './harness/index.js';
-import { StreamFixture } from './support/stream-fixture.js';
-
-let pg: PgServer;
-let nats: NatsServer;
-let nc: NatsConnection;
-let stream: StreamFixture;
+import { useStreamFixture } from './support/stream-fixture.js';
 
 const SETUP = `
   CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
@@ -129,24 +122,13 @@ const EXPECTED: Record<string, unknown> = {
   pt: '(1,2)',
 };
 
-before(async () => {
-  [pg, nats] = await Promise.all([startPostgres(), startNats()]);
-  nc = await nats.connect();
-  stream = await StreamFixture.start(pg, nats, nc, { database: 'values', setupSql: SETUP });
-});
-
-after(async () => {
-  const code = await stream?.stop();
-  await nc?.close();
-  await Promise.all([pg?.dispose(), nats?.dispose()]);
-  assert.equal(code, 0, 'wal2nats stopped cleanly');
-});
+const fixture = useStreamFixture({ database: 'values', setupSql: SETUP });
 
 describe('values of every type', () => {
   it('arrive as the contract says, for built-in and user-defined types', async () => {
-    const listener = await stream.listen('public.every_type');
-    await stream.sql(INSERT);
-    await stream.sql('INSERT INTO every_type (id) VALUES (2)');
+    const listener = await fixture.stream.listen('public.every_type');
+    await fixture.stream.sql(INSERT);
+    await fixture.stream.sql('INSERT INTO every_type (id) VALUES (2)');
     const [full, nulls] = await listener.take(2);
     listener.close();
 
@@ -163,8 +145,8 @@ describe('values of every type', () => {
   });
 
   it('converts old values in changes the same way as the record', async () => {
-    const listener = await stream.listen('public.every_type');
-    await stream.sql(`UPDATE every_type SET dom = 6, e_arr = '{ok}', tstz = '2025-01-01 00:00:00+00', i8 = 1 WHERE id = 1`);
+    const listener = await fixture.stream.listen('public.every_type');
+    await fixture.stream.sql(`UPDATE every_type SET dom = 6, e_arr = '{ok}', tstz = '2025-01-01 00:00:00+00', i8 = 1 WHERE id = 1`);
     const [update] = await listener.take(1);
     listener.close();
     assert.deepStrictEqual(update!.body.changes, { i8: 9223372036854775807, tstz: '2024-10-28T21:37:01.000001Z', e_arr: ['sad', 'happy'], dom: 5 });
@@ -174,8 +156,8 @@ describe('values of every type', () => {
   });
 
   it('resolves types and tables created after wal2nats started', async () => {
-    const listener = await stream.listen('public.later');
-    await stream.sql(`
+    const listener = await fixture.stream.listen('public.later');
+    await fixture.stream.sql(`
       CREATE TYPE status AS ENUM ('new', 'paid');
       CREATE DOMAIN cents AS int8 CHECK (VALUE >= 0);
       CREATE DOMAIN tags AS text[];

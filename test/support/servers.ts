@@ -13,23 +13,38 @@ export interface TestServers {
   readonly nc: NatsConnection;
 }
 
-export function useServers(options: { postgres?: PostgresOptions; nats?: NatsOptions } = {}): TestServers {
+export interface UseServersOptions {
+  readonly postgres?: PostgresOptions;
+  readonly nats?: NatsOptions;
+  /** Runs once the servers are up, in the same hook (node:test gives root hooks no order to rely on). */
+  readonly afterStart?: (servers: TestServers) => Promise<void>;
+  /** Runs after the tests and before the servers go (e.g. stop what uses them); they go even if it throws. */
+  readonly beforeStop?: () => Promise<void>;
+}
+
+export function useServers(options: UseServersOptions = {}): TestServers {
   const servers: { pg?: PgServer; nats?: NatsServer; nc?: NatsConnection } = {};
   before(async () => {
     [servers.pg, servers.nats] = await Promise.all([startPostgres(options.postgres), startNats(options.nats)]);
     servers.nc = await servers.nats.connect();
+    await options.afterStart?.(started);
   });
   after(async () => {
-    await servers.nc?.close();
-    await Promise.all([servers.pg?.dispose(), servers.nats?.dispose()]);
+    try {
+      await options.beforeStop?.();
+    } finally {
+      await servers.nc?.close();
+      await Promise.all([servers.pg?.dispose(), servers.nats?.dispose()]);
+    }
   });
   const must = <T>(value: T | undefined, what: string): T => {
     if (value === undefined) throw new Error(`${what} is not started: use it inside a test, after before()`);
     return value;
   };
-  return {
+  const started: TestServers = {
     get pg() { return must(servers.pg, 'Postgres'); },
     get nats() { return must(servers.nats, 'nats-server'); },
     get nc() { return must(servers.nc, 'the NATS connection'); },
   };
+  return started;
 }

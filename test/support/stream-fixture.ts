@@ -8,10 +8,12 @@
  *   const [a, b, c] = await listener.take(3);      // envelopes, raw bodies and subjects
  *   listener.close();
  */
+import assert from 'node:assert/strict';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Client, QueryResult, QueryResultRow } from 'pg';
 import type { NatsServer, PgServer } from '../harness/index.js';
 import type { Envelope } from './envelope.js';
+import { useServers, type TestServers, type UseServersOptions } from './servers.js';
 import { runArgs, Wal2NatsProcess } from './wal2nats-process.js';
 
 export interface ReceivedMessage {
@@ -154,4 +156,28 @@ export class Listener {
   close(): void {
     this.sub.unsubscribe();
   }
+}
+
+/**
+ * The servers of a test file and one StreamFixture on them, started before its tests; after
+ * them wal2nats must stop with exit code 0, then the servers go.
+ */
+export function useStreamFixture(options: StreamFixtureOptions & Pick<UseServersOptions, 'postgres' | 'nats'>): { readonly servers: TestServers; readonly stream: StreamFixture } {
+  let stream: StreamFixture | undefined;
+  const servers = useServers({
+    ...options,
+    afterStart: async ({ pg, nats, nc }) => {
+      stream = await StreamFixture.start(pg, nats, nc, options);
+    },
+    beforeStop: async () => {
+      if (stream) assert.equal(await stream.stop(), 0, 'wal2nats stopped cleanly');
+    },
+  });
+  return {
+    servers,
+    get stream() {
+      if (!stream) throw new Error('the stream fixture is not started: use it inside a test, after before()');
+      return stream;
+    },
+  };
 }
