@@ -41,4 +41,5 @@ export {
 } from './backfill/watermark-messages.js';
 export { BackfillWindow, keyOf, sameRelation, type BackfillChunkRequest, type ChunkOutcome, type ChunkReads } from './backfill/backfill-window.js';
 export { encodeRelationMessage, encodeRowMessage } from './backfill/pgoutput-encoder.js';
-export { chunkQuery, quoteIdent, type ChunkTable } from './backfill/keyset-query.js';
+export { chunkQuery, type ChunkTable } from './backfill/keyset-query.js';
+export { quoteIdent, quoteLiteral } from './sql-quote.js';

@@ -4,6 +4,7 @@
  * whatever the table's size, and the last key read is the cursor to resume from after a restart.
  * Row comparison and ORDER BY use the same operators and collations, so no row is skipped.
  */
+import { quoteIdent } from '../sql-quote.js';
 
 export interface ChunkTable {
   readonly schema: string;
@@ -15,10 +16,6 @@ export interface ChunkTable {
   readonly keyTypes: readonly string[];
   /** The publication's row filter (Postgres 15+), or null. */
   readonly rowFilter: string | null;
-}
-
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
 }
 
 /** `cursor`: the key of the last row of the previous chunk (text values), or null for the first chunk. */

@@ -30,6 +30,7 @@ import {
   formatLsn,
   idempotencyKeyPrefix,
   parseLsn,
+  quoteIdent,
   type Config,
   type EncodedChange,
   type EncoderContext,
@@ -102,10 +103,6 @@ function snapshotMetrics(registry: Registry): SnapshotMetrics {
     estimated: new Gauge({ name: 'wal2nats_snapshot_rows_estimated', help: 'Rows the initial snapshot expects per table (from the statistics; -1 when unknown).', labelNames: ['table'], registers }),
     running: new Gauge({ name: 'wal2nats_snapshot_running', help: '1 while the initial snapshot runs.', registers }),
   };
-}
-
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
 }
 
 /** Every value in Postgres's text form, as pgoutput sends it: no parsing by the driver. */

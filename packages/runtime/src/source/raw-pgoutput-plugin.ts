@@ -6,15 +6,12 @@
  */
 import type { Buffer } from 'node:buffer';
 import type { Client } from 'pg';
+import { quoteIdent, quoteLiteral } from '@wal2nats/core';
 
 export interface RawPgoutputOptions {
   readonly publicationName: string;
   /** Ask for `pg_logical_emit_message` messages (Postgres 14+): annotations and heartbeats. */
   readonly messages: boolean;
-}
-
-function quoteLiteral(text: string): string {
-  return `'${text.replace(/'/g, "''")}'`;
 }
 
 /** Structurally an AbstractPlugin (which the package does not export from its root). */
@@ -26,7 +23,7 @@ export class RawPgoutputPlugin {
   }
 
   start(client: Client, slotName: string, lastLsn: string): Promise<unknown> {
-    const options = [`proto_version '1'`, `publication_names ${quoteLiteral(`"${this.options.publicationName.replace(/"/g, '""')}"`)}`];
+    const options = [`proto_version '1'`, `publication_names ${quoteLiteral(quoteIdent(this.options.publicationName))}`];
     if (this.options.messages) options.push(`messages 'true'`);
     return client.query(`START_REPLICATION SLOT "${slotName}" LOGICAL ${lastLsn} (${options.join(', ')})`);
   }

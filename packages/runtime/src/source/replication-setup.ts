@@ -5,7 +5,7 @@
  * retried by the caller.
  */
 import pg from 'pg';
-import { ErrorCode, Wal2NatsError, formatLsn, literalTables, parseLsn, type Config } from '@wal2nats/core';
+import { ErrorCode, Wal2NatsError, formatLsn, literalTables, parseLsn, quoteIdent, type Config } from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
 import { mapPostgresError } from './pg-errors.js';
 
@@ -38,10 +38,6 @@ export function userOf(postgresUrl: string): string {
   } catch {
     return 'postgres';
   }
-}
-
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
 }
 
 export function clientConfig(config: Config, extra: pg.ClientConfig = {}): pg.ClientConfig {
