@@ -13,6 +13,8 @@ export interface ParsedArgs {
 }
 
 const BOOLEAN_FLAGS = new Set<string>(Object.values(CONFIG_SCHEMA).filter((s) => s.kind === 'boolean').map((s) => s.flag));
+/** A list option given twice (`--table a --table b`) means both, not only the last. */
+const LIST_FLAGS = new Set<string>(Object.values(CONFIG_SCHEMA).filter((s) => s.kind === 'list').map((s) => s.flag));
 
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   let command: string | undefined;
@@ -43,6 +45,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       i++;
     }
     if (name === 'config') configFile = String(value);
+    else if (LIST_FLAGS.has(name) && typeof flags[name] === 'string' && typeof value === 'string') flags[name] = `${flags[name]},${value}`;
     else flags[name] = value;
   }
   return { command, flags, configFile, help, version };
