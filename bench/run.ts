@@ -56,6 +56,8 @@ const { values: opts } = parseArgs({
     'steady-rates': { type: 'string' },
     'steady-seconds': { type: 'string' },
     'steady-postgres-probe': { type: 'boolean', default: false },
+    profile: { type: 'string' },
+    'node-flags': { type: 'string' },
     verbose: { type: 'boolean', default: false },
     'no-json': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -67,6 +69,8 @@ if (opts.help) {
     'Usage: pnpm bench [--scenario drain,ceiling,baseline,scaling,jetstream,steady] [--quick] [--changes N]\n' +
       '                  [--scaling-changes N] [--jetstream-changes N] [--steady-rates R,R,...] [--steady-seconds S]\n' +
       '                  [--steady-postgres-probe]   (also measure Postgres\'s own latency on a second slot)\n' +
+      '                  [--node-flags "FLAGS"]   (more node/V8 flags for wal2nats in steady, for experiments)\n' +
+      '                  [--profile DIR]   (run wal2nats under node --cpu-prof in steady; summarise with bench/profile-summary.ts)\n' +
       '                  [--verbose] [--no-json]\n',
   );
   process.exit(0);
@@ -199,7 +203,7 @@ await withServers(
       results.jetstream = j.data;
     }
     if (selected.has('steady')) {
-      const s = await timed('steady', () => steadyScenario(ctx, steadyRates, steadySeconds, opts['steady-postgres-probe']));
+      const s = await timed('steady', () => steadyScenario(ctx, steadyRates, steadySeconds, { withPostgresProbe: opts['steady-postgres-probe'], ...(opts.profile ? { profileDir: opts.profile } : {}), nodeFlags: (opts['node-flags'] ?? '').split(' ').filter(Boolean) }));
       steady = s.data;
       failures.push(...s.failures);
       results.steady = {

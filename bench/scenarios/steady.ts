@@ -74,7 +74,17 @@ const epochNow = (): number => performance.timeOrigin + performance.now();
  * `withPostgresProbe` (`--steady-postgres-probe`) adds the probe. It is off by default because its
  * second walsender decodes the same WAL on the same 2 vCPUs and makes wal2nats's own figures worse.
  */
-export async function steadyScenario(ctx: BenchContext, rates: number[], seconds: number, withPostgresProbe = false): Promise<{ data: SteadyPhase[]; failures: string[] }> {
+export interface SteadyOptions {
+  /** Also run the Postgres latency probe (`--steady-postgres-probe`). */
+  readonly withPostgresProbe?: boolean;
+  /** Run wal2nats under `node --cpu-prof` into this directory (`--profile`). */
+  readonly profileDir?: string;
+  /** More node flags for wal2nats (`--node-flags`), for experiments. */
+  readonly nodeFlags?: readonly string[];
+}
+
+export async function steadyScenario(ctx: BenchContext, rates: number[], seconds: number, options: SteadyOptions = {}): Promise<{ data: SteadyPhase[]; failures: string[] }> {
+  const { withPostgresProbe = false, profileDir, nodeFlags = [] } = options;
   const failures: string[] = [];
   const layout = await prepareLayout(ctx.pg, { database: 'steady', tables: 8, changes: 0, slots: withPostgresProbe ? [PROBE_SLOT] : [] });
   const clients: Client[] = [];
@@ -94,7 +104,7 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
   const proc = new Wal2NatsProcess(
     ['run', '--postgres-url', layout.url, '--nats-url', ctx.nats.url, '--http-port', '0', '--slot', 'steady'],
     {},
-    { verbose: ctx.verbose },
+    { verbose: ctx.verbose, nodeFlags: [...nodeFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])] },
   );
   const phases: SteadyPhase[] = [];
   try {

@@ -10,7 +10,6 @@ export class CoreNatsSink implements DeliverySink {
   private epochAtBegin = 0;
   private published = 0;
   private readonly wire: WireEncoder;
-  private lastCycleOk = true;
 
   constructor(private readonly link: NatsLink) {
     this.wire = new WireEncoder(link.nc);
@@ -24,8 +23,7 @@ export class CoreNatsSink implements DeliverySink {
     this.epochAtBegin = this.link.epoch;
     this.published = 0;
     this.link.permissionErrors = [];
-    this.wire.reset(this.lastCycleOk);
-    this.lastCycleOk = false;
+    this.wire.reset();
   }
 
   publish(subject: string, json: string, msgId: string): void {
@@ -48,10 +46,11 @@ export class CoreNatsSink implements DeliverySink {
       return allFailed(count, `NATS did not confirm: ${error instanceof Error ? error.message : String(error)}`, true);
     }
     if (this.link.epoch !== this.epochAtBegin) return allFailed(count, 'the NATS connection was lost before the server confirmed', true);
+    // The PONG came on the connection the cycle was written to: the socket wrote all of it.
+    this.wire.confirmWritten();
     const refused = this.link.permissionErrors[0];
     // Core NATS does not say which message was refused; fail the cycle and let each table retry.
     if (refused) return allFailed(count, `NATS refused to let us publish to ${refused.subject}: ${refused.message}`, false);
-    this.lastCycleOk = true;
     return ALL_DELIVERED;
   }
 

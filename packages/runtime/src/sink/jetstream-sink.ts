@@ -30,7 +30,6 @@ export class JetStreamSink implements DeliverySink {
   private waiting = 0;
   private wake: (() => void) | null = null;
   private readonly wire: WireEncoder;
-  private lastCycleOk = true;
 
   constructor(private readonly link: NatsLink) {
     this.wire = new WireEncoder(link.nc);
@@ -58,8 +57,7 @@ export class JetStreamSink implements DeliverySink {
     this.subjects = [];
     this.outcomes = [];
     this.waiting = 0;
-    this.wire.reset(this.lastCycleOk);
-    this.lastCycleOk = false;
+    this.wire.reset();
   }
 
   publish(subject: string, json: string, msgId: string): void {
@@ -116,11 +114,15 @@ export class JetStreamSink implements DeliverySink {
     }
     if (this.link.epoch !== this.epochAtBegin) return allFailed(count, 'the NATS connection was lost before JetStream acknowledged', true);
     const failures = new Map<number, string>();
+    let unanswered = 0;
     this.outcomes.forEach((outcome, index) => {
-      if (outcome === undefined) failures.set(index, `no PubAck within ${ACK_TIMEOUT_MS / 1000} s`);
-      else if (outcome !== null) failures.set(index, outcome);
+      if (outcome === undefined) {
+        failures.set(index, `no PubAck within ${ACK_TIMEOUT_MS / 1000} s`);
+        unanswered++;
+      } else if (outcome !== null) failures.set(index, outcome);
     });
-    this.lastCycleOk = failures.size === 0;
+    // Every message was answered (acknowledged or refused): the server has read all of the cycle.
+    if (unanswered === 0) this.wire.confirmWritten();
     return { failures, connectionLost: false };
   }
 

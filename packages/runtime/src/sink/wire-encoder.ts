@@ -18,9 +18,14 @@
  * `publish()` makes are made here: a closed connection, a subject with whitespace, a message
  * over the server's `max_payload` (it throws, so only that table waits).
  *
- * Lifetimes: nats.js may read a chunk until the socket has written it. A cycle that settled
- * successfully proves that for all of its chunks, so the slabs are reused only then (and a
- * shard's message slab only after its messages are delivered).
+ * Lifetimes: nats.js may read a chunk until the socket has written it. A confirmation from the
+ * server (a flush round trip, or every PubAck of the cycle) proves that for every chunk handed
+ * over before it, so the slabs are reused only after `confirmWritten()` (and a shard's message
+ * slab only after its messages are delivered). A cycle that handed nothing over leaves nothing
+ * to prove: reusing the slab after it matters, because at a few hundred small cycles a second
+ * a fresh 1 MiB slab per cycle was tens of MB/s of external memory, and V8 answers that with a
+ * full mark-compact every few cycles (it counts external allocations against the old
+ * generation's limit): that was most of a shard's CPU in `steady` (docs/benchmarks.md).
  */
 import { Buffer } from 'node:buffer';
 import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
@@ -56,18 +61,34 @@ export class WireEncoder {
   private runEnd = 0;
   private readonly protocol: ProtocolInternals | null;
   private readonly positions: FramePositions = { headerStart: 0, bodyStart: 0, bodyEnd: 0 };
+  /** Chunks were handed to nats.js since the server last confirmed: their slabs may still be read. */
+  private unconfirmed = false;
+  private allocated = 1;
 
   constructor(private readonly nc: NatsConnection) {
     const protocol = (nc as unknown as { protocol?: ProtocolInternals }).protocol;
     this.protocol = typeof protocol?.sendCommand === 'function' ? protocol : null;
   }
 
-  /** Starts a cycle; `reuse` is false after a failed cycle (chunks may still be referenced). */
-  reset(reuse: boolean): void {
-    if (reuse) {
+  /** How many slabs this encoder has allocated (they are reused while the server confirms). */
+  get slabsAllocated(): number { return this.allocated; }
+
+  /** The server confirmed everything handed over so far: its slabs may be written again. */
+  confirmWritten(): void {
+    this.unconfirmed = false;
+  }
+
+  /**
+   * Starts a cycle. If chunks handed over were not confirmed (a failed cycle), nats.js may still
+   * hold them: their slabs are left to the GC and writing starts on a fresh one.
+   */
+  reset(): void {
+    if (!this.unconfirmed) {
       for (const slab of this.filled) if (slab.length === SLAB_BYTES && this.spare.length < MAX_SPARE_SLABS) this.spare.push(slab);
     } else {
-      this.slab = this.spare.pop() ?? Buffer.allocUnsafe(SLAB_BYTES);
+      // Spare slabs were confirmed before they were put aside.
+      this.slab = this.spare.pop() ?? this.newSlab(SLAB_BYTES);
+      this.unconfirmed = false;
     }
     this.filled = [];
     this.used = 0;
@@ -171,6 +192,7 @@ export class WireEncoder {
   }
 
   private send(chunk: Uint8Array): void {
+    this.unconfirmed = true;
     this.protocol!.sendCommand!(chunk);
     // Written now, alone: left queued, nats.js would copy it together with the next chunk.
     this.protocol!.flushPending?.();
@@ -180,8 +202,13 @@ export class WireEncoder {
     if (this.used + bytes <= this.slab.length) return;
     if (this.used > this.handed) this.handOverSlab();
     this.filled.push(this.slab);
-    this.slab = bytes > SLAB_BYTES ? Buffer.allocUnsafe(bytes) : (this.spare.pop() ?? Buffer.allocUnsafe(SLAB_BYTES));
+    this.slab = bytes > SLAB_BYTES ? this.newSlab(bytes) : (this.spare.pop() ?? this.newSlab(SLAB_BYTES));
     this.used = 0;
     this.handed = 0;
+  }
+
+  private newSlab(bytes: number): Buffer {
+    this.allocated++;
+    return Buffer.allocUnsafe(bytes);
   }
 }
