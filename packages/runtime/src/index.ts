@@ -5,3 +5,4 @@ export type { RunOutcome } from './threads/thread-messages.js';
 export type { Overview, OverviewPoint, TableOverview, ShardOverview, ThreadOverview } from './http/overview.js';
 export type { MessageView, MessageDetail, MessageState } from './shard/message-tracker.js';
 export { requestBackfills } from './backfill/request-backfills.js';
+export { quantileBetween } from './metrics/metrics-json.js';
