@@ -251,12 +251,13 @@ if (steady && steady.length > 0) {
   out.push('');
   out.push(`steady (${steadySeconds} s per rate, wal2nats default options; latency = arrival at a subscriber − commit_timestamp, µs precision):`);
   const probed = steady.every((p) => p.postgres !== undefined);
+  out.push('others = CPU of processes not of this run (not Postgres, NATS, wal2nats or the bench) during the phase, as a share of the machine, and in its worst second (ms of CPU out of 1,000 per core).');
   out.push('wal2nats p99 ms = its own histogram wal2nats_end_to_end_latency_seconds over the phase: commit → NATS confirmed the publish (one sample per table and cycle, interpolated in buckets of 5/10/25/50/100/250 ms).');
   if (probed) out.push('pg = the same changes as received straight from Postgres by a bare reader of a second slot (receipt − Begin commit time): Postgres\'s own share of the latency.');
   out.push(
     markdownTable(
       [
-        'target changes/s', 'written/s', 'delivered/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'backlog at end', 'kept up', 'wal2nats p99 ms', 'wal2nats ≤ 50 ms', 'bench loop p99 ms', 'subscriber loop p99 ms',
+        'target changes/s', 'written/s', 'delivered/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'backlog at end', 'kept up', 'wal2nats p99 ms', 'wal2nats ≤ 50 ms', 'others % (worst s, ms)', 'bench loop p99 ms', 'subscriber loop p99 ms',
         ...(probed ? ['pg p50 ms', 'pg p95 ms', 'pg p99 ms', 'pg max ms', 'probe loop p99 ms'] : []),
       ],
       steady.map((p) => [
@@ -271,6 +272,7 @@ if (steady && steady.length > 0) {
         p.keptUp ? 'yes' : 'NO',
         fmt(p.wal2nats.p99Ms ?? NaN, 1),
         `${fmt(p.wal2nats.within50ms * 100, 1)} %`,
+        `${fmt(p.foreignCpu.share * 100, 1)} (${fmt(p.foreignCpu.worstMs)})`,
         fmt(p.benchLoopDelayMs.p99, 1),
         fmt(p.subscriberLoopDelayMs.p99, 1),
         ...(p.postgres

@@ -22,6 +22,7 @@ export function clockTicksPerSecond(): number {
 
 interface StatFields {
   comm: string;
+  ppid: number;
   /** user + system CPU seconds. */
   cpuSeconds: number;
 }
@@ -40,7 +41,7 @@ function readStat(path: string): StatFields | undefined {
   // After the comm, field 0 is the state (field 3 of stat); utime and stime are fields 14, 15.
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
-  return { comm, cpuSeconds: (utime + stime) / clockTicksPerSecond() };
+  return { comm, ppid: Number(fields[1]), cpuSeconds: (utime + stime) / clockTicksPerSecond() };
 }
 
 /** user + system CPU seconds of a whole process (all its threads), or undefined when gone. */
@@ -104,6 +105,34 @@ export function findPidByCmdline(needle: string): number | undefined {
     }
   }
   return undefined;
+}
+
+/** Every process's parent and CPU seconds so far, in one pass over /proc. */
+export function processTable(): Map<number, { ppid: number; cpuSeconds: number }> {
+  const table = new Map<number, { ppid: number; cpuSeconds: number }>();
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    const stat = readStat(`/proc/${entry}/stat`);
+    if (stat) table.set(pid, { ppid: stat.ppid, cpuSeconds: stat.cpuSeconds });
+  }
+  return table;
+}
+
+/** `root` and every process below it in `table`. */
+export function descendants(table: ReadonlyMap<number, { ppid: number }>, root: number): Set<number> {
+  const found = new Set([root]);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const [pid, { ppid }] of table) {
+      if (!found.has(pid) && found.has(ppid)) {
+        found.add(pid);
+        grew = true;
+      }
+    }
+  }
+  return found;
 }
 
 /** Machine facts for the report. */

@@ -14,6 +14,7 @@
  * its Begin message. Subscriber minus probe ≈ what wal2nats adds. The probe's walsender decodes
  * the same WAL a second time: a little extra load on the 2 CPUs, for both measurements.
  */
+import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Client } from 'pg';
 import { Wal2NatsProcess } from '../../test/support/wal2nats-process.js';
@@ -24,6 +25,7 @@ import { memoryStatus } from '../lib/proc-stats.js';
 import { fmt, MiB, say, sleep } from '../lib/report.js';
 import { writeSteady } from '../lib/steady-writer.js';
 import { latencyBetween, latencyBuckets, type Wal2NatsLatency } from '../lib/wal2nats-latency.js';
+import { ForeignCpuMonitor, type ForeignCpu } from '../lib/foreign-cpu.js';
 import type { BenchContext } from './types.js';
 
 const WRITERS = 4;
@@ -57,6 +59,8 @@ export interface SteadyPhase {
    * tail comes before NATS's confirmation and how much after.
    */
   wal2nats: Wal2NatsLatency;
+  /** CPU of processes not of this run during the phase (lib/foreign-cpu.ts). */
+  foreignCpu: ForeignCpu;
   /** Per second of the phase: [second, arrivals, max latency ms] — shows whether the tail is periodic stalls. */
   perSecond: Array<[second: number, arrivals: number, maxLatencyMs: number]>;
   /**
@@ -146,6 +150,7 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
       // The writer starts only once the subscriber has reset: every arrival from now on is this phase's.
       await Promise.all([sub.startPhase(), probe?.startPhase()]);
       const bucketsBefore = await latencyBuckets(httpBase);
+      const foreign = new ForeignCpuMonitor(cpus().length);
       const receivedBefore = sub.received;
       const w = await writeSteady(clients, {
         rate,
@@ -156,6 +161,7 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
         onProgress: (c) => say(`  steady ${fmt(rate)}/s: written ${fmt(c)}, delivered ~${fmt(sub.received - receivedBefore)}, backlog ~${fmt(written + c - sub.received)}`),
       });
       const writerEndAt = epochNow();
+      const foreignCpu = foreign.stop();
       idBase += 1_000_000_000;
       written += w.changes;
       // The subscriber answers once everything written so far has arrived (or on a stall), and
@@ -180,6 +186,7 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
         benchLoopDelayMs: loopDelayMs(loopDelay),
         subscriberLoopDelayMs: a.loopDelayMs,
         wal2nats,
+        foreignCpu,
         perSecond: a.perSecond,
         ...(pgA ? { postgres: { delivered: pgA.arrivals, drained: pgA.drained, latencyMs: pgA.latencyMs, probeLoopDelayMs: pgA.loopDelayMs, perSecond: pgA.perSecond } } : {}),
       };
@@ -191,6 +198,7 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
         `  steady ${fmt(rate)}/s: wrote ${fmt(w.changesPerSecond)}/s, latency p50 ${fmt(phase.latencyMs.p50, 1)} p99 ${fmt(phase.latencyMs.p99, 1)} max ${fmt(phase.latencyMs.max, 1)} ms, ` +
           (pgA ? `Postgres (probe) p50 ${fmt(pgA.latencyMs.p50, 1)} p99 ${fmt(pgA.latencyMs.p99, 1)} max ${fmt(pgA.latencyMs.max, 1)} ms, ` : '') +
           `wal2nats (commit → NATS confirmed) p99 ${fmt(wal2nats.p99Ms ?? NaN, 1)} ms, ${fmt(wal2nats.within50ms * 100, 1)} % within 50 ms; ` +
+          `other processes ${fmt(foreignCpu.share * 100, 1)} % of the machine (worst second ${fmt(foreignCpu.worstMs)} ms CPU); ` +
           `backlog at end ${fmt(backlog)}, ${phase.keptUp ? 'kept up' : 'did NOT keep up'}; ` +
           `event-loop delay p99: bench ${fmt(phase.benchLoopDelayMs.p99, 1)} ms, subscriber ${fmt(phase.subscriberLoopDelayMs.p99, 1)} ms`,
       );
