@@ -3,6 +3,7 @@
  * certificate for 127.0.0.1/localhost signed by it, a client certificate for mutual TLS, and a
  * second CA that signed nothing we use (to show a verification failure).
  */
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runToCompletion } from '../harness/process.js';
@@ -37,7 +38,10 @@ async function makeLeaf(dir: string, name: string, ca: { cert: string; key: stri
   const ext = join(dir, `${name}.ext`);
   writeFileSync(ext, extensions);
   await openssl(dir, 'req', ...EC, '-keyout', key, '-out', csr, '-subj', subject);
-  await openssl(dir, 'x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-out', cert, '-days', '2', '-extfile', ext);
+  // A serial of its own: with -CAcreateserial the two leaves, signed at the same time, shared
+  // ca.srl, and one could read it half-written ("Unable to load number from ca.srl").
+  const serial = BigInt(`0x${randomBytes(16).toString('hex')}`).toString();
+  await openssl(dir, 'x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', serial, '-out', cert, '-days', '2', '-extfile', ext);
   return { cert, key };
 }
 
