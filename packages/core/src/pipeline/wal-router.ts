@@ -131,7 +131,9 @@ export class WalRouter {
           this.shardOfRelation.set(relation.relationId, shard);
         }
         this.append(shard, FrameKind.relation, bytes, 0);
-        this.routedRelations.set(relation.relationId, { relation, bytes: bytes.slice() });
+        // A copy: `bytes` is a Node Buffer over the protocol parser's read buffer, which the next
+        // socket read overwrites, and Buffer's slice() would only be a view of it.
+        this.routedRelations.set(relation.relationId, { relation, bytes: new Uint8Array(bytes) });
         this.backfill?.noteRelation(relation);
         return;
       }
