@@ -21,12 +21,11 @@ export interface ForeignCpu {
 export class ForeignCpuMonitor {
   private readonly perSecondMs: number[] = [];
   private busy = machineBusySeconds();
-  private own = new Map<number, number>();
+  private own = this.ownCpu();
   private readonly startedAt = performance.now();
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly cpus: number) {
-    this.own = this.ownCpu();
     this.timer = setInterval(() => this.sample(), 1000);
   }
 

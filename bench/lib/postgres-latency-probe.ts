@@ -21,12 +21,11 @@
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LogicalReplicationService } from 'pg-logical-replication';
+import { pgMicrosToUnixMs } from '@wal2nats/core';
 import { PhaseProbeProcess, phaseRecorder } from './latency-subscriber.js';
 import { BEGIN, COMMIT, DELETE, INSERT, RawPlugin, UPDATE } from './raw-pgoutput.js';
 
 const SELF = fileURLToPath(import.meta.url);
-/** 2000-01-01T00:00:00Z (Postgres's epoch) as Unix ms. */
-const PG_EPOCH_MS = Date.UTC(2000, 0, 1);
 
 interface ProbeOptions {
   host: string;
@@ -51,7 +50,7 @@ async function probe(options: ProbeOptions): Promise<void> {
       recorder.arrive(now, now - commitMs);
     } else if (type === BEGIN) {
       // Int64 µs at offset 9 (after the type byte and the final LSN); < 2^53, exact as a double.
-      commitMs = PG_EPOCH_MS + (raw.readUInt32BE(9) * 2 ** 32 + raw.readUInt32BE(13)) / 1000;
+      commitMs = pgMicrosToUnixMs(raw.readUInt32BE(9) * 2 ** 32 + raw.readUInt32BE(13));
     } else if (type === COMMIT) {
       lastCommitLsn = lsn;
     }
