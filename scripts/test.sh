@@ -11,6 +11,11 @@ bash scripts/ensure-deps.sh || exit 1
 echo "==> type check"
 pnpm -s typecheck || exit 1
 
+# A floating promise (a forgotten `await`) type-checks but can confirm the slot before a publish
+# settled; the type-aware linter refuses it.
+echo "==> lint"
+pnpm -s lint || exit 1
+
 # Node 20 does not expand globs given to `node --test`, so bash does.
 shopt -s globstar nullglob
 unit_files=()
