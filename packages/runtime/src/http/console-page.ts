@@ -1,11 +1,9 @@
 /**
- * The console at `GET /`: one page served by the process, with no build step and nothing
- * fetched from elsewhere. Its markup and styles are here, its script in console-script.ts;
- * they ship as strings in the compiled package, so `tsc` is the whole build. The page reads
- * `/api/overview` and `/api/messages` every 2 s and posts `/api/messages/retry`.
+ * The console at `GET /`: one page served by the process, with nothing fetched from elsewhere.
+ * Its markup and styles are here; its script is the typed ES modules of src/console, compiled
+ * by `tsc` with the rest (console-assets.ts serves them). The page reads `/api/overview` and
+ * `/api/messages` every 2 s and posts `/api/messages/retry`.
  */
-export { CONSOLE_SCRIPT } from './console-script.js';
-
 const ICON = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Crect width='32' height='32' rx='8' fill='%235b8cff'/%3E%3Cpath d='M7 20c3-8 6-8 9 0s6 8 9 0' stroke='white' stroke-width='3' fill='none' stroke-linecap='round'/%3E%3C/svg%3E";
 
 const KPI = (id: string, title: string, unit: string): string => `
@@ -24,7 +22,7 @@ export const CONSOLE_HTML = `<!doctype html>
   <title>wal2nats console</title>
   <link rel="icon" href="${ICON}">
   <link rel="stylesheet" href="/console.css">
-  <script src="/console.js" defer></script>
+  <script type="module" src="/console/console.js"></script>
 </head>
 <body>
   <header class="topbar">

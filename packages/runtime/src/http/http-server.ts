@@ -8,7 +8,7 @@
  *   GET  /api/messages?state=   in flight, failing, recently delivered (see messages-api.ts)
  *   GET  /api/messages/<id>     one message with headers and body
  *   POST /api/messages/retry    retry now: {"id": …} or {} for every failing message
- *   GET  /                      the console (console-page.ts), with /console.js and /console.css
+ *   GET  /                      the console (console-page.ts), with /console.css and /console/*.js
  *
  * /healthz answers from the main thread without asking any worker, so a busy pipeline is never
  * restarted for being busy; /readyz asks the threads with a time limit, so a probe never hangs.
@@ -16,7 +16,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { MessageDetail, MessageQuery, MessageView } from '../shard/message-tracker.js';
-import { CONSOLE_CSS, CONSOLE_HTML, CONSOLE_SCRIPT } from './console-page.js';
+import { consoleScripts } from './console-assets.js';
+import { CONSOLE_CSS, CONSOLE_HTML } from './console-page.js';
 import { parseMessageQuery } from './messages-api.js';
 import type { Overview } from './overview.js';
 import { HttpError, readJsonBody, send, sendJson } from './respond.js';
@@ -39,6 +40,7 @@ export interface HttpHandlers {
 const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 const MESSAGE_PATH = '/api/messages/';
+const SCRIPT_PATH = '/console/';
 
 export class HttpServer {
   private server: Server | null = null;
@@ -46,6 +48,7 @@ export class HttpServer {
   constructor(private readonly handlers: HttpHandlers) {}
 
   async listen(host: string, port: number): Promise<AddressInfo> {
+    consoleScripts(); // a build without the console's script fails here, not at the first page view
     const server = createServer((req, res) => void this.handle(req, res));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -71,8 +74,6 @@ export class HttpServer {
       switch (path) {
         case '/':
           return send(res, 200, 'text/html; charset=utf-8', CONSOLE_HTML, { 'content-security-policy': CONSOLE_CSP, 'referrer-policy': 'no-referrer' });
-        case '/console.js':
-          return send(res, 200, 'text/javascript; charset=utf-8', CONSOLE_SCRIPT);
         case '/console.css':
           return send(res, 200, 'text/css; charset=utf-8', CONSOLE_CSS);
         case '/metrics': {
@@ -90,6 +91,9 @@ export class HttpServer {
         case '/api/messages':
           return sendJson(res, 200, await this.handlers.messages(parseMessageQuery(url.searchParams)));
         default:
+          if (path.startsWith(SCRIPT_PATH) && consoleScripts().has(path.slice(SCRIPT_PATH.length))) {
+            return send(res, 200, 'text/javascript; charset=utf-8', consoleScripts().get(path.slice(SCRIPT_PATH.length))!);
+          }
           if (path.startsWith(MESSAGE_PATH) && path.length > MESSAGE_PATH.length) {
             return sendJson(res, 200, await this.handlers.message(decodePathPart(path.slice(MESSAGE_PATH.length))));
           }
