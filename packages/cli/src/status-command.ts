@@ -5,11 +5,12 @@
  * Exit codes: 0 ready and nothing failing; 1 not ready, a message failing, or the instance
  * cannot be reached; 2 bad usage.
  */
+import { readFileSync } from 'node:fs';
 import { ExitCode, configError } from '@wal2nats/core';
 import type { MessageView, Overview } from '@wal2nats/runtime';
 import { runningBackfills, type BackfillProgress } from './backfill-status.js';
 
-export const STATUS_HELP = `Usage: wal2nats status [--http-url URL] [--json]
+export const STATUS_HELP = `Usage: wal2nats status [--http-url URL] [--http-token-file FILE] [--json]
 
 Shows a running wal2nats at a glance: readiness, throughput, replication lag, latency,
 backoff, every table, a backfill in progress, and the failing messages with their deliver
@@ -17,6 +18,9 @@ count and last error.
 
   --http-url URL    the instance's HTTP address (default: http://127.0.0.1:9464)
                     env WAL2NATS_HTTP_URL
+  --http-token-file FILE
+                    the instance's HTTP token (--http-token-file of wal2nats run), also
+                    env WAL2NATS_HTTP_TOKEN_FILE, or the token itself in WAL2NATS_HTTP_TOKEN
   --json            print the overview and the failing messages as JSON
   --help            this help
 
@@ -25,12 +29,15 @@ Exit codes: 0 ready and nothing failing, 1 not ready, failing, or unreachable, 2
 
 export interface StatusArgs {
   readonly httpUrl: string;
+  /** A file holding the HTTP token; else the token of WAL2NATS_HTTP_TOKEN, if any. */
+  readonly httpTokenFile: string | undefined;
   readonly json: boolean;
   readonly help: boolean;
 }
 
 export function parseStatusArgs(argv: readonly string[], env: NodeJS.ProcessEnv): StatusArgs {
   let httpUrl = env.WAL2NATS_HTTP_URL || 'http://127.0.0.1:9464';
+  let httpTokenFile = env.WAL2NATS_HTTP_TOKEN_FILE || undefined;
   let json = false;
   let help = false;
   for (let i = 0; i < argv.length; i++) {
@@ -41,6 +48,10 @@ export function parseStatusArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
       const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
       if (!value || value.startsWith('--')) throw configError('http-url', 'it needs a value', 'write --http-url http://HOST:PORT');
       httpUrl = value;
+    } else if (arg === '--http-token-file' || arg.startsWith('--http-token-file=')) {
+      const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
+      if (!value || value.startsWith('--')) throw configError('http-token-file', 'it needs a value', 'write --http-token-file FILE');
+      httpTokenFile = value;
     } else throw configError(arg.replace(/^--/, '').split('=')[0]!, `unknown option "${arg}" for wal2nats status`, 'run wal2nats status --help');
   }
   try {
@@ -49,11 +60,25 @@ export function parseStatusArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
   } catch {
     throw configError('http-url', `"${httpUrl}" is not an http:// URL`, 'write --http-url http://HOST:PORT');
   }
-  return { httpUrl: httpUrl.replace(/\/+$/, ''), json, help };
+  return { httpUrl: httpUrl.replace(/\/+$/, ''), httpTokenFile, json, help };
 }
 
-async function getJson<T>(base: string, path: string): Promise<T> {
-  const response = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(10_000), headers: { accept: 'application/json' } });
+/** The `authorization` header for the instance's token, if one is given (never printed). */
+export function authorizationHeader(args: StatusArgs, env: NodeJS.ProcessEnv, readFile: (path: string) => string = (path) => readFileSync(path, 'utf8')): Record<string, string> {
+  let token = env.WAL2NATS_HTTP_TOKEN || undefined;
+  if (args.httpTokenFile !== undefined) {
+    try {
+      token = readFile(args.httpTokenFile).replace(/\r?\n$/, '');
+    } catch (error) {
+      throw configError('http-token-file', `cannot read ${args.httpTokenFile} (${error instanceof Error && 'code' in error ? String(error.code) : 'unreadable'})`);
+    }
+  }
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+async function getJson<T>(base: string, path: string, auth: Record<string, string>): Promise<T> {
+  const response = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(10_000), headers: { accept: 'application/json', ...auth } });
+  if (response.status === 401) throw new Error(`${path} needs the HTTP token: give --http-token-file FILE or WAL2NATS_HTTP_TOKEN`);
   if (!response.ok) throw new Error(`${path} answered ${response.status} ${response.statusText}`);
   return (await response.json()) as T;
 }
@@ -64,17 +89,18 @@ export async function statusCommand(argv: readonly string[], env: NodeJS.Process
     process.stdout.write(STATUS_HELP);
     return ExitCode.ok;
   }
+  const auth = authorizationHeader(args, env);
   let overview: Overview;
   let failing: MessageView[];
   try {
-    [overview, failing] = await Promise.all([getJson<Overview>(args.httpUrl, '/api/overview'), getJson<MessageView[]>(args.httpUrl, '/api/messages?state=failing&limit=20')]);
+    [overview, failing] = await Promise.all([getJson<Overview>(args.httpUrl, '/api/overview', auth), getJson<MessageView[]>(args.httpUrl, '/api/messages?state=failing&limit=20', auth)]);
   } catch (error) {
     const reason = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
     process.stderr.write(`wal2nats status: cannot read ${args.httpUrl}: ${reason}\n  is wal2nats running there? (--http-url, default http://127.0.0.1:9464)\n`);
     return ExitCode.unexpected;
   }
   // Best effort: a backfill in progress (wal2nats backfill) is shown when /metrics answers.
-  const backfills = await fetch(`${args.httpUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })
+  const backfills = await fetch(`${args.httpUrl}/metrics`, { signal: AbortSignal.timeout(10_000), headers: auth })
     .then(async (r) => (r.ok ? runningBackfills(await r.text()) : []))
     .catch(() => []);
   if (args.json) process.stdout.write(`${JSON.stringify({ overview, failing, backfills }, null, 2)}\n`);

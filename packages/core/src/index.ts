@@ -17,7 +17,8 @@ export { ChangeBatchWriter, forEachFrame, FrameKind, type ChangeBatch, type Fram
 export { WalRouter, WalRouterError, HEARTBEAT_PREFIX, ANNOTATIONS_SET_PREFIX, ANNOTATIONS_CLEAR_PREFIX, type WalRouterOptions } from './pipeline/wal-router.js';
 export { ChangeFilter, FILTER_ACTIONS, literalTables, parseTablePattern, type ChangeFilterOptions, type TablePattern } from './pipeline/change-filter.js';
 export { CONFIG_SCHEMA, envNameOf, type Config, type OptionSpec, type OptionName, type OptionKind } from './config/config-schema.js';
-export { resolveConfig, natsServers, parseDurationMs, type ConfigSources } from './config/resolve-config.js';
+export { resolveConfig, natsServers, parseDurationMs, MIN_HTTP_TOKEN_LENGTH, type ConfigSources } from './config/resolve-config.js';
+export { isLoopbackHost } from './config/loopback.js';
 export {
   ErrorCode,
   ExitCode,

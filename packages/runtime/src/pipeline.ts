@@ -20,6 +20,7 @@ import {
   type Config,
 } from '@wal2nats/core';
 import { Registry } from 'prom-client';
+import { httpAccessFromConfig } from './http/http-access.js';
 import { HttpServer, type Readiness } from './http/http-server.js';
 import { MessagesApi } from './http/messages-api.js';
 import { OverviewSampler } from './http/overview.js';
@@ -127,9 +128,13 @@ export class Pipeline {
   /** Runs until stop() or a fatal error; resolves with how it ended. */
   async run(): Promise<RunOutcome> {
     const { config, log } = this.options;
-    const address = await this.http.listen(config.httpHost, config.httpPort);
+    const access = httpAccessFromConfig(config);
+    const address = await this.http.listen(config.httpHost, config.httpPort, access);
     this.httpAddress = { host: address.address, port: address.port };
-    log.info('HTTP listening', { metrics: `http://${address.address}:${address.port}/metrics`, console: `http://${address.address}:${address.port}/` });
+    log.info('HTTP listening', { metrics: `http://${address.address}:${address.port}/metrics`, console: `http://${address.address}:${address.port}/`, token_required: access.tokenDigest !== null });
+    if (access.exposedWithoutToken) {
+      log.warn('the HTTP port is open to the network without a token (--http-allow-anonymous): anyone who reaches it sees row data in the console and /api/messages and can retry messages', { http_host: config.httpHost });
+    }
     this.sampler.start();
 
     this.source = await this.prepareSourceWithRetry();

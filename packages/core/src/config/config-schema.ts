@@ -50,6 +50,12 @@ export interface Config {
   mailboxCapacity: number;
   httpHost: string;
   httpPort: number;
+  httpToken: string | undefined;
+  httpTokenFile: string | undefined;
+  httpAllowedHosts: string[];
+  httpProtectMetrics: boolean;
+  httpHideRowData: boolean;
+  httpAllowAnonymous: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   natsUser: string | undefined;
   natsPassword: string | undefined;
@@ -87,6 +93,12 @@ export const CONFIG_SCHEMA = {
   mailboxCapacity: { flag: 'mailbox-capacity', kind: 'integer', group: 'Delivery', default: 5_000, min: 100, max: 10_000_000, placeholder: 'N', description: 'Undelivered changes per shard before reading from the slot pauses (bounds memory).' },
   httpHost: { flag: 'http-host', kind: 'string', group: 'Operations', default: '127.0.0.1', placeholder: 'HOST', description: 'Address of the console (/), /metrics, /healthz, /readyz and /api/messages. It shows row data: keep it private.' },
   httpPort: { flag: 'http-port', kind: 'integer', group: 'Operations', default: 9464, min: 0, max: 65535, placeholder: 'PORT', description: 'Port of the HTTP endpoints (0 picks a free one).' },
+  httpToken: { flag: 'http-token', kind: 'string', group: 'Operations', secret: true, placeholder: 'TOKEN', description: 'Bearer token for the console and /api (at least 16 characters; e.g. openssl rand -hex 32). /metrics, /healthz and /readyz stay open unless --http-protect-metrics.' },
+  httpTokenFile: { flag: 'http-token-file', kind: 'string', group: 'Operations', placeholder: 'FILE', description: 'File holding the HTTP token (one trailing newline dropped), e.g. a Kubernetes secret; read at start.' },
+  httpAllowedHosts: { flag: 'http-allowed-hosts', kind: 'list', group: 'Operations', default: [], placeholder: 'NAME,...', description: 'Host names the HTTP port answers to besides IP addresses, localhost and --http-host (against DNS rebinding), e.g. wal2nats.internal.' },
+  httpProtectMetrics: { flag: 'http-protect-metrics', kind: 'boolean', group: 'Operations', default: false, description: '/metrics needs the HTTP token too (Prometheus: authorization.credentials_file).' },
+  httpHideRowData: { flag: 'http-hide-row-data', kind: 'boolean', group: 'Operations', default: false, description: 'Leave row values out of the console and /api/messages: keys and metadata only (for personal data).' },
+  httpAllowAnonymous: { flag: 'http-allow-anonymous', kind: 'boolean', group: 'Operations', default: false, description: 'Serve the console and /api without a token on a --http-host other than loopback (refused otherwise), e.g. behind an authenticating proxy.' },
   logLevel: { flag: 'log-level', kind: 'enum', group: 'Operations', default: 'info', values: ['debug', 'info', 'warn', 'error'], placeholder: 'LEVEL', description: 'Least severe log level written.' },
   natsUser: { flag: 'nats-user', kind: 'string', group: 'NATS credentials', placeholder: 'USER', description: 'NATS user (with --nats-password).' },
   natsPassword: { flag: 'nats-password', kind: 'string', group: 'NATS credentials', secret: true, placeholder: 'PASSWORD', description: 'NATS password.' },

@@ -252,3 +252,33 @@ describe('natsServers', () => {
     assert.deepEqual(natsServers(resolve({})), ['nats://localhost:4222']);
   });
 });
+
+describe('resolveConfig: the HTTP port', () => {
+  const TOKEN = 'a-token-of-32-characters-0123456';
+
+  it('refuses a non-loopback --http-host without a token, naming the way out, never the token', () => {
+    assertConfigError(() => resolve({ flags: { 'http-host': '0.0.0.0' } }), 'http-host', /reachable from other machines/);
+    assert.throws(() => resolve({ flags: { 'http-host': '0.0.0.0' } }), (error: Error & { hint?: string }) => /--http-token-file/.test(error.hint ?? '') && /--http-allow-anonymous/.test(error.hint ?? ''));
+    assert.equal(resolve({ flags: { 'http-host': '0.0.0.0', 'http-token': TOKEN } }).httpToken, TOKEN);
+    assert.equal(resolve({ flags: { 'http-host': '0.0.0.0', 'http-token-file': '/run/secrets/http' } }).httpTokenFile, '/run/secrets/http');
+    assert.equal(resolve({ flags: { 'http-host': '0.0.0.0', 'http-allow-anonymous': true } }).httpAllowAnonymous, true);
+    assert.equal(resolve({ flags: { 'http-host': 'localhost' } }).httpToken, undefined);
+  });
+
+  it('takes the token from the environment, and refuses a short one without echoing it', () => {
+    assert.equal(resolve({ env: { WAL2NATS_HTTP_TOKEN: TOKEN } }).httpToken, TOKEN);
+    assert.throws(() => resolve({ flags: { 'http-token': 'short-secret' } }), (error: Error) => {
+      assert.match(error.message, /^invalid option --http-token: it is shorter than 16 characters/);
+      assert.doesNotMatch(error.message, /short-secret/);
+      return true;
+    });
+    assertConfigError(() => resolve({ flags: { 'http-token': TOKEN, 'http-token-file': '/x' } }), 'http-token-file', /cannot be combined/);
+  });
+
+  it('protects /metrics only with a token, and lists allowed host names', () => {
+    assertConfigError(() => resolve({ flags: { 'http-protect-metrics': true } }), 'http-protect-metrics', /needs an HTTP token/);
+    const c = resolve({ flags: { 'http-protect-metrics': true, 'http-token': TOKEN, 'http-allowed-hosts': 'wal2nats.internal, cdc.example.com', 'http-hide-row-data': true } });
+    assert.deepEqual([c.httpProtectMetrics, c.httpAllowedHosts, c.httpHideRowData], [true, ['wal2nats.internal', 'cdc.example.com'], true]);
+    assert.deepEqual([resolve({}).httpProtectMetrics, resolve({}).httpAllowedHosts, resolve({}).httpHideRowData, resolve({}).httpAllowAnonymous], [false, [], false, false]);
+  });
+});

@@ -5,6 +5,7 @@
 import { configError, redactUrl } from '../errors.js';
 import { subjectPrefixProblem } from '../envelope/subjects.js';
 import { FILTER_ACTIONS, parseTablePattern } from '../pipeline/change-filter.js';
+import { isLoopbackHost } from './loopback.js';
 import { CONFIG_SCHEMA, envNameOf, type Config, type OptionName, type OptionSpec } from './config-schema.js';
 
 /** Raw values by flag name: flags and env as strings, a file's values as parsed YAML/JSON. */
@@ -180,11 +181,34 @@ function validateTogether(config: Config): void {
   if ((config.natsTlsCert === undefined) !== (config.natsTlsKey === undefined)) {
     throw configError(config.natsTlsCert === undefined ? 'nats-tls-cert' : 'nats-tls-key', 'a client certificate and key go together');
   }
+  validateHttpAccess(config);
   if (config.createStream !== undefined && !config.jetstream) {
     throw configError('create-stream', 'it only applies with --jetstream', 'add --jetstream, or drop --create-stream');
   }
   if (config.createStream !== undefined && !/^[A-Za-z0-9_-]{1,255}$/.test(config.createStream)) {
     throw configError('create-stream', `"${config.createStream}" is not a valid stream name`, 'use letters, digits, _ and -');
+  }
+}
+
+/** A shorter token could be guessed by trying: the HTTP port has no rate limit. */
+export const MIN_HTTP_TOKEN_LENGTH = 16;
+
+function validateHttpAccess(config: Config): void {
+  if (config.httpToken !== undefined && config.httpTokenFile !== undefined) {
+    throw configError('http-token-file', 'it cannot be combined with --http-token', 'give the HTTP token one way');
+  }
+  if (config.httpToken !== undefined && config.httpToken.length < MIN_HTTP_TOKEN_LENGTH) {
+    throw configError('http-token', `it is shorter than ${MIN_HTTP_TOKEN_LENGTH} characters`, 'generate one with: openssl rand -hex 32');
+  }
+  const hasToken = config.httpToken !== undefined || config.httpTokenFile !== undefined;
+  if (config.httpProtectMetrics && !hasToken) {
+    throw configError('http-protect-metrics', 'it needs an HTTP token', 'add --http-token-file (or --http-token)');
+  }
+  // Refused rather than warned about: a warning in a log nobody reads leaves row data and
+  // "retry now" open to the network (docs/operations.md "Securing the HTTP port").
+  if (!hasToken && !config.httpAllowAnonymous && !isLoopbackHost(config.httpHost)) {
+    throw configError('http-host', `"${config.httpHost}" is reachable from other machines, and without a token the console and /api would show row data and let anyone retry messages`,
+      'add --http-token-file FILE (or --http-token); or --http-allow-anonymous to serve them open anyway (e.g. behind an authenticating proxy)');
   }
 }
 

@@ -10,10 +10,10 @@ import { $ } from './dom.js';
 import { ago } from './format.js';
 import { closeMessage, loadDetail, loadRows, navigation, onRefresh, retry, selectTab, setTableFilter } from './messages-view.js';
 import { renderOverview } from './overview-view.js';
-import { api } from './api.js';
-import type { Overview } from '../http/overview.js';
+import { api, ApiError, whenUnauthorized } from './api.js';
 import type { MessageState } from '../shard/message-tracker.js';
-import { state } from './state.js';
+import { state, type ConsoleOverview } from './state.js';
+import { askForToken } from './token-dialog.js';
 import { toast } from './toast.js';
 
 const POLL_MS = 2000;
@@ -32,13 +32,14 @@ async function poll(): Promise<void> {
   if (state.polling) return;
   state.polling = true;
   try {
-    const o = await api<Overview>('/api/overview');
+    const o = await api<ConsoleOverview>('/api/overview');
     state.overview = o;
     renderOverview(o, navigation);
     await Promise.all([loadRows(), loadDetail()]);
     state.lastOkAt = Date.now();
     state.failedPolls = 0;
   } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return; // the token dialog is open
     state.failedPolls++;
     if (state.failedPolls === 2) toast(`Cannot reach wal2nats: ${error instanceof Error ? error.message : String(error)}`, true);
   } finally {
@@ -85,6 +86,7 @@ function init(): void {
     else clearTimeout(state.timer);
   });
   onRefresh(poll);
+  whenUnauthorized(() => askForToken(() => void poll()));
   setInterval(updateLiveState, 1000);
   void poll().then(schedule);
 }

@@ -1,10 +1,10 @@
 /** The header, the banner, the KPI cards with their charts, the tables and the pipeline panel. */
 import type { MessageState } from '../shard/message-tracker.js';
-import type { Overview, OverviewPoint } from '../http/overview.js';
+import type { OverviewPoint } from '../http/overview.js';
 import { drawChart } from './charts.js';
 import { $, h, replace, type Child } from './dom.js';
 import { fmtBytes, fmtBytesParts, fmtInt, fmtRate, fmtSeconds, fmtSecondsParts, fmtSpan } from './format.js';
-import { state } from './state.js';
+import { state, type ConsoleOverview } from './state.js';
 
 /** What a click in the overview changes in the messages view. */
 export interface Navigation {
@@ -27,7 +27,7 @@ function setKpi(id: string, value: string, unit: string, sub: string, badge: Bad
   $(`kpi-${id}`).classList.toggle('alert', alert);
 }
 
-export function renderOverview(o: Overview, nav: Navigation): void {
+export function renderOverview(o: ConsoleOverview, nav: Navigation): void {
   const { source: src, sink, totals: t } = o;
   replace($('route'),
     h('b', { text: src.database || '?' }), ' · slot ', h('b', { text: src.slot }),
@@ -49,6 +49,7 @@ export function renderOverview(o: Overview, nav: Navigation): void {
   } else {
     banner.className = 'banner hidden';
   }
+  $('exposed-banner').classList.toggle('hidden', !o.http.exposed_without_token);
   document.title = `${t.failing_tables > 0 ? `(${t.failing_tables} failing) ` : ''}wal2nats · ${src.database || ''}`;
 
   const hist = o.history;
@@ -96,7 +97,7 @@ export function renderOverview(o: Overview, nav: Navigation): void {
   renderPipeline(o);
 }
 
-export function renderTables(o: Overview, nav: Navigation): void {
+export function renderTables(o: ConsoleOverview, nav: Navigation): void {
   const rows = $('table-rows');
   const maxRate = o.tables.reduce((m, t) => Math.max(m, t.published_per_s), 0) || 1;
   replace(rows, o.tables.map((t) => {
@@ -120,7 +121,7 @@ export function renderTables(o: Overview, nav: Navigation): void {
   }
 }
 
-function renderPipeline(o: Overview): void {
+function renderPipeline(o: ConsoleOverview): void {
   const { source: src, sink } = o;
   const facts: [string, Child][] = [
     ['Slot', h('span', null, h('span', { class: src.streaming ? 'ok' : 'bad', text: src.streaming ? 'streaming' : 'not streaming' }), ` ${src.slot} · publication ${src.publication}`)],

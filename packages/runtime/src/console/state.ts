@@ -1,6 +1,10 @@
 /** What the console shows right now; one object, changed only by the console's own modules. */
 import type { MessageDetail, MessageState, MessageView } from '../shard/message-tracker.js';
+import type { HttpAccessView } from '../http/http-access.js';
 import type { Overview } from '../http/overview.js';
+
+/** /api/overview as the HTTP server answers it: the pipeline's numbers and the port's protection. */
+export type ConsoleOverview = Overview & { readonly http: HttpAccessView };
 
 export const state = {
   tab: null as MessageState | null,
@@ -9,7 +13,7 @@ export const state = {
   /** `schema.table` the messages are filtered to, or ''. */
   table: '',
   live: true,
-  overview: null as Overview | null,
+  overview: null as ConsoleOverview | null,
   rows: [] as readonly MessageView[],
   openId: null as string | null,
   detail: null as MessageDetail | null,

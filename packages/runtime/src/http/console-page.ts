@@ -33,6 +33,7 @@ export const CONSOLE_HTML = `<!doctype html>
     <div class="live" id="live-state"><span class="dot"></span><span id="updated">connecting</span></div>
     <button class="btn ghost" id="live-toggle" type="button" title="Pause or resume live updates">Pause</button>
   </header>
+  <div class="banner bad hidden" id="exposed-banner" role="alert"><b>Open to the network</b>This port is reachable from other machines without a token (--http-allow-anonymous): anyone who reaches it sees row data and can retry messages. Set --http-token-file.</div>
   <div class="banner hidden" id="banner" role="status"></div>
   <main>
     <section class="kpis" aria-label="At a glance">${KPI('throughput', 'Throughput', 'msg/s')}${KPI('lag', 'Replication lag', '')}${KPI('latency', 'End-to-end latency p99', '')}${KPI('mailbox', 'Undelivered', 'messages')}${KPI('backoff', 'Backoff', '')}
@@ -105,6 +106,15 @@ export const CONSOLE_HTML = `<!doctype html>
       </section>
     </div>
   </aside>
+  <div class="token-dialog hidden" id="token-dialog" role="dialog" aria-modal="true" aria-labelledby="token-title">
+    <form class="token-card" id="token-form" autocomplete="off">
+      <h2 id="token-title">HTTP token</h2>
+      <p class="muted">This wal2nats needs its HTTP token (the value of --http-token or --http-token-file). It is kept in this browser tab only.</p>
+      <input class="token-input mono" id="token-input" type="password" aria-label="HTTP token" spellcheck="false">
+      <div class="token-error" id="token-error" role="alert"></div>
+      <button class="btn" id="token-submit" type="submit">Open the console</button>
+    </form>
+  </div>
   <div class="toasts" id="toasts" aria-live="polite"></div>
   <noscript>The console needs JavaScript; the same data is at /api/overview and /api/messages?state=failing.</noscript>
 </body>
@@ -284,6 +294,11 @@ select { font: inherit; font-size: 13px; color: var(--text); background: var(--p
 .json .k { color: var(--accent-2); } .json .s { color: var(--green); } .json .n { color: var(--amber); } .json .b { color: var(--violet); } .json .p { color: var(--faint); }
 .json .cut { color: var(--red); font-style: italic; }
 
+.token-dialog { position: fixed; inset: 0; z-index: 30; display: grid; place-items: center; background: rgba(3,6,12,0.6); }
+.token-card { width: min(440px, 92vw); display: grid; gap: 12px; padding: 22px; border-radius: 14px; background: var(--panel); border: 1px solid var(--border-2); box-shadow: var(--shadow); }
+.token-card p { margin: 0; font-size: 13px; }
+.token-input { padding: 8px 10px; border-radius: 8px; border: 1px solid var(--border-2); background: var(--panel-2); color: var(--text); }
+.token-error { color: var(--red); font-size: 13px; min-height: 1em; }
 .toasts { position: fixed; right: 20px; bottom: 20px; display: grid; gap: 8px; z-index: 20; }
 .toast { background: var(--text); color: var(--bg); padding: 9px 14px; border-radius: 10px; font-size: 13px; font-weight: 550; box-shadow: 0 8px 24px rgba(0,0,0,0.3); animation: rise 0.15s ease-out; }
 .toast.bad { background: var(--red); color: #fff; }

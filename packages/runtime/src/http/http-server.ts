@@ -12,15 +12,22 @@
  *
  * /healthz answers from the main thread without asking any worker, so a busy pipeline is never
  * restarted for being busy; /readyz asks the threads with a time limit, so a probe never hangs.
+ *
+ * Every request passes the Host guard (421); with a token, /api/* (and /metrics with
+ * --http-protect-metrics) need it (401); a POST must be same-origin or carry the token (403)
+ * and be application/json (415). See http-access.ts, request-guards.ts and docs/operations.md.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { MessageDetail, MessageQuery, MessageView } from '../shard/message-tracker.js';
+import { accessView, OPEN_ACCESS, presentsToken, type HttpAccess } from './http-access.js';
 import { consoleScripts } from './console-assets.js';
 import { CONSOLE_CSS, CONSOLE_HTML } from './console-page.js';
 import { parseMessageQuery } from './messages-api.js';
 import type { Overview } from './overview.js';
+import { crossSiteProblem, hostProblem } from './request-guards.js';
 import { HttpError, readJsonBody, send, sendJson } from './respond.js';
+import { withoutRowValues } from './row-data.js';
 
 export interface Readiness {
   readonly ready: boolean;
@@ -44,10 +51,12 @@ const SCRIPT_PATH = '/console/';
 
 export class HttpServer {
   private server: Server | null = null;
+  private access: HttpAccess = OPEN_ACCESS;
 
   constructor(private readonly handlers: HttpHandlers) {}
 
-  async listen(host: string, port: number): Promise<AddressInfo> {
+  async listen(host: string, port: number, access: HttpAccess = OPEN_ACCESS): Promise<AddressInfo> {
+    this.access = access;
     consoleScripts(); // a build without the console's script fails here, not at the first page view
     const server = createServer((req, res) => void this.handle(req, res));
     this.server = server;
@@ -66,7 +75,15 @@ export class HttpServer {
     const path = url.pathname;
     const api = path.startsWith('/api/');
     try {
+      const badHost = hostProblem(req.headers.host, this.access.allowedHosts);
+      if (badHost) throw new HttpError(421, badHost);
+      const authorized = presentsToken(this.access, req.headers.authorization);
+      if (!authorized && this.needsToken(path)) {
+        throw new HttpError(401, `${path} needs the HTTP token: send the header Authorization: Bearer <token> (the token of --http-token or --http-token-file)`);
+      }
       if (req.method === 'POST') {
+        const crossSite = authorized ? null : crossSiteProblem(req.headers);
+        if (crossSite) throw new HttpError(403, crossSite);
         if (path === '/api/messages/retry') return sendJson(res, 200, await this.handlers.retry(await readJsonBody(req)));
         throw new HttpError(405, `${path} does not take POST`);
       }
@@ -87,7 +104,7 @@ export class HttpServer {
           return sendJson(res, readiness.ready ? 200 : 503, { status: readiness.ready ? 'ready' : 'not ready', reasons: readiness.reasons });
         }
         case '/api/overview':
-          return sendJson(res, 200, await this.handlers.overview());
+          return sendJson(res, 200, { ...(await this.handlers.overview()), http: accessView(this.access) });
         case '/api/messages':
           return sendJson(res, 200, await this.handlers.messages(parseMessageQuery(url.searchParams)));
         default:
@@ -95,14 +112,15 @@ export class HttpServer {
             return send(res, 200, 'text/javascript; charset=utf-8', consoleScripts().get(path.slice(SCRIPT_PATH.length))!);
           }
           if (path.startsWith(MESSAGE_PATH) && path.length > MESSAGE_PATH.length) {
-            return sendJson(res, 200, await this.handlers.message(decodePathPart(path.slice(MESSAGE_PATH.length))));
+            const detail = await this.handlers.message(decodePathPart(path.slice(MESSAGE_PATH.length)));
+            return sendJson(res, 200, this.access.hideRowData ? withoutRowValues(detail) : detail);
           }
           throw new HttpError(404, 'not found; try /, /metrics, /healthz, /readyz, /api/overview or /api/messages?state=failing');
       }
     } catch (error) {
       const status = error instanceof HttpError ? error.status : 500;
       const message = error instanceof Error ? error.message : String(error);
-      const headers: Record<string, string> = status === 405 ? { allow: path === '/api/messages/retry' ? 'POST' : 'GET, HEAD' } : {};
+      const headers: Record<string, string> = status === 405 ? { allow: path === '/api/messages/retry' ? 'POST' : 'GET, HEAD' } : status === 401 ? { 'www-authenticate': 'Bearer realm="wal2nats"' } : {};
       if (api || status !== 404) {
         res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers });
         res.end(`${JSON.stringify({ error: message })}\n`);
@@ -110,6 +128,12 @@ export class HttpServer {
         send(res, status, 'text/plain; charset=utf-8', `${message}\n`);
       }
     }
+  }
+
+  /** The console's data and actions; /metrics too when asked. The page and its script hold no data. */
+  private needsToken(path: string): boolean {
+    if (this.access.tokenDigest === null) return false;
+    return path.startsWith('/api/') || (path === '/metrics' && this.access.protectMetrics);
   }
 
   async close(): Promise<void> {
