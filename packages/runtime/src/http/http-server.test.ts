@@ -1,5 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { resolveConfig } from '@wal2nats/core';
+import { httpAccessFromConfig } from './http-access.js';
 import { HttpServer, type HttpHandlers } from './http-server.js';
 import { CONSOLE_HTML } from './console-page.js';
 import { HttpError } from './respond.js';
@@ -18,7 +21,7 @@ const handlers: HttpHandlers = {
   },
   message: async (id) => {
     if (id !== 'a:b:1:2') throw new HttpError(404, `no message ${id}`);
-    return { id } as never;
+    return { id, body: '{"record":{"email":"ann@example.com"},"changes":null,"action":"insert","metadata":{"record_pks":["1"]}}', body_truncated: false, body_length: 99 } as never;
   },
   retry: async (body) => {
     calls.retry.push(body);
@@ -28,12 +31,36 @@ const handlers: HttpHandlers = {
 
 const server = new HttpServer(handlers);
 let base = '';
+let port = 0;
+
+const TOKEN = '6b1f0e2c9d8a7b6c5d4e3f2a1b0c9d8e';
+const guarded = new HttpServer(handlers);
+const metricsGuarded = new HttpServer(handlers);
+let guardedPort = 0;
+let metricsGuardedPort = 0;
+const accessOf = (flags: Record<string, string | boolean>) => httpAccessFromConfig(resolveConfig({ flags: { 'postgres-url': 'postgres://u@h/db', ...flags }, env: {} }));
 
 before(async () => {
-  const address = await server.listen('127.0.0.1', 0);
-  base = `http://127.0.0.1:${address.port}`;
+  port = (await server.listen('127.0.0.1', 0)).port;
+  base = `http://127.0.0.1:${port}`;
+  guardedPort = (await guarded.listen('127.0.0.1', 0, accessOf({ 'http-token': TOKEN, 'http-allowed-hosts': 'wal2nats.internal', 'http-hide-row-data': true }))).port;
+  metricsGuardedPort = (await metricsGuarded.listen('127.0.0.1', 0, accessOf({ 'http-token': TOKEN, 'http-protect-metrics': true }))).port;
 });
-after(() => server.close());
+after(() => Promise.all([server.close(), guarded.close(), metricsGuarded.close()]));
+
+/** A request with any headers, Host and Origin included (fetch would not send a Host of our choosing). */
+function call(to: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port: to, method, path, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+const bearer = { authorization: `Bearer ${TOKEN}` };
+const json = { 'content-type': 'application/json' };
 
 describe('HTTP endpoints', () => {
   it('answers /healthz at once and /readyz with 503 and the reasons when not ready', async () => {
@@ -112,5 +139,72 @@ describe('HTTP endpoints', () => {
     assert.ok(seen.has('dom.js') && seen.has('messages-view.js'), `the console's modules are served: ${[...seen].join(', ')}`);
     assert.equal((await fetch(`${base}/console/..%2Fhttp%2Fhttp-server.js`)).status, 404);
     assert.equal((await fetch(`${base}/console/tsconfig.tsbuildinfo`)).status, 404);
+  });
+});
+
+describe('HTTP guards without a token (loopback)', () => {
+  it('refuses a foreign Host on every path, data and probes alike (DNS rebinding)', async () => {
+    for (const path of ['/', '/api/overview', '/metrics', '/healthz']) {
+      const response = await call(port, 'GET', path, { host: `rebind.evil.example:${port}` });
+      assert.equal(response.status, 421, path);
+      assert.match(response.text, /--http-allowed-hosts/);
+    }
+    assert.equal((await call(port, 'GET', '/api/overview', { host: `localhost:${port}` })).status, 200);
+  });
+
+  it('refuses a cross-site POST and retries nothing: foreign or null Origin, or text/plain', async () => {
+    const before = calls.retry.length;
+    const textPlain = await call(port, 'POST', '/api/messages/retry', { origin: 'https://evil.example', 'content-type': 'text/plain' }, '{}');
+    assert.equal(textPlain.status, 403);
+    assert.equal((await call(port, 'POST', '/api/messages/retry', { origin: 'https://evil.example', ...json }, '{}')).status, 403);
+    assert.equal((await call(port, 'POST', '/api/messages/retry', { origin: 'null', ...json }, '{}')).status, 403);
+    assert.equal((await call(port, 'POST', '/api/messages/retry', { origin: `http://127.0.0.1:${port}`, 'content-type': 'text/plain' }, '{}')).status, 415);
+    assert.equal(calls.retry.length, before, 'nothing was retried');
+    assert.equal((await call(port, 'POST', '/api/messages/retry', { origin: `http://127.0.0.1:${port}`, ...json }, '{}')).status, 200);
+    assert.equal(calls.retry.length, before + 1);
+  });
+});
+
+describe('HTTP guards with a token', () => {
+  it('answers the API 401 without the right token and 200 with it; the token is never in an answer', async () => {
+    for (const path of ['/api/overview', '/api/messages?state=failing', '/api/messages/a:b:1:2']) {
+      const none = await call(guardedPort, 'GET', path);
+      assert.equal(none.status, 401, path);
+      assert.match(String(none.headers['www-authenticate']), /^Bearer/);
+      assert.equal((await call(guardedPort, 'GET', path, { authorization: `Bearer ${TOKEN.slice(0, -1)}0` })).status, 401, path);
+      const ok = await call(guardedPort, 'GET', path, bearer);
+      assert.equal(ok.status, 200, path);
+      assert.ok(!ok.text.includes(TOKEN) && !none.text.includes(TOKEN), path);
+    }
+    assert.deepEqual(JSON.parse((await call(guardedPort, 'GET', '/api/overview', bearer)).text).http, { token_required: true, metrics_protected: false, row_data_hidden: true, exposed_without_token: false });
+  });
+
+  it('keeps the page, probes and /metrics open by default, and /metrics behind the token when asked', async () => {
+    for (const path of ['/', '/console.css', '/console/console.js', '/healthz', '/readyz', '/metrics']) assert.equal((await call(guardedPort, 'GET', path)).status, 200, path);
+    assert.equal((await call(metricsGuardedPort, 'GET', '/metrics')).status, 401);
+    assert.equal((await call(metricsGuardedPort, 'GET', '/metrics', bearer)).status, 200);
+    assert.equal((await call(metricsGuardedPort, 'GET', '/healthz')).status, 200);
+  });
+
+  it('takes a POST with the token whatever its Origin, and refuses one without the token', async () => {
+    const before = calls.retry.length;
+    assert.equal((await call(guardedPort, 'POST', '/api/messages/retry', { origin: `http://127.0.0.1:${guardedPort}`, ...json }, '{}')).status, 401);
+    assert.equal((await call(guardedPort, 'POST', '/api/messages/retry', { origin: 'https://evil.example', 'content-type': 'text/plain' }, '{}')).status, 401);
+    assert.equal(calls.retry.length, before);
+    assert.equal((await call(guardedPort, 'POST', '/api/messages/retry', { ...bearer, ...json }, '{}')).status, 200);
+    assert.equal(calls.retry.length, before + 1);
+  });
+
+  it('answers to an allowed host name', async () => {
+    assert.equal((await call(guardedPort, 'GET', '/healthz', { host: 'wal2nats.internal' })).status, 200);
+    assert.equal((await call(guardedPort, 'GET', '/healthz', { host: 'other.internal' })).status, 421);
+  });
+
+  it('leaves row values out of a message detail with --http-hide-row-data', async () => {
+    const open = await call(port, 'GET', '/api/messages/a:b:1:2');
+    assert.match(open.text, /ann@example\.com/);
+    const hidden = await call(guardedPort, 'GET', '/api/messages/a:b:1:2', bearer);
+    assert.doesNotMatch(hidden.text, /ann@example\.com/);
+    assert.match(hidden.text, /record_pks/);
   });
 });
