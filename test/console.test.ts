@@ -9,23 +9,21 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { MessageView } from '@wal2nats/runtime';
 import { startNats, startPostgres, waitFor, type NatsServer, type PgServer } from './harness/index.js';
+import { launchChromium } from './support/chromium.js';
 import { runArgs, Wal2NatsProcess } from './support/wal2nats-process.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let pg: PgServer;
 let nats: NatsServer;
 let browser: Browser;
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: scripts/ensure-deps.sh installs Debian's chromium package`);
-  [pg, nats, browser] = await Promise.all([startPostgres(), startNats({ config: 'max_payload: 4096' }), chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })]);
+  [pg, nats, browser] = await Promise.all([startPostgres(), startNats({ config: 'max_payload: 4096' }), launchChromium()]);
 });
 
 after(async () => {

@@ -14,18 +14,17 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import type { MessageDetail, MessageView } from '@wal2nats/runtime';
 import { startNats, startPostgres, waitFor, type NatsServer, type PgServer } from './harness/index.js';
+import { launchChromium } from './support/chromium.js';
 import { CLI_PATH, runArgs, Wal2NatsProcess } from './support/wal2nats-process.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const TOKEN = '7c2e9a41b6d85f03e1a7c9b24d6f8e10';
 /** A row value that must never show: not in the API, the console, or the log at info. */
 const SECRET_VALUE = 'ann.secret-person@example.com';
@@ -36,9 +35,8 @@ let browser: Browser;
 let dir: string;
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: scripts/ensure-deps.sh installs Debian's chromium package`);
   dir = mkdtempSync(join(tmpdir(), 'wal2nats-http-'));
-  [pg, nats, browser] = await Promise.all([startPostgres(), startNats({ config: 'max_payload: 4096' }), chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })]);
+  [pg, nats, browser] = await Promise.all([startPostgres(), startNats({ config: 'max_payload: 4096' }), launchChromium()]);
 });
 
 after(async () => {

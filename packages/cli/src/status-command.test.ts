@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MessageView, Overview } from '@wal2nats/runtime';
-import { colours, parseStatusArgs, renderStatus, sparkline } from './status-command.js';
+import { authorizationHeader, colours, parseStatusArgs, renderStatus, sparkline } from './status-command.js';
 
 const overview: Overview = {
   now: '2026-01-01T00:01:00.000Z',
@@ -67,5 +67,14 @@ describe('wal2nats status', () => {
     assert.throws(() => parseStatusArgs(['--http-url'], {}), /needs a value/);
     assert.throws(() => parseStatusArgs(['--http-url', 'ftp://x'], {}), /not an http/);
     assert.throws(() => parseStatusArgs(['--slot', 'x'], {}), /unknown option/);
+  });
+
+  it('sends the HTTP token of --http-token-file, WAL2NATS_HTTP_TOKEN_FILE or WAL2NATS_HTTP_TOKEN', () => {
+    assert.deepEqual(authorizationHeader(parseStatusArgs([], {}), {}), {});
+    assert.deepEqual(authorizationHeader(parseStatusArgs([], {}), { WAL2NATS_HTTP_TOKEN: 't0ken-from-the-environment' }), { authorization: 'Bearer t0ken-from-the-environment' });
+    assert.equal(parseStatusArgs(['--http-token-file', '/run/secrets/a'], { WAL2NATS_HTTP_TOKEN_FILE: '/b' }).httpTokenFile, '/run/secrets/a');
+    assert.equal(parseStatusArgs([], { WAL2NATS_HTTP_TOKEN_FILE: '/b' }).httpTokenFile, '/b');
+    assert.throws(() => authorizationHeader(parseStatusArgs(['--http-token-file=/no/such/file'], {}), {}), /--http-token-file: cannot read \/no\/such\/file \(ENOENT\)/);
+    assert.throws(() => parseStatusArgs(['--http-token-file'], {}), /needs a value/);
   });
 });

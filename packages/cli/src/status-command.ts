@@ -5,9 +5,8 @@
  * Exit codes: 0 ready and nothing failing; 1 not ready, a message failing, or the instance
  * cannot be reached; 2 bad usage.
  */
-import { readFileSync } from 'node:fs';
 import { ExitCode, configError } from '@wal2nats/core';
-import type { MessageView, Overview } from '@wal2nats/runtime';
+import { readHttpTokenFile, type MessageView, type Overview } from '@wal2nats/runtime';
 import { runningBackfills, type BackfillProgress } from './backfill-status.js';
 
 export const STATUS_HELP = `Usage: wal2nats status [--http-url URL] [--http-token-file FILE] [--json]
@@ -64,15 +63,8 @@ export function parseStatusArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
 }
 
 /** The `authorization` header for the instance's token, if one is given (never printed). */
-export function authorizationHeader(args: StatusArgs, env: NodeJS.ProcessEnv, readFile: (path: string) => string = (path) => readFileSync(path, 'utf8')): Record<string, string> {
-  let token = env.WAL2NATS_HTTP_TOKEN || undefined;
-  if (args.httpTokenFile !== undefined) {
-    try {
-      token = readFile(args.httpTokenFile).replace(/\r?\n$/, '');
-    } catch (error) {
-      throw configError('http-token-file', `cannot read ${args.httpTokenFile} (${error instanceof Error && 'code' in error ? String(error.code) : 'unreadable'})`);
-    }
-  }
+export function authorizationHeader(args: StatusArgs, env: NodeJS.ProcessEnv): Record<string, string> {
+  const token = args.httpTokenFile !== undefined ? readHttpTokenFile(args.httpTokenFile) : env.WAL2NATS_HTTP_TOKEN;
   return token ? { authorization: `Bearer ${token}` } : {};
 }
 

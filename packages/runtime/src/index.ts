@@ -6,3 +6,4 @@ export type { Overview, OverviewPoint, TableOverview, ShardOverview, ThreadOverv
 export type { MessageView, MessageDetail, MessageState } from './shard/message-tracker.js';
 export { requestBackfills } from './backfill/request-backfills.js';
 export { quantileBetween } from './metrics/metrics-json.js';
+export { readHttpTokenFile } from './http/http-access.js';

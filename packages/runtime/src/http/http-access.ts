@@ -35,12 +35,7 @@ const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8
 export function httpAccessFromConfig(config: Config, readFile: (path: string) => string = (path) => readFileSync(path, 'utf8')): HttpAccess {
   let token = config.httpToken ?? null;
   if (config.httpTokenFile !== undefined) {
-    try {
-      token = readFile(config.httpTokenFile).replace(/\r?\n$/, '');
-    } catch (error) {
-      const reason = error instanceof Error && 'code' in error ? String(error.code) : 'unreadable';
-      throw configError('http-token-file', `cannot read ${config.httpTokenFile} (${reason})`, 'give a file that holds the token, e.g. from openssl rand -hex 32');
-    }
+    token = readHttpTokenFile(config.httpTokenFile, readFile);
     if (token.length < MIN_HTTP_TOKEN_LENGTH) {
       throw configError('http-token-file', `the token in ${config.httpTokenFile} is shorter than ${MIN_HTTP_TOKEN_LENGTH} characters`, 'generate one with: openssl rand -hex 32');
     }
@@ -53,6 +48,16 @@ export function httpAccessFromConfig(config: Config, readFile: (path: string) =>
     hideRowData: config.httpHideRowData,
     exposedWithoutToken: token === null && !isLoopbackHost(config.httpHost),
   };
+}
+
+/** The token in a --http-token-file (one trailing newline dropped); the error names the file, never its content. */
+export function readHttpTokenFile(path: string, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): string {
+  try {
+    return readFile(path).replace(/\r?\n$/, '');
+  } catch (error) {
+    const reason = error instanceof Error && 'code' in error ? String(error.code) : 'unreadable';
+    throw configError('http-token-file', `cannot read ${path} (${reason})`, 'give a file that holds the token, e.g. from openssl rand -hex 32');
+  }
 }
 
 /**
