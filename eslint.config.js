@@ -14,6 +14,7 @@ export default tseslint.config(
         // package's tsconfig, so the projects are listed rather than found.
         project: [
           './packages/*/tsconfig.json',
+          './packages/runtime/src/console/tsconfig.json',
           './tsconfig.unit-tests.json',
           './test/tsconfig.json',
           './bench/tsconfig.json',
