@@ -157,6 +157,7 @@ describe('the HTTP port with a token', () => {
       assert.equal(await w2n.stop(), 0);
       const log = w2n.lines.map((l) => JSON.stringify(l)).join('\n');
       assert.ok(log.length > 0 && !log.includes(TOKEN), 'the token is not in the log');
+      assert.ok(!w2n.lines.some((l) => l.level === 'debug'), 'the process logged at info');
       assert.ok(!log.includes(SECRET_VALUE), 'no row value in the log at info');
     } finally {
       await page.close();
