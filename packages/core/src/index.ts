@@ -9,7 +9,7 @@ export { idempotencyKey, idempotencyKeyPrefix } from './envelope/idempotency-key
 export { pgMicrosToIso, pgMicrosToUnixMs, unixMsToPgMicros } from './envelope/pg-time.js';
 export { ChangeEncoder, type EncoderContext, type ChangePosition, type EncodedChange, type RelationCatalogInfo, type RowBytesResult } from './envelope/change-encoder.js';
 export { JsonBytes } from './values/json-bytes.js';
-export { FIRST_CATALOG_TYPE_OID, needsTypeLookup, resolveColumnType, typesToLookUp, type PgTypeInfo, type ColumnType } from './values/column-types.js';
+export { FIRST_CATALOG_TYPE_OID, needsTypeLookup, resolveColumnType, typesToLookUp, unknownTypeIn, type PgTypeInfo, type ColumnType } from './values/column-types.js';
 export { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from './delivery/backoff.js';
 export { DeliveryWatermark } from './delivery/watermark.js';
 export { shardForTable } from './pipeline/shard.js';

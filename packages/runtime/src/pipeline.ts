@@ -180,7 +180,7 @@ export class Pipeline {
     const channels = Array.from({ length: config.shards }, () => new MessageChannel());
     const logFormat = this.options.logFormat;
     this.shards = channels.map((channel, shard) => {
-      const data: ShardWorkerData = { shard, config, systemIdentifier: this.source!.systemIdentifier, databaseName: this.source!.databaseName, primaryKeys: this.source!.primaryKeys, readerPort: channel.port1, logFormat };
+      const data: ShardWorkerData = { shard, config, systemIdentifier: this.source!.systemIdentifier, databaseName: this.source!.databaseName, primaryKeys: this.source!.primaryKeys, userTypes: this.source!.userTypes, readerPort: channel.port1, logFormat };
       return startThread<ShardApi>(WorkerEntry.shard, data, [channel.port1]);
     });
     const readerData: ReaderWorkerData = { config, startLsn: this.source.startLsn, serverVersionNum: this.source.serverVersionNum, shardPorts: channels.map((c) => c.port2), logFormat };

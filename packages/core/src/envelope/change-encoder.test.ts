@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import type { RelationColumn, RelationMessage, Tuple } from '../pgoutput/pgoutput.types.js';
+import type { RelationColumn, RelationMessage, Tuple, UpdateMessage } from '../pgoutput/pgoutput.types.js';
 import { ChangeEncoder, type ChangePosition, type EncoderContext } from './change-encoder.js';
 import { idempotencyKeyPrefix } from './idempotency-key.js';
 
@@ -309,6 +309,26 @@ describe('ChangeEncoder: changes and unchanged TOAST columns', () => {
     assert.deepEqual(body.metadata['record_pks'], ['2']);
     // Only the key's old value is known ({} would also honour the contract); never body: null.
     assert.ok([JSON.stringify({ id: 1 }), '{}'].includes(JSON.stringify(body.changes)), JSON.stringify(body.changes));
+  });
+
+  it('takes an unchanged TOASTed key from the old key tuple (test_decoding toast.sql)', () => {
+    // UPDATE toasted_key SET toasted_col2 = toasted_col1 with a TOASTed key, as Postgres 15
+    // sends it: K tuple (null, key, null, null), new tuple (1, unchanged, unchanged, value).
+    const toastedKey: RelationMessage = {
+      tag: 'relation',
+      relationId: 16410,
+      schema: 'public',
+      name: 'toasted_key',
+      replicaIdentity: 'd',
+      columns: [column('id', OID.int4), column('toasted_key', OID.text, true), column('toasted_col1', OID.text), column('toasted_col2', OID.text)],
+    };
+    const key = '1234567890'.repeat(200);
+    const update: UpdateMessage = { tag: 'update', relationId: 16410, oldKind: 'key', oldTuple: [null, key, null, null], newTuple: ['1', undefined, undefined, 'v'] };
+    const body = parse(new ChangeEncoder(toastedKey, CTX).encodeUpdate(update, at(0)).json);
+    assert.deepEqual(body.record, { id: 1, toasted_key: key, toasted_col2: 'v' });
+    assert.deepEqual(body.metadata['unchanged_toast_columns'], ['toasted_col1'], 'a non-key column is never filled from the key tuple');
+    assert.deepEqual(body.metadata['record_pks'], [key]);
+    assert.deepEqual(body.changes, {});
   });
 
   it(

@@ -9,11 +9,11 @@
  * keeps every digit and nothing is built twice.
  */
 import type { DeleteMessage, InsertMessage, RelationMessage, Tuple, UpdateMessage } from '../pgoutput/pgoutput.types.js';
-import { resolveColumnType, type PgTypeInfo } from '../values/column-types.js';
+import { columnValueToJson, resolveColumnType, type ColumnType, type PgTypeInfo } from '../values/column-types.js';
 import { Buffer } from 'node:buffer';
 import { isPlainAscii, type JsonBytes } from '../values/json-bytes.js';
 import { quoteJson } from '../values/json-text.js';
-import { arrayToJson, valueToJson, writeValueBytes } from '../values/value-to-json.js';
+import { valueToJson, writeValueBytes } from '../values/value-to-json.js';
 import { RawKind, RawTuple } from './raw-tuple.js';
 import { pgMicrosToIso } from './pg-time.js';
 import { idempotencyKey } from './idempotency-key.js';
@@ -128,9 +128,10 @@ export class ChangeEncoder {
   private readonly keys: string[];
   /** Per column: the OID valueToJson converts by (a domain's base type) … */
   private readonly typeOids: number[];
-  /** … or, for an array of a user-defined type, its element type (-1 otherwise) and delimiter. */
+  /** … or, for an array of a user-defined type, its element type (-1 otherwise) … */
   private readonly arrayElements: number[];
-  private readonly arrayDelimiters: number[];
+  /** … and how each column's values convert (column-types.ts). */
+  private readonly columnTypes: ColumnType[];
   private readonly keyColumns: number[];
   private readonly subjects: Record<ChangeAction, string>;
   private readonly records: boolean;
@@ -164,7 +165,7 @@ export class ChangeEncoder {
     const types = relation.columns.map((c) => resolveColumnType(c.typeOid, catalog?.types ?? NO_TYPES));
     this.typeOids = types.map((t) => t.oid);
     this.arrayElements = types.map((t) => t.arrayElement);
-    this.arrayDelimiters = types.map((t) => t.delimiter);
+    this.columnTypes = types;
     this.keyColumns = keyColumnsOf(relation, catalog?.primaryKey !== undefined ? catalog.primaryKey : ctx.primaryKeys?.get(this.label));
     this.records = ctx.messageKind === 'records';
     const subject = (action: ChangeAction): string =>
@@ -199,10 +200,13 @@ export class ChangeEncoder {
   }
 
   encodeUpdate(message: UpdateMessage, position: ChangePosition): EncodedChange {
-    // Unchanged TOASTed values are not sent; the whole old row (REPLICA IDENTITY FULL) has them.
-    const fillFrom = message.oldKind === 'old' ? message.oldTuple : null;
-    const record = this.recordJson(message.newTuple, fillFrom);
-    const changes = message.oldTuple === null ? '{}' : this.changesJson(message.oldTuple, message.newTuple, message.oldKind === 'key');
+    // Unchanged TOASTed values are not sent; the whole old row (REPLICA IDENTITY FULL) has them,
+    // and so has the old key (DEFAULT, USING INDEX) for its columns: Postgres sends the old key
+    // when a key column is an unchanged TOASTed value (test_decoding's toast.sql).
+    const fillFrom = message.oldTuple;
+    const fillKeysOnly = message.oldKind === 'key';
+    const record = this.recordJson(message.newTuple, fillFrom, fillKeysOnly);
+    const changes = message.oldTuple === null ? '{}' : this.changesJson(message.oldTuple, message.newTuple, fillKeysOnly);
     return this.finish('update', record.json, changes, this.pksJson(message.newTuple, fillFrom), record.toastMissing, position);
   }
 
@@ -273,7 +277,7 @@ export class ChangeEncoder {
       toastMissing = this.recordBytes(t, null, out);
       if (!this.records) out.bytes(CHANGES_NULL);
     } else if (action === 'update') {
-      toastMissing = this.recordBytes(t, oldKind === 0x4f ? old : null, out);
+      toastMissing = this.recordBytes(t, oldKind === 0 ? null : old, out, oldKind === 0x4b);
       if (!this.records) {
         out.bytes(CHANGES_OPEN);
         if (oldKind === 0) out.ascii('{}');
@@ -310,7 +314,7 @@ export class ChangeEncoder {
       result.msgIdStart = result.msgIdEnd = -1;
     }
     out.bytes(RECORD_PKS);
-    if (action === 'update') this.pksBytes(t, oldKind === 0x4f ? old : null, out);
+    if (action === 'update') this.pksBytes(t, oldKind === 0 ? null : old, out);
     else this.pksBytes(action === 'insert' ? t : old, null, out);
     out.bytes(ANNOTATIONS);
     if (position.annotations === null) out.ascii('null');
@@ -340,7 +344,8 @@ export class ChangeEncoder {
     out.text(this.valueJson(i, utf8(src, start, end)));
   }
 
-  private recordBytes(t: RawTuple, fillFrom: RawTuple | null, out: JsonBytes): string[] | null {
+  /** `fillFrom`: where unchanged TOASTed values are taken from (its key columns only if `fillKeysOnly`). */
+  private recordBytes(t: RawTuple, fillFrom: RawTuple | null, out: JsonBytes, fillKeysOnly = false): string[] | null {
     let toastMissing: string[] | null = null;
     let first = true;
     const keys = this.bytes.keys;
@@ -348,7 +353,7 @@ export class ChangeEncoder {
     for (let i = 0; i < keys.length; i++) {
       let source = t;
       let kind = t.kind(i);
-      if (kind === RawKind.unchanged && fillFrom !== null) {
+      if (kind === RawKind.unchanged && fillFrom !== null && (!fillKeysOnly || this.isKey[i])) {
         source = fillFrom;
         kind = fillFrom.kind(i);
       }
@@ -408,17 +413,16 @@ export class ChangeEncoder {
   }
 
   private valueJson(i: number, text: string): string {
-    const element = this.arrayElements[i]!;
-    return element < 0 ? valueToJson(this.typeOids[i]!, text) : arrayToJson(element, text, this.arrayDelimiters[i]);
+    return this.arrayElements[i]! < 0 ? valueToJson(this.typeOids[i]!, text) : columnValueToJson(this.columnTypes[i]!, text);
   }
 
-  private recordJson(tuple: Tuple, fillFrom: Tuple | null): { json: string; toastMissing: string[] | null } {
+  private recordJson(tuple: Tuple, fillFrom: Tuple | null, fillKeysOnly = false): { json: string; toastMissing: string[] | null } {
     let json = '{';
     let toastMissing: string[] | null = null;
     let first = true;
     for (let i = 0; i < this.keys.length; i++) {
       let value = tuple[i];
-      if (value === undefined && fillFrom !== null) value = fillFrom[i];
+      if (value === undefined && fillFrom !== null && (!fillKeysOnly || this.isKey[i])) value = fillFrom[i];
       if (value === undefined) {
         (toastMissing ??= []).push(this.relation.columns[i]!.name);
         continue;

@@ -129,6 +129,9 @@ describe('ChangeEncoder.encodeRowBytes', () => {
           check(encoder, rowMessage('U', newer, null), position, out);
           check(encoder, rowMessage('U', newer, { kind: 'O', values: older }), position, out);
           check(encoder, rowMessage('U', newer, { kind: 'K', values: older.map((v, i) => (i === 0 ? v : null)) }), position, out);
+          // The key an unchanged TOASTed value: taken from the old key, other columns not.
+          const keyNotSent = newer.map((v, i) => (i === 0 || i % 3 === 1 ? undefined : v));
+          check(encoder, rowMessage('U', keyNotSent, { kind: 'K', values: older.map((v, i) => (i === 0 ? v ?? 'k' : null)) }), position, out);
           check(encoder, rowMessage('D', null, { kind: identity === 'f' ? 'O' : 'K', values: older }), position, out);
           // Fewer columns than the relation (a column added since): the rest count as not sent.
           check(encoder, rowMessage('I', values.slice(0, 5), null), position, out);

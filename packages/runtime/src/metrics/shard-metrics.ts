@@ -12,6 +12,8 @@ export interface ShardMetrics {
   /** 1 while the shard's NATS connection is up (one series per shard, so the sum across threads is the shards connected). */
   readonly natsConnected: Gauge<'shard'>;
   readonly natsReconnects: Counter<'shard'>;
+  /** Columns published in their text form because their type could not be resolved (counted per Relation message). */
+  readonly unknownColumnTypes: Counter<'table'>;
 }
 
 export function createShardMetrics(registry: Registry): ShardMetrics {
@@ -29,6 +31,12 @@ export function createShardMetrics(registry: Registry): ShardMetrics {
     }),
     natsConnected: new Gauge({ name: 'wal2nats_nats_connected', help: 'Whether a shard is connected to NATS (1) or not (0).', labelNames: ['shard'], registers }),
     natsReconnects: new Counter({ name: 'wal2nats_nats_reconnects_total', help: 'Times a shard got its NATS connection back after losing it.', labelNames: ['shard'], registers }),
+    unknownColumnTypes: new Counter({
+      name: 'wal2nats_unknown_column_types_total',
+      help: 'Columns whose type could not be resolved (dropped before wal2nats saw it): their values are published in Postgres text form. Counted per Relation message.',
+      labelNames: ['table'],
+      registers,
+    }),
     orderBreaks: new Counter({ name: 'wal2nats_order_breaks_total', help: 'Times a later change of a table was accepted before an earlier one that failed (JetStream with a window above 1).', labelNames: ['table'], registers }),
     publishDuration: new Histogram({
       name: 'wal2nats_publish_duration_seconds',

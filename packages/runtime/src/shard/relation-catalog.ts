@@ -12,13 +12,16 @@
  * their next change.
  *
  * The catalog says what is true now, not when the change was written: a change replayed after
- * its table's primary key changed gets the new key's columns (docs/data.md).
+ * its table's primary key changed gets the new key's columns (docs/data.md). Types are the
+ * exception: they come from a cache filled at start (type-cache.ts), so that a type dropped
+ * after a change that used it still converts; a type that cannot be found is reported.
  */
 import pg from 'pg';
-import { needsTypeLookup, typesToLookUp, backoffDelayMs, DEFAULT_BACKOFF, ErrorCode, type Config, type PgTypeInfo, type RelationCatalogInfo, type RelationMessage } from '@wal2nats/core';
+import { needsTypeLookup, typesToLookUp, unknownTypeIn, backoffDelayMs, DEFAULT_BACKOFF, ErrorCode, type Config, type PgTypeInfo, type RelationCatalogInfo, type RelationMessage } from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
 import { mapPostgresError } from '../source/pg-errors.js';
 import { clientConfig, userOf } from '../source/replication-setup.js';
+import { TypeCache } from './type-cache.js';
 
 /**
  * Whether encoding `relation` needs the catalog: a primary key that the key flags do not give
@@ -43,30 +46,32 @@ const PRIMARY_KEYS_SQL = `
     FROM pg_class c
    WHERE c.oid = ANY ($1::oid[])`;
 
-// The types asked for, and the user-defined types they are built on (domain base types, array
-// element types), in one round trip.
-const TYPES_SQL = `
-  WITH RECURSIVE closure(oid) AS (
-    SELECT unnest($1::oid[])
-    UNION
-    SELECT x.ref
-      FROM closure c
-      JOIN pg_type t ON t.oid = c.oid
-      CROSS JOIN LATERAL (VALUES (t.typbasetype), (CASE WHEN t.typlen = -1 THEN t.typelem ELSE 0 END)) AS x(ref)
-     WHERE x.ref >= ${10_000}
-  )
-  SELECT t.oid::int8 AS oid, t.typtype::text AS typtype, t.typbasetype::int8 AS base,
-         (CASE WHEN t.typlen = -1 THEN t.typelem ELSE 0 END)::int8 AS element, t.typdelim::text AS delim
-    FROM pg_type t JOIN closure c ON c.oid = t.oid`;
+/** A column whose type (or a type it is built on) the catalog no longer has. */
+export interface UnknownColumnType {
+  readonly table: string;
+  readonly column: string;
+  readonly typeOid: number;
+}
 
 export class RelationCatalog {
   private client: pg.Client | null = null;
-  private readonly types = new Map<number, PgTypeInfo>();
+  private readonly types: TypeCache;
   private readonly infos = new Map<number, RelationCatalogInfo>();
   private closed = false;
   private wake: (() => void) | null = null;
 
-  constructor(private readonly config: Config, private readonly log: Logger) {}
+  /**
+   * `userTypes`: every user-defined type, read at start before streaming (prepareSource);
+   * `onUnknownType`: called for each column whose type cannot be resolved (after the warning).
+   */
+  constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+    userTypes: readonly PgTypeInfo[] = [],
+    private readonly onUnknownType: (unknown: UnknownColumnType) => void = () => {},
+  ) {
+    this.types = new TypeCache(userTypes);
+  }
 
   /** The catalog's answer for this relation, once `resolve` looked it up. */
   infoFor(relationId: number): RelationCatalogInfo | undefined {
@@ -113,13 +118,8 @@ export class RelationCatalog {
     const client = await this.connect();
     const relationIds = [...new Set(relations.map((r) => r.relationId))];
     const keys = await client.query<{ relid: string; pk: string[] | null }>(PRIMARY_KEYS_SQL, [relationIds]);
-    const wanted = typesToLookUp(relations.flatMap((r) => r.columns.map((c) => c.typeOid))).filter((oid) => !this.types.has(oid));
-    if (wanted.length > 0) {
-      const rows = await client.query<{ oid: string; typtype: string; base: string; element: string; delim: string }>(TYPES_SQL, [wanted]);
-      for (const row of rows.rows) {
-        this.types.set(Number(row.oid), { oid: Number(row.oid), typtype: row.typtype, baseOid: Number(row.base), elementOid: Number(row.element), delimiter: row.delim });
-      }
-    }
+    const wanted = await this.types.fill(client, typesToLookUp(relations.flatMap((r) => r.columns.map((c) => c.typeOid))));
+    const types = this.types.known;
     const primaryKeys = new Map(keys.rows.map((row) => [Number(row.relid), row.pk]));
     for (const relation of relations) {
       if (!primaryKeys.has(relation.relationId)) {
@@ -128,10 +128,29 @@ export class RelationCatalog {
       }
       this.infos.set(
         relation.relationId,
-        primaryKeys.has(relation.relationId) ? { primaryKey: primaryKeys.get(relation.relationId) ?? null, types: this.types } : { types: this.types },
+        primaryKeys.has(relation.relationId) ? { primaryKey: primaryKeys.get(relation.relationId) ?? null, types } : { types },
       );
+      this.reportUnknownTypes(relation, types);
     }
-    this.log.debug('read the catalog', { tables: relations.map((r) => `${r.schema}.${r.name}`).join(','), types: wanted.length });
+    this.log.debug('read the catalog', { tables: relations.map((r) => `${r.schema}.${r.name}`).join(','), types: wanted });
+  }
+
+  /** Never silent: a value published in its text form because its type is gone is logged and counted. */
+  private reportUnknownTypes(relation: RelationMessage, types: ReadonlyMap<number, PgTypeInfo>): void {
+    for (const column of relation.columns) {
+      if (!needsTypeLookup(column.typeOid)) continue;
+      const typeOid = unknownTypeIn(column.typeOid, types);
+      if (typeOid === undefined) continue;
+      const unknown: UnknownColumnType = { table: `${relation.schema}.${relation.name}`, column: column.name, typeOid };
+      this.log.warn('a column type is unknown; its values keep their text form', {
+        table: unknown.table,
+        column: unknown.column,
+        type_oid: typeOid,
+        column_type_oid: column.typeOid,
+        why: 'the type was created and dropped while wal2nats was not reading (stopped, or behind): its definition was never seen (docs/data.md)',
+      });
+      this.onUnknownType(unknown);
+    }
   }
 
   private async connect(): Promise<pg.Client> {

@@ -54,7 +54,7 @@ const context: EncoderContext = {
   messageKind: config.messageKind,
 };
 const encoders = new Map<number, ChangeEncoder>();
-const catalog = new RelationCatalog(config, log);
+const catalog = new RelationCatalog(config, log, data.userTypes, (unknown) => metrics.unknownColumnTypes.inc({ table: unknown.table }));
 let publisher: ShardPublisher | null = null;
 let sink: DeliverySink | null = null;
 let batchesReceived = 0;

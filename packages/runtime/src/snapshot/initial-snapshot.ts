@@ -137,7 +137,7 @@ async function takeSnapshot(options: InitialSnapshotOptions, metrics: SnapshotMe
   replication.on('error', () => {});
   const sessions: pg.Client[] = [];
   const sinks: DeliverySink[] = [];
-  const catalog = new RelationCatalog(config, log);
+  const catalog = new RelationCatalog(config, log, options.source.userTypes);
   const onAbort = (): void => {
     // Ends the reads at once; the temporary slot goes with the replication connection.
     for (const client of [replication, ...sessions]) void client.end().catch(() => {});

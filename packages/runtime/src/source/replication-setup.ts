@@ -5,7 +5,8 @@
  * retried by the caller.
  */
 import pg from 'pg';
-import { ErrorCode, Wal2NatsError, formatLsn, literalTables, parseLsn, quoteIdent, type Config } from '@wal2nats/core';
+import { ErrorCode, Wal2NatsError, formatLsn, literalTables, parseLsn, quoteIdent, type Config, type PgTypeInfo } from '@wal2nats/core';
+import { readAllUserTypes } from '../shard/type-cache.js';
 import type { Logger } from '../log/logger.js';
 import { mapPostgresError } from './pg-errors.js';
 
@@ -25,6 +26,8 @@ export interface SourceInfo {
   readonly primaryKeys: Record<string, string[]>;
   /** The published tables (pairs, not "schema.table": a schema or table name may hold a dot). */
   readonly tables: PublishedTable[];
+  /** Every user-defined type, read before streaming starts (shard/type-cache.ts says why). */
+  readonly userTypes: PgTypeInfo[];
 }
 
 export interface PublishedTable {
@@ -75,8 +78,9 @@ export async function prepareSource(config: Config, log: Logger): Promise<Source
     const primaryKeys = await primaryKeysOf(client, config);
     const published = await client.query<{ schemaname: string; tablename: string }>('SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2', [config.publication]);
     const tables = published.rows.map((r): PublishedTable => ({ schema: r.schemaname, table: r.tablename }));
+    const userTypes = await readAllUserTypes(client);
     return {
-      tables, systemIdentifier, databaseName: config.databaseName ?? row.db, serverVersionNum, startLsn: slot.startLsn, slotCreated: slot.created, snapshotNeeded: slot.snapshotNeeded, primaryKeys };
+      tables, userTypes, systemIdentifier, databaseName: config.databaseName ?? row.db, serverVersionNum, startLsn: slot.startLsn, slotCreated: slot.created, snapshotNeeded: slot.snapshotNeeded, primaryKeys };
   } catch (error) {
     throw mapPostgresError(error, context);
   } finally {

@@ -5,7 +5,7 @@
  * buffer; shard → reader `delivered` with its frontier. Control path (comlink): main → reader
  * and main → shard apis below.
  */
-import type { ChangeBatch, Config, SerializedError } from '@wal2nats/core';
+import type { ChangeBatch, Config, PgTypeInfo, SerializedError } from '@wal2nats/core';
 import type { MetricsJson } from '../metrics/thread-metrics.js';
 import type { MessageCounts, MessageDetail, MessageQuery, MessageView } from '../shard/message-tracker.js';
 
@@ -76,6 +76,8 @@ export interface ShardWorkerData {
   readonly systemIdentifier: string;
   readonly databaseName: string;
   readonly primaryKeys: Record<string, string[]>;
+  /** Every user-defined type at start (shard/type-cache.ts). */
+  readonly userTypes: readonly PgTypeInfo[];
   readonly readerPort: import('node:worker_threads').MessagePort;
   readonly logFormat: 'json' | 'pretty';
 }
