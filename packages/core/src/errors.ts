@@ -23,7 +23,10 @@ export const ErrorCode = {
   NatsPermission: 'NATS_PERMISSION',
   /** TLS to NATS failed for good: the server's certificate does not verify, it refused ours, or it offers no TLS. Exit 3. */
   NatsTls: 'NATS_TLS',
-  /** A server is unreachable or dropped us: retried, never fatal. */
+  /**
+   * A server is unreachable, dropped us, or aborted our session with a transient error (Postgres
+   * SQLSTATE class 40: deadlock, serialization failure): retried with backoff, never fatal.
+   */
   Unavailable: 'UNAVAILABLE',
   /** A bug or an unexpected state. Exit 1. */
   Internal: 'INTERNAL',

@@ -40,6 +40,12 @@ export function mapPostgresError(error: unknown, context: { user: string; slot: 
     default:
       break;
   }
+  // Class 40, transaction rollback (40P01 deadlock, 40001 serialization failure, …): the
+  // statement lost a race and may succeed when tried again. A walsender can hit one while it
+  // decodes (catalog locks against REINDEX of pg_class, test_decoding's rewrite.sql).
+  if (code.startsWith('40')) {
+    return wrap(ErrorCode.Unavailable, `Postgres aborted the session with a transient error ${code}: ${message}`);
+  }
   if (CONNECTION_CODES.has(code) || code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || /Connection terminated|connection timeout|terminating connection/i.test(message)) {
     return wrap(ErrorCode.Unavailable, `Postgres is unavailable: ${message}`);
   }
