@@ -9,7 +9,7 @@ const overview: Overview = {
   uptime_seconds: 60,
   ready: true,
   reasons: [],
-  source: { database: 'shop', slot: 'wal2nats', publication: 'wal2nats', streaming: true, confirmed_lsn: '0/1979328', lag_bytes: 2_000_000, last_error: null },
+  source: { database: 'shop', slot: 'wal2nats', publication: 'wal2nats', streaming: true, confirmed_lsn: '0/1979328', lag_bytes: 2_000_000, last_error: null, tables_without_identity: [] },
   sink: { servers: ['nats://127.0.0.1:4222'], jetstream: false, subject_prefix: 'sequin', connected_shards: 2, shards: 2, max_backoff_seconds: 180 },
   totals: {
     published: 14_480, received: 14_481, retries: 6, published_per_s: 366, received_per_s: 366, retries_per_s: 0.1,

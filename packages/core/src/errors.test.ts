@@ -14,6 +14,7 @@ describe('exit codes', () => {
       PG_DATABASE_MISSING: 3,
       PG_SLOT_ACTIVE: 3,
       PG_SLOT_MISMATCH: 3,
+      PG_NO_REPLICA_IDENTITY: 2,
       NATS_AUTH: 3,
       NATS_PERMISSION: 3,
       NATS_TLS: 3,

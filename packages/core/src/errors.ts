@@ -2,6 +2,7 @@
  * The one catalogue of errors that wal2nats reports to operators. Code elsewhere branches on
  * these codes or on `exitCode`/`retryable`, never on message text.
  */
+import { quoteIdent } from './sql-quote.js';
 export const ErrorCode = {
   /** An option is missing or invalid. Exit 2. */
   ConfigInvalid: 'CONFIG_INVALID',
@@ -17,6 +18,11 @@ export const ErrorCode = {
   PgSlotActive: 'PG_SLOT_ACTIVE',
   /** The slot exists but was made for another output plugin, or for another database. Exit 3. */
   PgSlotMismatch: 'PG_SLOT_MISMATCH',
+  /**
+   * wal2nats would create a publication that includes tables with neither a primary key nor a
+   * replica identity: Postgres would then refuse every UPDATE and DELETE on them. Exit 2.
+   */
+  PgNoReplicaIdentity: 'PG_NO_REPLICA_IDENTITY',
   /** NATS refused the credentials. Exit 3. */
   NatsAuth: 'NATS_AUTH',
   /** NATS does not let our user publish to some of our subjects. Exit 3. */
@@ -44,6 +50,7 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   PG_DATABASE_MISSING: ExitCode.refused,
   PG_SLOT_ACTIVE: ExitCode.refused,
   PG_SLOT_MISMATCH: ExitCode.refused,
+  PG_NO_REPLICA_IDENTITY: ExitCode.badConfig,
   NATS_AUTH: ExitCode.refused,
   NATS_PERMISSION: ExitCode.refused,
   NATS_TLS: ExitCode.refused,
@@ -77,6 +84,34 @@ export class Wal2NatsError extends Error {
 
 export function configError(option: string, problem: string, hint?: string): Wal2NatsError {
   return new Wal2NatsError(ErrorCode.ConfigInvalid, `invalid option --${option}: ${problem}`, hint);
+}
+
+/**
+ * The three ways out for tables that have neither a primary key nor a replica identity
+ * (`schema.table`, quoted as SQL needs), for the refusal below and the start-up warning.
+ */
+export function replicaIdentityFixes(tables: readonly { schema: string; table: string }[]): string {
+  const sql = (t: { schema: string; table: string }): string => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`;
+  const first = tables[0] ? sql(tables[0]) : 'schema.table';
+  return (
+    `for each table, either add a primary key (ALTER TABLE ${first} ADD PRIMARY KEY (…)), ` +
+    `or let updates and deletes carry the whole old row (ALTER TABLE ${first} REPLICA IDENTITY FULL), ` +
+    `or leave it out of the stream with --exclude-tables ${tables.map((t) => `${t.schema}.${t.table}`).join(',')}`
+  );
+}
+
+/**
+ * The refusal to create a publication that would make Postgres refuse writes: publishing a
+ * table for updates and deletes needs a replica identity (docs/operations.md).
+ */
+export function noReplicaIdentityError(publication: string, tables: readonly { schema: string; table: string }[]): Wal2NatsError {
+  return new Wal2NatsError(
+    ErrorCode.PgNoReplicaIdentity,
+    `not creating the publication "${publication}": ${tables.length} table(s) have neither a primary key nor a replica identity, ` +
+      `and once published Postgres would refuse every UPDATE and DELETE on them ("cannot update table … because it does not have a replica identity"): ` +
+      tables.map((t) => `${t.schema}.${t.table}`).join(', '),
+    replicaIdentityFixes(tables),
+  );
 }
 
 /** An error as plain data, to cross a thread boundary with its code intact. */

@@ -24,6 +24,8 @@ export {
   ExitCode,
   Wal2NatsError,
   configError,
+  noReplicaIdentityError,
+  replicaIdentityFixes,
   serializeError,
   deserializeError,
   redactUrl,

@@ -112,6 +112,7 @@ export class Pipeline {
           natsServers: natsServers(config).map((url) => url.replace(/\/\/[^/?#@]*@/, '//')),
           jetstream: config.jetstream,
           maxBackoffMs: config.maxBackoffMs,
+          tablesWithoutIdentity: this.source?.tablesWithoutIdentity ?? [],
         };
       },
     });

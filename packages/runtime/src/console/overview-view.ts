@@ -128,6 +128,7 @@ function renderPipeline(o: ConsoleOverview): void {
     ['Confirmed', `${src.confirmed_lsn || '–'} · lag ${fmtBytes(src.lag_bytes)}`],
   ];
   if (src.last_error) facts.push(['Last error', h('span', { class: 'bad', text: src.last_error })]);
+  if (src.tables_without_identity.length > 0) facts.push(['No replica identity', h('span', { class: 'bad', text: `${src.tables_without_identity.join(', ')}: Postgres refuses their UPDATE and DELETE (add a primary key or REPLICA IDENTITY FULL, or drop them from the publication)` })]);
   facts.push(['NATS', h('span', null, h('span', { class: sink.connected_shards === sink.shards ? 'ok' : 'bad', text: `${sink.connected_shards}/${sink.shards} shards connected` }), sink.jetstream ? ' · JetStream acks' : ' · core NATS, flush-confirmed')]);
   facts.push(['Subjects', `${sink.subject_prefix}.changes.${src.database || '…'}.>`]);
   facts.push(['Process', `pid ${o.process.pid} · ${o.process.node} · up ${fmtSpan(o.uptime_seconds * 1000).trim()} · RSS ${fmtBytes(o.process.rss_bytes)}${o.process.cpu_percent === null ? '' : ` · CPU ${o.process.cpu_percent.toFixed(0)}%`}`]);

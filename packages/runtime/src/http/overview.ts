@@ -22,6 +22,8 @@ export interface OverviewInfo {
   readonly natsServers: readonly string[];
   readonly jetstream: boolean;
   readonly maxBackoffMs: number;
+  /** Tables of the publication whose UPDATE and DELETE Postgres refuses (no replica identity). */
+  readonly tablesWithoutIdentity: readonly string[];
 }
 
 export interface OverviewSource {
@@ -88,6 +90,8 @@ export interface Overview {
     readonly confirmed_lsn: string | null;
     readonly lag_bytes: number;
     readonly last_error: string | null;
+    /** Published tables with neither a primary key nor a replica identity: Postgres refuses their UPDATE and DELETE. */
+    readonly tables_without_identity: readonly string[];
   };
   readonly sink: {
     readonly servers: readonly string[];
@@ -259,6 +263,7 @@ export class OverviewSampler {
         confirmed_lsn: reader?.confirmedLsn ?? null,
         lag_bytes: latest?.lagBytes ?? 0,
         last_error: reader?.lastError ?? null,
+        tables_without_identity: info.tablesWithoutIdentity,
       },
       sink: {
         servers: info.natsServers,

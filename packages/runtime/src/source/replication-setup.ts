@@ -5,10 +5,11 @@
  * retried by the caller.
  */
 import pg from 'pg';
-import { ErrorCode, Wal2NatsError, formatLsn, literalTables, parseLsn, quoteIdent, type Config, type PgTypeInfo } from '@wal2nats/core';
+import { ErrorCode, Wal2NatsError, formatLsn, literalTables, noReplicaIdentityError, parseLsn, quoteIdent, replicaIdentityFixes, type Config, type PgTypeInfo } from '@wal2nats/core';
 import { readAllUserTypes } from '../shard/type-cache.js';
 import type { Logger } from '../log/logger.js';
 import { mapPostgresError } from './pg-errors.js';
+import { keptTables, tablesWithoutIdentityIn, tablesWithoutIdentityToCreate } from './publication-check.js';
 
 export interface SourceInfo {
   readonly systemIdentifier: string;
@@ -28,6 +29,11 @@ export interface SourceInfo {
   readonly tables: PublishedTable[];
   /** Every user-defined type, read before streaming starts (shard/type-cache.ts says why). */
   readonly userTypes: PgTypeInfo[];
+  /**
+   * Tables of an existing publication without a primary key or replica identity (Postgres
+   * refuses their UPDATE and DELETE), `schema.table`, for the console; warned about at start.
+   */
+  readonly tablesWithoutIdentity: string[];
 }
 
 export interface PublishedTable {
@@ -72,7 +78,7 @@ export async function prepareSource(config: Config, log: Logger): Promise<Source
       throw new Wal2NatsError(ErrorCode.PgPrivilege, `the Postgres user "${context.user}" may not replicate`, `run ALTER ROLE "${context.user}" WITH REPLICATION; as a superuser`);
     }
     const serverVersionNum = Number(row.version);
-    await ensurePublication(client, config, serverVersionNum, log);
+    const tablesWithoutIdentity = await ensurePublication(client, config, serverVersionNum, log);
     const slot = await ensureSlot(client, config, row.db, log);
     const systemIdentifier = await identifySystem(config);
     const primaryKeys = await primaryKeysOf(client, config);
@@ -80,7 +86,7 @@ export async function prepareSource(config: Config, log: Logger): Promise<Source
     const tables = published.rows.map((r): PublishedTable => ({ schema: r.schemaname, table: r.tablename }));
     const userTypes = await readAllUserTypes(client);
     return {
-      tables, userTypes, systemIdentifier, databaseName: config.databaseName ?? row.db, serverVersionNum, startLsn: slot.startLsn, slotCreated: slot.created, snapshotNeeded: slot.snapshotNeeded, primaryKeys };
+      tables, userTypes, tablesWithoutIdentity, systemIdentifier, databaseName: config.databaseName ?? row.db, serverVersionNum, startLsn: slot.startLsn, slotCreated: slot.created, snapshotNeeded: slot.snapshotNeeded, primaryKeys };
   } catch (error) {
     throw mapPostgresError(error, context);
   } finally {
@@ -88,17 +94,44 @@ export async function prepareSource(config: Config, log: Logger): Promise<Source
   }
 }
 
-async function ensurePublication(client: pg.Client, config: Config, serverVersionNum: number, log: Logger): Promise<void> {
+/**
+ * Creates the publication when missing, never one that would make Postgres refuse writes
+ * (publication-check.ts): refuses (exit 2) if a table it would publish has no replica identity.
+ * For an existing publication, warns about such tables and returns them (`schema.table`).
+ */
+async function ensurePublication(client: pg.Client, config: Config, serverVersionNum: number, log: Logger): Promise<string[]> {
   const existing = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [config.publication]);
-  if (existing.rowCount) return;
+  if (existing.rowCount) {
+    const missing = await tablesWithoutIdentityIn(client, config.publication);
+    if (missing.length > 0) {
+      log.warn('tables in the publication have neither a primary key nor a replica identity: Postgres refuses their UPDATE and DELETE', {
+        publication: config.publication,
+        tables: missing.map((t) => `${t.schema}.${t.table}`).join(','),
+        fix: `${replicaIdentityFixes(missing)} (and ALTER PUBLICATION ${quoteIdent(config.publication)} DROP TABLE …)`,
+      });
+    }
+    return missing.map((t) => `${t.schema}.${t.table}`);
+  }
+  const { kept, excluded } = await tablesWithoutIdentityToCreate(client, config);
+  if (kept.length > 0) throw noReplicaIdentityError(config.publication, kept);
   // Globs in --tables cannot be a FOR TABLE list (and should also cover tables created later):
   // the publication then takes all tables and the reader filters (core/pipeline/change-filter.ts).
-  const exact = literalTables(config.tables);
-  const target = exact ? `FOR TABLE ${exact.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`).join(', ')}` : 'FOR ALL TABLES';
+  // Except when that would take a table without a replica identity that the options leave out:
+  // the publication then lists the tables kept now, so that its writes stay allowed.
+  const exact = literalTables(config.tables) ?? (excluded.length > 0 ? await keptTables(client, config) : null);
+  if (excluded.length > 0 && !literalTables(config.tables)) {
+    log.warn('creating the publication for the tables kept now, not FOR ALL TABLES: tables created later are not published until added to it', {
+      publication: config.publication,
+      why: `FOR ALL TABLES would include ${excluded.map((t) => `${t.schema}.${t.table}`).join(',')}, which have no replica identity: Postgres would refuse their UPDATE and DELETE`,
+      add_later: `ALTER PUBLICATION ${quoteIdent(config.publication)} ADD TABLE …`,
+    });
+  }
+  const target = !exact ? 'FOR ALL TABLES' : exact.length === 0 ? '' : `FOR TABLE ${exact.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`).join(', ')}`;
   // A partitioned table is published under its root's name (CONTRACT.md), where the server can (13+).
   const options = serverVersionNum >= 130000 ? ' WITH (publish_via_partition_root = true)' : '';
   await client.query(`CREATE PUBLICATION ${quoteIdent(config.publication)} ${target}${options}`);
-  log.info('created publication', { publication: config.publication, tables: exact ? config.tables.join(',') : 'all' });
+  log.info('created publication', { publication: config.publication, tables: exact ? exact.map((t) => `${t.schema}.${t.table}`).join(',') : 'all' });
+  return [];
 }
 
 /** How long a slot held by another connection may take to be released before we give up. */
