@@ -1,38 +1,9 @@
 /**
- * NATS subject naming. Each of database, schema and table is exactly one subject token: bytes
- * outside `[A-Za-z0-9_-]` become `%XX` (upper-case hex of the UTF-8 byte), so `.`, spaces, `*`
- * and `>` can never split a token or act as a wildcard. See CONTRACT.md "Subjects".
+ * NATS subject naming. The builders and the escaping live in @wal2nats/types, the package that
+ * consumers install, so that publisher and consumers share one implementation; the check of
+ * `--subject-prefix` is configuration and stays here.
  */
-import { Buffer } from 'node:buffer';
-
-export type ChangeAction = 'insert' | 'update' | 'delete' | 'read' | 'truncate';
-
-const HEX = '0123456789ABCDEF';
-
-function isPlainByte(b: number): boolean {
-  return (b >= 0x61 && b <= 0x7a) || (b >= 0x41 && b <= 0x5a) || (b >= 0x30 && b <= 0x39) || b === 0x5f || b === 0x2d;
-}
-
-/** Escapes one identifier into one subject token. */
-export function escapeSubjectToken(name: string): string {
-  let plain = name.length > 0;
-  for (let i = 0; i < name.length && plain; i++) plain = isPlainByte(name.charCodeAt(i));
-  if (plain) return name;
-  let out = '';
-  for (const b of Buffer.from(name, 'utf8')) out += isPlainByte(b) ? String.fromCharCode(b) : `%${HEX[b >> 4]}${HEX[b & 15]}`;
-  // An empty identifier cannot be an empty token (NATS rejects `a..b`).
-  return out === '' ? '%00' : out;
-}
-
-/** `<prefix>.changes.<db>.<schema>.<table>.<action>` */
-export function changeSubject(prefix: string, database: string, schema: string, table: string, action: ChangeAction): string {
-  return `${prefix}.changes.${escapeSubjectToken(database)}.${escapeSubjectToken(schema)}.${escapeSubjectToken(table)}.${action}`;
-}
-
-/** `<prefix>.rows.<db>.<schema>.<table>` */
-export function rowsSubject(prefix: string, database: string, schema: string, table: string): string {
-  return `${prefix}.rows.${escapeSubjectToken(database)}.${escapeSubjectToken(schema)}.${escapeSubjectToken(table)}`;
-}
+export { changeSubject, escapeSubjectToken, rowsSubject, type ChangeAction } from '@wal2nats/types';
 
 /**
  * Checks a subject prefix: one or more dot-separated tokens, none empty, none a wildcard, no
