@@ -1,4 +1,5 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { messageProblem } from './message-schema.js';
 
 export interface WaitOptions {
   /** Named in the timeout error, e.g. "slot wal2nats confirmed_flush_lsn to pass 0/1A2B3C". */
@@ -56,7 +57,10 @@ export interface MessageCollector {
   readonly subject: string;
   /** Every message received so far, in arrival order. */
   readonly messages: CollectedMessage[];
-  /** Resolves with the first `n` messages once that many arrived; rejects after `timeoutMs`. */
+  /**
+   * Resolves with the first `n` messages once that many arrived; rejects after `timeoutMs`, or
+   * as soon as a wal2nats message breaks the contract (message-schema.ts).
+   */
   waitForCount(n: number, timeoutMs?: number): Promise<CollectedMessage[]>;
   /** Unsubscribes; pending waits reject. */
   close(): void;
@@ -95,9 +99,16 @@ export function collectMessages(
 ): MessageCollector {
   const messages: CollectedMessage[] = [];
   const waiters = new Set<Waiter>();
+  let broken: Error | null = null;
 
   const settle = () => {
     for (const w of waiters) {
+      if (broken) {
+        clearTimeout(w.timer);
+        waiters.delete(w);
+        w.reject(broken);
+        continue;
+      }
       if (messages.length >= w.n) {
         clearTimeout(w.timer);
         waiters.delete(w);
@@ -118,7 +129,10 @@ export function collectMessages(
       }
       const headers: Record<string, string> = {};
       if (msg.headers) for (const key of msg.headers.keys()) headers[key] = msg.headers.get(key);
-      const message = { subject: msg.subject, data: decode(msg.string()), headers };
+      const text = msg.string();
+      const problem = messageProblem(msg.subject, text, headers['Nats-Msg-Id']);
+      if (problem !== null) broken ??= new Error(`a message on ${subjectFilter} breaks the contract: ${problem}`);
+      const message = { subject: msg.subject, data: decode(text), headers };
       messages.push(message);
       options.onMessage?.(message);
       settle();
@@ -129,6 +143,7 @@ export function collectMessages(
     subject: subjectFilter,
     messages,
     waitForCount(n, timeoutMs = 10_000) {
+      if (broken) return Promise.reject(broken);
       if (messages.length >= n) return Promise.resolve(messages.slice(0, n));
       return new Promise((resolve, reject) => {
         const waiter: Waiter = {
