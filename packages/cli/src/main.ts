@@ -3,18 +3,17 @@
 import { CONFIG_SCHEMA, configError, ExitCode, Wal2NatsError } from '@wal2nats/core';
 import { backfillCommand, backfillHelp } from './backfill-command.js';
 import { GENERAL_HELP, runHelp } from './help-text.js';
+import { packageVersion } from './package-version.js';
 import { parseArgs } from './parse-args.js';
 import { configFrom, runCommand } from './run-command.js';
 import { statusCommand } from './status-command.js';
-
-const VERSION = '0.1.0';
 
 async function main(argv: readonly string[]): Promise<number> {
   // `status` has its own few options (not the run schema's).
   if (argv[0] === 'status') return statusCommand(argv.slice(1));
   const args = parseArgs(argv);
   if (args.version) {
-    process.stdout.write(`wal2nats ${VERSION}\n`);
+    process.stdout.write(`wal2nats ${packageVersion()}\n`);
     return ExitCode.ok;
   }
   if (args.command === undefined || args.command === 'help') {
