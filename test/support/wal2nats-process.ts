@@ -35,6 +35,8 @@ export interface Wal2NatsProcessOptions {
   readonly nodeFlags?: readonly string[];
   /** Echo every log line to our stderr (also WAL2NATS_TEST_VERBOSE=1). */
   readonly verbose?: boolean;
+  /** The script to run instead of the checkout's CLI, e.g. an installed package's `bin`. */
+  readonly script?: string;
 }
 
 export class Wal2NatsProcess {
@@ -54,10 +56,11 @@ export class Wal2NatsProcess {
   private readonly child: ChildProcess;
 
   constructor(args: readonly string[], env: NodeJS.ProcessEnv = {}, options: Wal2NatsProcessOptions = {}) {
-    if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run pnpm build first`);
+    const script = options.script ?? CLI_PATH;
+    if (!existsSync(script)) throw new Error(`${script} is missing${script === CLI_PATH ? ': run pnpm build first' : ''}`);
     const verbose = options.verbose ?? Boolean(process.env.WAL2NATS_TEST_VERBOSE);
     this.startedAt = performance.now();
-    this.child = spawn(process.execPath, [...(options.nodeFlags ?? []), CLI_PATH, ...args], {
+    this.child = spawn(process.execPath, [...(options.nodeFlags ?? []), script, ...args], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
