@@ -10,7 +10,7 @@ import { collectMessages, startNats, startPostgres, waitFor } from './harness/in
 /**
  * Waits until `nc` is connected again, to a server other than `previousServerId` (each
  * nats-server start has a new id). nats.js drops what is published while it reconnects
- * (PITFALLS.md), so a publish right after a restart could be lost or not, depending on whether
+ * (docs/pitfalls.md), so a publish right after a restart could be lost or not, depending on whether
  * the client had noticed the restart yet: that made this test fail now and then.
  */
 async function reconnected(nc: NatsConnection, previousServerId: string | undefined): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * What an update or a delete carries under each replica identity (DEFAULT, FULL, USING INDEX,
  * NOTHING), for tables with and without a primary key, and unchanged TOASTed columns: `record`,
- * `changes` and `record_pks` as CONTRACT.md "Message body" says (docs/data.md has the table).
+ * `changes` and `record_pks` as docs/contract.md "Message body" says (docs/data.md has the table).
  * https://www.postgresql.org/docs/current/sql-altertable.html#SQL-ALTERTABLE-REPLICA-IDENTITY
  */
 import { describe, it } from 'node:test';

@@ -1,6 +1,6 @@
 /**
  * Values of every common type, end to end: a row written to a real Postgres arrives in the
- * message body as CONTRACT.md "Values" says (docs/data.md has the full table), including
+ * message body as docs/contract.md "Values" says (docs/data.md has the full table), including
  * user-defined types — enums, domains, composites, ranges and arrays of them — and types
  * created after wal2nats started.
  */

@@ -36,7 +36,7 @@ export interface StreamFixtureOptions {
   readonly subjects?: 'changes' | 'rows';
 }
 
-/** A subject token as wal2nats escapes it (CONTRACT.md "Subjects"), for plain test names. */
+/** A subject token as wal2nats escapes it (docs/contract.md "Subjects"), for plain test names. */
 function token(name: string): string {
   if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`use plain names in tests: ${name}`);
   return name;

@@ -39,7 +39,7 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** Exit codes of the process (CONTRACT.md "Exit codes"). */
+/** Exit codes of the process (docs/contract.md "Exit codes"). */
 export const ExitCode = { ok: 0, unexpected: 1, badConfig: 2, refused: 3 } as const;
 
 const EXIT_BY_CODE: Record<ErrorCode, number> = {

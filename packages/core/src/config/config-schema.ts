@@ -1,7 +1,7 @@
 /**
  * The one config schema. It drives the `Config` type's checks, the CLI flags, the environment
  * variables (`WAL2NATS_<NAME>`), the keys of a `--config` YAML/JSON file, and `--help`.
- * Precedence: flag > environment > file > default (CONTRACT.md "Running it").
+ * Precedence: flag > environment > file > default (docs/contract.md "Running it").
  */
 export type OptionKind = 'string' | 'integer' | 'boolean' | 'duration' | 'list' | 'enum';
 

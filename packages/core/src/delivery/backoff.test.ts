@@ -6,7 +6,7 @@ import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.j
 const MIDDLE = (): number => 0.5; // no jitter either way
 
 describe('backoffDelayMs', () => {
-  it('defaults to about 1 s doubling up to about 3 minutes with ±20% jitter (CONTRACT.md "Delivery")', () => {
+  it('defaults to about 1 s doubling up to about 3 minutes with ±20% jitter (docs/contract.md "Delivery")', () => {
     assert.deepEqual(DEFAULT_BACKOFF, { initialMs: 1000, maxMs: 180_000, jitter: 0.2 });
   });
 

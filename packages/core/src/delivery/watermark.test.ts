@@ -21,7 +21,7 @@ describe('DeliveryWatermark', () => {
   });
 
   it('does not confirm from what was sent: sent but undelivered holds the commit back', () => {
-    // PITFALLS.md: "a watermark from what was sent loses data".
+    // docs/pitfalls.md: "a watermark from what was sent loses data".
     const w = new DeliveryWatermark(2);
     for (let seq = 1; seq <= 10; seq++) w.noteSent(seq % 2, seq);
     w.noteCommit(500, 10);
@@ -312,7 +312,7 @@ describe('DeliveryWatermark: randomized interleavings', () => {
   });
 
   it('would catch a watermark that confirms what was sent (the property is not vacuous)', () => {
-    // PITFALLS.md: one prototype acknowledged from the sender's count and lost 9,385 messages.
+    // docs/pitfalls.md: one prototype acknowledged from the sender's count and lost 9,385 messages.
     class SentWatermark extends DeliveryWatermark {
       override safeSeq(): number {
         return Number.POSITIVE_INFINITY;

@@ -6,7 +6,7 @@
  * A committed transaction may be confirmed once every change up to its last `seq` is delivered
  * on every shard that was sent any of them. Only commit end LSNs are confirmed: confirming a
  * position inside a transaction, or one that was merely received, loses data on restart
- * (PITFALLS.md: "a watermark from what was sent loses data").
+ * (docs/pitfalls.md: "a watermark from what was sent loses data").
  */
 import type { Lsn } from '../lsn.js';
 

@@ -1,4 +1,4 @@
-// The NATS payload is a versioned wire format (CONTRACT.md "Message body (JSON)"). The golden
+// The NATS payload is a versioned wire format (docs/contract.md "Message body"). The golden
 // tests below compare the exact JSON text, key order included, against literals: any change to
 // them is a change of the wire format and must be deliberate.
 import assert from 'node:assert/strict';

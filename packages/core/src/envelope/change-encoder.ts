@@ -1,6 +1,6 @@
 /**
  * Turns decoded pgoutput row messages into the contract's JSON envelope
- * `{record, changes, action, metadata}` (CONTRACT.md "Message body"), or with
+ * `{record, changes, action, metadata}` (docs/contract.md "Message body"), or with
  * `messageKind: 'records'` into record events `{record, metadata}` on the `rows` subjects.
  *
  * One encoder per relation version: the JSON keys, the subjects and the metadata that do not

@@ -1,7 +1,7 @@
 /**
  * The frames that the reader thread sends to a shard worker: raw pgoutput messages with the
  * numbering the reader gave them, packed into one ArrayBuffer that is transferred, not cloned.
- * PITFALLS.md measured ~300k/s for one postMessage per event against ~7M/s for raw bytes in one
+ * docs/pitfalls.md measured ~300k/s for one postMessage per event against ~7M/s for raw bytes in one
  * transferred buffer.
  *
  * Frame layout (big-endian):

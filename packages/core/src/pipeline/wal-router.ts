@@ -31,7 +31,7 @@ import { encodeRelationMessage, encodeRowMessage } from '../backfill/pgoutput-en
 import { isBackfillStateTable, parseWatermarkContent, watermarkKindOf } from '../backfill/watermark-messages.js';
 import type { RelationMessage } from '../pgoutput/pgoutput.types.js';
 
-/** `pg_logical_emit_message` prefixes (CONTRACT.md "Transaction annotations"). */
+/** `pg_logical_emit_message` prefixes (docs/contract.md "Message body", transaction_annotations). */
 export const ANNOTATIONS_SET_PREFIX = 'sequin:transaction_annotations.set';
 export const ANNOTATIONS_CLEAR_PREFIX = 'sequin:transaction_annotations.clear';
 /** Non-transactional messages that wal2nats writes itself so that an idle slot still advances. */

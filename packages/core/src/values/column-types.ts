@@ -11,7 +11,7 @@
 //     element type (an enum[] gives a JSON array of strings, a posint[] one of numbers; an
 //     array of a domain over an array gives arrays of arrays);
 //   - enums, composites, ranges, multiranges and extension types keep Postgres's text form, as
-//     a JSON string (CONTRACT.md: "everything else as Postgres's text form").
+//     a JSON string (docs/contract.md: "everything else as Postgres's text form").
 // Catalog: https://www.postgresql.org/docs/current/catalog-pg-type.html
 import { pgArrayToJson } from './pg-array.js';
 import { quoteJson } from './json-text.js';

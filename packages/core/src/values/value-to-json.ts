@@ -1,5 +1,5 @@
 // One column value, as pgoutput sends it (Postgres's text output format), → a JSON text
-// fragment for the message body (CONTRACT.md "Message body (JSON)", "Values").
+// fragment for the message body (docs/contract.md "Message body", "Values").
 // A fragment rather than a JS value so that int8 and float digits reach the consumer exactly.
 // Called per column per change: dispatch is a table lookup and a dense switch, no regex.
 

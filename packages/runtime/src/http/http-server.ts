@@ -1,5 +1,5 @@
 /**
- * The HTTP endpoints on the main thread (CONTRACT.md "HTTP"):
+ * The HTTP endpoints on the main thread (docs/contract.md "HTTP"):
  *
  *   GET  /metrics               Prometheus text of every thread
  *   GET  /healthz               200 while the process lives (Kubernetes liveness)

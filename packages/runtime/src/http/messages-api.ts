@@ -1,5 +1,5 @@
 /**
- * The messages API (CONTRACT.md "HTTP"): what every shard holds in flight, failing and recently
+ * The messages API (docs/contract.md "HTTP"): what every shard holds in flight, failing and recently
  * delivered, merged; one message's detail; and the operator's "retry now".
  *
  *   GET  /api/messages?state=inflight|failing|delivered[&table=schema.table][&limit=N]

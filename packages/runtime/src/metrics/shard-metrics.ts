@@ -1,4 +1,4 @@
-/** The metrics a shard worker updates as it publishes (names: CONTRACT.md "HTTP"). */
+/** The metrics a shard worker updates as it publishes (names: docs/contract.md "HTTP"). */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export interface ShardMetrics {

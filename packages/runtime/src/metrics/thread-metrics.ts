@@ -4,7 +4,7 @@
  * lives in one shard only, so gauges sum to the right value too).
  *
  * Process metrics (CPU, RSS) are collected once, on the main thread: collected in every worker
- * they would be summed (PITFALLS.md measured 371 MB shown for a 92 MB process). Per thread we
+ * they would be summed (docs/pitfalls.md measured 371 MB shown for a 92 MB process). Per thread we
  * export, labelled with the thread: CPU time, event-loop lag and utilisation, and V8 heap.
  *
  * Per-thread CPU: Node 20 has no per-thread CPU clock (`process.threadCpuUsage` came in Node

@@ -17,7 +17,7 @@ import { OutgoingMessage } from './outgoing-message.js';
 export type MessageState = 'inflight' | 'failing' | 'delivered';
 export const MESSAGE_STATES: readonly MessageState[] = ['inflight', 'failing', 'delivered'];
 
-/** One message as `GET /api/messages` lists it (CONTRACT.md "HTTP"), plus a few extra fields. */
+/** One message as `GET /api/messages` lists it (docs/contract.md "HTTP"), plus a few extra fields. */
 export interface MessageView {
   /** The `Nats-Msg-Id` (= `metadata.idempotency_key`). */
   readonly id: string;

@@ -1,7 +1,7 @@
 /**
  * JetStream: each message is published with core NATS and a reply subject on one inbox
  * subscription, and counts as delivered when its PubAck arrives (a PubAck that says
- * `duplicate` too: the stream already holds it). PITFALLS.md measured `js.publish` at ~6k/s
+ * `duplicate` too: the stream already holds it). docs/pitfalls.md measured `js.publish` at ~6k/s
  * awaited one by one and ~33k/s with hundreds in flight, against ~180k/s for this pattern with
  * the same guarantees.
  */

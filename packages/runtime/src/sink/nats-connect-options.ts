@@ -62,7 +62,7 @@ export function natsConnectOptions(config: Config, name: string): NodeConnection
   const options: NodeConnectionOptions = {
     servers: natsServers(config),
     name,
-    // Never give up: an unreachable server is retried, never fatal (CONTRACT.md "Exit codes").
+    // Never give up: an unreachable server is retried, never fatal (docs/contract.md "Exit codes").
     maxReconnectAttempts: -1,
     // The first connection is retried by NatsLink.connect, which logs each failure and knows
     // which ones are for good (credentials, TLS); nats.js would retry those silently.

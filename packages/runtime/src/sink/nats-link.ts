@@ -1,7 +1,7 @@
 /**
  * One NATS connection of a shard and what happened to it.
  *
- * nats.js discards its outbound buffer on reconnect (PITFALLS.md), so a confirmation that
+ * nats.js discards its outbound buffer on reconnect (docs/pitfalls.md), so a confirmation that
  * arrives on a *new* connection proves nothing about messages written on the old one: every
  * disconnect and reconnect bumps an epoch, and a cycle whose epoch changed has failed. The
  * status events are pushed synchronously by the protocol handler as they happen, so the epoch

@@ -5,7 +5,7 @@
  *
  * Why: the library's queue awaits `emitAsync('data')` and `_acknowledge()` for every message:
  * an EventEmitter2 dispatch, three promises and a microtask turn each, ~20 % of the reader
- * thread in the drain profile (PITFALLS.md: the `pg` protocol layer and events cost ~3 µs a
+ * thread in the drain profile (docs/pitfalls.md: the `pg` protocol layer and events cost ~3 µs a
  * message, pgoutput parsing ~1.3 µs). With `acknowledge.auto` false, `_acknowledge()` does
  * nothing, so calling the handler in order is the same behaviour.
  *

@@ -2,7 +2,7 @@
  * A pg-logical-replication output plugin that starts pgoutput and hands over each message's raw
  * bytes unparsed: the reader only routes them, the shard workers decode them. (The library's
  * PgoutputPlugin parses every message on the reader thread into objects that cannot cross a
- * thread boundary: PITFALLS.md "Not cloneable".)
+ * thread boundary: docs/pitfalls.md "Not cloneable".)
  */
 import type { Buffer } from 'node:buffer';
 import type { Client } from 'pg';

@@ -54,7 +54,7 @@ export function clientConfig(config: Config, extra: pg.ClientConfig = {}): pg.Cl
     connectionString: config.postgresUrl,
     application_name: 'wal2nats',
     connectionTimeoutMillis: 10_000,
-    // Text output of timestamps, floats and intervals depends on these (CONTRACT.md "Values").
+    // Text output of timestamps, floats and intervals depends on these (docs/contract.md "Values").
     options: '-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3',
     ...extra,
   };
@@ -127,7 +127,7 @@ async function ensurePublication(client: pg.Client, config: Config, serverVersio
     });
   }
   const target = !exact ? 'FOR ALL TABLES' : exact.length === 0 ? '' : `FOR TABLE ${exact.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`).join(', ')}`;
-  // A partitioned table is published under its root's name (CONTRACT.md), where the server can (13+).
+  // A partitioned table is published under its root's name (docs/contract.md), where the server can (13+).
   const options = serverVersionNum >= 130000 ? ' WITH (publish_via_partition_root = true)' : '';
   await client.query(`CREATE PUBLICATION ${quoteIdent(config.publication)} ${target}${options}`);
   log.info('created publication', { publication: config.publication, tables: exact ? exact.map((t) => `${t.schema}.${t.table}`).join(',') : 'all' });

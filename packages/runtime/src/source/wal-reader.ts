@@ -2,7 +2,7 @@
  * The reader: streams the slot, routes raw changes to the shards, and confirms to Postgres only
  * what every shard has delivered.
  *
- * pg-logical-replication is used with the settings PITFALLS.md calls for: no automatic
+ * pg-logical-replication is used with the settings docs/pitfalls.md calls for: no automatic
  * acknowledgement (auto: false, timeoutSeconds: 0: otherwise a timer confirms what was merely
  * received), and flow control so that an awaited handler pauses the socket. Keepalives that ask
  * for a reply are answered with the watermark, and a timer sends it every 10 s even while
