@@ -1,9 +1,10 @@
 /**
  * wal2nats as users install it: the packages are packed (`pnpm pack`, as for publishing),
  * installed with npm into an empty directory (no workspace, no dev dependencies), and the
- * installed `wal2nats run` streams a change from this file's own Postgres to its own NATS. A
- * consumer script is then compiled against the installed @wal2nats/types, with the messages
- * that arrived written into it as typed literals, and run.
+ * installed `wal2nats run` streams changes from this file's own Postgres to its own NATS (change
+ * events, and record events from a second instance). A consumer script is then compiled against
+ * the installed @wal2nats/types, with the messages that arrived written into it as typed
+ * literals, and run.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -71,7 +72,9 @@ describe('the packed packages, installed with npm', { timeout: 600_000 }, () => 
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  it('ship no tests or bench files, a LICENSE and a README, and wal2nats under 5 MB unpacked', async () => {
+  it('ship no tests or bench files, a LICENSE and a README, one version, and wal2nats under 5 MB unpacked', async () => {
+    const typesManifest = JSON.parse(readFileSync(join(app, 'node_modules', '@wal2nats', 'types', 'package.json'), 'utf8')) as { version: string };
+    assert.equal(typesManifest.version, version, '@wal2nats/types carries the version of wal2nats');
     for (const tarball of tarballs) {
       const files = await tarballFiles(tarball);
       const paths = files.map((f) => f.path);
@@ -99,11 +102,22 @@ describe('the packed packages, installed with npm', { timeout: 600_000 }, () => 
        INSERT INTO "Sales Team"."order.items" VALUES (1, 1, 'before the start', '{a,b}', '{"k": [1, null]}', '2024-10-28 21:37:01.12747+00');`,
     );
     const collector = collectMessages(nc, 'sequin.changes.packed.>');
+    const rowsCollector = collectMessages(nc, 'sequin.rows.packed.>');
     await nc.flush();
     const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--initial-snapshot'] }), {}, { script: wal2nats });
+    let records: Wal2NatsProcess | undefined;
     let messages;
+    let rowMessages;
     try {
       await w2n.streaming();
+      // A second instance on its own slot (started once the first has made the publication)
+      // publishes the same changes as record events.
+      records = new Wal2NatsProcess(
+        runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'packed_records', '--message-kind', 'records', '--shards', '1'] }),
+        {},
+        { script: wal2nats },
+      );
+      await records.streaming();
       const client = await pg.connect('packed');
       try {
         await client.query(`INSERT INTO "Sales Team"."order.items" VALUES (2, 5, 'new', '{}', 'null', now())`);
@@ -114,32 +128,49 @@ describe('the packed packages, installed with npm', { timeout: 600_000 }, () => 
         await client.end();
       }
       messages = await collector.waitForCount(5, 60_000);
+      rowMessages = await rowsCollector.waitForCount(4, 60_000);
       assert.equal(await w2n.stop(), 0, `wal2nats stopped cleanly:\n${w2n.tail()}`);
+      assert.equal(await records.stop(), 0, `wal2nats (records) stopped cleanly:\n${records.tail()}`);
     } finally {
       w2n.kill();
+      records?.kill();
       collector.close();
+      rowsCollector.close();
     }
     assert.deepEqual(
       messages.map((m) => m.subject),
       ['read', 'insert', 'update', 'delete', 'truncate'].map((action) => `sequin.changes.packed.Sales%20Team.order%2Eitems.${action}`),
     );
+    assert.deepEqual(
+      rowMessages.map((m) => m.subject),
+      Array(4).fill('sequin.rows.packed.Sales%20Team.order%2Eitems'),
+    );
 
     // The messages as typed literals: a field the types do not know, or a value of the wrong
     // type, fails the compilation (`satisfies` checks excess properties too).
-    const literals = messages.map((m) => `  { subject: ${JSON.stringify(m.subject)}, body: ${JSON.stringify(m.data)} },`).join('\n');
+    const literals = (list: typeof messages) => list.map((m) => `  { subject: ${JSON.stringify(m.subject)}, body: ${JSON.stringify(m.data)} },`).join('\n');
     writeFileSync(
       join(app, 'consumer.mts'),
-      `import { parseSubject, type ChangeEvent } from '@wal2nats/types';
+      `import { parseSubject, type ChangeEvent, type RecordEvent } from '@wal2nats/types';
 
 const received = [
-${literals}
+${literals(messages)}
 ] satisfies readonly { subject: string; body: ChangeEvent }[];
+
+const receivedRows = [
+${literals(rowMessages)}
+] satisfies readonly { subject: string; body: RecordEvent }[];
 
 for (const { subject, body } of received as readonly { subject: string; body: ChangeEvent }[]) {
   const parsed = parseSubject(subject, 'sequin');
   if (parsed === null || parsed.kind !== 'changes') throw new Error('not a change subject: ' + subject);
   const columns = body.action === 'update' ? Object.keys(body.changes) : body.action === 'truncate' ? [] : Object.keys(body.record);
   console.log(JSON.stringify({ table: parsed.schema + '/' + parsed.table, action: parsed.action, same: parsed.action === body.action, columns }));
+}
+for (const { subject, body } of receivedRows as readonly { subject: string; body: RecordEvent }[]) {
+  const parsed = parseSubject(subject, 'sequin');
+  if (parsed === null || parsed.kind !== 'rows') throw new Error('not a rows subject: ' + subject);
+  console.log(JSON.stringify({ table: parsed.schema + '/' + parsed.table, deleted: body.metadata.deleted, id: body.record === null ? null : body.record['id'] ?? null }));
 }
 `,
     );
@@ -173,6 +204,10 @@ for (const { subject, body } of received as readonly { subject: string; body: Ch
         { table: 'Sales Team/order.items', action: 'update', same: true, columns: ['qty'] },
         { table: 'Sales Team/order.items', action: 'delete', same: true, columns: ['id', 'qty', 'note', 'tags', 'doc', 'at'] },
         { table: 'Sales Team/order.items', action: 'truncate', same: true, columns: [] },
+        { table: 'Sales Team/order.items', deleted: false, id: 2 },
+        { table: 'Sales Team/order.items', deleted: false, id: 2 },
+        { table: 'Sales Team/order.items', deleted: true, id: 1 },
+        { table: 'Sales Team/order.items', deleted: true, id: null },
       ],
     );
   });

@@ -1,13 +1,10 @@
 /**
  * The servers of one test file: a throwaway Postgres and nats-server started before its tests
- * (with a NATS connection for the test itself) and removed after them, even on failure. Every
- * wal2nats message published on the server meanwhile is checked against the contract
- * (harness/message-schema.ts): the file fails after its tests if one breaks it.
+ * (with a NATS connection for the test itself) and removed after them, even on failure.
  */
 import { after, before } from 'node:test';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { startNats, startPostgres, type NatsOptions, type NatsServer, type PgServer, type PostgresOptions } from '../harness/index.js';
-import { watchMessages, type MessageWatch } from '../harness/message-schema.js';
 
 export interface TestServers {
   readonly pg: PgServer;
@@ -27,24 +24,18 @@ export interface UseServersOptions {
 
 export function useServers(options: UseServersOptions = {}): TestServers {
   const servers: { pg?: PgServer; nats?: NatsServer; nc?: NatsConnection } = {};
-  let watch: MessageWatch | undefined;
   before(async () => {
     [servers.pg, servers.nats] = await Promise.all([startPostgres(options.postgres), startNats(options.nats)]);
     servers.nc = await servers.nats.connect();
-    const watchConnection = await servers.nats.connect();
-    watch = watchMessages(watchConnection);
-    await watchConnection.flush();
     await options.afterStart?.(started);
   });
   after(async () => {
     try {
       await options.beforeStop?.();
     } finally {
-      await Promise.all([servers.nc?.close(), watch?.close()]);
+      await servers.nc?.close();
       await Promise.all([servers.pg?.dispose(), servers.nats?.dispose()]);
     }
-    const problems = watch?.problems ?? [];
-    if (problems.length > 0) throw new Error(`${problems.length} of ${watch?.checked()} wal2nats messages break the contract:\n${problems.slice(0, 5).join('\n')}`);
   });
   const must = <T>(value: T | undefined, what: string): T => {
     if (value === undefined) throw new Error(`${what} is not started: use it inside a test, after before()`);

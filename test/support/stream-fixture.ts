@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Client, QueryResult, QueryResultRow } from 'pg';
 import type { NatsServer, PgServer } from '../harness/index.js';
+import { bodyProblem } from '../harness/message-schema.js';
 import type { Envelope } from './envelope.js';
 import { useServers, type TestServers, type UseServersOptions } from './servers.js';
 import { runArgs, Wal2NatsProcess } from './wal2nats-process.js';
@@ -120,21 +121,29 @@ export class StreamFixture {
 export class Listener {
   readonly messages: ReceivedMessage[] = [];
   private readonly sub: Subscription;
-  private waiter: { count: number; resolve: () => void } | null = null;
+  private waiter: { count: number; resolve: () => void; reject: (error: Error) => void } | null = null;
+  /** Set by the first message that breaks the contract (harness/message-schema.ts). */
+  private broken: Error | null = null;
 
   constructor(nc: NatsConnection, readonly subject: string, private readonly what: string, private readonly tail: () => string) {
     this.sub = nc.subscribe(subject, {
       callback: (error, msg) => {
         if (error) return;
         const raw = msg.string();
-        this.messages.push({ subject: msg.subject, raw, body: JSON.parse(raw) as Envelope, msgId: msg.headers?.get('Nats-Msg-Id') });
-        if (this.waiter && this.messages.length >= this.waiter.count) this.waiter.resolve();
+        const body = JSON.parse(raw) as Envelope;
+        const msgId = msg.headers?.get('Nats-Msg-Id');
+        this.messages.push({ subject: msg.subject, raw, body, msgId });
+        const problem = bodyProblem(msg.subject, body, msgId || undefined);
+        if (problem !== null) this.broken ??= new Error(`a message of ${this.what} breaks the contract: ${problem}`);
+        if (this.broken) this.waiter?.reject(this.broken);
+        else if (this.waiter && this.messages.length >= this.waiter.count) this.waiter.resolve();
       },
     });
   }
 
-  /** The first `count` messages, once they arrived; rejects after `timeoutMs`. */
+  /** The first `count` messages, once they arrived; rejects after `timeoutMs`, or once a message breaks the contract. */
   take(count: number, timeoutMs = 30_000): Promise<ReceivedMessage[]> {
+    if (this.broken) return Promise.reject(this.broken);
     if (this.messages.length >= count) return Promise.resolve(this.messages.slice(0, count));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -148,6 +157,11 @@ export class Listener {
           clearTimeout(timer);
           this.waiter = null;
           resolve(this.messages.slice(0, count));
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          this.waiter = null;
+          reject(error);
         },
       };
     });
