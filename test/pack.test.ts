@@ -129,6 +129,15 @@ describe('the packed packages, installed with npm', { timeout: 600_000 }, () => 
       }
       messages = await collector.waitForCount(5, 60_000);
       rowMessages = await rowsCollector.waitForCount(4, 60_000);
+      // The console's scripts are files read at run time: they must be in the package too.
+      const http = await w2n.httpBase();
+      const page = await fetch(`${http}/`);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /src="\/console\/console\.js"/);
+      const script = await fetch(`${http}/console/console.js`);
+      assert.equal(script.status, 200, 'the console script is served from the installed package');
+      assert.match(await script.text(), /import /);
+      assert.match(await (await fetch(`${http}/metrics`)).text(), /wal2nats_messages_published_total\{[^}]*action="truncate"[^}]*\} 1/);
       assert.equal(await w2n.stop(), 0, `wal2nats stopped cleanly:\n${w2n.tail()}`);
       assert.equal(await records.stop(), 0, `wal2nats (records) stopped cleanly:\n${records.tail()}`);
     } finally {

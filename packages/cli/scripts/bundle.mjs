@@ -4,25 +4,31 @@
  * every npm dependency left as an import that npm installs. docs/architecture.md ("Packaging")
  * says why this and not publishing the workspace packages.
  *
- * Workers are started from `new URL(<relative path>, import.meta.url)` in the runtime's one
- * registry of entry files (runtime/src/threads/worker-entries.ts). So the bundle keeps the
- * runtime's layout: each worker entry lands at its path under runtime/dist, and the CLI and the
- * shared chunks land in the registry's own directory, where that relative path still holds.
+ * The runtime finds files relative to its own modules: workers from `new URL(<path>,
+ * import.meta.url)` in its one registry of entry files (runtime/src/threads/worker-entries.ts),
+ * the console's scripts in dist/console (runtime/src/http/console-assets.ts). So `bundle/` is
+ * laid out like the runtime package: each worker entry at its path under dist/, the CLI and the
+ * chunks shared by the entries in the registry's directory, and the console's scripts copied to
+ * dist/console, so that every such relative path holds as it is.
  *
- *   bundle/wal2nats.js                 the `bin` (imports the CLI)
- *   bundle/threads/wal2nats.js         the CLI (threads/: the registry's directory)
- *   bundle/threads/chunk-*.js          code shared by the entries
- *   bundle/source/reader-thread.js     worker entries, as WorkerEntry names them
- *   bundle/shard/shard-worker.js
+ *   bundle/wal2nats.js                      the `bin` (imports the CLI)
+ *   bundle/dist/threads/wal2nats.js         the CLI (threads/: the registry's directory)
+ *   bundle/dist/threads/chunk-*.js          code shared by the entries
+ *   bundle/dist/source/reader-thread.js     worker entries, as WorkerEntry names them
+ *   bundle/dist/shard/shard-worker.js
+ *   bundle/dist/console/*.js                the console's browser scripts, as built
  */
 import { build } from 'esbuild';
-import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const cliDir = fileURLToPath(new URL('..', import.meta.url));
-const runtimeDist = fileURLToPath(new URL('../../runtime/dist/', import.meta.url));
+const runtimeRoot = fileURLToPath(new URL('../../runtime/', import.meta.url));
+const runtimeDist = join(runtimeRoot, 'dist');
 const registryFile = join(runtimeDist, 'threads', 'worker-entries.js');
+/** The console's scripts, read at run time (not imported): copied as they are. */
+const consoleDir = join(runtimeDist, 'console');
 const outdir = join(cliDir, 'bundle');
 
 const manifest = JSON.parse(readFileSync(join(cliDir, 'package.json'), 'utf8'));
@@ -37,9 +43,9 @@ try {
 const workerEntries = Object.entries(registry.WorkerEntry ?? {});
 if (workerEntries.length === 0) throw new Error(`${registryFile} exports no WorkerEntry: the bundle would have no worker threads`);
 
-/** A path under runtime/dist as an esbuild output name (no extension, forward slashes). */
-const outName = (path) => relative(runtimeDist, path).replace(/\.js$/, '').split(sep).join('/');
-const registryDir = relative(runtimeDist, dirname(registryFile)).split(sep).join('/');
+/** A path in the runtime package as an esbuild output name (no extension, forward slashes). */
+const outName = (path) => relative(runtimeRoot, path).replace(/\.js$/, '').split(sep).join('/');
+const registryDir = relative(runtimeRoot, dirname(registryFile)).split(sep).join('/');
 
 const entryPoints = [
   { in: join(cliDir, 'dist', 'main.js'), out: `${registryDir}/wal2nats` },
@@ -50,6 +56,7 @@ const entryPoints = [
   }),
 ];
 
+if (!existsSync(join(consoleDir, 'console.js'))) throw new Error(`the console's scripts are missing from ${consoleDir}: run pnpm build first`);
 rmSync(outdir, { recursive: true, force: true });
 const result = await build({
   entryPoints,
@@ -78,6 +85,8 @@ for (const output of Object.values(result.metafile.outputs)) {
 }
 const undeclared = [...imported].filter((path) => !dependencies.some((name) => path === name || path.startsWith(`${name}/`)));
 if (undeclared.length > 0) throw new Error(`the bundle imports packages that are not dependencies of ${manifest.name}: ${undeclared.join(', ')}`);
+
+cpSync(consoleDir, join(outdir, relative(runtimeRoot, consoleDir)), { recursive: true, filter: (path) => !/\.(map|tsbuildinfo)$|\.d\.ts$/.test(path) });
 
 const bin = join(outdir, 'wal2nats.js');
 writeFileSync(bin, `#!/usr/bin/env node\nimport './${registryDir}/wal2nats.js';\n`);
