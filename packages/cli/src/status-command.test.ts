@@ -9,6 +9,7 @@ const overview: Overview = {
   uptime_seconds: 60,
   ready: true,
   reasons: [],
+  role: { role: 'active', since: '2026-01-01T00:00:30.000Z', active_host: 'db-1', active_pid: 42 },
   source: { database: 'shop', slot: 'wal2nats', publication: 'wal2nats', streaming: true, confirmed_lsn: '0/1979328', lag_bytes: 2_000_000, last_error: null, tables_without_identity: [] },
   sink: { servers: ['nats://127.0.0.1:4222'], jetstream: false, subject_prefix: 'sequin', connected_shards: 2, shards: 2, max_backoff_seconds: 180 },
   totals: {
@@ -47,6 +48,14 @@ describe('wal2nats status', () => {
     assert.match(text, /deliver count 6 · next attempt in 26 s · 3 waiting behind it/);
     assert.match(text, /last error: 'payload' max_payload size exceeded/);
     assert.ok(!text.includes('\x1b['), 'no colour codes when colours are off');
+  });
+
+  it('shows the role: active, or standby with the active process', () => {
+    assert.match(renderStatus(overview, [], 'http://x', colours(false)), /▶ active for 30 s/);
+    const standby = renderStatus({ ...overview, role: { role: 'standby', since: '2026-01-01T00:00:50.000Z', active_host: 'db-2', active_pid: 77 } }, [], 'http://x', colours(false));
+    assert.match(standby, /◦ standby for 10 s · active: db-2 pid 77/);
+    const foreign = renderStatus({ ...overview, role: { role: 'standby', since: null, active_host: null, active_pid: null } }, [], 'http://x', colours(false));
+    assert.match(foreign, /active: a process that is not wal2nats/);
   });
 
   it('shows a backfill in progress', () => {

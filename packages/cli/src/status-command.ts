@@ -191,6 +191,15 @@ function table(rows: readonly string[][], align: readonly ('l' | 'r')[]): string
   );
 }
 
+/** High availability: "active since …", or "standby since … · active: host pid …". */
+export function roleLine(o: Overview, now: number, c: Colours): string {
+  const { role, since, active_host: host, active_pid: pid } = o.role;
+  const age = since === null ? '' : ` for ${span(Math.max(0, now - Date.parse(since)))}`;
+  if (role === 'active') return `${c.green('▶ active')}${c.dim(`${age} · streams from the slot`)}`;
+  if (role === 'standby') return `${c.cyan('◦ standby')}${c.dim(age)} · active: ${host === null ? 'a process that is not wal2nats' : `${host} pid ${pid}`}`;
+  return c.dim('◦ starting');
+}
+
 export function renderStatus(o: Overview, failing: readonly MessageView[], httpUrl: string, c: Colours, now = Date.parse(o.now), backfills: readonly BackfillProgress[] = []): string {
   const t = o.totals;
   const lines: string[] = [];
@@ -199,6 +208,7 @@ export function renderStatus(o: Overview, failing: readonly MessageView[], httpU
   const readiness = o.ready ? c.green('● ready') : c.red('● not ready');
   lines.push(`${readiness}   ${c.dim(`up ${span(o.uptime_seconds * 1000)} · pid ${o.process.pid} · RSS ${bytes(o.process.rss_bytes)}${o.process.cpu_percent === null ? '' : ` · CPU ${o.process.cpu_percent.toFixed(0)}%`}`)}`);
   for (const reason of o.reasons) lines.push(`  ${c.red('✗')} ${reason}`);
+  lines.push(roleLine(o, now, c));
   lines.push('');
 
   const failingTables = t.failing_tables;

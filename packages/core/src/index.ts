@@ -12,6 +12,7 @@ export { JsonBytes } from './values/json-bytes.js';
 export { FIRST_CATALOG_TYPE_OID, needsTypeLookup, resolveColumnType, typesToLookUp, unknownTypeIn, type PgTypeInfo, type ColumnType } from './values/column-types.js';
 export { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from './delivery/backoff.js';
 export { DeliveryWatermark } from './delivery/watermark.js';
+export { fnv1aHex, holderFingerprint, holderMismatch, holderName, parseHolderName, type PublishingOptions, type SlotHolder } from './ha/holder-name.js';
 export { shardForTable } from './pipeline/shard.js';
 export { ChangeBatchWriter, forEachFrame, FrameKind, type ChangeBatch, type FrameMeta } from './pipeline/change-batch.js';
 export { WalRouter, WalRouterError, HEARTBEAT_PREFIX, ANNOTATIONS_SET_PREFIX, ANNOTATIONS_CLEAR_PREFIX, type WalRouterOptions } from './pipeline/wal-router.js';

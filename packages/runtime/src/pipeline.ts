@@ -28,6 +28,7 @@ import { withTimeout } from './http/respond.js';
 import type { Logger } from './log/logger.js';
 import { MetricsGatherer } from './metrics/aggregate-metrics.js';
 import { createThreadRegistry } from './metrics/thread-metrics.js';
+import { PublishLease } from './ha/publish-lease.js';
 import { checkJetStream } from './sink/jetstream-check.js';
 import { checkPublishPermissions, includedTables } from './sink/publish-permission-check.js';
 import { runInitialSnapshot } from './snapshot/initial-snapshot.js';
@@ -179,12 +180,13 @@ export class Pipeline {
     }
 
     const channels = Array.from({ length: config.shards }, () => new MessageChannel());
+    const leaseBuffer = PublishLease.allocate();
     const logFormat = this.options.logFormat;
     this.shards = channels.map((channel, shard) => {
-      const data: ShardWorkerData = { shard, config, systemIdentifier: this.source!.systemIdentifier, databaseName: this.source!.databaseName, primaryKeys: this.source!.primaryKeys, userTypes: this.source!.userTypes, readerPort: channel.port1, logFormat };
+      const data: ShardWorkerData = { shard, config, systemIdentifier: this.source!.systemIdentifier, databaseName: this.source!.databaseName, primaryKeys: this.source!.primaryKeys, userTypes: this.source!.userTypes, readerPort: channel.port1, logFormat, leaseBuffer };
       return startThread<ShardApi>(WorkerEntry.shard, data, [channel.port1]);
     });
-    const readerData: ReaderWorkerData = { config, startLsn: this.source.startLsn, serverVersionNum: this.source.serverVersionNum, shardPorts: channels.map((c) => c.port2), logFormat };
+    const readerData: ReaderWorkerData = { config, startLsn: this.source.startLsn, serverVersionNum: this.source.serverVersionNum, shardPorts: channels.map((c) => c.port2), logFormat, databaseName: this.source.databaseName, leaseBuffer };
     this.reader = startThread<ReaderApi>(WorkerEntry.reader, readerData, channels.map((c) => c.port2));
 
     const outcome = await Promise.race([
@@ -231,12 +233,15 @@ export class Pipeline {
 
   private async readiness(): Promise<Readiness> {
     const reasons: string[] = [];
+    let role = 'starting';
     if (this.stopping) reasons.push('stopping');
     if (!this.reader) reasons.push(this.startingReason);
     else {
       try {
         const status = await withTimeout(this.reader.api.status(), STATUS_TIMEOUT_MS, 'the reader thread');
-        if (!status.streaming) reasons.push(`the replication slot is not streaming${status.lastError ? `: ${status.lastError}` : ''}`);
+        role = status.ha.role;
+        // A standby is ready: it is what it should be, and a rolling update of two must go on.
+        if (!status.streaming && role !== 'standby') reasons.push(`the replication slot is not streaming${status.lastError ? `: ${status.lastError}` : ''}`);
       } catch (error) {
         reasons.push(error instanceof Error ? error.message : String(error));
       }
@@ -250,7 +255,7 @@ export class Pipeline {
       if ('error' in status) reasons.push(status.error);
       else if (!status.natsConnected) reasons.push(`shard ${status.shard} is not connected to NATS`);
     }
-    return { ready: reasons.length === 0, reasons };
+    return { ready: reasons.length === 0, reasons, role };
   }
 
   /** Stops in reverse order: reading, then delivery, then the final confirmation. Idempotent. */

@@ -20,6 +20,25 @@ describe('DeliveryWatermark', () => {
     assert.ok(w.isDrained());
   });
 
+  it('never confirms a commit of a discarded (fenced) session, and confirms the next session normally', () => {
+    const w = new DeliveryWatermark(2);
+    w.noteSent(0, 1);
+    w.noteSent(1, 2);
+    w.noteCommit(100, 2);
+    w.noteDelivered(0, 1); // shard 0 delivered its part before the session ended
+    w.discardPending();
+    // The shards drop what they hold and report frontiers past it.
+    w.noteDelivered(0, 2);
+    w.noteDelivered(1, 2);
+    assert.equal(w.advance(), null, 'the fenced commit 100 is never confirmed');
+    assert.ok(w.isDrained());
+    w.noteSent(1, 3);
+    w.noteCommit(200, 3);
+    assert.equal(w.advance(), null, 'the new session\'s change 3 is not delivered yet');
+    w.noteDelivered(1, 3);
+    assert.equal(w.advance(), 200);
+  });
+
   it('does not confirm from what was sent: sent but undelivered holds the commit back', () => {
     // docs/pitfalls.md: "a watermark from what was sent loses data".
     const w = new DeliveryWatermark(2);

@@ -70,6 +70,18 @@ export class DeliveryWatermark {
     return confirmable;
   }
 
+  /**
+   * The replication session ended (fencing, docs/architecture.md "Running two"): the shards drop
+   * every change sent so far, undelivered or not, and another process may have taken the slot.
+   * No commit of that session may be confirmed any more, whatever the shards report next: they
+   * report frontiers past what they dropped. What was sent counts as settled from here on.
+   */
+  discardPending(): void {
+    this.commits = [];
+    this.head = 0;
+    for (let s = 0; s < this.lastSent.length; s++) if (this.deliveredThrough[s]! < this.lastSent[s]!) this.deliveredThrough[s] = this.lastSent[s]!;
+  }
+
   /** Committed transactions not yet fully delivered. */
   pendingCommits(): number {
     return this.commits.length - this.head;

@@ -58,6 +58,8 @@ export interface BackfillDriverOptions {
   readonly window: BackfillWindow;
   /** The slot's confirmed position now. */
   readonly confirmedLsn: () => Lsn;
+  /** Whether this process streams from the slot: a standby runs no backfill (the active one does). */
+  readonly isActive: () => boolean;
   readonly metrics: BackfillMetrics;
   readonly log: Logger;
 }
@@ -122,7 +124,7 @@ export class BackfillDriver {
         }
         this.current = null;
         this.failCurrent = null;
-        const request = await nextRequest(client, config.slot);
+        const request = this.options.isActive() ? await nextRequest(client, config.slot) : null;
         if (request) {
           this.current = request;
           await this.runRequest(client, request);

@@ -38,6 +38,11 @@ export function renderOverview(o: ConsoleOverview, nav: Navigation): void {
   ready.textContent = o.ready ? 'Ready' : 'Not ready';
   ready.className = `ready pill ${o.ready ? 'ok' : 'bad'}`;
   ready.title = o.ready ? 'The slot streams and every shard is connected to NATS' : o.reasons.join('\n');
+  // High availability: which process streams from the slot.
+  const r = o.role;
+  const role = $('role');
+  role.textContent = r.role === 'active' ? 'Active' : r.role === 'standby' ? `Standby · active: ${r.active_host ? `${r.active_host} pid ${r.active_pid}` : 'not wal2nats'}` : 'Starting';
+  role.title = (r.role === 'standby' ? 'Waits to take over the slot' : r.role === 'active' ? 'Streams from the slot' : 'Not streaming yet') + (r.since ? ` since ${r.since}` : '');
   const banner = $('banner');
   if (!o.ready) {
     replace(banner, h('b', { text: 'Not ready' }), o.reasons.length === 1 ? o.reasons[0] : h('ul', null, o.reasons.map((r) => h('li', { text: r }))));

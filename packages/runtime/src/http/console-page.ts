@@ -30,6 +30,7 @@ export const CONSOLE_HTML = `<!doctype html>
     <div class="route" id="route">connecting…</div>
     <div class="grow"></div>
     <div class="ready pill" id="ready" title="">…</div>
+    <div class="pill" id="role" title="">…</div>
     <div class="live" id="live-state"><span class="dot"></span><span id="updated">connecting</span></div>
     <button class="btn ghost" id="live-toggle" type="button" title="Pause or resume live updates">Pause</button>
   </header>

@@ -3,7 +3,7 @@
  *
  *   GET  /metrics               Prometheus text of every thread
  *   GET  /healthz               200 while the process lives (Kubernetes liveness)
- *   GET  /readyz                200 while the slot streams and NATS is connected, else 503 + reasons
+ *   GET  /readyz                200 while the slot streams (or this is a healthy standby) and NATS is connected, else 503 + reasons; the role in the body
  *   GET  /api/overview          the at-a-glance numbers and history (console, `wal2nats status`)
  *   GET  /api/messages?state=   in flight, failing, recently delivered (see messages-api.ts)
  *   GET  /api/messages/<id>     one message with headers and body
@@ -32,6 +32,8 @@ import { withoutRowValues } from './row-data.js';
 export interface Readiness {
   readonly ready: boolean;
   readonly reasons: readonly string[];
+  /** High availability: `active`, `standby` (ready too, so that a rolling update goes on), or `starting`. */
+  readonly role?: string;
 }
 
 export interface HttpHandlers {
@@ -101,7 +103,7 @@ export class HttpServer {
           return sendJson(res, 200, { status: 'ok' });
         case '/readyz': {
           const readiness = await this.handlers.readiness();
-          return sendJson(res, readiness.ready ? 200 : 503, { status: readiness.ready ? 'ready' : 'not ready', reasons: readiness.reasons });
+          return sendJson(res, readiness.ready ? 200 : 503, { status: readiness.ready ? 'ready' : 'not ready', reasons: readiness.reasons, ...(readiness.role ? { role: readiness.role } : {}) });
         }
         case '/api/overview':
           return sendJson(res, 200, { ...(await this.handlers.overview()), http: accessView(this.access) });

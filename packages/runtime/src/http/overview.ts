@@ -82,6 +82,13 @@ export interface Overview {
   readonly uptime_seconds: number;
   readonly ready: boolean;
   readonly reasons: readonly string[];
+  /** High availability: whether this process streams from the slot or stands by, since when, and who is active. */
+  readonly role: {
+    readonly role: 'starting' | 'standby' | 'active';
+    readonly since: string | null;
+    readonly active_host: string | null;
+    readonly active_pid: number | null;
+  };
   readonly source: {
     readonly database: string | null;
     readonly slot: string;
@@ -255,6 +262,12 @@ export class OverviewSampler {
       uptime_seconds: Math.round((now - this.startedAt) / 1000),
       ready: readiness.ready,
       reasons: readiness.reasons,
+      role: {
+        role: reader?.ha.role ?? 'starting',
+        since: reader?.ha.since ?? null,
+        active_host: reader?.ha.active?.host ?? null,
+        active_pid: reader?.ha.active?.pid ?? null,
+      },
       source: {
         database: info.database,
         slot: info.slot,

@@ -8,6 +8,7 @@ export interface ReaderMetrics {
   readonly streaming: Gauge;
   readonly reconnects: Counter;
   readonly statusUpdates: Counter;
+  readonly active: Gauge;
 }
 
 export function createReaderMetrics(registry: Registry): ReaderMetrics {
@@ -18,6 +19,7 @@ export function createReaderMetrics(registry: Registry): ReaderMetrics {
     changesReceived: new Counter({ name: 'wal2nats_changes_received_total', help: 'Row changes received from the slot.', registers }),
     streaming: new Gauge({ name: 'wal2nats_slot_streaming', help: '1 while the replication stream is open.', registers }),
     statusUpdates: new Counter({ name: 'wal2nats_standby_status_updates_total', help: 'Standby status updates sent to Postgres (each carries the confirmed LSN).', registers }),
+    active: new Gauge({ name: 'wal2nats_active', help: '1 while this process streams from the slot (the active one), 0 on a standby.', registers }),
     reconnects: new Counter({ name: 'wal2nats_replication_reconnects_total', help: 'Replication connections opened again after a failure.', registers }),
   };
 }

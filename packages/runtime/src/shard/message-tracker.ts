@@ -202,6 +202,13 @@ export class MessageTracker implements PublishObserver {
     }
   }
 
+  /** Every undelivered message was dropped (fencing): none is in flight or failing any more. */
+  fenced(): void {
+    this.inFlightByTable.clear();
+    this.failingByTable.clear();
+    this.failures.clear();
+  }
+
   failing(table: string, message: OutgoingMessage, reason: string, _attempts: number, nextAttemptAt: number): void {
     const now = this.now();
     const entry = this.inFlightByTable.get(table);

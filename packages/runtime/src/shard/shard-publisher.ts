@@ -20,6 +20,9 @@ import type { DeliverySink } from '../sink/delivery-sink.js';
 import { MessageSlabs, type OutgoingMessage, type QueuedChange } from './outgoing-message.js';
 import { TableMailbox } from './table-mailbox.js';
 
+/** How often a shard looks again whether it may publish, while it may not (ha/publish-lease.ts). */
+const LEASE_RECHECK_MS = 50;
+
 export interface ShardPublisherOptions {
   readonly shard: number;
   readonly backoff: BackoffPolicy;
@@ -27,6 +30,11 @@ export interface ShardPublisherOptions {
   readonly maxCycleMessages: number;
   /** Most messages of one table in flight in one cycle. */
   readonly tableWindow: number;
+  /**
+   * Whether a publish cycle may start now (high availability: ha/publish-lease.ts). While it
+   * says no, messages wait in their mailboxes. Default: always.
+   */
+  readonly mayPublish?: () => boolean;
 }
 
 export interface DeliveryFrontier {
@@ -52,6 +60,8 @@ export interface PublishObserver {
    * reused next, so what is kept of them must be copied now.
    */
   cycleDone(): void;
+  /** Every undelivered message was dropped (fencing, see ShardPublisher.fence). */
+  fenced(): void;
 }
 
 interface CycleEntry {
@@ -61,9 +71,11 @@ interface CycleEntry {
 }
 
 export class ShardPublisher {
-  private readonly mailboxes = new Map<number, TableMailbox>();
+  private mailboxes = new Map<number, TableMailbox>();
   /** Where queued messages are held as bytes until delivered. */
-  private readonly slabs = new MessageSlabs();
+  private slabs = new MessageSlabs();
+  /** Counts fences: a cycle published before a fence settles without touching what came after. */
+  private generation = 0;
   private lastReceivedSeq = 0;
   private undelivered = 0;
   private wake: (() => void) | null = null;
@@ -149,6 +161,23 @@ export class ShardPublisher {
     return woken;
   }
 
+  /**
+   * Fencing (ha/slot-lease.ts): the replication session that routed every change up to
+   * `throughSeq` ended, and another process may publish them again from the slot. Drops every
+   * message held (all of them are up to `throughSeq`: a fence arrives behind its session's
+   * batches), in flight or not; none is published or reported delivered from here on. Fresh
+   * slabs: nats.js may still hold the old ones of a cycle in flight.
+   */
+  fence(throughSeq: number): void {
+    this.generation++;
+    this.mailboxes = new Map();
+    this.slabs = new MessageSlabs();
+    this.undelivered = 0;
+    if (throughSeq > this.lastReceivedSeq) this.lastReceivedSeq = throughSeq;
+    this.observer?.fenced();
+    this.metrics.mailboxDepth.set(this.shardLabel, 0);
+  }
+
   start(): void {
     this.running = true;
     this.loopDone = this.loop();
@@ -178,9 +207,10 @@ export class ShardPublisher {
   private async loop(): Promise<void> {
     while (this.running) {
       if (!this.sink.connected) this.failDisconnected();
-      const cycle = this.sink.connected ? this.publishCycle() : [];
+      const allowed = this.options.mayPublish?.() ?? true;
+      const cycle = this.sink.connected && allowed ? this.publishCycle() : [];
       if (cycle.length === 0) {
-        await this.idle();
+        await this.idle(allowed ? null : LEASE_RECHECK_MS);
         continue;
       }
       await this.settleCycle(cycle);
@@ -199,10 +229,11 @@ export class ShardPublisher {
     }
   }
 
-  /** Waits for new messages, a reconnect, or the end of the earliest backoff. */
-  private async idle(): Promise<void> {
+  /** Waits for new messages, a reconnect, the end of the earliest backoff, or `recheckMs` when publishing is not allowed now. */
+  private async idle(recheckMs: number | null = null): Promise<void> {
     let earliest = Number.POSITIVE_INFINITY;
     for (const mailbox of this.mailboxes.values()) if (mailbox.size > 0 && mailbox.nextAttemptAt > 0) earliest = Math.min(earliest, mailbox.nextAttemptAt);
+    if (recheckMs !== null && this.undelivered > 0) earliest = Math.min(earliest, Date.now() + recheckMs);
     await new Promise<void>((resolve) => {
       this.wake = resolve;
       if (this.timer) clearTimeout(this.timer);
@@ -247,8 +278,11 @@ export class ShardPublisher {
 
   private async settleCycle(cycle: CycleEntry[]): Promise<void> {
     const started = performance.now();
+    const generation = this.generation;
     const result = await this.sink.settle();
     this.metrics.publishDuration.observe((performance.now() - started) / 1000);
+    // Fenced meanwhile: these messages are dropped; what they delivered is replayed by the slot's next holder.
+    if (generation !== this.generation) return;
     const nowMs = Date.now();
     let delivered = 0;
     const deliveredRuns: OutgoingMessage[][] = [];

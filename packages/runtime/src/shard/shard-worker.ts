@@ -28,10 +28,11 @@ import type { DeliverySink } from '../sink/delivery-sink.js';
 import { JetStreamSink } from '../sink/jetstream-sink.js';
 import { NatsLink } from '../sink/nats-link.js';
 import { exposeApi } from '../threads/comlink.js';
-import type { DeliveredMessage, ReaderToShard, RunOutcome, ShardApi, ShardStatus, ShardToReader, ShardWorkerData } from '../threads/thread-messages.js';
+import type { BatchMessage, DeliveredMessage, ReaderToShard, RunOutcome, ShardApi, ShardStatus, ShardToReader, ShardWorkerData } from '../threads/thread-messages.js';
 import { needsCatalog, RelationCatalog } from './relation-catalog.js';
 import { MessageTracker } from './message-tracker.js';
 import { ShardPublisher } from './shard-publisher.js';
+import { PublishLease } from '../ha/publish-lease.js';
 
 const data = workerData as ShardWorkerData;
 const { config, shard, readerPort } = data;
@@ -43,6 +44,7 @@ metrics.natsConnected.set({ shard: String(shard) }, 0);
 metrics.natsReconnects.inc({ shard: String(shard) }, 0);
 /** What the console and `GET /api/messages` show of this shard. */
 const tracker = new MessageTracker({ shard });
+const lease = new PublishLease(data.leaseBuffer);
 
 const context: EncoderContext = {
   subjectPrefix: config.subjectPrefix,
@@ -124,7 +126,7 @@ function encodeFrame(kind: FrameKind, meta: FrameMeta, payload: Uint8Array): voi
   }
 }
 
-function ingest(message: ReaderToShard): void {
+function ingest(message: BatchMessage): void {
   try {
     forEachFrame(message.batch, encodeFrame);
   } catch (error) {
@@ -139,7 +141,7 @@ function ingest(message: ReaderToShard): void {
 }
 
 /** The Relation messages of a batch that need the catalog before their rows can be encoded. */
-function relationsToLookUp(message: ReaderToShard): RelationMessage[] {
+function relationsToLookUp(message: BatchMessage): RelationMessage[] {
   // Only relation frames are not change frames: most batches have none.
   if (message.batch.frameCount === message.batch.changeCount) return [];
   const relations: RelationMessage[] = [];
@@ -164,6 +166,12 @@ async function ingestPending(): Promise<void> {
   try {
     while (pendingBatches.length > 0) {
       const message = pendingBatches[0]!;
+      if (message.type === 'fence') {
+        pendingBatches.shift();
+        publisher.fence(message.throughSeq);
+        report(publisher.frontier());
+        continue;
+      }
       let relations: RelationMessage[];
       try {
         relations = relationsToLookUp(message);
@@ -210,6 +218,8 @@ const api: ShardApi = {
         // Core NATS confirms a whole cycle at once; JetStream acknowledges each message, and a
         // window of 1 per table keeps a failover from storing a later change first.
         tableWindow: config.jetstream ? config.jetstreamTableWindow : 8192,
+        // A process that lost (or may have lost) the slot publishes nothing it still holds.
+        mayPublish: () => lease.mayPublish(),
       },
       sink,
       metrics,

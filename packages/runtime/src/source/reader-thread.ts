@@ -9,6 +9,8 @@ import { createThreadRegistry, registryJson } from '../metrics/thread-metrics.js
 import { exposeApi } from '../threads/comlink.js';
 import type { ReaderApi, ReaderWorkerData } from '../threads/thread-messages.js';
 import { WalReader } from './wal-reader.js';
+import { PublishLease } from '../ha/publish-lease.js';
+import { SlotLease } from '../ha/slot-lease.js';
 
 const data = workerData as ReaderWorkerData;
 const log = createLogger({ level: data.config.logLevel, format: data.logFormat, thread: 'reader' });
@@ -18,14 +20,15 @@ const metrics = createReaderMetrics(registry);
 // before its high watermark can be decoded (backfill/backfill-driver.ts).
 const window = new BackfillWindow();
 let driver: BackfillDriver | null = null;
+const lease = new SlotLease(data.config, data.databaseName, new PublishLease(data.leaseBuffer), log);
 const reader = new WalReader(
-  { config: data.config, startLsn: data.startLsn, serverVersionNum: data.serverVersionNum, shardPorts: data.shardPorts, backfill: window, onConfirmed: () => driver?.noteConfirmed() },
+  { config: data.config, startLsn: data.startLsn, serverVersionNum: data.serverVersionNum, shardPorts: data.shardPorts, backfill: window, onConfirmed: () => driver?.noteConfirmed(), lease },
   metrics,
   log,
 );
 // pgoutput sends logical decoding messages (the watermarks) from Postgres 14 on.
 if (data.serverVersionNum >= 140000) {
-  driver = new BackfillDriver({ config: data.config, serverVersionNum: data.serverVersionNum, window, confirmedLsn: () => reader.confirmedLsn, metrics: createBackfillMetrics(registry), log });
+  driver = new BackfillDriver({ config: data.config, serverVersionNum: data.serverVersionNum, window, confirmedLsn: () => reader.confirmedLsn, isActive: () => lease.isActive, metrics: createBackfillMetrics(registry), log });
 }
 
 const api: ReaderApi = {

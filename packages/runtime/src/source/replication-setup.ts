@@ -134,9 +134,6 @@ async function ensurePublication(client: pg.Client, config: Config, serverVersio
   return [];
 }
 
-/** How long a slot held by another connection may take to be released before we give up. */
-const SLOT_RELEASE_WAIT_MS = 15_000;
-
 interface SlotRow {
   plugin: string;
   database: string;
@@ -146,28 +143,20 @@ interface SlotRow {
 }
 
 async function ensureSlot(client: pg.Client, config: Config, database: string, log: Logger): Promise<{ startLsn: string; created: boolean; snapshotNeeded: boolean }> {
-  const deadline = Date.now() + SLOT_RELEASE_WAIT_MS;
-  for (;;) {
-    const found = await client.query<SlotRow>(
-      'SELECT plugin, database, active, active_pid, confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1',
-      [config.slot],
-    );
-    const slot = found.rows[0];
-    if (!slot) break;
+  const found = await client.query<SlotRow>(
+    'SELECT plugin, database, active, active_pid, confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = $1',
+    [config.slot],
+  );
+  const slot = found.rows[0];
+  if (slot) {
     if (slot.plugin !== 'pgoutput' || slot.database !== database) {
       throw new Wal2NatsError(ErrorCode.PgSlotMismatch, `the slot "${config.slot}" exists for plugin ${slot.plugin} on database ${slot.database}, not pgoutput on ${database}`, 'choose another --slot, or drop that slot if it is unused');
     }
-    if (!slot.active) {
-      if (config.initialSnapshot) log.info('the slot exists: no initial snapshot (it is taken only when the slot is created)', { slot: config.slot });
-      return { startLsn: slot.confirmed_flush_lsn ?? '0/0', created: false, snapshotNeeded: false };
-    }
-    // The holder may be our own previous run whose connection Postgres has not closed yet
-    // (after a kill or a network cut): give it a moment before calling it another process.
-    if (Date.now() >= deadline) {
-      throw new Wal2NatsError(ErrorCode.PgSlotActive, `the slot "${config.slot}" is in use by another process (pid ${slot.active_pid})`, 'stop the other consumer of the slot, or give this one its own slot with --slot');
-    }
-    log.info('the slot is in use; waiting for it to be released', { slot: config.slot, pid: slot.active_pid });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    if (config.initialSnapshot) log.info('the slot exists: no initial snapshot (it is taken only when the slot is created)', { slot: config.slot });
+    // A slot in use is the reader's to wait for: another wal2nats (this one is then a standby),
+    // our own previous run's session, or a foreign consumer (exit 3 after a grace period):
+    // ha/slot-lease.ts.
+    return { startLsn: slot.confirmed_flush_lsn ?? '0/0', created: false, snapshotNeeded: false };
   }
   if (config.initialSnapshot) return { startLsn: '0/0', created: false, snapshotNeeded: true };
   const created = await client.query<{ lsn: string }>("SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", [config.slot]);

@@ -24,6 +24,16 @@ export class ShardLink {
     this.port.postMessage(message, [batch.buffer]);
   }
 
+  /**
+   * The session ended (fencing, ha/slot-lease.ts): the shard drops every change up to
+   * `throughSeq`. Sent on the batch port, so it arrives after every batch of that session and
+   * before any of the next.
+   */
+  fence(throughSeq: number): void {
+    const message: ReaderToShard = { type: 'fence', throughSeq };
+    this.port.postMessage(message);
+  }
+
   /** Applies a delivery report. */
   update(report: DeliveredMessage): void {
     while (this.batchesAcknowledged < report.batchesReceived && this.unacknowledgedHead < this.unacknowledged.length) {

@@ -5,10 +5,15 @@
  * pg-logical-replication is used with the settings docs/pitfalls.md calls for: no automatic
  * acknowledgement (auto: false, timeoutSeconds: 0: otherwise a timer confirms what was merely
  * received), and flow control so that an awaited handler pauses the socket. Keepalives that ask
- * for a reply are answered with the watermark, and a timer sends it every 10 s even while
- * reading is paused, well within wal_sender_timeout (60 s by default). On a lost connection a
- * new service subscribes again from the last confirmed LSN (upstream #20: re-subscribing the
- * same instance can hang).
+ * for a reply are answered with the watermark, and a timer sends it every second even while
+ * reading is paused, well within the 5 s wal_sender_timeout our sessions set (ha/slot-lease.ts).
+ * On a lost connection a new service subscribes again from the slot's confirmed LSN (upstream
+ * #20: re-subscribing the same instance can hang).
+ *
+ * High availability (ha/slot-lease.ts): before each session the reader stands by until the slot
+ * is free; when a session ends, for whatever reason, it fences: nothing routed in that session
+ * is published or confirmed any more (another process may have the slot by now and publishes it
+ * again from the slot).
  */
 import { LogicalReplicationService } from 'pg-logical-replication';
 import type { MessagePort } from 'node:worker_threads';
@@ -34,10 +39,10 @@ import { HeartbeatEmitter } from './heartbeat-emitter.js';
 import { mapPostgresError } from './pg-errors.js';
 import { RawPgoutputPlugin } from './raw-pgoutput-plugin.js';
 import { clientConfig, userOf } from './replication-setup.js';
+import { STATUS_INTERVAL_MS, type SlotLease } from '../ha/slot-lease.js';
 import { ShardLink } from './shard-links.js';
 import { standbyStatusUpdate } from './standby-status.js';
 
-const STATUS_INTERVAL_MS = 10_000;
 const STATUS_MIN_GAP_MS = 100;
 const HEARTBEAT_INTERVAL_MS = 10_000;
 /** How often the server's WAL end is read for the lag metric (see heartbeat-emitter.ts). */
@@ -57,6 +62,8 @@ export interface WalReaderOptions {
   /** Backfills (wal2nats backfill): the chunk window the router feeds, and who hears of confirmations. */
   readonly backfill?: BackfillWindow;
   readonly onConfirmed?: (lsn: Lsn) => void;
+  /** Who may stream from the slot (high availability). */
+  readonly lease: SlotLease;
 }
 
 export class WalReader {
@@ -98,7 +105,7 @@ export class WalReader {
   }
 
   status(): ReaderStatus {
-    return { streaming: this.streaming, confirmedLsn: formatLsn(this.confirmed), lastError: this.lastError };
+    return { streaming: this.streaming, confirmedLsn: formatLsn(this.confirmed), lastError: this.lastError, ha: this.options.lease.status() };
   }
 
   /** For metrics on scrape. */
@@ -107,6 +114,7 @@ export class WalReader {
     this.metrics.confirmedFlushLsn.set(this.confirmed);
     this.metrics.replicationLagBytes.set(Math.max(0, this.serverWalEnd - this.confirmed));
     this.metrics.streaming.set(this.streaming ? 1 : 0);
+    this.metrics.active.set(this.options.lease.isActive ? 1 : 0);
   }
 
   /** The end LSN of the last transaction confirmed to Postgres. */
@@ -123,19 +131,25 @@ export class WalReader {
     this.heartbeat?.start();
     this.statusTimer = setInterval(() => this.sendStatus(), STATUS_INTERVAL_MS);
     let attempt = 0;
-    let first = true;
     try {
       while (!this.stopping) {
         const startedAt = Date.now();
+        let acquired = false;
         try {
+          // Stand by until the slot is free; start where it was confirmed (by us or by the
+          // process that held it before).
+          const from = await this.options.lease.acquire(() => this.stopping);
+          if (from === null) break;
+          acquired = true;
+          this.confirmed = parseLsn(from);
           await this.streamOnce();
         } catch (error) {
           if (this.fatal) throw this.fatal;
           if (this.stopping) break;
           const mapped = mapPostgresError(error, { user: userOf(this.options.config.postgresUrl), slot: this.options.config.slot });
-          // After a cut, the old walsender may hold the slot until it notices: wait for it.
-          const transient = mapped.retryable || (!first && mapped.code === ErrorCode.PgSlotActive);
-          if (!transient) throw mapped;
+          // Another standby started streaming between our look at the slot and our start.
+          if (acquired && mapped.code === ErrorCode.PgSlotActive) continue;
+          if (!mapped.retryable) throw mapped;
           this.lastError = mapped.message;
           if (Date.now() - startedAt > 30_000) attempt = 0;
           attempt++;
@@ -144,10 +158,11 @@ export class WalReader {
           await this.backoff(delay);
           this.metrics.reconnects.inc();
         }
-        first = false;
       }
     } finally {
       if (this.statusTimer) clearInterval(this.statusTimer);
+      this.options.lease.end('stopping', true);
+      await this.options.lease.close();
       await this.heartbeat?.stop();
     }
   }
@@ -161,7 +176,7 @@ export class WalReader {
 
   private streamOnce(): Promise<void> {
     const { config } = this.options;
-    const service = new LogicalReplicationService(clientConfig(config), {
+    const service = new LogicalReplicationService(this.options.lease.replicationConfig(clientConfig(config)), {
       acknowledge: { auto: false, timeoutSeconds: 0 },
       flowControl: { enabled: true },
     });
@@ -174,17 +189,22 @@ export class WalReader {
         settled = true;
         this.streaming = false;
         this.service = null;
+        this.options.lease.end(error instanceof Error ? error.message : 'the stream ended', this.stopping);
+        if (!this.stopping) this.fence();
         this.router.resetTransaction();
         void service.destroy().catch(() => {});
         if (error === undefined) resolve();
         else reject(error);
       };
+      const requestedAt = Date.now();
       service.on('start', () => {
         this.streaming = true;
         this.lastError = null;
+        this.options.lease.begin(requestedAt, (reason) => settle(new Wal2NatsError(ErrorCode.Unavailable, `lost the slot: ${reason}`)));
         this.log.info('streaming from the slot', { slot: config.slot, from_lsn: formatLsn(this.confirmed) });
       });
-      const onData = (lsn: string, raw: Buffer): Promise<void> | void => this.onData(lsn, raw, settle);
+      // A message the ended session's queue still hands over belongs to no session: dropped.
+      const onData = (lsn: string, raw: Buffer): Promise<void> | void => (settled ? undefined : this.onData(lsn, raw, settle));
       if (!deliverDataDirectly(service, onData)) service.on('data', onData);
       service.on('heartbeat', (lsn: string, _timestamp: number, shouldRespond: boolean) => {
         this.noteServerLsn(parseLsn(lsn));
@@ -226,6 +246,21 @@ export class WalReader {
         this.capacityWaiter = resolve;
       });
     }
+  }
+
+  /**
+   * Fencing: the session ended, and another process may stream from the slot by now and publish
+   * again what this one routed. The shards drop all of it (behind everything already sent, in
+   * port order), and none of its transactions is confirmed any more.
+   */
+  private fence(): void {
+    this.router.flush();
+    this.watermark.discardPending();
+    for (const link of this.links) link.fence(this.router.lastSeq);
+    // A handler waiting for room belongs to the ended session: let it finish (it routes nothing).
+    const waiter = this.capacityWaiter;
+    this.capacityWaiter = null;
+    waiter?.();
   }
 
   private overCapacity(): boolean {

@@ -6,6 +6,7 @@
  * and main → shard apis below.
  */
 import type { ChangeBatch, Config, PgTypeInfo, SerializedError } from '@wal2nats/core';
+import type { RoleStatus } from '../ha/slot-lease.js';
 import type { MetricsJson } from '../metrics/thread-metrics.js';
 import type { MessageCounts, MessageDetail, MessageQuery, MessageView } from '../shard/message-tracker.js';
 
@@ -24,7 +25,13 @@ export interface DeliveredMessage {
   readonly batchesReceived: number;
 }
 
-export type ReaderToShard = BatchMessage;
+/** The replication session ended: drop every change up to `throughSeq`, publish none of it. */
+export interface FenceMessage {
+  readonly type: 'fence';
+  readonly throughSeq: number;
+}
+
+export type ReaderToShard = BatchMessage | FenceMessage;
 export type ShardToReader = DeliveredMessage;
 
 /** What a run of a thread ended with. Errors cross as data so that their codes survive. */
@@ -57,6 +64,8 @@ export interface ReaderStatus {
   readonly streaming: boolean;
   readonly confirmedLsn: string;
   readonly lastError: string | null;
+  /** High availability: active or standby, since when, and who is active. */
+  readonly ha: RoleStatus;
 }
 
 export interface ReaderApi {
@@ -80,6 +89,8 @@ export interface ShardWorkerData {
   readonly userTypes: readonly PgTypeInfo[];
   readonly readerPort: import('node:worker_threads').MessagePort;
   readonly logFormat: 'json' | 'pretty';
+  /** The publish lease (ha/publish-lease.ts), shared with the reader. */
+  readonly leaseBuffer: SharedArrayBuffer;
 }
 
 export interface ReaderWorkerData {
@@ -88,4 +99,8 @@ export interface ReaderWorkerData {
   readonly serverVersionNum: number;
   readonly shardPorts: readonly import('node:worker_threads').MessagePort[];
   readonly logFormat: 'json' | 'pretty';
+  /** The `<database>` token of subjects: part of what a standby must share with the active one. */
+  readonly databaseName: string;
+  /** The publish lease (ha/publish-lease.ts), shared with the shards. */
+  readonly leaseBuffer: SharedArrayBuffer;
 }
