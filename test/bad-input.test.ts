@@ -9,6 +9,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { spawn } from 'node:child_process';
+import { postgresBin } from './harness/binaries.js';
 import { startNats, startPostgres, waitFor, type NatsServer, type PgServer } from './harness/index.js';
 import { readStream, streamMessageCount } from './support/stream.js';
 import { runArgs, Wal2NatsProcess } from './support/wal2nats-process.js';
@@ -66,15 +68,17 @@ describe('Postgres refuses us for good: exit 3 with the fix', () => {
     await expectRefusal(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'norepl'] }), /may not replicate.*ALTER ROLE \\"norepl\\" WITH REPLICATION/);
   });
 
-  it('a slot held by another process', { timeout: 120_000 }, async () => {
+  it('a slot held by a process that is not wal2nats (after a grace period)', { timeout: 120_000 }, async () => {
+    // Another wal2nats on the slot would make this one a standby (test/high-availability.test.ts).
     const url = withUser(pg.url, 'pwuser', PASSWORD);
-    const holder = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'held'] }));
+    await pg.query('CREATE PUBLICATION held_pub FOR ALL TABLES');
+    const holder = spawn(postgresBin('pg_recvlogical'), ['-d', pg.url, '--slot', 'held', '--create-slot', '--start', '-P', 'pgoutput', '-o', 'proto_version=1', '-o', 'publication_names=held_pub', '-f', '/dev/null'], { stdio: 'ignore' });
     try {
-      await holder.streaming();
-      await expectRefusal(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'held'] }), /the slot \\"held\\" is in use by another process.*--slot/);
-      assert.equal(await holder.stop(), 0);
+      await waitFor(async () => (await pg.query<{ active: boolean }>("SELECT active FROM pg_replication_slots WHERE slot_name = 'held'")).rows[0]?.active || undefined, { what: 'pg_recvlogical to hold the slot' });
+      const text = await expectRefusal(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'held'] }), /the slot \\"held\\" is in use by another process that is not wal2nats.*pg_recvlogical.*--slot/);
+      assert.match(text, /waiting for it to be released/);
     } finally {
-      holder.kill();
+      holder.kill('SIGKILL');
     }
   });
 });

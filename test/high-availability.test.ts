@@ -9,6 +9,8 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { freePort, waitFor, type CollectedMessage } from './harness/index.js';
 import { collectMessages } from './harness/index.js';
 import { ChaosWriter, changeKey, seededRandom } from './support/chaos-writer.js';
@@ -66,6 +68,40 @@ async function activeOf(processes: readonly Wal2NatsProcess[]): Promise<Wal2Nats
     return undefined;
   }, { what: 'one process to be active', timeoutMs: 60_000, intervalMs: 100 });
 }
+
+describe('high availability: a standby that may not stand by', () => {
+  it('refuses another publication or other subject options (exit 2), and wrong Postgres credentials at once (exit 3)', { timeout: 120_000 }, async () => {
+    const url = await servers.pg.createDatabase('ha_bad', 'CREATE TABLE t (id int PRIMARY KEY)');
+    // Password authentication for one role, trust for the rest (first match wins).
+    const hba = join(servers.pg.dataDir, 'pg_hba.conf');
+    writeFileSync(hba, `host all pwuser 127.0.0.1/32 scram-sha-256\n${readFileSync(hba, 'utf8')}`);
+    await servers.pg.query("CREATE ROLE pwuser LOGIN REPLICATION SUPERUSER PASSWORD 'right-password'");
+    await servers.pg.query('SELECT pg_reload_conf()');
+    const args = (extra: string[] = [], postgresUrl = url): string[] => runArgs({ postgresUrl, natsUrl: servers.nats.url, extra: ['--slot', 'ha_bad', ...extra] });
+    const active = start(args());
+    await active.streaming();
+    const refused = async (extra: string[], postgresUrl = url): Promise<{ code: number | null; text: string; stoodBy: boolean }> => {
+      const p = start(args(extra, postgresUrl));
+      const code = await p.exited;
+      return { code, text: p.lines.map((l) => JSON.stringify(l)).join('\n'), stoodBy: p.lines.some(isStandingBy) };
+    };
+    const publication = await refused(['--publication', 'other_pub']);
+    assert.equal(publication.code, 2, publication.text);
+    assert.match(publication.text, /streamed by wal2nats on \S+ \(pid \d+\) with another --publication.*start this one with the same --publication/);
+    const prefix = await refused(['--subject-prefix', 'acme']);
+    assert.equal(prefix.code, 2, prefix.text);
+    assert.match(prefix.text, /other options that change the subjects or what is published.*--subject-prefix/);
+    const wrong = new URL(url);
+    wrong.username = 'pwuser';
+    wrong.password = 'wrong-password';
+    const credentials = await refused([], wrong.toString());
+    assert.equal(credentials.code, 3, credentials.text);
+    assert.match(credentials.text, /Postgres refused the password of user \\"pwuser\\"/);
+    assert.equal(credentials.stoodBy, false, 'refused before standing by, not at the takeover');
+    assert.ok(!credentials.text.includes('wrong-password'), 'the password is never printed');
+    assert.equal(await active.stop(), 0);
+  });
+});
 
 describe('high availability', () => {
   it('a standby takes over after SIGKILL and SIGSTOP; a subscriber sees every change, in order per table; the frozen one never publishes again', { timeout: 300_000 }, async () => {
