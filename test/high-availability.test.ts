@@ -103,6 +103,25 @@ describe('high availability: a standby that may not stand by', () => {
   });
 });
 
+describe('a slot that vanishes', () => {
+  it('stops wal2nats with exit 3, never a silent new slot', { timeout: 120_000 }, async () => {
+    const url = await servers.pg.createDatabase('ha_gone', 'CREATE TABLE t (id int PRIMARY KEY)');
+    const p = start(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'ha_gone'] }));
+    await p.streaming();
+    // Postgres refuses to drop a slot in use: end the session, then drop it before wal2nats is back.
+    await waitFor(async () => {
+      await servers.pg.query("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'ha_gone' AND active");
+      const dropped = await servers.pg.query("SELECT pg_drop_replication_slot('ha_gone')").then(() => true, () => false);
+      return dropped || undefined;
+    }, { what: 'the slot to be dropped', timeoutMs: 30_000, intervalMs: 10 });
+    assert.equal(await p.exited, 3);
+    const text = p.lines.map((l) => JSON.stringify(l)).join('\n');
+    assert.match(text, /the replication slot \\"ha_gone\\" does not exist any more.*does not create a new slot/);
+    const slots = await servers.pg.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'ha_gone'");
+    assert.equal(slots.rowCount, 0, 'no new slot was created');
+  });
+});
+
 describe('high availability', () => {
   it('a standby takes over after SIGKILL and SIGSTOP; a subscriber sees every change, in order per table; the frozen one never publishes again', { timeout: 300_000 }, async () => {
     const seed = Number(process.env.WAL2NATS_CHAOS_SEED ?? Date.now() % 1_000_000);

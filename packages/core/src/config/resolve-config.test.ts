@@ -189,6 +189,13 @@ describe('resolveConfig: other checks', () => {
     assertConfigError(() => resolve({ flags: { 'nats-prot': '4222' } }), 'nats-prot', /unknown option/);
   });
 
+  it('refuses a multi-host --postgres-url with the fix, without printing the password', () => {
+    assert.throws(
+      () => resolveConfig({ flags: { 'postgres-url': 'postgres://u:pw-secret@a:5432,b:5432/db?target_session_attrs=primary' }, env: {} }),
+      (error: unknown) => error instanceof Wal2NatsError && error.exitCode === 2 && /--postgres-url: several hosts/.test(error.message) && /reaches the primary/.test(error.hint ?? '') && !error.describe().includes('pw-secret'),
+    );
+  });
+
   it('requires --postgres-url and says how to give it', () => {
     assert.throws(
       () => resolveConfig({ flags: {}, env: {} }),

@@ -140,6 +140,11 @@ function validateTogether(config: Config): void {
   if (!/^postgres(ql)?:\/\//.test(config.postgresUrl)) {
     throw configError('postgres-url', 'expected a URL starting with postgres:// or postgresql://');
   }
+  // libpq's multi-host URLs (h1:5432,h2:5432, target_session_attrs) are not understood by
+  // node-postgres, which would fail with a bare "Invalid URL".
+  if (/^postgres(ql)?:\/\/[^/?#]*,/.test(config.postgresUrl)) {
+    throw configError('postgres-url', 'several hosts in one URL are not supported', 'point --postgres-url at one name that always reaches the primary: a DNS record or virtual IP moved on promotion, or a proxy such as Patroni\'s HAProxy or CloudNativePG\'s -rw service (docs/operations.md, "Postgres primary failover")');
+  }
   const prefixProblem = subjectPrefixProblem(config.subjectPrefix);
   if (prefixProblem) throw configError('subject-prefix', `"${config.subjectPrefix}" is not a valid prefix: ${prefixProblem}`, 'use dot-separated tokens such as acme.cdc');
   for (const name of [config.slot]) {
