@@ -16,6 +16,7 @@ import { collectMessages } from './harness/index.js';
 import { ChaosWriter, changeKey, seededRandom } from './support/chaos-writer.js';
 import { orderViolations, type Envelope } from './support/envelope.js';
 import { localPortsTo, messagesFromPorts } from './support/nats-publishers.js';
+import { readStream } from './support/stream.js';
 import { useServers } from './support/servers.js';
 import { runArgs, Wal2NatsProcess } from './support/wal2nats-process.js';
 
@@ -122,132 +123,168 @@ describe('a slot that vanishes', () => {
   });
 });
 
-describe('high availability', () => {
-  it('a standby takes over after SIGKILL and SIGSTOP; a subscriber sees every change, in order per table; the frozen one never publishes again', { timeout: 300_000 }, async () => {
-    const seed = Number(process.env.WAL2NATS_CHAOS_SEED ?? Date.now() % 1_000_000);
-    const random = seededRandom(seed);
-    console.log(`high availability seed ${seed} (repeat with WAL2NATS_CHAOS_SEED=${seed})`);
-    const url = await servers.pg.createDatabase('ha');
-    const setup = await servers.pg.connect('ha');
-    await setup.query(TABLES.map((t) => `CREATE TABLE ${t} (id int PRIMARY KEY, n bigint NOT NULL);`).join(''));
-    await setup.end();
+/**
+ * The takeover run. `stream`: with --jetstream into this stream, which is read back at the end
+ * (every change once, per-table order); without, the core NATS subscriber's view is checked.
+ */
+async function takeovers(database: string, stream: string | null): Promise<void> {
+  const seed = Number(process.env.WAL2NATS_CHAOS_SEED ?? Date.now() % 1_000_000);
+  const random = seededRandom(seed);
+  console.log(`high availability seed ${seed} (repeat with WAL2NATS_CHAOS_SEED=${seed})`);
+  const url = await servers.pg.createDatabase(database);
+  const setup = await servers.pg.connect(database);
+  await setup.query(TABLES.map((t) => `CREATE TABLE ${t} (id int PRIMARY KEY, n bigint NOT NULL);`).join(''));
+  await setup.end();
 
-    const arrivals: Arrival[] = [];
-    const collector = collectMessages(servers.nc, 'sequin.changes.ha.>', { onMessage: (message) => arrivals.push({ at: Date.now(), message }) });
-    await servers.nc.flush();
-    const args = runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'ha', '--log-level', 'info'] });
+  const arrivals: Arrival[] = [];
+  const collector = collectMessages(servers.nc, `sequin.changes.${database}.>`, { onMessage: (message) => arrivals.push({ at: Date.now(), message }) });
+  await servers.nc.flush();
+  const args = runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', database, '--log-level', 'info', ...(stream ? ['--jetstream', '--create-stream', stream] : [])] });
 
-    const first = start(args);
-    await first.ready();
-    const second = start(args);
-    await second.waitForLog(isStandingBy, 'standing by');
-    // A healthy standby is ready (a rolling update must go on), with its role in the body.
-    const standbyHttp = await second.httpBase();
-    const readyz = await waitFor(async () => {
-      const response = await fetch(`${standbyHttp}/readyz`);
-      const body = (await response.json()) as { role: string; reasons: string[] };
-      return response.status === 200 ? body : undefined;
-    }, { what: 'the standby\'s /readyz to answer 200 (its shards connect to NATS)', timeoutMs: 30_000 });
-    assert.equal(readyz.role, 'standby');
-    assert.equal((await fetch(`${standbyHttp}/healthz`)).status, 200);
-    const role = await roleOf(second);
-    assert.equal(role.role, 'standby');
-    assert.equal(role.active_pid, first.pid, 'the standby names the active process');
-    assert.match(await (await fetch(`${standbyHttp}/metrics`)).text(), /^wal2nats_active 0$/m);
-    assert.match(await (await fetch(`${await first.httpBase()}/metrics`)).text(), /^wal2nats_active 1$/m);
+  const first = start(args);
+  await first.ready();
+  const second = start(args);
+  await second.waitForLog(isStandingBy, 'standing by');
+  // A healthy standby is ready (a rolling update must go on), with its role in the body.
+  const standbyHttp = await second.httpBase();
+  const readyz = await waitFor(async () => {
+    const response = await fetch(`${standbyHttp}/readyz`);
+    const body = (await response.json()) as { role: string; reasons: string[] };
+    return response.status === 200 ? body : undefined;
+  }, { what: 'the standby\'s /readyz to answer 200 (its shards connect to NATS)', timeoutMs: 30_000 });
+  assert.equal(readyz.role, 'standby');
+  assert.equal((await fetch(`${standbyHttp}/healthz`)).status, 200);
+  const role = await roleOf(second);
+  assert.equal(role.role, 'standby');
+  assert.equal(role.active_pid, first.pid, 'the standby names the active process');
+  assert.match(await (await fetch(`${standbyHttp}/metrics`)).text(), /^wal2nats_active 0$/m);
+  assert.match(await (await fetch(`${await first.httpBase()}/metrics`)).text(), /^wal2nats_active 1$/m);
 
-    const writer = new ChaosWriter(servers.pg, 'ha', TABLES, random);
-    writer.start();
-    const someProgress = async (): Promise<void> => {
-      const from = arrivals.length;
-      const by = 100 + Math.floor(random() * 400);
-      await waitFor(() => arrivals.length >= from + by || undefined, { what: `${by} more changes on NATS`, timeoutMs: 90_000, intervalMs: 20 });
-    };
-    /** Milliseconds from `t0` until a change committed after `t0` arrived: only the new active one can have published it. */
-    const takeoverTime = async (t0: number, what: string): Promise<number> => {
-      const arrival = await waitFor(
-        () => arrivals.find((a) => a.at >= t0 && Date.parse((a.message.data as Envelope).metadata.commit_timestamp) > t0) ?? undefined,
-        { what: `a change committed after the ${what} to arrive`, timeoutMs: 60_000, intervalMs: 10 },
-      );
-      return arrival.at - t0;
-    };
+  const writer = new ChaosWriter(servers.pg, database, TABLES, random);
+  writer.start();
+  const someProgress = async (): Promise<void> => {
+    const from = arrivals.length;
+    const by = 100 + Math.floor(random() * 400);
+    await waitFor(() => arrivals.length >= from + by || undefined, { what: `${by} more changes on NATS`, timeoutMs: 90_000, intervalMs: 20 });
+  };
+  /**
+   * Measures a takeover from `t0`, the failure: until a standby publishes again (nats-server's
+   * count of messages received on its connections grows), and until a change committed after
+   * `t0` arrives (the new active one has replayed what the old one left unconfirmed).
+   */
+  const takeoverTime = async (t0: number, standbys: readonly Wal2NatsProcess[], what: string): Promise<{ what: string; publishesMs: number; newChangeMs: number }> => {
+    const counted = await Promise.all(standbys.map(async (p) => {
+      const ports = localPortsTo(p.pid, servers.nats.port);
+      return { ports, before: await messagesFromPorts(monitorUrl, ports) };
+    }));
+    const publishedAt = waitFor(async () => {
+      for (const c of counted) if ((await messagesFromPorts(monitorUrl, c.ports)) > c.before) return Date.now();
+      return undefined;
+    }, { what: `a standby to publish after the ${what}`, timeoutMs: 60_000, intervalMs: 5 });
+    const arrival = await waitFor(
+      () => arrivals.find((a) => a.at >= t0 && Date.parse((a.message.data as Envelope).metadata.commit_timestamp) > t0) ?? undefined,
+      { what: `a change committed after the ${what} to arrive`, timeoutMs: 60_000, intervalMs: 10 },
+    );
+    return { what, publishesMs: (await publishedAt) - t0, newChangeMs: arrival.at - t0 };
+  };
 
-    const times: { what: string; ms: number }[] = [];
-    let processes = [first, second];
-    try {
-      // Three SIGKILLs of the active one; before the third, two standbys race for the slot.
-      for (let round = 1; round <= 3; round++) {
-        await someProgress();
-        const active = await activeOf(processes);
-        const standbys = processes.filter((p) => p !== active);
-        const t0 = Date.now();
-        active.kill();
-        const ms = await takeoverTime(t0, `SIGKILL #${round}`);
-        times.push({ what: `SIGKILL #${round}${standbys.length > 1 ? ` (${standbys.length} standbys)` : ''}`, ms });
-        await active.exited;
-        const fresh = round === 2 ? [start(args), start(args)] : [start(args)];
-        for (const p of fresh) await p.waitForLog(isStandingBy, 'standing by');
-        processes = [...standbys, ...fresh];
-        const taker = await activeOf(processes);
-        await taker.waitForLog((l) => l.msg === 'taking over: this process streams from the slot now', 'taking over');
-      }
-
-      // The active one freezes: Postgres ends its session after wal_sender_timeout, a standby takes over.
+  const times: { what: string; publishesMs: number; newChangeMs: number }[] = [];
+  let processes = [first, second];
+  try {
+    // Three SIGKILLs of the active one; before the third, two standbys race for the slot.
+    for (let round = 1; round <= 3; round++) {
       await someProgress();
-      const frozen = await activeOf(processes);
-      const natsPorts = localPortsTo(frozen.pid, servers.nats.port);
-      assert.ok(natsPorts.size >= 2, `the frozen process's NATS connections are found (${natsPorts.size})`);
-      const t0 = Date.now();
-      process.kill(frozen.pid, 'SIGSTOP');
-      const stoppedAt = performance.now();
-      times.push({ what: 'SIGSTOP', ms: await takeoverTime(t0, 'SIGSTOP') });
-      await someProgress();
-      // Everything it wrote before freezing has reached the server long since.
-      const publishedBeforeWaking = await messagesFromPorts(monitorUrl, natsPorts);
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, FREEZE_MS - (performance.now() - stoppedAt)))); // the freeze itself, not a wait for an event
-      process.kill(frozen.pid, 'SIGCONT');
-      await frozen.waitForLog((l) => l.msg === 'lost the slot, standing by', '"lost the slot, standing by"');
-      await waitFor(async () => (await roleOf(frozen)).role === 'standby' || undefined, { what: 'the woken process to report standby', timeoutMs: 30_000 });
-      await someProgress();
-      assert.equal(await messagesFromPorts(monitorUrl, natsPorts), publishedBeforeWaking, 'the process that was frozen published nothing after waking up');
-      assert.ok(frozen.running, 'the woken process stays, as a standby');
-    } finally {
-      await writer.stop();
+      const active = await activeOf(processes);
+      const standbys = processes.filter((p) => p !== active);
+      const measuring = takeoverTime(Date.now(), standbys, `SIGKILL #${round}${standbys.length > 1 ? ` (${standbys.length} standbys)` : ''}`);
+      active.kill();
+      times.push(await measuring);
+      await active.exited;
+      const fresh = round === 2 ? [start(args), start(args)] : [start(args)];
+      for (const p of fresh) await p.waitForLog(isStandingBy, 'standing by');
+      processes = [...standbys, ...fresh];
+      const taker = await activeOf(processes);
+      await taker.waitForLog((l) => l.msg === 'taking over: this process streams from the slot now', 'taking over');
     }
 
-    const committed = new Set(writer.committed);
-    const keyOf = (a: Arrival): string => {
-      const e = a.message.data as Envelope;
+    // The active one freezes: Postgres ends its session after wal_sender_timeout, a standby takes over.
+    await someProgress();
+    const frozen = await activeOf(processes);
+    const natsPorts = localPortsTo(frozen.pid, servers.nats.port);
+    assert.ok(natsPorts.size >= 2, `the frozen process's NATS connections are found (${natsPorts.size})`);
+    const measuring = takeoverTime(Date.now(), processes.filter((p) => p !== frozen), 'SIGSTOP');
+    process.kill(frozen.pid, 'SIGSTOP');
+    const stoppedAt = performance.now();
+    times.push(await measuring);
+    await someProgress();
+    // Everything it wrote before freezing has reached the server long since.
+    const publishedBeforeWaking = await messagesFromPorts(monitorUrl, natsPorts);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, FREEZE_MS - (performance.now() - stoppedAt)))); // the freeze itself, not a wait for an event
+    process.kill(frozen.pid, 'SIGCONT');
+    await frozen.waitForLog((l) => l.msg === 'lost the slot, standing by', '"lost the slot, standing by"');
+    await waitFor(async () => (await roleOf(frozen)).role === 'standby' || undefined, { what: 'the woken process to report standby', timeoutMs: 30_000 });
+    await someProgress();
+    assert.equal(await messagesFromPorts(monitorUrl, natsPorts), publishedBeforeWaking, 'the process that was frozen published nothing after waking up');
+    assert.ok(frozen.running, 'the woken process stays, as a standby');
+  } finally {
+    await writer.stop();
+  }
+
+  const committed = new Set(writer.committed);
+  const keyOf = (a: Arrival): string => {
+    const e = a.message.data as Envelope;
+    return changeKey(e.metadata.table_name, e.action, e.record);
+  };
+  await waitFor(() => {
+    const seen = new Set(arrivals.map(keyOf));
+    return [...committed].every((k) => seen.has(k)) || undefined;
+  }, { what: `all ${committed.size} committed changes on NATS`, timeoutMs: 120_000, intervalMs: 200 });
+  for (const p of processes) assert.equal(await p.stop(), 0);
+  collector.close();
+
+  const firstSightings: Envelope[] = [];
+  const seen = new Map<string, string>();
+  let duplicates = 0;
+  for (const a of arrivals) {
+    const e = a.message.data as Envelope;
+    assert.equal(a.message.headers['Nats-Msg-Id'], e.metadata.idempotency_key);
+    const previous = seen.get(keyOf(a));
+    if (previous === undefined) {
+      seen.set(keyOf(a), e.metadata.idempotency_key);
+      firstSightings.push(e);
+    } else {
+      duplicates++;
+      assert.equal(e.metadata.idempotency_key, previous, 'a duplicate carries the same Nats-Msg-Id');
+    }
+  }
+  const missing = writer.committed.filter((k) => !seen.has(k));
+  const violations = orderViolations(firstSightings);
+  const mode = stream ? 'JetStream' : 'core NATS';
+  console.log(`high availability (${mode}): ${writer.transactions} transactions, ${writer.committed.length} changes, ${arrivals.length} received by a core subscriber, ${duplicates} duplicates; lost ${missing.length}, order violations ${violations.length}`);
+  const worst = (key: 'publishesMs' | 'newChangeMs'): number => Math.max(...times.filter((t) => t.what.startsWith('SIGKILL')).map((t) => t[key]));
+  console.log(`takeover times, ${mode} (measured on a loaded machine; until the other one publishes again / until a change committed after the failure arrives): ${times.map((t) => `${t.what} ${t.publishesMs} / ${t.newChangeMs} ms`).join(', ')}; worst after SIGKILL ${worst('publishesMs')} / ${worst('newChangeMs')} ms`);
+  assert.deepEqual(missing.slice(0, 10), [], `${missing.length} changes lost`);
+  assert.deepEqual(violations.slice(0, 10), [], `${violations.length} per-table order violations among first sightings`);
+  assert.equal(firstSightings.length, writer.committed.length);
+  if (stream) {
+    const stored = await readStream(servers.nc, stream);
+    const keys = stored.map((m) => {
+      const e = m.data as Envelope;
       return changeKey(e.metadata.table_name, e.action, e.record);
-    };
-    await waitFor(() => {
-      const seen = new Set(arrivals.map(keyOf));
-      return [...committed].every((k) => seen.has(k)) || undefined;
-    }, { what: `all ${committed.size} committed changes on NATS`, timeoutMs: 120_000, intervalMs: 200 });
-    for (const p of processes) assert.equal(await p.stop(), 0);
-    collector.close();
+    });
+    const storedOnce = new Set<string>();
+    const twice = keys.filter((k) => (storedOnce.has(k) ? true : (storedOnce.add(k), false)));
+    const storedMissing = writer.committed.filter((k) => !storedOnce.has(k));
+    const storedViolations = orderViolations(stored.map((m) => m.data as Envelope));
+    console.log(`high availability (JetStream stream): ${stored.length} stored; lost ${storedMissing.length}, twice ${twice.length}, per-table order violations ${storedViolations.length}`);
+    assert.deepEqual(storedMissing.slice(0, 10), [], `${storedMissing.length} changes missing from the stream`);
+    assert.deepEqual(twice.slice(0, 10), [], `${twice.length} changes stored twice`);
+    assert.deepEqual(storedViolations.slice(0, 10), [], `${storedViolations.length} per-table order violations in the stream`);
+    assert.equal(stored.length, writer.committed.length);
+  }
+}
 
-    const firstSightings: Envelope[] = [];
-    const seen = new Map<string, string>();
-    let duplicates = 0;
-    for (const a of arrivals) {
-      const e = a.message.data as Envelope;
-      assert.equal(a.message.headers['Nats-Msg-Id'], e.metadata.idempotency_key);
-      const previous = seen.get(keyOf(a));
-      if (previous === undefined) {
-        seen.set(keyOf(a), e.metadata.idempotency_key);
-        firstSightings.push(e);
-      } else {
-        duplicates++;
-        assert.equal(e.metadata.idempotency_key, previous, 'a duplicate carries the same Nats-Msg-Id');
-      }
-    }
-    const missing = writer.committed.filter((k) => !seen.has(k));
-    const violations = orderViolations(firstSightings);
-    console.log(`high availability (core NATS): ${writer.transactions} transactions, ${writer.committed.length} changes, ${arrivals.length} received, ${duplicates} duplicates; lost ${missing.length}, order violations ${violations.length}`);
-    console.log(`takeover times (measured on a loaded machine): ${times.map((t) => `${t.what} ${t.ms} ms`).join(', ')}; worst after SIGKILL ${Math.max(...times.filter((t) => t.what.startsWith('SIGKILL')).map((t) => t.ms))} ms`);
-    assert.deepEqual(missing.slice(0, 10), [], `${missing.length} changes lost`);
-    assert.deepEqual(violations.slice(0, 10), [], `${violations.length} per-table order violations among first sightings`);
-    assert.equal(firstSightings.length, writer.committed.length);
-  });
+describe('high availability', () => {
+  it('core NATS: a standby takes over after SIGKILL and SIGSTOP; a subscriber sees every change, in order per table; the frozen one never publishes again', { timeout: 300_000 }, () => takeovers('ha', null));
+  it('JetStream: the same, and the stream holds every change once, in order per table', { timeout: 300_000 }, () => takeovers('ha_js', 'HA'));
 });
