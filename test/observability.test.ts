@@ -247,7 +247,7 @@ describe('health probes', () => {
       assert.deepEqual(await health.json(), { status: 'ok' });
       const ready = await fetch(`${http}/readyz`);
       assert.equal(ready.status, 503);
-      assert.deepEqual(await ready.json(), { status: 'not ready', reasons: ['starting: the source is not prepared yet'] });
+      assert.deepEqual(await ready.json(), { status: 'not ready', reasons: ['starting: the source is not prepared yet'], role: 'starting' });
       assert.ok(Date.now() - started < 2000, 'probes answer quickly');
       assert.equal((await fetch(`${http}/healthz`, { method: 'HEAD' })).status, 200);
       const overview = await getJson<Overview>(`${http}/api/overview`);
