@@ -7,8 +7,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from './harness/index.js';
-import { ChaosWriter, changeKey, seededRandom } from './support/chaos-writer.js';
-import { orderViolations, type Envelope } from './support/envelope.js';
+import { ChaosWriter, seededRandom } from './support/chaos-writer.js';
+import { checkStored } from './support/stream-check.js';
 import { readStream, streamMessageCount } from './support/stream.js';
 import { useServers } from './support/servers.js';
 import { runArgs, Wal2NatsProcess } from './support/wal2nats-process.js';
@@ -76,14 +76,7 @@ describe('chaos', () => {
     assert.equal(await w2n.stop(), 0);
 
     const messages = await readStream(servers.nc, STREAM);
-    const keys = messages.map((m) => {
-      const e = m.data as Envelope;
-      return changeKey(e.metadata.table_name, e.action, e.record);
-    });
-    const seen = new Set<string>();
-    const twice = keys.filter((k) => (seen.has(k) ? true : (seen.add(k), false)));
-    const missing = writer.committed.filter((k) => !seen.has(k));
-    const violations = orderViolations(messages.map((m) => m.data as Envelope));
+    const { missing, twice, violations } = checkStored(messages, writer.committed);
     console.log(`chaos: ${writer.transactions} transactions, ${expected} changes, ${messages.length} stored; lost ${missing.length}, twice ${twice.length}, order violations ${violations.length}`);
     assert.deepEqual(missing.slice(0, 10), [], `${missing.length} changes lost`);
     assert.deepEqual(twice.slice(0, 10), [], `${twice.length} changes stored twice`);

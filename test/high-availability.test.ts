@@ -16,6 +16,7 @@ import { collectMessages } from './harness/index.js';
 import { ChaosWriter, changeKey, seededRandom } from './support/chaos-writer.js';
 import { orderViolations, type Envelope } from './support/envelope.js';
 import { localPortsTo, messagesFromPorts } from './support/nats-publishers.js';
+import { checkStored } from './support/stream-check.js';
 import { readStream } from './support/stream.js';
 import { useServers } from './support/servers.js';
 import { runArgs, Wal2NatsProcess } from './support/wal2nats-process.js';
@@ -268,14 +269,7 @@ async function takeovers(database: string, stream: string | null): Promise<void>
   assert.equal(firstSightings.length, writer.committed.length);
   if (stream) {
     const stored = await readStream(servers.nc, stream);
-    const keys = stored.map((m) => {
-      const e = m.data as Envelope;
-      return changeKey(e.metadata.table_name, e.action, e.record);
-    });
-    const storedOnce = new Set<string>();
-    const twice = keys.filter((k) => (storedOnce.has(k) ? true : (storedOnce.add(k), false)));
-    const storedMissing = writer.committed.filter((k) => !storedOnce.has(k));
-    const storedViolations = orderViolations(stored.map((m) => m.data as Envelope));
+    const { missing: storedMissing, twice, violations: storedViolations } = checkStored(stored, writer.committed);
     console.log(`high availability (JetStream stream): ${stored.length} stored; lost ${storedMissing.length}, twice ${twice.length}, per-table order violations ${storedViolations.length}`);
     assert.deepEqual(storedMissing.slice(0, 10), [], `${storedMissing.length} changes missing from the stream`);
     assert.deepEqual(twice.slice(0, 10), [], `${twice.length} changes stored twice`);
