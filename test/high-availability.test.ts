@@ -174,12 +174,12 @@ async function takeovers(database: string, stream: string | null): Promise<void>
    * `t0` arrives (the new active one has replayed what the old one left unconfirmed).
    */
   const takeoverTime = async (t0: number, standbys: readonly Wal2NatsProcess[], what: string): Promise<{ what: string; publishesMs: number; newChangeMs: number }> => {
-    const counted = await Promise.all(standbys.map(async (p) => {
-      const ports = localPortsTo(p.pid, servers.nats.port);
-      return { ports, before: await messagesFromPorts(monitorUrl, ports) };
-    }));
+    // A standby's ports are read again at each look: a fresh one may still be connecting its
+    // shards to NATS (it stands by before they are connected), and what it has published before
+    // (only a woken one has) is the baseline.
+    const counted = await Promise.all(standbys.map(async (p) => ({ pid: p.pid, before: await messagesFromPorts(monitorUrl, localPortsTo(p.pid, servers.nats.port)) })));
     const publishedAt = waitFor(async () => {
-      for (const c of counted) if ((await messagesFromPorts(monitorUrl, c.ports)) > c.before) return Date.now();
+      for (const c of counted) if ((await messagesFromPorts(monitorUrl, localPortsTo(c.pid, servers.nats.port))) > c.before) return Date.now();
       return undefined;
     }, { what: `a standby to publish after the ${what}`, timeoutMs: 60_000, intervalMs: 5 });
     const arrival = await waitFor(
