@@ -30,6 +30,11 @@ export const ErrorCode = {
   /** TLS to NATS failed for good: the server's certificate does not verify, it refused ours, or it offers no TLS. Exit 3. */
   NatsTls: 'NATS_TLS',
   /**
+   * Someone else writes to a JetStream stream that wal2nats keeps in commit order (another
+   * program, or another wal2nats that took over: this fences a stale instance). Exit 3.
+   */
+  JetStreamOtherWriter: 'JETSTREAM_OTHER_WRITER',
+  /**
    * A server is unreachable, dropped us, or aborted our session with a transient error (Postgres
    * SQLSTATE class 40: deadlock, serialization failure): retried with backoff, never fatal.
    */
@@ -54,6 +59,7 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   NATS_AUTH: ExitCode.refused,
   NATS_PERMISSION: ExitCode.refused,
   NATS_TLS: ExitCode.refused,
+  JETSTREAM_OTHER_WRITER: ExitCode.refused,
   UNAVAILABLE: ExitCode.unexpected,
   INTERNAL: ExitCode.unexpected,
 };

@@ -14,6 +14,7 @@ export { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from './delivery/
 export { DeliveryWatermark } from './delivery/watermark.js';
 export { fnv1aHex, holderFingerprint, holderMismatch, holderName, parseHolderName, type PublishingOptions, type SlotHolder } from './ha/holder-name.js';
 export { shardForTable } from './pipeline/shard.js';
+export { streamCapturing, subjectMatches, type StreamSubjects } from './pipeline/stream-routing.js';
 export { ChangeBatchWriter, forEachFrame, FrameKind, type ChangeBatch, type FrameMeta } from './pipeline/change-batch.js';
 export { WalRouter, WalRouterError, HEARTBEAT_PREFIX, ANNOTATIONS_SET_PREFIX, ANNOTATIONS_CLEAR_PREFIX, type WalRouterOptions } from './pipeline/wal-router.js';
 export { ChangeFilter, FILTER_ACTIONS, literalTables, parseTablePattern, type ChangeFilterOptions, type TablePattern } from './pipeline/change-filter.js';

@@ -29,7 +29,7 @@ import type { Logger } from './log/logger.js';
 import { MetricsGatherer } from './metrics/aggregate-metrics.js';
 import { createThreadRegistry } from './metrics/thread-metrics.js';
 import { PublishLease } from './ha/publish-lease.js';
-import { checkJetStream } from './sink/jetstream-check.js';
+import { checkJetStream, type ChainStream } from './sink/jetstream-check.js';
 import { checkPublishPermissions, includedTables } from './sink/publish-permission-check.js';
 import { runInitialSnapshot } from './snapshot/initial-snapshot.js';
 import { prepareSource, type SourceInfo } from './source/replication-setup.js';
@@ -165,9 +165,13 @@ export class Pipeline {
       () => new Promise<RunOutcome>(() => {}),
       (error: unknown): RunOutcome => ({ ok: false, error: serializeError(error) }),
     );
+    let streams: readonly ChainStream[] = [];
     if (config.jetstream) {
       const target = await checkJetStream(config, this.source.databaseName, includedTables(config, this.source.tables), log, this.startupChecks.signal);
       if (target === null) return { ok: true };
+      streams = target.streams;
+      // One ordered chain per stream, in one shard: as many shards as streams.
+      if (config.shards !== streams.length) log.info('JetStream mode: one shard per stream', { shards: streams.length, streams: streams.map((s) => s.name).join(' ') });
     }
 
     if (this.source.snapshotNeeded) {
@@ -179,14 +183,14 @@ export class Pipeline {
       this.source = { ...this.source, startLsn, slotCreated: true, snapshotNeeded: false };
     }
 
-    const channels = Array.from({ length: config.shards }, () => new MessageChannel());
+    const channels = Array.from({ length: config.jetstream ? streams.length : config.shards }, () => new MessageChannel());
     const leaseBuffer = PublishLease.allocate();
     const logFormat = this.options.logFormat;
     this.shards = channels.map((channel, shard) => {
-      const data: ShardWorkerData = { shard, config, systemIdentifier: this.source!.systemIdentifier, databaseName: this.source!.databaseName, primaryKeys: this.source!.primaryKeys, userTypes: this.source!.userTypes, readerPort: channel.port1, logFormat, leaseBuffer };
+      const data: ShardWorkerData = { shard, config, systemIdentifier: this.source!.systemIdentifier, databaseName: this.source!.databaseName, primaryKeys: this.source!.primaryKeys, userTypes: this.source!.userTypes, readerPort: channel.port1, logFormat, leaseBuffer, streams };
       return startThread<ShardApi>(WorkerEntry.shard, data, [channel.port1]);
     });
-    const readerData: ReaderWorkerData = { config, startLsn: this.source.startLsn, serverVersionNum: this.source.serverVersionNum, shardPorts: channels.map((c) => c.port2), logFormat, databaseName: this.source.databaseName, leaseBuffer };
+    const readerData: ReaderWorkerData = { config, startLsn: this.source.startLsn, serverVersionNum: this.source.serverVersionNum, shardPorts: channels.map((c) => c.port2), logFormat, databaseName: this.source.databaseName, leaseBuffer, streams };
     this.reader = startThread<ReaderApi>(WorkerEntry.reader, readerData, channels.map((c) => c.port2));
 
     const outcome = await Promise.race([

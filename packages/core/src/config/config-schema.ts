@@ -39,7 +39,7 @@ export interface Config {
   subjectPrefix: string;
   jetstream: boolean;
   createStream: string | undefined;
-  jetstreamTableWindow: number;
+  jetstreamWindow: number;
   messageKind: 'changes' | 'records';
   initialSnapshot: boolean;
   backfillChunkRows: number;
@@ -82,7 +82,7 @@ export const CONFIG_SCHEMA = {
   subjectPrefix: { flag: 'subject-prefix', kind: 'string', group: 'Sink', default: 'sequin', placeholder: 'PREFIX', description: 'First token(s) of every subject, e.g. acme.cdc.' },
   jetstream: { flag: 'jetstream', kind: 'boolean', group: 'Delivery', default: false, description: 'Publish with JetStream and wait for each PubAck.' },
   createStream: { flag: 'create-stream', kind: 'string', group: 'Delivery', placeholder: 'NAME', description: 'With --jetstream: create this file-backed stream on our subjects if it does not exist.' },
-  jetstreamTableWindow: { flag: 'jetstream-table-window', kind: 'integer', group: 'Delivery', default: 1, min: 1, max: 10_000, placeholder: 'N', description: 'With --jetstream: PubAcks awaited at once per table. Above 1 is faster, but a JetStream failover can then store a later change before an earlier one.' },
+  jetstreamWindow: { flag: 'jetstream-window', kind: 'integer', group: 'Delivery', default: 1024, min: 1, max: 100_000, placeholder: 'N', description: 'With --jetstream: messages in flight per stream (at most 4 MiB). The stream still stores them in commit order, whatever fails.' },
   messageKind: { flag: 'message-kind', kind: 'enum', group: 'Sink', default: 'changes', values: ['changes', 'records'], placeholder: 'KIND', description: 'changes: change events; records: record events on the rows subjects.' },
   initialSnapshot: { flag: 'initial-snapshot', kind: 'boolean', group: 'Source', default: false, description: 'When the slot is created, first publish every existing row as read events.' },
   backfillChunkRows: { flag: 'backfill-chunk-rows', kind: 'integer', group: 'Source', default: 5000, min: 1, max: 100_000, placeholder: 'N', description: 'Rows per chunk of a backfill (wal2nats backfill), read in key order between two watermarks.' },

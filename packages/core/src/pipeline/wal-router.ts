@@ -39,6 +39,11 @@ export const HEARTBEAT_PREFIX = 'wal2nats:heartbeat';
 
 export interface WalRouterOptions {
   readonly shardCount: number;
+  /**
+   * Which shard a table goes to; by default `shardForTable` (a hash). JetStream mode routes by
+   * the stream that captures the table's subjects (one ordered chain per stream, in one shard).
+   */
+  readonly shardOf?: (schema: string, table: string) => number;
   /** A batch is handed over once it holds this many frames. */
   readonly maxBatchFrames: number;
   readonly onWarning?: (message: string) => void;
@@ -85,6 +90,10 @@ export class WalRouter {
     this.skipsReads = filter ? !filter.includesAction('read') : false;
   }
 
+  private shardForNewTable(schema: string, table: string): number {
+    return this.options.shardOf ? this.options.shardOf(schema, table) : shardForTable(schema, table, this.options.shardCount);
+  }
+
   /** The last sequence number given out. */
   get lastSeq(): number { return this.seq; }
   get isInTransaction(): boolean { return this.inTransaction; }
@@ -127,7 +136,7 @@ export class WalRouter {
         this.excludedRelations.delete(relation.relationId);
         let shard = this.shardOfRelation.get(relation.relationId);
         if (shard === undefined) {
-          shard = shardForTable(relation.schema, relation.name, this.options.shardCount);
+          shard = this.shardForNewTable(relation.schema, relation.name);
           this.shardOfRelation.set(relation.relationId, shard);
         }
         this.append(shard, FrameKind.relation, bytes, 0);
@@ -231,7 +240,7 @@ export class WalRouter {
     const same = known !== undefined && sameRelation(known.relation, relation);
     let shard = this.shardOfRelation.get(relation.relationId);
     if (shard === undefined) {
-      shard = shardForTable(relation.schema, relation.name, this.options.shardCount);
+      shard = this.shardForNewTable(relation.schema, relation.name);
       this.shardOfRelation.set(relation.relationId, shard);
     }
     if (!same) this.append(shard, FrameKind.relation, encodeRelationMessage(relation), 0);

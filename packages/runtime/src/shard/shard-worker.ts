@@ -8,6 +8,9 @@ import {
   ChangeEncoder,
   decodePgoutput,
   DEFAULT_BACKOFF,
+  ErrorCode,
+  PgoutputTag,
+  Wal2NatsError,
   FrameKind,
   forEachFrame,
   idempotencyKeyPrefix,
@@ -25,16 +28,23 @@ import { createShardMetrics } from '../metrics/shard-metrics.js';
 import { createThreadRegistry, registryJson } from '../metrics/thread-metrics.js';
 import { CoreNatsSink } from '../sink/core-nats-sink.js';
 import type { DeliverySink } from '../sink/delivery-sink.js';
-import { JetStreamSink } from '../sink/jetstream-sink.js';
+import type { ChainBroken } from '../sink/jetstream-chain.js';
 import { NatsLink } from '../sink/nats-link.js';
+import { NatsStreamClient } from '../sink/nats-stream-client.js';
+import { isAtOrBelow, readStreamTail, type CommitPosition } from '../sink/stream-tail.js';
 import { exposeApi } from '../threads/comlink.js';
 import type { BatchMessage, DeliveredMessage, ReaderToShard, RunOutcome, ShardApi, ShardStatus, ShardToReader, ShardWorkerData } from '../threads/thread-messages.js';
 import { needsCatalog, RelationCatalog } from './relation-catalog.js';
 import { MessageTracker } from './message-tracker.js';
 import { ShardPublisher } from './shard-publisher.js';
 import { PublishLease } from '../ha/publish-lease.js';
+import { StreamPublisher } from './stream-publisher.js';
 
 const data = workerData as ShardWorkerData;
+/** Bytes in flight per stream at most (with --jetstream-window messages). */
+const JETSTREAM_WINDOW_BYTES = 4 * 1024 * 1024;
+/** A send unanswered this long is resent (alone, after the window settles): it costs a repair. */
+const JETSTREAM_ACK_TIMEOUT_MS = 2000;
 const { config, shard, readerPort } = data;
 const thread = `shard-${shard}`;
 const log = createLogger({ level: config.logLevel, format: data.logFormat, thread });
@@ -57,8 +67,12 @@ const context: EncoderContext = {
 };
 const encoders = new Map<number, ChangeEncoder>();
 const catalog = new RelationCatalog(config, log, data.userTypes, (unknown) => metrics.unknownColumnTypes.inc({ table: unknown.table }));
-let publisher: ShardPublisher | null = null;
-let sink: DeliverySink | null = null;
+let publisher: ShardPublisher | StreamPublisher | null = null;
+/** Core NATS: the shard's sink. JetStream mode: the stream's client (one chain per stream). */
+let sink: Pick<DeliverySink, 'connected' | 'fatalError' | 'close'> | null = null;
+/** JetStream mode: changes the stream already holds (read at start) are not published again. */
+let skipThrough: CommitPosition | null = null;
+let skipped = 0;
 let batchesReceived = 0;
 let draining = false;
 let failRun: ((outcome: RunOutcome) => void) | null = null;
@@ -73,7 +87,21 @@ function report(frontier: { frontier: number; undelivered: number }): void {
 const body = new JsonBytes();
 const row: RowBytesResult = { subject: '', action: 'insert', msgId: null, msgIdStart: -1, msgIdEnd: -1 };
 
+/** Whether the stream already holds this change (JetStream mode, after a restart). */
+function alreadyStored(lsn: number, idx: number): boolean {
+  if (skipThrough === null) return false;
+  if (isAtOrBelow(lsn, idx, skipThrough)) {
+    skipped++;
+    return true;
+  }
+  log.info('skipped the changes the JetStream stream already holds', { changes: skipped, through_lsn: skipThrough.lsn, through_idx: skipThrough.idx });
+  skipThrough = null;
+  return false;
+}
+
 function encodeFrame(kind: FrameKind, meta: FrameMeta, payload: Uint8Array): void {
+  // A truncate of several tables numbers each table's event: checked per table below.
+  if (kind !== FrameKind.relation && payload[0] !== PgoutputTag.truncate && alreadyStored(meta.commitLsn, meta.commitIdx)) return;
   if (kind === FrameKind.change) {
     // Inserts, updates and deletes go from pgoutput bytes to JSON bytes (no string per value);
     // anything else, or a row it declines, takes the decoder's path below.
@@ -115,7 +143,7 @@ function encodeFrame(kind: FrameKind, meta: FrameMeta, payload: Uint8Array): voi
       message.relationIds.forEach((relationId, i) => {
         const encoder = encoders.get(relationId);
         // Tables owned by other shards are theirs to announce.
-        if (!encoder) return;
+        if (!encoder || alreadyStored(meta.commitLsn, meta.commitIdx + i)) return;
         const encoded = encoder.encodeTruncate({ ...meta, commitIdx: meta.commitIdx + i });
         target.enqueue(relationId, encoder.label, { seq: meta.seq, commitTime: meta.commitTime, ...encoded });
       });
@@ -189,6 +217,29 @@ async function ingestPending(): Promise<void> {
   }
 }
 
+/** Runs until drain() or a fatal error (checked every 500 ms). */
+function untilFatal(fatalError: () => Error | null): Promise<RunOutcome> {
+  return new Promise<RunOutcome>((resolve) => {
+    failRun = resolve;
+    const fatalCheck = setInterval(() => {
+      const error = fatalError();
+      if (error) {
+        clearInterval(fatalCheck);
+        resolve({ ok: false, error: serializeError(error) });
+      }
+    }, 500);
+    fatalCheck.unref();
+  });
+}
+
+function otherWriter(broken: ChainBroken): Wal2NatsError {
+  return new Wal2NatsError(
+    ErrorCode.JetStreamOtherWriter,
+    `JetStream stream ${broken.stream} is written by someone else: ${broken.message}`,
+    'wal2nats keeps a stream in the database\'s commit order and must be its only writer: if another wal2nats took over this slot, this instance is stale and stopped on purpose; otherwise move the other writer to another stream',
+  );
+}
+
 readerPort.on('message', (message: ReaderToShard) => {
   pendingBatches.push(message);
   void ingestPending();
@@ -206,7 +257,30 @@ const api: ShardApi = {
         await link.close();
         return { ok: true };
       }
-      sink = config.jetstream ? new JetStreamSink(link) : new CoreNatsSink(link);
+      if (config.jetstream) {
+        const stream = data.streams[shard]!;
+        const tail = await readStreamTail(link.nc, stream.name, context.idempotencyPrefix!, log, () => draining);
+        if (tail === null) {
+          await link.close();
+          return { ok: true };
+        }
+        skipThrough = tail.skipThrough;
+        const client = new NatsStreamClient(link, stream);
+        sink = client;
+        const streamPublisher = new StreamPublisher(
+          { shard, stream: stream.name, backoff: { ...DEFAULT_BACKOFF, maxMs: config.maxBackoffMs }, window: config.jetstreamWindow, windowBytes: JETSTREAM_WINDOW_BYTES, ackTimeoutMs: JETSTREAM_ACK_TIMEOUT_MS },
+          metrics,
+          log,
+          report,
+          tracker,
+        );
+        client.attach(streamPublisher.start(client, tail.lastSeq));
+        log.info('publishing to a JetStream stream in commit order', { stream: stream.name, last_sequence: tail.lastSeq, skip_through_lsn: tail.skipThrough?.lsn ?? null, skip_through_idx: tail.skipThrough?.idx ?? null });
+        publisher = streamPublisher;
+        void ingestPending();
+        return await untilFatal(() => sink?.fatalError ?? (streamPublisher.broken ? otherWriter(streamPublisher.broken) : null));
+      }
+      sink = new CoreNatsSink(link);
     } catch (error) {
       return { ok: false, error: serializeError(error) };
     }
@@ -215,13 +289,12 @@ const api: ShardApi = {
         shard,
         backoff: { ...DEFAULT_BACKOFF, maxMs: config.maxBackoffMs },
         maxCycleMessages: 8192,
-        // Core NATS confirms a whole cycle at once; JetStream acknowledges each message, and a
-        // window of 1 per table keeps a failover from storing a later change first.
-        tableWindow: config.jetstream ? config.jetstreamTableWindow : 8192,
+        // Core NATS confirms a whole cycle at once (JetStream mode publishes through a chain).
+        tableWindow: 8192,
         // A process that lost (or may have lost) the slot publishes nothing it still holds.
         mayPublish: () => lease.mayPublish(),
       },
-      sink,
+      sink as CoreNatsSink,
       metrics,
       log,
       report,
@@ -229,16 +302,7 @@ const api: ShardApi = {
     );
     void ingestPending();
     publisher.start();
-    return new Promise<RunOutcome>((resolve) => {
-      failRun = resolve;
-      const fatalCheck = setInterval(() => {
-        if (sink?.fatalError) {
-          clearInterval(fatalCheck);
-          resolve({ ok: false, error: serializeError(sink.fatalError) });
-        }
-      }, 500);
-      fatalCheck.unref();
-    });
+    return untilFatal(() => sink?.fatalError ?? null);
   },
 
   async drain(timeoutMs: number): Promise<DeliveredMessage> {

@@ -71,6 +71,13 @@ export class ChainBroken extends Error {
   }
 }
 
+/** What the stream's connection tells the chain. */
+export interface ChainSignals {
+  reply(token: number, reply: ChainReply): void;
+  connectionLost(): void;
+  reconnected(): void;
+}
+
 export interface ChainEvents<M> {
   /** These messages are stored in the stream, in order (called once per batch of acks). */
   delivered(messages: readonly M[]): void;
@@ -92,7 +99,14 @@ export interface ChainOptions {
   readonly ackTimeoutMs: number;
   /** For repeated failures of one message, after the first quick retries. */
   readonly backoff: BackoffPolicy;
+  /**
+   * False while this process may not publish (the publish lease of ha/publish-lease.ts ran out:
+   * it may have lost the slot to a standby). Nothing is sent then; re-checked every 100 ms.
+   */
+  readonly mayPublish?: () => boolean;
 }
+
+const LEASE_RECHECK_MS = 100;
 
 /** Quick retries first: an election answers 503 at once and is over within a second or two. */
 const QUICK_RETRIES = 8;
@@ -119,7 +133,7 @@ interface Entry<M> {
 
 type Mode = 'pipelining' | 'repairing';
 
-export class JetStreamChain<M> {
+export class JetStreamChain<M> implements ChainSignals {
   private client: StreamClient<M> | null = null;
   private entries: Entry<M>[] = [];
   private head = 0;
@@ -137,6 +151,7 @@ export class JetStreamChain<M> {
   private nextAttemptAt = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private timeoutTimer: NodeJS.Timeout | null = null;
+  private leaseTimer: NodeJS.Timeout | null = null;
   private tickScheduled = false;
   private stopped = false;
   private brokenError: ChainBroken | null = null;
@@ -210,7 +225,8 @@ export class JetStreamChain<M> {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
-    this.retryTimer = this.timeoutTimer = null;
+    if (this.leaseTimer) clearTimeout(this.leaseTimer);
+    this.retryTimer = this.timeoutTimer = this.leaseTimer = null;
     this.flushDelivered();
   }
 
@@ -318,7 +334,18 @@ export class JetStreamChain<M> {
       this.armRetry(wait);
       return;
     }
+    if (!this.mayPublishNow()) return;
     if (this.sendEntry(head, this.lastSeq)) this.client.flush();
+  }
+
+  /** Whether the publish lease allows sending; if not, looks again in a moment. */
+  private mayPublishNow(): boolean {
+    if (this.options.mayPublish?.() ?? true) return true;
+    this.leaseTimer ??= setTimeout(() => {
+      this.leaseTimer = null;
+      this.resume();
+    }, LEASE_RECHECK_MS);
+    return false;
   }
 
   private resume(): void {
@@ -358,6 +385,7 @@ export class JetStreamChain<M> {
   private pump(): void {
     const client = this.client;
     if (!client || this.stopped || this.brokenError || this.mode === 'repairing' || !client.connected) return;
+    if (!this.mayPublishNow()) return;
     const first = this.head + this.sent;
     while (this.sent < this.options.window && this.head + this.sent < this.entries.length) {
       if (this.bytesInFlight >= this.options.windowBytes && this.sent > 0) break;

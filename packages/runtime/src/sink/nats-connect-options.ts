@@ -73,6 +73,9 @@ export function natsConnectOptions(config: Config, name: string): NodeConnection
     reconnectJitter: 500,
     pingInterval: 10_000,
     maxPingOut: 3,
+    // Without it nats.js builds an Error per request() for async stack traces: about a quarter
+    // of the CPU of a request-heavy client in an experiment here (PITFALLS.md).
+    noAsyncTraces: true,
   };
   // nats.js writes its buffer to the socket every 32 KiB by default; the shard profile showed
   // the socket writes as a large cost, so a cycle is written in larger pieces. (A hidden option

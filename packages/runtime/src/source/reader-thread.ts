@@ -11,6 +11,7 @@ import type { ReaderApi, ReaderWorkerData } from '../threads/thread-messages.js'
 import { WalReader } from './wal-reader.js';
 import { PublishLease } from '../ha/publish-lease.js';
 import { SlotLease } from '../ha/slot-lease.js';
+import { routeByStream } from '../sink/jetstream-check.js';
 
 const data = workerData as ReaderWorkerData;
 const log = createLogger({ level: data.config.logLevel, format: data.logFormat, thread: 'reader' });
@@ -22,7 +23,7 @@ const window = new BackfillWindow();
 let driver: BackfillDriver | null = null;
 const lease = new SlotLease(data.config, data.databaseName, new PublishLease(data.leaseBuffer), log);
 const reader = new WalReader(
-  { config: data.config, startLsn: data.startLsn, serverVersionNum: data.serverVersionNum, shardPorts: data.shardPorts, backfill: window, onConfirmed: () => driver?.noteConfirmed(), lease },
+  { config: data.config, startLsn: data.startLsn, serverVersionNum: data.serverVersionNum, shardPorts: data.shardPorts, ...(data.streams.length > 0 ? { shardOf: routeByStream(data.config, data.databaseName, data.streams) } : {}), backfill: window, onConfirmed: () => driver?.noteConfirmed(), lease },
   metrics,
   log,
 );

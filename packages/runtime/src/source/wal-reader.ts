@@ -59,6 +59,8 @@ export interface WalReaderOptions {
   readonly startLsn: string;
   readonly serverVersionNum: number;
   readonly shardPorts: readonly MessagePort[];
+  /** Which shard a new table goes to (JetStream mode: its stream's); a hash of its name by default. */
+  readonly shardOf?: (schema: string, table: string) => number;
   /** Backfills (wal2nats backfill): the chunk window the router feeds, and who hears of confirmations. */
   readonly backfill?: BackfillWindow;
   readonly onConfirmed?: (lsn: Lsn) => void;
@@ -94,7 +96,7 @@ export class WalReader {
     this.watermark = new DeliveryWatermark(shardCount);
     this.links = options.shardPorts.map((port, shard) => new ShardLink(shard, port));
     const filter = new ChangeFilter(options.config);
-    this.router = new WalRouter({ shardCount, maxBatchFrames: MAX_BATCH_FRAMES, onWarning: (m) => log.warn(m), ...(filter.passesAll ? {} : { filter }), ...(options.backfill ? { backfill: options.backfill } : {}) }, this.watermark, (shard, batch) => this.links[shard]!.send(batch));
+    this.router = new WalRouter({ shardCount, maxBatchFrames: MAX_BATCH_FRAMES, onWarning: (m) => log.warn(m), ...(options.shardOf ? { shardOf: options.shardOf } : {}), ...(filter.passesAll ? {} : { filter }), ...(options.backfill ? { backfill: options.backfill } : {}) }, this.watermark, (shard, batch) => this.links[shard]!.send(batch));
     for (const link of this.links) link.port.on('message', (message: ShardToReader) => this.onDelivered(link, message));
     // Heartbeat messages need Postgres 14+; the WAL end probe runs on every version.
     this.heartbeat = new HeartbeatEmitter(

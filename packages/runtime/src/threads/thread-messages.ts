@@ -91,6 +91,8 @@ export interface ShardWorkerData {
   readonly logFormat: 'json' | 'pretty';
   /** The publish lease (ha/publish-lease.ts), shared with the reader. */
   readonly leaseBuffer: SharedArrayBuffer;
+  /** JetStream mode: the stream of each shard (shard i publishes to streams[i]). */
+  readonly streams: readonly import('../sink/jetstream-check.js').ChainStream[];
 }
 
 export interface ReaderWorkerData {
@@ -103,4 +105,6 @@ export interface ReaderWorkerData {
   readonly databaseName: string;
   /** The publish lease (ha/publish-lease.ts), shared with the shards. */
   readonly leaseBuffer: SharedArrayBuffer;
+  /** JetStream mode: tables are routed to the shard of the stream that captures them. */
+  readonly streams: readonly import('../sink/jetstream-check.js').ChainStream[];
 }
