@@ -20,7 +20,14 @@ export class ChaosWriter {
   private pausedAck: (() => void) | null = null;
   transactions = 0;
 
-  constructor(private readonly pg: PgServer, private readonly database: string, private readonly tables: readonly string[], private readonly random: () => number) {
+  constructor(
+    private readonly pg: PgServer,
+    private readonly database: string,
+    private readonly tables: readonly string[],
+    private readonly random: () => number,
+    /** At most this many transactions per second (default: as fast as one client can). */
+    private readonly maxTransactionsPerSecond = Number.POSITIVE_INFINITY,
+  ) {
     for (const t of tables) {
       this.nextId.set(t, 1);
       this.liveRows.set(t, []);
@@ -61,10 +68,12 @@ export class ChaosWriter {
           client = await this.pg.connect(this.database);
           continue;
         }
+        const started = performance.now();
         await this.oneTransaction(client);
         this.transactions++;
-        // Let other work (the chaos steps, the test's reads) interleave.
-        await new Promise((resolve) => setImmediate(resolve));
+        // Let other work (the chaos steps, the test's reads) interleave; hold the rate if asked.
+        const rest = 1000 / this.maxTransactionsPerSecond - (performance.now() - started);
+        await new Promise((resolve) => (rest >= 1 ? setTimeout(resolve, rest) : setImmediate(resolve)));
       }
     } finally {
       await client.end().catch(() => {});
