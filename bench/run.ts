@@ -96,7 +96,7 @@ for (const name of (opts.scenario ?? SCENARIOS.join(',')).split(',').map((s) => 
 }
 const drainChanges = positiveInt('changes', opts.changes ?? (quick ? '100000' : '1000000'));
 const scalingChanges = positiveInt('scaling-changes', opts['scaling-changes'] ?? (quick ? '15000' : '200000'));
-const jetstreamChanges = positiveInt('jetstream-changes', opts['jetstream-changes'] ?? (quick ? '10000' : '200000'));
+const jetstreamChanges = positiveInt('jetstream-changes', opts['jetstream-changes'] ?? (quick ? '10000' : '1000000'));
 const steadyRates = (opts['steady-rates'] ?? (quick ? '5000,20000' : '5000,20000,50000')).split(',').map((r) => positiveInt('steady-rates', r.trim()));
 const steadySeconds = positiveInt('steady-seconds', opts['steady-seconds'] ?? (quick ? '8' : '30'));
 
@@ -299,6 +299,13 @@ if (ceiling && drain) {
 }
 if (drain && baseline) {
   targets.push({ target: 'drain faster than baseline', value: `${fmt(drainRate)} vs ${fmt(baseline.changesPerSecond)} changes/s (×${fmt(drainRate / baseline.changesPerSecond, 2)})`, met: baseline.ok && drain.ok ? drainRate > baseline.changesPerSecond : null });
+}
+if (results.jetstream) {
+  const j = results.jetstream as DrainResult;
+  const jetRate = j.changesPerSecond.fromStreaming;
+  targets.push({ target: 'jetstream ≥ 40,000 changes/s', value: `${fmt(jetRate)} changes/s`, met: j.ok ? jetRate >= 40_000 : null });
+  if (drain) targets.push({ target: 'jetstream ≥ 0.5 × the core drain of the same run', value: `×${fmt(jetRate / drainRate, 2)} (${fmt(jetRate)} vs ${fmt(drainRate)} changes/s)`, met: j.ok && drain.ok ? jetRate >= 0.5 * drainRate : null });
+  targets.push({ target: 'jetstream peak RSS < 256 MiB', value: `${fmt(j.memory.peakRssMiB)} MiB`, met: j.ok ? j.memory.peakRssMiB < 256 : null });
 }
 if (drain) targets.push({ target: 'drain peak RSS < 256 MiB', value: `${fmt(drain.memory.peakRssMiB)} MiB`, met: drain.ok ? drain.memory.peakRssMiB < 256 : null });
 const at20k = steady?.find((p) => p.targetRate === 20000);

@@ -1,8 +1,10 @@
 /**
- * `jetstream`: the drain with `--jetstream --create-stream` (a file-backed stream that wal2nats
- * creates on its subjects; each publish waits for its PubAck), counted at a core subscriber like
- * the drain, then the stream must hold exactly N messages. The stream is deleted afterwards so
- * that later scenarios publish to core NATS only.
+ * `jetstream`: the drain with `--jetstream --create-stream` (an R1 file-backed stream that
+ * wal2nats creates on its subjects; one ordered chain of publishes with
+ * Nats-Expected-Last-Sequence, acknowledged by PubAcks), counted at a core subscriber like the
+ * drain, then the stream must hold exactly N messages. Reported beside the core drain of the
+ * same run (docs/benchmarks.md), with the CPU of wal2nats and of nats-server per 100k changes.
+ * The stream is deleted afterwards so that later scenarios publish to core NATS only.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import { drainWal2nats } from '../lib/drain-wal2nats.js';
@@ -14,7 +16,7 @@ import type { BenchContext, ResultRow } from './types.js';
 
 const STREAM = 'BENCH';
 
-export async function jetstreamScenario(ctx: BenchContext, changes: number): Promise<{ data: DrainResult & { streamMessages: number }; row: ResultRow; failures: string[] }> {
+export async function jetstreamScenario(ctx: BenchContext, changes: number): Promise<{ data: DrainResult & { streamMessages: number; natsServerCpuPer100k: number }; row: ResultRow; failures: string[] }> {
   say(`jetstream: writing ${fmt(changes)} changes over 8 tables`);
   const layout = await prepareLayout(ctx.pg, { database: 'jetstream', tables: 8, changes, slots: ['w2n_jetstream'] });
   const jsm = await jetstreamManager(ctx.nc);
@@ -25,6 +27,7 @@ export async function jetstreamScenario(ctx: BenchContext, changes: number): Pro
       nats: ctx.nats,
       nc: ctx.nc,
       label: 'jetstream',
+      // JetStream mode runs one shard per stream (here one); --shards is not used.
       shards: 2,
       extraArgs: ['--jetstream', '--create-stream', STREAM],
       verbose: ctx.verbose,
@@ -37,8 +40,12 @@ export async function jetstreamScenario(ctx: BenchContext, changes: number): Pro
     }
     if (streamMessages !== changes) r.failures.push(`jetstream: the stream holds ${streamMessages} messages, expected ${changes}`);
     r.ok = r.failures.length === 0;
-    say(`  jetstream: ${fmt(r.changesPerSecond.fromStreaming)} changes/s, stream holds ${fmt(streamMessages)}${r.ok ? '' : ` FAILED: ${r.failures.join('; ')}`}`);
-    return { data: { ...r, samples: [], streamMessages }, row: drainRow('jetstream', 'file stream, PubAck per message', r), failures: r.failures };
+    const natsPer100k = r.cpu.natsServer === null ? NaN : (r.cpu.natsServer / changes) * 1e5;
+    say(
+      `  jetstream: ${fmt(r.changesPerSecond.fromStreaming)} changes/s, stream holds ${fmt(streamMessages)}; peak RSS ${fmt(r.memory.peakRssMiB)} MiB; ` +
+        `CPU per 100k changes: wal2nats ${fmt(r.cpu.per100k, 2)} s, nats-server ${fmt(natsPer100k, 2)} s${r.ok ? '' : ` FAILED: ${r.failures.join('; ')}`}`,
+    );
+    return { data: { ...r, samples: [], streamMessages, natsServerCpuPer100k: natsPer100k }, row: drainRow('jetstream', 'R1 file stream, one ordered chain (PubAcks)', r), failures: r.failures };
   } finally {
     await jsm.streams.delete(STREAM).catch(() => {});
     await disposeLayout(layout);

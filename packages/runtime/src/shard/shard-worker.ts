@@ -72,6 +72,14 @@ let publisher: ShardPublisher | StreamPublisher | null = null;
 let sink: Pick<DeliverySink, 'connected' | 'fatalError' | 'close'> | null = null;
 /** JetStream mode: changes the stream already holds (read at start) are not published again. */
 let skipThrough: CommitPosition | null = null;
+/**
+ * JetStream mode: read the stream's tail again before the next batch (set at start and after
+ * every fence). A standby's shards start long before it takes over, and a fenced session may be
+ * followed by another process's: the chain must continue from the stream's real last sequence
+ * and skip what the other process stored, not from what it read at start.
+ */
+let rereadTail: (() => Promise<boolean>) | null = null;
+let tailStale = false;
 let skipped = 0;
 let batchesReceived = 0;
 let draining = false;
@@ -155,6 +163,7 @@ function encodeFrame(kind: FrameKind, meta: FrameMeta, payload: Uint8Array): voi
 }
 
 function ingest(message: BatchMessage): void {
+  const skippedBefore = skipped;
   try {
     forEachFrame(message.batch, encodeFrame);
   } catch (error) {
@@ -165,7 +174,8 @@ function ingest(message: BatchMessage): void {
   }
   batchesReceived++;
   publisher!.received(message.batch.lastSeq);
-  if (message.batch.changeCount === 0) report(publisher!.frontier());
+  // Skipped changes are never delivered: the frontier moves past them here.
+  if (message.batch.changeCount === 0 || skipped !== skippedBefore) report(publisher!.frontier());
 }
 
 /** The Relation messages of a batch that need the catalog before their rows can be encoded. */
@@ -198,8 +208,11 @@ async function ingestPending(): Promise<void> {
         pendingBatches.shift();
         publisher.fence(message.throughSeq);
         report(publisher.frontier());
+        tailStale = rereadTail !== null;
         continue;
       }
+      if (tailStale && !(await rereadTail!())) return;
+      tailStale = false;
       let relations: RelationMessage[];
       try {
         relations = relationsToLookUp(message);
@@ -268,13 +281,29 @@ const api: ShardApi = {
         const client = new NatsStreamClient(link, stream);
         sink = client;
         const streamPublisher = new StreamPublisher(
-          { shard, stream: stream.name, backoff: { ...DEFAULT_BACKOFF, maxMs: config.maxBackoffMs }, window: config.jetstreamWindow, windowBytes: JETSTREAM_WINDOW_BYTES, ackTimeoutMs: JETSTREAM_ACK_TIMEOUT_MS },
+          { shard, stream: stream.name, backoff: { ...DEFAULT_BACKOFF, maxMs: config.maxBackoffMs }, window: config.jetstreamWindow, windowBytes: JETSTREAM_WINDOW_BYTES, ackTimeoutMs: JETSTREAM_ACK_TIMEOUT_MS, mayPublish: () => lease.mayPublish() },
           metrics,
           log,
           report,
           tracker,
         );
         client.attach(streamPublisher.start(client, tail.lastSeq));
+        rereadTail = async () => {
+          // A chain that still holds messages keeps its sequence: if another process wrote
+          // since, its next send says so (another writer: exit 3), which fences this one.
+          if (!streamPublisher.isIdle()) return true;
+          try {
+            const fresh = await readStreamTail(link.nc, stream.name, context.idempotencyPrefix!, log, () => draining);
+            if (fresh === null) return false;
+            streamPublisher.continueAfter(fresh.lastSeq);
+            skipThrough = fresh.skipThrough;
+            return true;
+          } catch (error) {
+            failRun?.({ ok: false, error: serializeError(error) });
+            return false;
+          }
+        };
+        tailStale = true;
         log.info('publishing to a JetStream stream in commit order', { stream: stream.name, last_sequence: tail.lastSeq, skip_through_lsn: tail.skipThrough?.lsn ?? null, skip_through_idx: tail.skipThrough?.idx ?? null });
         publisher = streamPublisher;
         void ingestPending();

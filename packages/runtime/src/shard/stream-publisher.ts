@@ -16,6 +16,9 @@ import { JetStreamChain, type ChainBroken, type StreamClient } from '../sink/jet
 import { MessageSlabs, type OutgoingMessage, type QueuedChange } from './outgoing-message.js';
 import type { DeliveryFrontier, PublishObserver } from './shard-publisher.js';
 
+/** How often the chain's state is logged at debug level. */
+const STATE_LOG_MS = 2000;
+
 export interface StreamPublisherOptions {
   readonly shard: number;
   readonly stream: string;
@@ -41,6 +44,7 @@ export class StreamPublisher {
   /** The table whose message is failing (its backoff gauge is reset once it is delivered). */
   private failingLabel: string | null = null;
   broken: ChainBroken | null = null;
+  private stateTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly options: StreamPublisherOptions,
@@ -69,6 +73,8 @@ export class StreamPublisher {
   /** Starts publishing after `lastSeq`, the stream's last sequence. */
   start(client: StreamClient<Queued>, lastSeq: number): JetStreamChain<Queued> {
     this.chain.start(client, lastSeq);
+    this.stateTimer = setInterval(() => this.log.debug('JetStream chain', { stream: this.options.stream, ...this.chain.state() }), STATE_LOG_MS);
+    this.stateTimer.unref();
     return this.chain;
   }
 
@@ -106,6 +112,16 @@ export class StreamPublisher {
     if (throughSeq > this.lastReceivedSeq) this.lastReceivedSeq = throughSeq;
   }
 
+  /** Nothing held and nothing in flight: the chain may be moved to another last sequence. */
+  isIdle(): boolean {
+    return this.chain.size === 0 && this.chain.inFlight === 0;
+  }
+
+  /** Continues after `lastSeq`, the stream's last sequence read again (only when idle). */
+  continueAfter(lastSeq: number): void {
+    this.chain.continueAfter(lastSeq);
+  }
+
   frontier(): DeliveryFrontier {
     const head = this.chain.peek();
     const frontier = head === undefined ? this.lastReceivedSeq : Math.min(this.lastReceivedSeq, head.seq - 1);
@@ -132,6 +148,7 @@ export class StreamPublisher {
 
   stop(): void {
     this.chain.stop();
+    if (this.stateTimer) clearInterval(this.stateTimer);
   }
 
   private sent(messages: readonly Queued[]): void {

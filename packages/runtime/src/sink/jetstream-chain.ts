@@ -108,13 +108,17 @@ export interface ChainOptions {
 
 const LEASE_RECHECK_MS = 100;
 
-/** Quick retries first: an election answers 503 at once and is over within a second or two. */
-const QUICK_RETRIES = 8;
+/**
+ * Quick retries first: an election answers 503 at once and is over within a second or two, and
+ * a resend costs one small message. After QUICK_RETRIES the regular backoff takes over.
+ */
+const QUICK_RETRIES = 40;
 const QUICK_RETRY_FIRST_MS = 10;
+const QUICK_RETRY_MAX_MS = 250;
 
 /** Retry delay after `attempts` failures of the first unacknowledged message. */
 export function repairDelayMs(attempts: number, policy: BackoffPolicy): number {
-  if (attempts <= QUICK_RETRIES) return Math.min(policy.maxMs, QUICK_RETRY_FIRST_MS * 2 ** (attempts - 1));
+  if (attempts <= QUICK_RETRIES) return Math.min(policy.maxMs, QUICK_RETRY_MAX_MS, QUICK_RETRY_FIRST_MS * 2 ** (attempts - 1));
   return backoffDelayMs(attempts - QUICK_RETRIES, policy);
 }
 
@@ -173,12 +177,27 @@ export class JetStreamChain<M> implements ChainSignals {
     this.scheduleTick();
   }
 
+  /**
+   * Continues after `lastSeq`, the stream's last sequence read again: only when nothing is held
+   * or in flight (a standby that takes over, a new session after a fence), since held messages
+   * were counted from the old sequence.
+   */
+  continueAfter(lastSeq: number): void {
+    if (this.size !== 0 || this.outstanding.size !== 0) throw new Error('JetStreamChain.continueAfter() needs an idle chain');
+    this.lastSeq = lastSeq;
+  }
+
   get lastAcknowledgedSeq(): number { return this.lastSeq; }
   /** Messages pushed and not yet stored. */
   get size(): number { return this.entries.length - this.head; }
   get inFlight(): number { return this.outstanding.size; }
   get broken(): ChainBroken | null { return this.brokenError; }
   peek(i = 0): M | undefined { return this.entries[this.head + i]?.message; }
+
+  /** For a debug line: what the chain is doing. */
+  state(): { mode: Mode; queued: number; sent: number; outstanding: number; lastSeq: number; attempts: number; repairs: number } {
+    return { mode: this.mode, queued: this.size, sent: this.sent, outstanding: this.outstanding.size, lastSeq: this.lastSeq, attempts: this.attempts, repairs: this.repairs };
+  }
 
   /** The first unacknowledged message's failures, while it has any. */
   failure(): { message: M; attempts: number; lastError: string | null; nextAttemptAt: number } | null {
