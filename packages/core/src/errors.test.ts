@@ -18,6 +18,7 @@ describe('exit codes', () => {
       NATS_AUTH: 3,
       NATS_PERMISSION: 3,
       NATS_TLS: 3,
+      JETSTREAM_OTHER_WRITER: 3,
       UNAVAILABLE: 1,
       INTERNAL: 1,
     };
