@@ -37,7 +37,7 @@ export function createShardMetrics(registry: Registry): ShardMetrics {
       labelNames: ['table'],
       registers,
     }),
-    orderBreaks: new Counter({ name: 'wal2nats_order_breaks_total', help: 'Times a later change of a table was accepted before an earlier one that failed (JetStream with a window above 1).', labelNames: ['table'], registers }),
+    orderBreaks: new Counter({ name: 'wal2nats_order_breaks_total', help: 'Times a later change of a table was accepted before an earlier one that failed (a tripwire: 0 by construction).', labelNames: ['table'], registers }),
     publishDuration: new Histogram({
       name: 'wal2nats_publish_duration_seconds',
       help: 'From publishing a batch to its confirmation by the server.',

@@ -8,10 +8,10 @@
  * Only one cycle runs at a time, so a table never has two generations of in-flight messages
  * that could reorder.
  *
- * If a later message of a table was accepted while an earlier one failed (JetStream, a window
- * above 1), the later one is in the stream before the earlier one: the order of that table is
- * broken there. It is logged as an error and counted (`wal2nats_order_breaks_total`); with the
- * default JetStream window of 1 it cannot happen (see docs/guarantees.md).
+ * (Core NATS. JetStream mode publishes through one ordered chain per stream instead:
+ * stream-publisher.ts.) If a sink ever reports a later message of a table delivered after an
+ * earlier one failed, the order of that table is broken there: logged as an error and counted
+ * (`wal2nats_order_breaks_total`), a tripwire that stays 0 with the sinks we have.
  */
 import { backoffDelayMs, pgMicrosToUnixMs, type BackoffPolicy, type JsonBytes, type RowBytesResult } from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
