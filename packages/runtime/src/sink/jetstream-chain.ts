@@ -7,7 +7,7 @@
  * a message only directly after its predecessor, in Raft order, so during a leader election a
  * message k that fails cannot be overtaken by k+1: k+1 then fails too ("wrong last sequence").
  * nats-server 2.9 has no atomic batches (2.12); this is what works on it (measured on a 3-node
- * cluster with a step-down every 250 ms: 0 out of order, 0 twice, 0 missing; PITFALLS.md).
+ * cluster with a step-down every 250 ms: 0 out of order, 0 twice, 0 missing; docs/pitfalls.md).
  *
  * Why the stream can only hold a prefix (the invariant the tests check): each expectation is
  * at least the true position of the message's predecessor (the last acknowledged sequence is

@@ -74,7 +74,7 @@ export function natsConnectOptions(config: Config, name: string): NodeConnection
     pingInterval: 10_000,
     maxPingOut: 3,
     // Without it nats.js builds an Error per request() for async stack traces: about a quarter
-    // of the CPU of a request-heavy client in an experiment here (PITFALLS.md).
+    // of the CPU of a request-heavy client in an experiment here (docs/pitfalls.md).
     noAsyncTraces: true,
   };
   // nats.js writes its buffer to the socket every 32 KiB by default; the shard profile showed

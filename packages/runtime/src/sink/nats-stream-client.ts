@@ -3,7 +3,7 @@
  * reply subject on one inbox subscription (`<inbox>.<token>`), carrying `Nats-Msg-Id` and
  * `Nats-Expected-Last-Sequence`, and each PubAck is handed to the chain by its token.
  * (`js.publish()` costs a promise, a timer and, unless `noAsyncTraces`, an Error per message:
- * PITFALLS.md measured 11–17k/s pipelined against 37–59k/s for this.)
+ * docs/pitfalls.md measured 11–17k/s pipelined against 37–59k/s for this.)
  *
  * Frames are written through WireEncoder (its fast path hands bytes to nats.js's protocol
  * handler). An encoder's slabs may be rewritten only once the server has confirmed what was
