@@ -212,7 +212,8 @@ async function takeovers(database: string, stream: string | null): Promise<void>
     await someProgress();
     const frozen = await activeOf(processes);
     const natsPorts = localPortsTo(frozen.pid, servers.nats.port);
-    assert.ok(natsPorts.size >= 2, `the frozen process's NATS connections are found (${natsPorts.size})`);
+    // Core NATS: a connection per shard; JetStream: one shard (and connection) per stream.
+    assert.ok(natsPorts.size >= 1, `the frozen process's NATS connections are found (${natsPorts.size})`);
     const measuring = takeoverTime(Date.now(), processes.filter((p) => p !== frozen), 'SIGSTOP');
     process.kill(frozen.pid, 'SIGSTOP');
     const stoppedAt = performance.now();
