@@ -9,6 +9,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { seededRandom as seeded } from '../../../../test/support/random.js';
 import { ChainBroken, JetStreamChain, MessageRefused, type ChainReply, type StreamClient } from './jetstream-chain.js';
 
 interface Msg {
@@ -319,17 +320,6 @@ describe('JetStreamChain', () => {
     }
   });
 });
-
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffle<T>(items: T[], random: () => number): T[] {
   const copy = [...items];
