@@ -116,7 +116,10 @@ describe('JetStream commit order on a cluster', () => {
       const victim = cluster.node(await leader());
       const atNodeKill = await stored();
       await victim.kill();
-      await waitFor(async () => (await stored()) >= atNodeKill + 300 || undefined, { what: 'progress without the killed node', timeoutMs: 60_000, intervalMs: 100 });
+      // Generous: with nats-server 2.9.10 a new leader may first drop sends without a reply (the
+      // wedge of docs/pitfalls.md, nats-io/nats-server#5179) until the chain's resends wear it
+      // out; seen to take over 60 s once on a loaded machine. Correctness is checked at the end.
+      await waitFor(async () => (await stored()) >= atNodeKill + 300 || undefined, { what: 'progress without the killed node', timeoutMs: 180_000, intervalMs: 100 });
       await victim.start();
       await leader();
       const second = await stepDowns(STRETCH_MS);
