@@ -11,6 +11,8 @@
  * Postgres keeps at most 63 bytes of an application name (NAMEDATALEN - 1) and only printable
  * ASCII, so the host is cut to fit and each hash is 8 hex digits of FNV-1a.
  */
+import { fnv1a32 } from '../fnv1a.js';
+
 const PREFIX = 'wal2nats';
 const MAX_BYTES = 63;
 
@@ -37,12 +39,7 @@ export interface PublishingOptions {
 }
 
 export function fnv1aHex(text: string): string {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0).toString(16).padStart(8, '0');
+  return fnv1a32(text).toString(16).padStart(8, '0');
 }
 
 export function holderFingerprint(options: PublishingOptions): Pick<SlotHolder, 'publication' | 'subjects'> {

@@ -1,3 +1,5 @@
+import { fnv1a32 } from '../fnv1a.js';
+
 /**
  * Which shard worker owns a table. Every change of one table goes to one shard, which keeps the
  * table's order; the hash spreads tables over shards. FNV-1a over the UTF-16 code units of
@@ -6,11 +8,5 @@
  */
 export function shardForTable(schema: string, table: string, shardCount: number): number {
   if (shardCount <= 1) return 0;
-  let hash = 0x811c9dc5;
-  const key = `${schema}.${table}`;
-  for (let i = 0; i < key.length; i++) {
-    hash ^= key.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) % shardCount;
+  return fnv1a32(`${schema}.${table}`) % shardCount;
 }
