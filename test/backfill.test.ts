@@ -305,7 +305,7 @@ describe('wal2nats backfill', () => {
       await waitFor(async () => {
         const states = await backfillStatus(sql);
         return (states.length === 2 && states.every((s) => s.status === 'done' || s.status === 'failed') && states) || undefined;
-      }, { what: 'both requests to end', timeoutMs: 90_000 });
+      }, { what: 'both requests to end', timeoutMs: 90_000, context: () => `wal2nats's last lines:\n${w2n.tail()}` });
       const [secret, open] = await backfillStatus(sql);
       assert.equal(secret!.status, 'failed');
       assert.match(secret!.error ?? '', /permission denied/);

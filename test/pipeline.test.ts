@@ -4,12 +4,14 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { collectMessages, waitFor } from './harness/index.js';
 import { useServers } from './support/servers.js';
 import { runArgs, Wal2NatsProcess } from './support/wal2nats-process.js';
 import { orderViolations, type Envelope } from './support/envelope.js';
 import { confirmedFlushLsn, currentWalLsn } from './support/slot.js';
 import { metricValue } from './support/metrics.js';
+import { readStream, streamMessageCount } from './support/stream.js';
 
 const servers = useServers();
 
@@ -176,6 +178,11 @@ describe('the pipeline', () => {
     const slot = 'outage_slot';
     const collector = collectMessages(servers.nc, 'sequin.changes.outage.>');
     await servers.nc.flush();
+    // The witness of what reaches NATS after the outage is a stream, not this test's own
+    // subscription: wal2nats may reconnect and publish before the test's client has reconnected
+    // and subscribed again, and core NATS delivers only to those subscribed at that moment.
+    const jsm = await jetstreamManager(servers.nc);
+    await jsm.streams.add({ name: 'OUTAGE_WITNESS', subjects: ['sequin.changes.outage.>'], storage: StorageType.File });
     const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', slot] }));
     try {
       await w2n.ready();
@@ -217,7 +224,12 @@ describe('the pipeline', () => {
       assert.ok(BigInt(gauge) <= beforeOutageWrites, `the confirmed_flush_lsn metric ${gauge} passed ${beforeOutageWrites}`);
 
       await servers.nats.start();
-      const all = await collector.waitForCount(101, 60_000);
+      await waitFor(async () => (await streamMessageCount(servers.nc, 'OUTAGE_WITNESS')) >= 101 || undefined, {
+        what: 'the 101 changes in the witness stream after NATS came back',
+        timeoutMs: 60_000,
+        context: () => `wal2nats's last lines:\n${w2n.tail()}`,
+      });
+      const all = await readStream(servers.nc, 'OUTAGE_WITNESS');
       const ids = new Set(all.map((m) => (m.data as Envelope).record!.id));
       for (let id = 1; id <= 101; id++) assert.ok(ids.has(id), `row ${id} arrived`);
       const afterOutageWrites = await currentWalLsn(servers.pg, 'outage');
@@ -231,6 +243,7 @@ describe('the pipeline', () => {
       collector.close();
       w2n.kill();
       if (!servers.nats.running) await servers.nats.start();
+      await jsm.streams.delete('OUTAGE_WITNESS').catch(() => {});
     }
   });
 

@@ -6,6 +6,8 @@ export interface WaitOptions {
   what: string;
   timeoutMs?: number;
   intervalMs?: number;
+  /** Appended to the timeout error, e.g. the last log lines of the process under test. */
+  context?: () => string;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -27,7 +29,7 @@ function describe(value: unknown): string {
  */
 export async function waitFor<T>(
   probe: () => Promise<T | undefined | false> | T | undefined | false,
-  { what, timeoutMs = 10_000, intervalMs = 50 }: WaitOptions,
+  { what, timeoutMs = 10_000, intervalMs = 50, context }: WaitOptions,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown = undefined;
@@ -40,7 +42,8 @@ export async function waitFor<T>(
       last = err;
     }
     if (Date.now() >= deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${describe(last)}`);
+      const more = context ? `\n${context()}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${describe(last)}${more}`);
     }
     await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())));
   }
