@@ -13,10 +13,16 @@
  * `pg_stat_replication.reply_time` is that update's send time in our own clock. The shards
  * publish only before that deadline less a margin (publish-lease.ts), so a process that wakes up
  * after losing the slot publishes nothing it still holds.
+ *
+ * Postgres shows `reply_time` only to superusers and roles with pg_read_all_stats, not to a plain
+ * REPLICATION role, even for its own walsender. For such a role the proof is weaker: the probe
+ * still shows that our walsender holds the slot, and the lease runs from the send time of the
+ * last status update sent before the probe, assuming that update reached Postgres within the
+ * margin (a warning at the first probe says so, and how to get the exact proof).
  */
 import { hostname } from 'node:os';
 import pg from 'pg';
-import { ErrorCode, Wal2NatsError, holderFingerprint, holderMismatch, holderName, parseHolderName, type Config, type SlotHolder } from '@wal2nats/core';
+import { ErrorCode, Wal2NatsError, holderFingerprint, holderMismatch, holderName, parseHolderName, quoteIdent, type Config, type SlotHolder } from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
 import { mapPostgresError } from '../source/pg-errors.js';
 import { clientConfig, userOf } from '../source/replication-setup.js';
@@ -58,6 +64,10 @@ export class SlotLease {
   private renewTimer: NodeJS.Timeout | null = null;
   private renewing = false;
   private lastWaitNote = '';
+  /** When this session's START_REPLICATION was sent, and when our last status update was. */
+  private sessionRequestedAt = 0;
+  private statusSentAt: () => number = () => 0;
+  private warnedHiddenDetails = false;
 
   constructor(
     private readonly config: Config,
@@ -127,9 +137,12 @@ export class SlotLease {
   /**
    * The session started streaming (START_REPLICATION was sent at `requestedAtMs`). `onLost` is
    * called when the session can no longer be proven ours: the lease ran out (this process was
-   * frozen or cut off) or another process holds the slot.
+   * frozen or cut off) or another process holds the slot. `statusSentAt` tells when the reader
+   * last sent Postgres a status update (epoch ms), for roles that may not see `reply_time`.
    */
-  begin(requestedAtMs: number, onLost: (reason: string) => void): void {
+  begin(requestedAtMs: number, onLost: (reason: string) => void, statusSentAt: () => number = () => 0): void {
+    this.sessionRequestedAt = requestedAtMs;
+    this.statusSentAt = statusSentAt;
     // Postgres counts wal_sender_timeout from the start of streaming, at or after the request.
     this.publishLease.extendTo(requestedAtMs + WAL_SENDER_TIMEOUT_MS - LEASE_MARGIN_MS);
     const previous = this.role === 'standby' ? this.activeHolder : null;
@@ -165,12 +178,18 @@ export class SlotLease {
     }
     if (this.renewing) return;
     this.renewing = true;
+    // Taken before the probe: Postgres counts a session's time from its start or our last update.
+    const lastSignOfLife = Math.max(this.sessionRequestedAt, this.statusSentAt());
     try {
       const state = await this.query();
       if (state === null) return onLost('the slot is gone');
       const holder = state.active ? parseHolderName(state.holderName) : null;
       if (state.holderName === this.applicationName) {
         if (state.replyTimeMs !== null) this.publishLease.extendTo(state.replyTimeMs + WAL_SENDER_TIMEOUT_MS - LEASE_MARGIN_MS);
+        else if (state.walSenderDetailsHidden) {
+          this.warnHiddenDetails();
+          this.publishLease.extendTo(lastSignOfLife + WAL_SENDER_TIMEOUT_MS - LEASE_MARGIN_MS);
+        }
       } else if (holder !== null) {
         onLost(`wal2nats on ${holder.host} (pid ${holder.pid}) holds the slot`);
       }
@@ -180,6 +199,16 @@ export class SlotLease {
     } finally {
       this.renewing = false;
     }
+  }
+
+  private warnHiddenDetails(): void {
+    if (this.warnedHiddenDetails) return;
+    this.warnedHiddenDetails = true;
+    const user = userOf(this.config.postgresUrl);
+    this.log.warn(
+      'the Postgres user may not see pg_stat_replication.reply_time, so a frozen instance is fenced on a weaker proof (it assumes a status update reaches Postgres within 1.5 s); for the exact proof grant it the statistics role',
+      { user, fix: `GRANT pg_read_all_stats TO ${quoteIdent(user)}` },
+    );
   }
 
   private refuseMismatch(holder: SlotHolder): void {

@@ -16,13 +16,20 @@ export interface SlotState {
    * standby status update the holding walsender received.
    */
   readonly replyTimeMs: number | null;
+  /**
+   * The holding walsender's details (its state, positions and reply_time) are hidden from us:
+   * Postgres shows them only to superusers and roles with the privileges of pg_read_all_stats,
+   * even to the walsender's own user. Only its pid and application_name are visible then.
+   */
+  readonly walSenderDetailsHidden: boolean;
 }
 
 /** The slot's state, or null when the slot does not exist. */
 export async function readSlotState(client: pg.Client, slot: string): Promise<SlotState | null> {
-  const result = await client.query<{ active: boolean; active_pid: number | null; application_name: string | null; confirmed_flush_lsn: string | null; reply_ms: string | null }>(
+  const result = await client.query<{ active: boolean; active_pid: number | null; application_name: string | null; confirmed_flush_lsn: string | null; reply_ms: string | null; details_hidden: boolean }>(
     `SELECT s.active, s.active_pid, r.application_name, s.confirmed_flush_lsn::text AS confirmed_flush_lsn,
-            (extract(epoch FROM r.reply_time) * 1000)::text AS reply_ms
+            (extract(epoch FROM r.reply_time) * 1000)::text AS reply_ms,
+            (r.pid IS NOT NULL AND r.state IS NULL) AS details_hidden
        FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid
       WHERE s.slot_name = $1`,
     [slot],
@@ -35,5 +42,6 @@ export async function readSlotState(client: pg.Client, slot: string): Promise<Sl
     holderName: row.application_name,
     confirmedFlushLsn: row.confirmed_flush_lsn,
     replyTimeMs: row.reply_ms === null ? null : Number(row.reply_ms),
+    walSenderDetailsHidden: row.details_hidden,
   };
 }

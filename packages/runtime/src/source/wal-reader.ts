@@ -202,7 +202,7 @@ export class WalReader {
       service.on('start', () => {
         this.streaming = true;
         this.lastError = null;
-        this.options.lease.begin(requestedAt, (reason) => settle(new Wal2NatsError(ErrorCode.Unavailable, `lost the slot: ${reason}`)));
+        this.options.lease.begin(requestedAt, (reason) => settle(new Wal2NatsError(ErrorCode.Unavailable, `lost the slot: ${reason}`)), () => this.lastStatusSentAt);
         this.log.info('streaming from the slot', { slot: config.slot, from_lsn: formatLsn(this.confirmed) });
       });
       // A message the ended session's queue still hands over belongs to no session: dropped.
