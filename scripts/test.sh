@@ -2,19 +2,30 @@
 # `pnpm test`: installs what is missing, then runs the unit tests and the integration tests
 # (which start their own Postgres and NATS), and ends with one "N passed, N failed" line
 # summed over both runs. Exits non-zero if either run fails.
+#
+# `bash scripts/test.sh unit` or `… integration` (pnpm test:unit, pnpm test:integration) runs only
+# that part, without the type check and the linter.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+part="${1:-all}"
+case "$part" in
+  all | unit | integration) ;;
+  *) echo "usage: scripts/test.sh [unit|integration]" >&2; exit 2 ;;
+esac
+
 bash scripts/ensure-deps.sh || exit 1
 
-# tsx runs the tests without type checks; the whole tree (tests and bench included) is checked here.
-echo "==> type check"
-pnpm -s typecheck || exit 1
+if [ "$part" = all ]; then
+  # tsx runs the tests without type checks; the whole tree (tests and bench included) is checked here.
+  echo "==> type check"
+  pnpm -s typecheck || exit 1
 
-# A floating promise (a forgotten `await`) type-checks but can confirm the slot before a publish
-# settled; the type-aware linter refuses it.
-echo "==> lint"
-pnpm -s lint || exit 1
+  # A floating promise (a forgotten `await`) type-checks but can confirm the slot before a publish
+  # settled; the type-aware linter refuses it.
+  echo "==> lint"
+  pnpm -s lint || exit 1
+fi
 
 # Node 20 does not expand globs given to `node --test`, so bash does.
 shopt -s globstar nullglob
@@ -60,16 +71,20 @@ run() {
   [ "$rc" -eq 0 ] || status=1
 }
 
-if [ "${#unit_files[@]}" -gt 0 ]; then
-  run unit "${unit_files[@]}"
-else
-  echo "==> unit tests: none found under packages/*/src"
+if [ "$part" != integration ]; then
+  if [ "${#unit_files[@]}" -gt 0 ]; then
+    run unit "${unit_files[@]}"
+  else
+    echo "==> unit tests: none found under packages/*/src"
+  fi
 fi
 
-if [ "${#integration_files[@]}" -gt 0 ]; then
-  run integration --test-concurrency=1 --test-timeout=600000 "${integration_files[@]}"
-else
-  echo "==> integration tests: none found under test/"
+if [ "$part" != unit ]; then
+  if [ "${#integration_files[@]}" -gt 0 ]; then
+    run integration --test-concurrency=1 --test-timeout=600000 "${integration_files[@]}"
+  else
+    echo "==> integration tests: none found under test/"
+  fi
 fi
 
 echo
