@@ -8,13 +8,13 @@
  *
  * Sizes scale with WAL2NATS_ORDER_SCALE (default 1: stretches of 12 s, ~700 changes/s offered).
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { jetstreamManager, StorageType, type JetStreamManager } from '@nats-io/jetstream';
-import { nanos, type NatsConnection } from '@nats-io/transport-node';
-import { startPostgres, waitFor, type PgServer } from './harness/index.js';
-import { startNatsCluster, type NatsCluster } from './harness/nats-cluster.js';
+import { StorageType } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+import { waitFor } from './harness/index.js';
+import { useClusterServers } from './support/cluster-servers.js';
 import { ChaosWriter, changeKey, seededRandom } from './support/chaos-writer.js';
 import type { Envelope } from './support/envelope.js';
 import { readStream, streamMessageCount } from './support/stream.js';
@@ -26,21 +26,7 @@ const SCALE = Number(process.env.WAL2NATS_ORDER_SCALE ?? 1);
 const STRETCH_MS = 12_000 * SCALE;
 const TRANSACTIONS_PER_SECOND = 350;
 
-let pg: PgServer;
-let cluster: NatsCluster;
-let nc: NatsConnection;
-let jsm: JetStreamManager;
-
-before(async () => {
-  [pg, cluster] = await Promise.all([startPostgres(), startNatsCluster({ size: 3 })]);
-  nc = await cluster.connect();
-  jsm = await jetstreamManager(nc);
-});
-
-after(async () => {
-  await nc?.close();
-  await Promise.all([pg?.dispose(), cluster?.dispose()]);
-});
+const servers = useClusterServers();
 
 /** Stream order must be commit order: (commit_lsn, commit_idx) strictly increasing. */
 function commitOrderBreaks(envelopes: readonly Envelope[]): string[] {
@@ -59,13 +45,13 @@ describe('JetStream commit order on a cluster', () => {
   it('stores every change once, in commit order, through step-downs, a node crash and wal2nats crashes (R3)', { timeout: 300_000 + 4 * STRETCH_MS }, async () => {
     const seed = Number(process.env.WAL2NATS_CHAOS_SEED ?? Date.now() % 1_000_000);
     console.log(`order test seed ${seed}, scale ${SCALE}`);
-    const url = await pg.createDatabase('chain');
-    const setup = await pg.connect('chain');
+    const url = await servers.pg.createDatabase('chain');
+    const setup = await servers.pg.connect('chain');
     await setup.query(TABLES.map((t) => `CREATE TABLE ${t} (id int PRIMARY KEY, n bigint NOT NULL);`).join(''));
     await setup.end();
-    await jsm.streams.add({ name: STREAM, subjects: ['sequin.changes.chain.>'], num_replicas: 3, storage: StorageType.File, duplicate_window: nanos(120_000) });
+    await servers.jsm.streams.add({ name: STREAM, subjects: ['sequin.changes.chain.>'], num_replicas: 3, storage: StorageType.File, duplicate_window: nanos(120_000) });
 
-    const args = runArgs({ postgresUrl: url, natsUrl: cluster.urls.join(','), extra: ['--slot', 'chain', '--jetstream', '--max-backoff', '2s', '--log-level', process.env.WAL2NATS_ORDER_DUMP ? 'debug' : 'info'] });
+    const args = runArgs({ postgresUrl: url, natsUrl: servers.cluster.urls.join(','), extra: ['--slot', 'chain', '--jetstream', '--max-backoff', '2s', '--log-level', process.env.WAL2NATS_ORDER_DUMP ? 'debug' : 'info'] });
     const instances: Wal2NatsProcess[] = [];
     const start = async (): Promise<Wal2NatsProcess> => {
       const w2n = new Wal2NatsProcess(args);
@@ -77,8 +63,8 @@ describe('JetStream commit order on a cluster', () => {
       w2n.kill();
       assert.equal(await w2n.exited, null, 'killed by SIGKILL');
     };
-    const stored = async (): Promise<number> => streamMessageCount(nc, STREAM).catch(() => -1);
-    const leader = (): Promise<string> => waitFor(async () => (await jsm.streams.info(STREAM).catch(() => null))?.cluster?.leader || undefined, { what: `a leader for ${STREAM}`, timeoutMs: 60_000, intervalMs: 100 });
+    const stored = async (): Promise<number> => streamMessageCount(servers.nc, STREAM).catch(() => -1);
+    const leader = (): Promise<string> => waitFor(async () => (await servers.jsm.streams.info(STREAM).catch(() => null))?.cluster?.leader || undefined, { what: `a leader for ${STREAM}`, timeoutMs: 60_000, intervalMs: 100 });
     /** Steps the stream's leader down every 250 ms for `ms`; `during` runs in the middle. */
     const stepDowns = async (ms: number, during?: () => Promise<void>): Promise<{ stepDowns: number; perSecond: number }> => {
       const before = await waitFor(async () => { const n = await stored(); return n >= 0 ? n : undefined; }, { what: 'the stream count', timeoutMs: 30_000, intervalMs: 100 });
@@ -86,7 +72,7 @@ describe('JetStream commit order on a cluster', () => {
       let count = 0;
       let middle: Promise<void> | null = null;
       while (Date.now() < end) {
-        void nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${STREAM}`, '', { timeout: 2000 }).catch(() => undefined);
+        void servers.nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${STREAM}`, '', { timeout: 2000 }).catch(() => undefined);
         count++;
         if (during && !middle && Date.now() > end - ms / 2) middle = during();
         // The pace of the step-downs, not a wait for an outcome.
@@ -97,7 +83,7 @@ describe('JetStream commit order on a cluster', () => {
       return { stepDowns: count, perSecond: Math.round((after - before) / (ms / 1000)) };
     };
 
-    const writer = new ChaosWriter(pg, 'chain', TABLES, seededRandom(seed), TRANSACTIONS_PER_SECOND);
+    const writer = new ChaosWriter(servers.pg, 'chain', TABLES, seededRandom(seed), TRANSACTIONS_PER_SECOND);
     let w2n = await start();
     try {
       writer.start();
@@ -113,7 +99,7 @@ describe('JetStream commit order on a cluster', () => {
       // Between the stretches: a crash of wal2nats, then of the stream leader's node.
       await crash(w2n);
       w2n = await start();
-      const victim = cluster.node(await leader());
+      const victim = servers.cluster.node(await leader());
       const atNodeKill = await stored();
       await victim.kill();
       // Generous: with nats-server 2.9.10 a new leader may first drop sends without a reply (the
@@ -131,7 +117,7 @@ describe('JetStream commit order on a cluster', () => {
 
       const expected = writer.committed.length;
       await waitFor(async () => (await stored()) >= expected || undefined, { what: `all ${expected} changes in the stream`, timeoutMs: 180_000, intervalMs: 250 });
-      const messages = await waitFor(() => readStream(nc, STREAM), { what: `${STREAM} read back`, timeoutMs: 60_000, intervalMs: 500 });
+      const messages = await waitFor(() => readStream(servers.nc, STREAM), { what: `${STREAM} read back`, timeoutMs: 60_000, intervalMs: 500 });
       const envelopes = messages.map((m) => m.data as Envelope);
       const keys = envelopes.map((e) => changeKey(e.metadata.table_name, e.action, e.record));
       const ids = new Set(messages.map((m) => m.msgId));

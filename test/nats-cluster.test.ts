@@ -4,12 +4,11 @@
  * leader and shard 0's server is killed (SIGKILL). With --jetstream nothing is lost and nothing
  * is stored twice, per-table order holds, and the reconnect shows in the logs and the metrics.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { nanos, type NatsConnection } from '@nats-io/transport-node';
-import { startPostgres, waitFor, type PgServer } from './harness/index.js';
-import { startNatsCluster, type NatsCluster } from './harness/nats-cluster.js';
+import { nanos } from '@nats-io/transport-node';
+import { waitFor } from './harness/index.js';
+import { useClusterServers } from './support/cluster-servers.js';
 import { ChaosWriter, changeKey, seededRandom } from './support/chaos-writer.js';
 import { orderViolations, type Envelope } from './support/envelope.js';
 import { metricReaches, metricValue } from './support/metrics.js';
@@ -19,50 +18,36 @@ import { runArgs, Wal2NatsProcess } from './support/wal2nats-process.js';
 const TABLES = ['accounts', 'orders', 'items'];
 const STREAM = 'CLUSTER_CDC';
 
-let pg: PgServer;
-let cluster: NatsCluster;
-let nc: NatsConnection;
-let jsm: JetStreamManager;
-
-before(async () => {
-  [pg, cluster] = await Promise.all([startPostgres(), startNatsCluster({ size: 3 })]);
-  nc = await cluster.connect();
-  jsm = await jetstreamManager(nc);
-});
-
-after(async () => {
-  await nc?.close();
-  await Promise.all([pg?.dispose(), cluster?.dispose()]);
-});
+const servers = useClusterServers();
 
 async function streamLeader(): Promise<string> {
-  return waitFor(async () => (await jsm.streams.info(STREAM)).cluster?.leader || undefined, { what: `a leader for ${STREAM}`, timeoutMs: 30_000, intervalMs: 100 });
+  return waitFor(async () => (await servers.jsm.streams.info(STREAM)).cluster?.leader || undefined, { what: `a leader for ${STREAM}`, timeoutMs: 30_000, intervalMs: 100 });
 }
 
 describe('a NATS cluster', () => {
   it('loses nothing and stores nothing twice when a node dies mid-stream (R3 stream, --jetstream)', { timeout: 90_000 }, async () => {
     const seed = Number(process.env.WAL2NATS_CHAOS_SEED ?? Date.now() % 1_000_000);
     console.log(`cluster test seed ${seed}`);
-    const url = await pg.createDatabase('cluster');
-    const setup = await pg.connect('cluster');
+    const url = await servers.pg.createDatabase('cluster');
+    const setup = await servers.pg.connect('cluster');
     await setup.query(TABLES.map((t) => `CREATE TABLE ${t} (id int PRIMARY KEY, n bigint NOT NULL);`).join(''));
     await setup.end();
-    await jsm.streams.add({ name: STREAM, subjects: ['sequin.changes.cluster.>'], num_replicas: 3, duplicate_window: nanos(120_000) });
+    await servers.jsm.streams.add({ name: STREAM, subjects: ['sequin.changes.cluster.>'], num_replicas: 3, duplicate_window: nanos(120_000) });
 
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: cluster.urls.join(','), extra: ['--slot', 'cluster', '--jetstream', '--max-backoff', '2s', '--log-level', 'info'] }));
-    const writer = new ChaosWriter(pg, 'cluster', TABLES, seededRandom(seed));
+    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.cluster.urls.join(','), extra: ['--slot', 'cluster', '--jetstream', '--max-backoff', '2s', '--log-level', 'info'] }));
+    const writer = new ChaosWriter(servers.pg, 'cluster', TABLES, seededRandom(seed));
     try {
       await w2n.streaming();
       const base = await w2n.httpBase();
       const connected = await w2n.waitForLog((l) => l.msg === 'connected to NATS' && l.connection === 'wal2nats shard 0', 'shard 0 connecting');
-      const victim = cluster.nodeAt(String(connected.server));
+      const victim = servers.cluster.nodeAt(String(connected.server));
       // Make the victim the stream's leader too, so that its death forces both a client
       // reconnect and a leader election. A step-down hands leadership to another replica.
-      for (let i = 0; i < 10 && cluster.node(await streamLeader()) !== victim; i++) {
-        await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${STREAM}`, '', { timeout: 5000 }).catch(() => undefined);
-        await waitFor(async () => (await jsm.streams.info(STREAM)).cluster?.leader || undefined, { what: 'a new leader', timeoutMs: 15_000, intervalMs: 100 });
+      for (let i = 0; i < 10 && servers.cluster.node(await streamLeader()) !== victim; i++) {
+        await servers.nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${STREAM}`, '', { timeout: 5000 }).catch(() => undefined);
+        await waitFor(async () => (await servers.jsm.streams.info(STREAM)).cluster?.leader || undefined, { what: 'a new leader', timeoutMs: 15_000, intervalMs: 100 });
       }
-      const victimIsLeader = cluster.node(await streamLeader()) === victim;
+      const victimIsLeader = servers.cluster.node(await streamLeader()) === victim;
       await metricReaches(base, 'wal2nats_nats_connected', 1); // JetStream mode: one shard per stream
 
       // The writer is much faster than an R3 stream acknowledging one message per table at a
@@ -72,7 +57,7 @@ describe('a NATS cluster', () => {
       writer.start();
       await committed(1500);
       await writer.pause();
-      const stored = async (): Promise<number> => streamMessageCount(nc, STREAM).catch(() => 0);
+      const stored = async (): Promise<number> => streamMessageCount(servers.nc, STREAM).catch(() => 0);
       await waitFor(async () => (await stored()) >= 300 || undefined, { what: '300 changes in the stream', timeoutMs: 30_000, intervalMs: 25 });
       const atKill = await stored();
       await victim.kill();
@@ -86,7 +71,7 @@ describe('a NATS cluster', () => {
       assert.ok(atKill < expected, `the kill came mid-stream (${atKill} of ${expected} stored)`);
       await waitFor(async () => (await stored()) >= expected || undefined, { what: `all ${expected} changes in the stream`, timeoutMs: 45_000, intervalMs: 100 });
       // JetStream may still be electing leaders after the kill: a request that times out is tried again.
-      const messages = await waitFor(() => readStream(nc, STREAM), { what: `${STREAM} read back`, timeoutMs: 30_000, intervalMs: 500 });
+      const messages = await waitFor(() => readStream(servers.nc, STREAM), { what: `${STREAM} read back`, timeoutMs: 30_000, intervalMs: 500 });
       assert.equal(messages.length, expected, 'no change stored twice');
       assert.equal(new Set(messages.map((m) => m.msgId)).size, expected);
       const envelopes = messages.map((m) => m.data as Envelope);
