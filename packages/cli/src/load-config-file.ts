@@ -1,7 +1,7 @@
 /** Reads a --config file: YAML (a superset of JSON), one object of option keys. */
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { configError } from '@wal2nats/core';
+import { configError, errorMessage } from '@wal2nats/core';
 
 export function loadConfigFile(path: string): Record<string, unknown> {
   let text: string;
@@ -15,7 +15,7 @@ export function loadConfigFile(path: string): Record<string, unknown> {
   try {
     parsed = parse(text);
   } catch (error) {
-    throw configError('config', `${path} is not valid YAML or JSON: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+    throw configError('config', `${path} is not valid YAML or JSON: ${errorMessage(error).split('\n')[0]}`);
   }
   if (parsed === null || parsed === undefined) return {};
   if (typeof parsed !== 'object' || Array.isArray(parsed)) throw configError('config', `${path} must hold one object of options (key: value)`);

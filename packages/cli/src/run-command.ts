@@ -1,6 +1,6 @@
 /** `wal2nats run`: the composition root of the pipeline, with clean shutdown on signals. */
 import { readFileSync } from 'node:fs';
-import { ExitCode, resolveConfig, Wal2NatsError, deserializeError, type Config } from '@wal2nats/core';
+import { errorMessage, ExitCode, resolveConfig, Wal2NatsError, deserializeError, type Config } from '@wal2nats/core';
 import { createLogger, Pipeline } from '@wal2nats/runtime';
 import { loadConfigFile } from './load-config-file.js';
 import type { ParsedArgs } from './parse-args.js';
@@ -48,7 +48,7 @@ export async function runCommand(config: Config): Promise<number> {
       log.error(error.message, { code: error.code, ...(error.hint ? { hint: error.hint } : {}) });
       return error.exitCode;
     }
-    log.error(`unexpected error: ${error instanceof Error ? error.message : String(error)}`, { stack: error instanceof Error ? error.stack : undefined });
+    log.error(`unexpected error: ${errorMessage(error)}`, { stack: error instanceof Error ? error.stack : undefined });
     return ExitCode.unexpected;
   } finally {
     process.off('SIGINT', onSignal);

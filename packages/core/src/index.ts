@@ -21,6 +21,7 @@ export { ChangeFilter, FILTER_ACTIONS, literalTables, parseTablePattern, type Ch
 export { CONFIG_SCHEMA, envNameOf, type Config, type OptionSpec, type OptionName, type OptionKind } from './config/config-schema.js';
 export { resolveConfig, natsServers, parseDurationMs, MIN_HTTP_TOKEN_LENGTH, type ConfigSources } from './config/resolve-config.js';
 export { isLoopbackHost } from './config/loopback.js';
+export { errorMessage } from './error-message.js';
 export {
   ErrorCode,
   ExitCode,

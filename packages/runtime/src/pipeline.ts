@@ -13,6 +13,7 @@ import {
   DEFAULT_BACKOFF,
   deserializeError,
   ErrorCode,
+  errorMessage,
   natsServers,
   redactUrl,
   serializeError,
@@ -20,11 +21,12 @@ import {
   type Config,
 } from '@wal2nats/core';
 import { Registry } from 'prom-client';
+import { withTimeout } from './async/with-timeout.js';
 import { httpAccessFromConfig } from './http/http-access.js';
-import { HttpServer, type Readiness } from './http/http-server.js';
+import { HttpServer } from './http/http-server.js';
 import { MessagesApi } from './http/messages-api.js';
 import { OverviewSampler } from './http/overview.js';
-import { withTimeout } from './http/respond.js';
+import type { Readiness } from './http/readiness.js';
 import type { Logger } from './log/logger.js';
 import { MetricsGatherer } from './metrics/aggregate-metrics.js';
 import { createThreadRegistry } from './metrics/thread-metrics.js';
@@ -247,12 +249,12 @@ export class Pipeline {
         // A standby is ready: it is what it should be, and a rolling update of two must go on.
         if (!status.streaming && role !== 'standby') reasons.push(`the replication slot is not streaming${status.lastError ? `: ${status.lastError}` : ''}`);
       } catch (error) {
-        reasons.push(error instanceof Error ? error.message : String(error));
+        reasons.push(errorMessage(error));
       }
     }
     const shardStatuses = await Promise.all(
       this.shards.map((s, shard) =>
-        withTimeout(s.api.status(), STATUS_TIMEOUT_MS, `shard ${shard}`).catch((error: unknown) => ({ shard, error: error instanceof Error ? error.message : String(error) })),
+        withTimeout(s.api.status(), STATUS_TIMEOUT_MS, `shard ${shard}`).catch((error: unknown) => ({ shard, error: errorMessage(error) })),
       ),
     );
     for (const status of shardStatuses) {

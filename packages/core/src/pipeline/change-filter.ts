@@ -10,6 +10,7 @@
  */
 import type { ChangeAction } from '../envelope/subjects.js';
 import { isBackfillStateTable } from '../backfill/watermark-messages.js';
+import { errorMessage } from '../error-message.js';
 
 /** Actions that `--actions` may name. */
 export const FILTER_ACTIONS: readonly ChangeAction[] = ['insert', 'update', 'delete', 'truncate', 'read'];
@@ -78,7 +79,7 @@ export function parseTablePattern(text: string): TablePattern | { problem: strin
     if (table.end < text.length) return { problem: `"${text}" is not schema.table (quote a name that holds a dot: "order.items")` };
     return { text, schema: schema.pattern, table: table.pattern };
   } catch (error) {
-    return { problem: `"${text}" is not schema.table: ${error instanceof Error ? error.message : String(error)}` };
+    return { problem: `"${text}" is not schema.table: ${errorMessage(error)}` };
   }
 }
 

@@ -26,6 +26,7 @@ import {
   chunkQuery,
   DEFAULT_BACKOFF,
   ErrorCode,
+  errorMessage,
   keyOf,
   watermarkContent,
   Wal2NatsError,
@@ -36,8 +37,8 @@ import {
   type Tuple,
 } from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
-import { mapPostgresError } from '../source/pg-errors.js';
-import { clientConfig, userOf } from '../source/replication-setup.js';
+import { mapPostgresError } from '../postgres/pg-errors.js';
+import { clientConfig, userOf } from '../postgres/client-config.js';
 import type { BackfillMetrics } from './backfill-metrics.js';
 import { isRunning, markDone, markFailed, markRunning, nextRequest, saveProgress, type BackfillRequest } from './backfill-store.js';
 import { describeBackfillTable, tableLabel, type BackfillTable } from './backfill-table.js';
@@ -198,7 +199,7 @@ export class BackfillDriver {
       delivered = chunk.rowsThrough;
       saving = saving.then(() => saveProgress(client, request.id, chunk.cursor, chunk.rowsThrough)).catch((error: unknown) => {
         // The next save carries the cursor on; a lost one only means more is read again.
-        log.warn('backfill: could not save progress', { id: request.id, error: error instanceof Error ? error.message : String(error) });
+        log.warn('backfill: could not save progress', { id: request.id, error: errorMessage(error) });
       });
       this.wake?.();
     };

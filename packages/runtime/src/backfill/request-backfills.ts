@@ -4,8 +4,8 @@
  */
 import pg from 'pg';
 import { configError, redactUrl, type Config } from '@wal2nats/core';
-import { mapPostgresError } from '../source/pg-errors.js';
-import { clientConfig, userOf } from '../source/replication-setup.js';
+import { mapPostgresError } from '../postgres/pg-errors.js';
+import { clientConfig, userOf } from '../postgres/client-config.js';
 import { ensureStateTable, getRequests, requestBackfill, type BackfillRequest } from './backfill-store.js';
 import { describeBackfillTable, tableLabel } from './backfill-table.js';
 

@@ -24,8 +24,8 @@ import { hostname } from 'node:os';
 import pg from 'pg';
 import { ErrorCode, Wal2NatsError, holderFingerprint, holderMismatch, holderName, parseHolderName, quoteIdent, type Config, type SlotHolder } from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
-import { mapPostgresError } from '../source/pg-errors.js';
-import { clientConfig, userOf } from '../source/replication-setup.js';
+import { mapPostgresError } from '../postgres/pg-errors.js';
+import { clientConfig, userOf } from '../postgres/client-config.js';
 import type { PublishLease } from './publish-lease.js';
 import { readSlotState, type SlotState } from './slot-state.js';
 

@@ -17,6 +17,7 @@
  * --http-protect-metrics) need it (401); a POST must be same-origin or carry the token (403)
  * and be application/json (415). See http-access.ts, request-guards.ts and docs/operations.md.
  */
+import { errorMessage } from '@wal2nats/core';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { MessageDetail, MessageQuery, MessageView } from '../shard/message-tracker.js';
@@ -25,16 +26,10 @@ import { consoleScripts } from './console-assets.js';
 import { CONSOLE_CSS, CONSOLE_HTML } from './console-page.js';
 import { parseMessageQuery } from './messages-api.js';
 import type { Overview } from './overview.js';
+import type { Readiness } from './readiness.js';
 import { crossSiteProblem, hostProblem } from './request-guards.js';
 import { HttpError, readJsonBody, send, sendJson } from './respond.js';
 import { withoutRowValues } from './row-data.js';
-
-export interface Readiness {
-  readonly ready: boolean;
-  readonly reasons: readonly string[];
-  /** High availability: `active`, `standby` (ready too, so that a rolling update goes on), or `starting`. */
-  readonly role?: string;
-}
 
 export interface HttpHandlers {
   metrics(): Promise<{ contentType: string; body: string }>;
@@ -121,7 +116,7 @@ export class HttpServer {
       }
     } catch (error) {
       const status = error instanceof HttpError ? error.status : 500;
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       const headers: Record<string, string> = status === 405 ? { allow: path === '/api/messages/retry' ? 'POST' : 'GET, HEAD' } : status === 401 ? { 'www-authenticate': 'Bearer realm="wal2nats"' } : {};
       if (api || status !== 404) {
         res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers });

@@ -9,7 +9,8 @@
  */
 import type { MessageCounts, MessageDetail, MessageQuery, MessageState, MessageView } from '../shard/message-tracker.js';
 import { MESSAGE_STATES } from '../shard/message-tracker.js';
-import { HttpError, withTimeout } from './respond.js';
+import { withTimeout } from '../async/with-timeout.js';
+import { HttpError } from './respond.js';
 
 /** What the main thread can ask one shard (its comlink proxy). */
 export interface ShardMessages {

@@ -7,11 +7,12 @@
  * /metrics; about the cost of a Prometheus scrape) and keeps the last 6 minutes, so that a page
  * opened now shows charts at once and a terminal gets rates from a single request.
  */
+import { errorMessage } from '@wal2nats/core';
 import type { MessageCounts } from '../shard/message-tracker.js';
 import { buckets, quantileBetween, sumBy, total } from '../metrics/metrics-json.js';
 import type { MetricsJson } from '../metrics/thread-metrics.js';
 import type { ReaderStatus, ShardStatus } from '../threads/thread-messages.js';
-import type { Readiness } from './http-server.js';
+import type { Readiness } from './readiness.js';
 
 export interface OverviewInfo {
   readonly database: string | null;
@@ -208,7 +209,7 @@ export class OverviewSampler {
     const [reader, shards, readiness] = await Promise.all([
       this.source.reader().catch(() => null),
       this.source.shards().catch(() => []),
-      this.source.readiness().catch((error: unknown): Readiness => ({ ready: false, reasons: [error instanceof Error ? error.message : String(error)] })),
+      this.source.readiness().catch((error: unknown): Readiness => ({ ready: false, reasons: [errorMessage(error)] })),
     ]);
     const now = Date.now();
     const latest = this.samples.at(-1);

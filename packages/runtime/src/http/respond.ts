@@ -46,12 +46,3 @@ export async function readJsonBody(req: IncomingMessage): Promise<Record<string,
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new HttpError(400, 'the body must be a JSON object');
   return parsed as Record<string, unknown>;
 }
-
-/** Resolves with `promise`, or rejects after `ms` naming `what` (a thread that does not answer). */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}

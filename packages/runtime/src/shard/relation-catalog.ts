@@ -19,8 +19,8 @@
 import pg from 'pg';
 import { needsTypeLookup, typesToLookUp, unknownTypeIn, backoffDelayMs, DEFAULT_BACKOFF, ErrorCode, type Config, type PgTypeInfo, type RelationCatalogInfo, type RelationMessage } from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
-import { mapPostgresError } from '../source/pg-errors.js';
-import { clientConfig, userOf } from '../source/replication-setup.js';
+import { mapPostgresError } from '../postgres/pg-errors.js';
+import { clientConfig, userOf } from '../postgres/client-config.js';
 import { TypeCache } from './type-cache.js';
 
 /**

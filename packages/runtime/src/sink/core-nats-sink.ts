@@ -2,6 +2,7 @@
  * Core NATS: a message counts as delivered when a flush round trip (PING/PONG) that follows it
  * succeeds on the same connection. One flush confirms the whole cycle.
  */
+import { errorMessage } from '@wal2nats/core';
 import { allFailed, ALL_DELIVERED, type CycleResult, type DeliverySink } from './delivery-sink.js';
 import type { NatsLink } from './nats-link.js';
 import { WireEncoder, type WireMessage } from './wire-encoder.js';
@@ -43,7 +44,7 @@ export class CoreNatsSink implements DeliverySink {
     try {
       await this.link.nc.flush();
     } catch (error) {
-      return allFailed(count, `NATS did not confirm: ${error instanceof Error ? error.message : String(error)}`, true);
+      return allFailed(count, `NATS did not confirm: ${errorMessage(error)}`, true);
     }
     if (this.link.epoch !== this.epochAtBegin) return allFailed(count, 'the NATS connection was lost before the server confirmed', true);
     // The PONG came on the connection the cycle was written to: the socket wrote all of it.

@@ -8,10 +8,10 @@
  */
 import { jetstreamManager, StorageType, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
-import { ErrorCode, escapeSubjectToken, streamCapturing, Wal2NatsError, type Config } from '@wal2nats/core';
+import { errorMessage, ErrorCode, escapeSubjectToken, streamCapturing, Wal2NatsError, type Config } from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
 import { NatsConnectAborted, NatsLink } from './nats-link.js';
-import type { PublishedTable } from '../source/replication-setup.js';
+import type { PublishedTable } from '../postgres/published-table.js';
 import { publishSubjects } from './publish-permission-check.js';
 
 /** A replay after a restart must come back within the window; shorter is warned about. */
@@ -77,7 +77,7 @@ export async function checkJetStream(config: Config, databaseName: string, table
     try {
       jsm = await jetstreamManager(link.nc);
     } catch (error) {
-      throw new Wal2NatsError(ErrorCode.ConfigInvalid, `invalid option --jetstream: the NATS server does not offer JetStream (${error instanceof Error ? error.message : String(error)})`, 'enable JetStream on the server (nats-server -js), or run without --jetstream', { cause: error });
+      throw new Wal2NatsError(ErrorCode.ConfigInvalid, `invalid option --jetstream: the NATS server does not offer JetStream (${errorMessage(error)})`, 'enable JetStream on the server (nats-server -js), or run without --jetstream', { cause: error });
     }
     const info = link.nc.info;
     if (info?.cluster !== undefined && olderThanFixedVersion(info.version)) {

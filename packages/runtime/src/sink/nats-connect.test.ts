@@ -10,7 +10,7 @@ import { natsConnectOptions, natsTlsRequired } from './nats-connect-options.js';
 import { mapNatsConnectError } from './nats-errors.js';
 import { natsIdentity } from './nats-identity.js';
 import { publishSubjects } from './publish-permission-check.js';
-import type { PublishedTable } from '../source/replication-setup.js';
+import type { PublishedTable } from '../postgres/published-table.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wal2nats-connect-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,6 +1,6 @@
 /**
  * nats.js and Node TLS errors translated into wal2nats errors, in this one place (like
- * pg-errors.ts for Postgres): refusals for good (credentials, TLS) are fatal with a hint, exit 3;
+ * postgres/pg-errors.ts for Postgres): refusals for good (credentials, TLS) are fatal with a hint, exit 3;
  * everything else means "not reachable yet" and is retried.
  *
  * nats.js raises TLS failures as Node's own errors (with OpenSSL's `code`), and a server that
@@ -8,7 +8,7 @@
  * and nowhere else.
  */
 import { AuthorizationError, ConnectionError, InvalidArgumentError, UserAuthenticationExpiredError } from '@nats-io/transport-node';
-import { ErrorCode, Wal2NatsError, type Config } from '@wal2nats/core';
+import { errorMessage, ErrorCode, Wal2NatsError, type Config } from '@wal2nats/core';
 import { natsTlsRequired } from './nats-connect-options.js';
 
 /** Node's codes for a server certificate that does not verify. */
@@ -38,10 +38,6 @@ function codeOf(error: unknown): string | undefined {
   return undefined;
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 export function natsAuthError(error: Error): Wal2NatsError {
   if (error instanceof UserAuthenticationExpiredError) {
     return new Wal2NatsError(ErrorCode.NatsAuth, `NATS refused our credentials: they expired (${error.message})`, 'renew the user JWT (e.g. nsc generate creds) and its --nats-creds-file', { cause: error });
@@ -54,7 +50,7 @@ export function mapNatsConnectError(error: unknown, config: Config): Wal2NatsErr
   if (error instanceof Wal2NatsError) return error;
   if (error instanceof AuthorizationError || error instanceof UserAuthenticationExpiredError) return natsAuthError(error);
   const code = codeOf(error);
-  const message = messageOf(error);
+  const message = errorMessage(error);
   if (code !== undefined && CERT_VERIFY_CODES.has(code)) {
     return new Wal2NatsError(
       ErrorCode.NatsTls,

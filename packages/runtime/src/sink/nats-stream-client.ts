@@ -13,7 +13,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { createInbox, type Msg, type Subscription } from '@nats-io/transport-node';
-import { subjectMatches } from '@wal2nats/core';
+import { errorMessage, subjectMatches } from '@wal2nats/core';
 import type { ChainStream } from './jetstream-check.js';
 import { MessageRefused, type ChainReply, type ChainSignals, type StreamClient } from './jetstream-chain.js';
 import type { NatsLink } from './nats-link.js';
@@ -94,7 +94,7 @@ export class NatsStreamClient implements StreamClient<WireMessage> {
       this.current.encoder.publish({ subject: message.subject, bytes, start: 0, headerStart: 0, bodyStart, bodyEnd: o - 2, end: o }, `${this.inbox}.${token}`);
     } catch (error) {
       // The client's own checks (a closed connection, a subject it will not take).
-      throw new MessageRefused(error instanceof Error ? error.message : String(error));
+      throw new MessageRefused(errorMessage(error));
     }
     this.subjects[token & (SUBJECT_RING - 1)] = message.subject;
     this.current.bytes += o;

@@ -18,7 +18,7 @@ import { ChangeFilter, changeSubject, ErrorCode, escapeSubjectToken, rowsSubject
 import type { Logger } from '../log/logger.js';
 import { natsIdentity } from './nats-identity.js';
 import { NatsConnectAborted, NatsLink, type NatsLinkOptions } from './nats-link.js';
-import type { PublishedTable } from '../source/replication-setup.js';
+import type { PublishedTable } from '../postgres/published-table.js';
 
 const PROBE_REPLY = '_R_.wal2nats.probe';
 /** Probes per start at most (5 per table): bounds the check and the server's log lines. */

@@ -12,7 +12,7 @@
  */
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { backoffDelayMs, ErrorCode, Wal2NatsError } from '@wal2nats/core';
+import { errorMessage, backoffDelayMs, ErrorCode, Wal2NatsError } from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
 
 /** A change's place in the database's commit order. */
@@ -84,7 +84,7 @@ export async function readStreamTail(nc: NatsConnection, stream: string, idempot
         throw new Wal2NatsError(ErrorCode.ConfigInvalid, `invalid option --jetstream: JetStream stream ${stream} does not exist (any more)`, 'create it again (or with --create-stream NAME) and restart wal2nats', { cause: error });
       }
       const delay = backoffDelayMs(attempt, { initialMs: 250, maxMs: 5000, jitter: 0.2 });
-      log.warn('waiting for the JetStream stream to answer (it may have no leader right now)', { stream, attempt, retry_in_ms: delay, error: error instanceof Error ? error.message : String(error) });
+      log.warn('waiting for the JetStream stream to answer (it may have no leader right now)', { stream, attempt, retry_in_ms: delay, error: errorMessage(error) });
       await new Promise((resolve) => setTimeout(resolve, delay));
       if (stopped()) return null;
     }

@@ -27,6 +27,7 @@ import {
   ChangeFilter,
   DEFAULT_BACKOFF,
   ErrorCode,
+  errorMessage,
   formatLsn,
   idempotencyKeyPrefix,
   parseLsn,
@@ -46,8 +47,9 @@ import { CoreNatsSink } from '../sink/core-nats-sink.js';
 import type { DeliverySink } from '../sink/delivery-sink.js';
 import { JetStreamSink } from '../sink/jetstream-sink.js';
 import { NatsLink } from '../sink/nats-link.js';
-import { mapPostgresError } from '../source/pg-errors.js';
-import { clientConfig, userOf, type SourceInfo } from '../source/replication-setup.js';
+import { mapPostgresError } from '../postgres/pg-errors.js';
+import { clientConfig, userOf } from '../postgres/client-config.js';
+import type { SourceInfo } from '../source/replication-setup.js';
 
 /** Rows fetched from a cursor, published and confirmed at a time. */
 const PAGE_ROWS = 5000;
@@ -257,7 +259,7 @@ async function takeSnapshot(options: InitialSnapshotOptions, metrics: SnapshotMe
           try {
             sink.publish(m.subject, m.json, m.msgId);
           } catch (error) {
-            reason = error instanceof Error ? error.message : String(error);
+            reason = errorMessage(error);
             break;
           }
           published++;

@@ -10,9 +10,9 @@
  * stream is down, which is exactly when the lag grows.
  */
 import pg from 'pg';
-import { HEARTBEAT_PREFIX, parseLsn, type Config, type Lsn } from '@wal2nats/core';
+import { errorMessage, HEARTBEAT_PREFIX, parseLsn, type Config, type Lsn } from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
-import { clientConfig } from './replication-setup.js';
+import { clientConfig } from '../postgres/client-config.js';
 
 export interface HeartbeatOptions {
   /** Heartbeat messages every this many ms, or null to write none (Postgres before 14). */
@@ -68,7 +68,7 @@ export class HeartbeatEmitter {
       await client?.end().catch(() => {});
       if (!this.warned && !this.stopped) {
         this.warned = true;
-        this.log.warn('cannot write heartbeat messages or read the WAL end; an idle slot will advance only with new changes, and the lag metric only from the stream', { error: error instanceof Error ? error.message : String(error) });
+        this.log.warn('cannot write heartbeat messages or read the WAL end; an idle slot will advance only with new changes, and the lag metric only from the stream', { error: errorMessage(error) });
       }
     } finally {
       this.busy = false;

@@ -13,7 +13,7 @@
  */
 import type pg from 'pg';
 import { ChangeFilter, literalTables, type Config } from '@wal2nats/core';
-import type { PublishedTable } from './replication-setup.js';
+import type { PublishedTable } from '../postgres/published-table.js';
 
 /** Leaves of the published tables (`published` CTE: schema, name) without a replica identity. */
 const WITHOUT_IDENTITY_SQL = (published: string): string => `

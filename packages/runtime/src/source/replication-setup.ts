@@ -8,7 +8,9 @@ import pg from 'pg';
 import { ErrorCode, Wal2NatsError, formatLsn, literalTables, noReplicaIdentityError, parseLsn, quoteIdent, replicaIdentityFixes, type Config, type PgTypeInfo } from '@wal2nats/core';
 import { readAllUserTypes } from '../shard/type-cache.js';
 import type { Logger } from '../log/logger.js';
-import { mapPostgresError } from './pg-errors.js';
+import { clientConfig, userOf } from '../postgres/client-config.js';
+import { mapPostgresError } from '../postgres/pg-errors.js';
+import type { PublishedTable } from '../postgres/published-table.js';
 import { keptTables, tablesWithoutIdentityIn, tablesWithoutIdentityToCreate } from './publication-check.js';
 
 export interface SourceInfo {
@@ -34,30 +36,6 @@ export interface SourceInfo {
    * refuses their UPDATE and DELETE), `schema.table`, for the console; warned about at start.
    */
   readonly tablesWithoutIdentity: string[];
-}
-
-export interface PublishedTable {
-  readonly schema: string;
-  readonly table: string;
-}
-
-export function userOf(postgresUrl: string): string {
-  try {
-    return decodeURIComponent(new URL(postgresUrl).username) || 'postgres';
-  } catch {
-    return 'postgres';
-  }
-}
-
-export function clientConfig(config: Config, extra: pg.ClientConfig = {}): pg.ClientConfig {
-  return {
-    connectionString: config.postgresUrl,
-    application_name: 'wal2nats',
-    connectionTimeoutMillis: 10_000,
-    // Text output of timestamps, floats and intervals depends on these (docs/contract.md "Values").
-    options: '-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3',
-    ...extra,
-  };
 }
 
 export async function prepareSource(config: Config, log: Logger): Promise<SourceInfo> {
