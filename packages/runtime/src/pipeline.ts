@@ -9,7 +9,6 @@
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import {
-  backoffDelayMs,
   DEFAULT_BACKOFF,
   deserializeError,
   ErrorCode,
@@ -21,6 +20,7 @@ import {
   type Config,
 } from '@wal2nats/core';
 import { Registry } from 'prom-client';
+import { retry } from './async/retry.js';
 import { withTimeout } from './async/with-timeout.js';
 import { httpAccessFromConfig } from './http/http-access.js';
 import { HttpServer } from './http/http-server.js';
@@ -217,24 +217,15 @@ export class Pipeline {
     return outcome;
   }
 
-  /** Waits for Postgres while it is unreachable; refusals are fatal. */
+  /** Waits for Postgres while it is unreachable; refusals are fatal. Null when stopped. */
   private async prepareSourceWithRetry(): Promise<SourceInfo | null> {
     const { config, log, signal } = this.options;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await prepareSource(config, log);
-      } catch (error) {
-        if (!(error instanceof Wal2NatsError) || error.code !== ErrorCode.Unavailable) throw error;
-        const delay = backoffDelayMs(attempt, { ...DEFAULT_BACKOFF, maxMs: config.maxBackoffMs });
-        log.warn('waiting for Postgres', { error: error.message, attempt, retry_in_ms: delay });
-        const aborted = await new Promise<boolean>((resolve) => {
-          if (signal?.aborted) return resolve(true);
-          const timer = setTimeout(() => resolve(false), delay);
-          signal?.addEventListener('abort', () => { clearTimeout(timer); resolve(true); }, { once: true });
-        });
-        if (aborted) return null;
-      }
-    }
+    return retry(() => prepareSource(config, log), {
+      backoff: { ...DEFAULT_BACKOFF, maxMs: config.maxBackoffMs },
+      retryable: (error) => error instanceof Wal2NatsError && error.code === ErrorCode.Unavailable,
+      signal,
+      onRetry: ({ error, attempt, delayMs }) => log.warn('waiting for Postgres', { error: errorMessage(error), attempt, retry_in_ms: delayMs }),
+    });
   }
 
   private async readiness(): Promise<Readiness> {

@@ -20,7 +20,8 @@ import {
   UserAuthenticationExpiredError,
   type NatsConnection,
 } from '@nats-io/transport-node';
-import { backoffDelayMs, natsServers, redactUrl, type BackoffPolicy, type Config, type Wal2NatsError } from '@wal2nats/core';
+import { errorMessage, natsServers, redactUrl, Wal2NatsError, type BackoffPolicy, type Config } from '@wal2nats/core';
+import { retry } from '../async/retry.js';
 import type { Logger } from '../log/logger.js';
 import { natsConnectOptions } from './nats-connect-options.js';
 import { mapNatsConnectError, natsAuthError } from './nats-errors.js';
@@ -39,15 +40,6 @@ export interface NatsLinkOptions {
 /** connect() gave up waiting because its signal was aborted (we are stopping). */
 export class NatsConnectAborted extends Error {
   override readonly name = 'NatsConnectAborted';
-}
-
-function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const onAbort = (): void => { clearTimeout(timer); resolve(); };
-    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 export class NatsLink {
@@ -70,33 +62,40 @@ export class NatsLink {
    */
   static async connect(config: Config, name: string, log: Logger, options: NatsLinkOptions = {}): Promise<NatsLink> {
     const servers = natsServers(config).map(redactUrl).join(',');
-    for (let attempt = 1; ; attempt++) {
-      if (options.signal?.aborted) throw new NatsConnectAborted('stopped while waiting for NATS');
+    const stopped = (): NatsConnectAborted => new NatsConnectAborted('stopped while waiting for NATS');
+    if (options.signal?.aborted) throw stopped();
+    const connectOnce = async (): Promise<NatsLink> => {
       let nc: NatsConnection;
       const connectOptions = natsConnectOptions(config, name);
       try {
         nc = await connect(connectOptions);
       } catch (error) {
-        let mapped = mapNatsConnectError(error, config);
+        const mapped = mapNatsConnectError(error, config);
         // A refused client certificate shows up as a timeout: ask the servers what it was.
         if (mapped.retryable && error instanceof TimeoutError) {
           const tlsError = await diagnoseTls(connectOptions);
-          if (tlsError) mapped = mapNatsConnectError(tlsError, config);
+          if (tlsError) throw mapNatsConnectError(tlsError, config);
         }
-        if (!mapped.retryable) throw mapped;
-        const delay = backoffDelayMs(attempt, FIRST_CONNECT_BACKOFF);
-        log.warn('waiting for NATS', { servers, error: mapped.message, attempt, retry_in_ms: delay });
-        if (attempt === 1) options.onWaiting?.();
-        await abortableDelay(delay, options.signal);
-        continue;
+        throw mapped;
       }
       if (options.signal?.aborted) {
         await nc.close().catch(() => {});
-        throw new NatsConnectAborted('stopped while waiting for NATS');
+        throw stopped();
       }
       log.info('connected to NATS', { server: nc.getServer(), connection: name });
       return new NatsLink(nc, log);
-    }
+    };
+    const link = await retry(connectOnce, {
+      backoff: FIRST_CONNECT_BACKOFF,
+      retryable: (error) => error instanceof Wal2NatsError && error.retryable,
+      signal: options.signal,
+      onRetry: ({ error, attempt, delayMs }) => {
+        log.warn('waiting for NATS', { servers, error: errorMessage(error), attempt, retry_in_ms: delayMs });
+        if (attempt === 1) options.onWaiting?.();
+      },
+    });
+    if (!link) throw stopped();
+    return link;
   }
 
   get connected(): boolean {

@@ -12,7 +12,8 @@
  */
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { errorMessage, backoffDelayMs, ErrorCode, Wal2NatsError } from '@wal2nats/core';
+import { errorMessage, ErrorCode, Wal2NatsError } from '@wal2nats/core';
+import { retry } from '../async/retry.js';
 import type { Logger } from '../log/logger.js';
 
 /** A change's place in the database's commit order. */
@@ -62,7 +63,8 @@ export function positionOf(body: string): CommitPosition | null {
  */
 export async function readStreamTail(nc: NatsConnection, stream: string, idempotencyPrefix: string, log: Logger, stopped: () => boolean): Promise<StreamTail | null> {
   const jsm: JetStreamManager = await jetstreamManager(nc);
-  for (let attempt = 1; ; attempt++) {
+  const readTail = async (attempt: number): Promise<StreamTail | null> => {
+    if (attempt > 1 && stopped()) return null;
     try {
       const info = await jsm.streams.info(stream);
       const lastSeq = info.state.last_seq;
@@ -79,14 +81,16 @@ export async function readStreamTail(nc: NatsConnection, stream: string, idempot
       }
       return { lastSeq, skipThrough: positionOf(last.string()) };
     } catch (error) {
-      if (error instanceof Wal2NatsError || stopped()) throw error;
       if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) {
         throw new Wal2NatsError(ErrorCode.ConfigInvalid, `invalid option --jetstream: JetStream stream ${stream} does not exist (any more)`, 'create it again (or with --create-stream NAME) and restart wal2nats', { cause: error });
       }
-      const delay = backoffDelayMs(attempt, { initialMs: 250, maxMs: 5000, jitter: 0.2 });
-      log.warn('waiting for the JetStream stream to answer (it may have no leader right now)', { stream, attempt, retry_in_ms: delay, error: errorMessage(error) });
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      if (stopped()) return null;
+      throw error;
     }
-  }
+  };
+  // No AbortSignal here: `stopped` is looked at before each retry (a wait is 5 s at most).
+  return retry(readTail, {
+    backoff: { initialMs: 250, maxMs: 5000, jitter: 0.2 },
+    retryable: (error) => !(error instanceof Wal2NatsError) && !stopped(),
+    onRetry: ({ error, attempt, delayMs }) => log.warn('waiting for the JetStream stream to answer (it may have no leader right now)', { stream, attempt, retry_in_ms: delayMs, error: errorMessage(error) }),
+  });
 }

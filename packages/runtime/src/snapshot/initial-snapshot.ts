@@ -40,7 +40,10 @@ import {
   type ReplicaIdentity,
   type Tuple,
   unixMsToPgMicros,
+  Wal2NatsError,
 } from '@wal2nats/core';
+import { abortableDelay } from '../async/abortable-delay.js';
+import { retry } from '../async/retry.js';
 import type { Logger } from '../log/logger.js';
 import { RelationCatalog } from '../shard/relation-catalog.js';
 import { CoreNatsSink } from '../sink/core-nats-sink.js';
@@ -119,18 +122,19 @@ const RAW_TEXT = { getTypeParser: () => (value: string) => value } as unknown as
 export async function runInitialSnapshot(options: InitialSnapshotOptions): Promise<string | null> {
   const { config, log, signal } = options;
   const metrics = snapshotMetrics(options.registry);
-  for (let attempt = 1; ; attempt++) {
+  const snapshot = async (): Promise<string | null> => {
     try {
       return await takeSnapshot(options, metrics);
     } catch (error) {
-      const mapped = mapPostgresError(error, { user: userOf(config.postgresUrl), slot: config.slot });
-      if (mapped.code !== ErrorCode.Unavailable) throw mapped;
-      const delay = backoffDelayMs(attempt, { ...DEFAULT_BACKOFF, maxMs: config.maxBackoffMs });
-      log.warn('initial snapshot: lost Postgres; taking a new snapshot', { error: mapped.message, attempt, retry_in_ms: delay });
-      await abortableDelay(delay, signal);
-      if (signal?.aborted) return null;
+      throw mapPostgresError(error, { user: userOf(config.postgresUrl), slot: config.slot });
     }
-  }
+  };
+  return retry(snapshot, {
+    backoff: { ...DEFAULT_BACKOFF, maxMs: config.maxBackoffMs },
+    retryable: (error) => error instanceof Wal2NatsError && error.code === ErrorCode.Unavailable,
+    signal,
+    onRetry: ({ error, attempt, delayMs }) => log.warn('initial snapshot: lost Postgres; taking a new snapshot', { error: errorMessage(error), attempt, retry_in_ms: delayMs }),
+  });
 }
 
 async function takeSnapshot(options: InitialSnapshotOptions, metrics: SnapshotMetrics): Promise<string | null> {
@@ -372,19 +376,4 @@ async function readTable(
     table.rows += rows.length;
   }
   await session.query(`CLOSE ${cursor}`);
-}
-
-function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
