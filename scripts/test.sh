@@ -27,6 +27,11 @@ if [ "$part" = all ]; then
   pnpm -s lint || exit 1
 fi
 
+# Arrows run one way (types → core → runtime → cli; no import cycles, not even between folders):
+# .dependency-cruiser.cjs has the rules, docs/architecture.md "Import rules" the reasons.
+echo "==> import rules"
+pnpm -s lint:deps || exit 1
+
 # Node 20 does not expand globs given to `node --test`, so bash does.
 shopt -s globstar nullglob
 unit_files=()

@@ -10,7 +10,7 @@ describe('isLoopbackHost', () => {
   });
 
   it('takes every other address or name as reachable from the network', () => {
-    for (const host of ['0.0.0.0', '::', '10.0.0.5', '192.168.1.2', 'wal2nats.internal', 'localhost.example.com', '128.0.0.1', '::2']) {
+    for (const host of ['0.0.0.0', '::', '10.0.0.5', '192.168.1.2', 'wal2nats.internal', 'localhost.example.com', '128.0.0.1', '::2', '127.1', '127.0.0.256', '0127.0.0.1', '::ffff:127.0.0', '::ffff:10.0.0.1', '0:0:0:0:0:0:0:2']) {
       assert.equal(isLoopbackHost(host), false, host);
     }
   });

@@ -11,7 +11,7 @@ import { ago } from './format.js';
 import { closeMessage, loadDetail, loadRows, navigation, onRefresh, retry, selectTab, setTableFilter } from './messages-view.js';
 import { renderOverview } from './overview-view.js';
 import { api, ApiError, whenUnauthorized } from './api.js';
-import type { MessageState } from '../shard/message-tracker.js';
+import type { MessageState } from '../messages/message-view.js';
 import { state, type ConsoleOverview } from './state.js';
 import { askForToken } from './token-dialog.js';
 import { toast } from './toast.js';

@@ -1,5 +1,5 @@
 /** The messages panel (tabs, table filter, rows) and the drawer with one message's detail. */
-import type { MessageDetail, MessageState, MessageView } from '../shard/message-tracker.js';
+import type { MessageDetail, MessageState, MessageView } from '../messages/message-view.js';
 import { api, ApiError, post } from './api.js';
 import { $, append, h, replace, type Child } from './dom.js';
 import { ago, clock, fmtBytes, fmtInt, fmtSeconds, lsnText, shortId, until } from './format.js';

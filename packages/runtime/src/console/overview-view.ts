@@ -1,5 +1,5 @@
 /** The header, the banner, the KPI cards with their charts, the tables and the pipeline panel. */
-import type { MessageState } from '../shard/message-tracker.js';
+import type { MessageState } from '../messages/message-view.js';
 import type { OverviewPoint } from '../http/overview.js';
 import { drawChart } from './charts.js';
 import { $, h, replace, type Child } from './dom.js';

@@ -1,5 +1,5 @@
 /** What the console shows right now; one object, changed only by the console's own modules. */
-import type { MessageDetail, MessageState, MessageView } from '../shard/message-tracker.js';
+import type { MessageDetail, MessageState, MessageView } from '../messages/message-view.js';
 import type { HttpAccessView } from '../http/http-access.js';
 import type { Overview } from '../http/overview.js';
 

@@ -6,7 +6,7 @@ import { httpAccessFromConfig } from './http-access.js';
 import { HttpServer, type HttpHandlers } from './http-server.js';
 import { CONSOLE_HTML } from './console-page.js';
 import { HttpError } from './respond.js';
-import type { MessageQuery } from '../shard/message-tracker.js';
+import type { MessageQuery } from '../messages/message-view.js';
 
 const calls: { retry: Record<string, unknown>[]; messages: MessageQuery[] } = { retry: [], messages: [] };
 let ready = true;

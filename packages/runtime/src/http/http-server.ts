@@ -20,7 +20,7 @@
 import { errorMessage } from '@wal2nats/core';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { MessageDetail, MessageQuery, MessageView } from '../shard/message-tracker.js';
+import type { MessageDetail, MessageQuery, MessageView } from '../messages/message-view.js';
 import { accessView, OPEN_ACCESS, presentsToken, type HttpAccess } from './http-access.js';
 import { consoleScripts } from './console-assets.js';
 import { CONSOLE_CSS, CONSOLE_HTML } from './console-page.js';

@@ -7,8 +7,8 @@
  *   POST /api/messages/retry   {"id": "<id>"}     → retry that failing message now
  *   POST /api/messages/retry   {}                 → retry every failing message now
  */
-import type { MessageCounts, MessageDetail, MessageQuery, MessageState, MessageView } from '../shard/message-tracker.js';
-import { MESSAGE_STATES } from '../shard/message-tracker.js';
+import type { MessageCounts, MessageDetail, MessageQuery, MessageState, MessageView } from '../messages/message-view.js';
+import { MESSAGE_STATES } from '../messages/message-view.js';
 import { withTimeout } from '../async/with-timeout.js';
 import { HttpError } from './respond.js';
 

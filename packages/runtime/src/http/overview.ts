@@ -8,7 +8,7 @@
  * opened now shows charts at once and a terminal gets rates from a single request.
  */
 import { errorMessage } from '@wal2nats/core';
-import type { MessageCounts } from '../shard/message-tracker.js';
+import type { MessageCounts } from '../messages/message-view.js';
 import { buckets, quantileBetween, sumBy, total } from '../metrics/metrics-json.js';
 import type { MetricsJson } from '../metrics/thread-metrics.js';
 import type { ReaderStatus, ShardStatus } from '../threads/thread-messages.js';

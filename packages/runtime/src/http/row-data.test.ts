@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { MessageDetail } from '../shard/message-tracker.js';
+import type { MessageDetail } from '../messages/message-view.js';
 import { HIDDEN, withoutRowValues } from './row-data.js';
 
 const detail = (body: string): MessageDetail => ({ id: 'x', headers: { 'Nats-Msg-Id': 'x' }, body, body_truncated: false, body_length: body.length }) as unknown as MessageDetail;

@@ -5,7 +5,7 @@
  * an operator needs to find the row in the database. The list (`/api/messages`) holds no row
  * values to begin with.
  */
-import type { MessageDetail } from '../shard/message-tracker.js';
+import type { MessageDetail } from '../messages/message-view.js';
 
 export const HIDDEN = 'hidden (--http-hide-row-data); the key is in metadata.record_pks';
 

@@ -8,7 +8,7 @@
 import type { ChangeBatch, Config, PgTypeInfo, SerializedError } from '@wal2nats/core';
 import type { RoleStatus } from '../ha/slot-lease.js';
 import type { MetricsJson } from '../metrics/thread-metrics.js';
-import type { MessageCounts, MessageDetail, MessageQuery, MessageView } from '../shard/message-tracker.js';
+import type { MessageCounts, MessageDetail, MessageQuery, MessageView } from '../messages/message-view.js';
 
 export interface BatchMessage {
   readonly type: 'batch';
