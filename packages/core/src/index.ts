@@ -18,8 +18,8 @@ export { streamCapturing, subjectMatches, type StreamSubjects } from './pipeline
 export { ChangeBatchWriter, forEachFrame, FrameKind, type ChangeBatch, type FrameMeta } from './pipeline/change-batch.js';
 export { WalRouter, WalRouterError, HEARTBEAT_PREFIX, ANNOTATIONS_SET_PREFIX, ANNOTATIONS_CLEAR_PREFIX, type WalRouterOptions } from './pipeline/wal-router.js';
 export { ChangeFilter, FILTER_ACTIONS, literalTables, parseTablePattern, type ChangeFilterOptions, type TablePattern } from './pipeline/change-filter.js';
-export { CONFIG_SCHEMA, envNameOf, type Config, type OptionSpec, type OptionName, type OptionKind } from './config/config-schema.js';
-export { resolveConfig, natsServers, parseDurationMs, MIN_HTTP_TOKEN_LENGTH, type ConfigSources } from './config/resolve-config.js';
+export { CONFIG_SCHEMA, STATUS_SCHEMA, envNameOf, type Config, type StatusOptions, type OptionsOf, type OptionSpec, type OptionName, type OptionKind } from './config/config-schema.js';
+export { resolveConfig, resolveOptions, natsServers, parseDurationMs, MIN_HTTP_TOKEN_LENGTH, type ConfigSources } from './config/resolve-config.js';
 export { isLoopbackHost } from './config/loopback.js';
 export { errorMessage } from './error-message.js';
 export {

@@ -1,6 +1,7 @@
 /**
- * The one config schema. It drives the `Config` type's checks, the CLI flags, the environment
- * variables (`WAL2NATS_<NAME>`), the keys of a `--config` YAML/JSON file, and `--help`.
+ * The one config schema. It drives the `Config` type (derived from it below), its checks, the CLI
+ * flags, the environment variables (`WAL2NATS_<NAME>`), the keys of a `--config` YAML/JSON
+ * file, and `--help`.
  * Precedence: flag > environment > file > default (docs/contract.md "Running it").
  */
 export type OptionKind = 'string' | 'integer' | 'boolean' | 'duration' | 'list' | 'enum';
@@ -10,9 +11,9 @@ export interface OptionSpec {
   readonly flag: string;
   readonly kind: OptionKind;
   readonly description: string;
-  readonly group: 'Source' | 'Sink' | 'NATS credentials' | 'Delivery' | 'Operations' | 'Backfill';
+  readonly group: 'Source' | 'Sink' | 'NATS credentials' | 'Delivery' | 'Operations' | 'Backfill' | 'Status';
   /** Set for the options of one command only (listed in its --help, not in `run --help`). */
-  readonly command?: 'backfill';
+  readonly command?: 'backfill' | 'status';
   readonly default?: string | number | boolean | readonly string[];
   readonly required?: boolean;
   /** Never printed: in --help and logs the value shows as ***. */
@@ -22,50 +23,6 @@ export interface OptionSpec {
   readonly max?: number;
   /** For --help: what the value looks like. */
   readonly placeholder?: string;
-}
-
-/** The normalised configuration. Units are in the names. */
-export interface Config {
-  postgresUrl: string;
-  slot: string;
-  publication: string;
-  tables: string[];
-  excludeTables: string[];
-  actions: string[];
-  databaseName: string | undefined;
-  natsUrl: string[];
-  natsHost: string;
-  natsPort: number;
-  subjectPrefix: string;
-  jetstream: boolean;
-  createStream: string | undefined;
-  jetstreamWindow: number;
-  messageKind: 'changes' | 'records';
-  initialSnapshot: boolean;
-  backfillChunkRows: number;
-  backfillTables: string[];
-  backfillWait: boolean;
-  maxBackoffMs: number;
-  shards: number;
-  mailboxCapacity: number;
-  httpHost: string;
-  httpPort: number;
-  httpToken: string | undefined;
-  httpTokenFile: string | undefined;
-  httpAllowedHosts: string[];
-  httpProtectMetrics: boolean;
-  httpHideRowData: boolean;
-  httpAllowAnonymous: boolean;
-  logLevel: 'debug' | 'info' | 'warn' | 'error';
-  natsUser: string | undefined;
-  natsPassword: string | undefined;
-  natsToken: string | undefined;
-  natsNkeySeedFile: string | undefined;
-  natsCredsFile: string | undefined;
-  natsTls: boolean;
-  natsTlsCa: string | undefined;
-  natsTlsCert: string | undefined;
-  natsTlsKey: string | undefined;
 }
 
 export const CONFIG_SCHEMA = {
@@ -109,7 +66,41 @@ export const CONFIG_SCHEMA = {
   natsTlsCa: { flag: 'nats-tls-ca', kind: 'string', group: 'NATS credentials', placeholder: 'FILE', description: 'CA certificate(s) to verify the server with.' },
   natsTlsCert: { flag: 'nats-tls-cert', kind: 'string', group: 'NATS credentials', placeholder: 'FILE', description: 'Client certificate for mutual TLS (with --nats-tls-key).' },
   natsTlsKey: { flag: 'nats-tls-key', kind: 'string', group: 'NATS credentials', placeholder: 'FILE', description: 'Client key for mutual TLS.' },
-} as const satisfies Record<keyof Config, OptionSpec>;
+} as const satisfies Record<string, OptionSpec>;
+
+/**
+ * `wal2nats status`: where the running instance answers, and its HTTP token given the same way as
+ * to `wal2nats run` (the same flags and environment variables: the same specs).
+ */
+export const STATUS_SCHEMA = {
+  httpUrl: { flag: 'http-url', kind: 'string', group: 'Status', command: 'status', default: 'http://127.0.0.1:9464', placeholder: 'URL', description: "The instance's HTTP address (--http-host and --http-port of wal2nats run)." },
+  httpTokenFile: { ...CONFIG_SCHEMA.httpTokenFile, description: "File holding the instance's HTTP token (--http-token-file of wal2nats run)." },
+  httpToken: { ...CONFIG_SCHEMA.httpToken, description: "The instance's HTTP token itself (prefer --http-token-file: a flag shows in the process list)." },
+  json: { flag: 'json', kind: 'boolean', group: 'Status', command: 'status', default: false, description: 'Print the overview and the failing messages as JSON.' },
+} as const satisfies Record<string, OptionSpec>;
+
+/** The value an option holds once resolved, by its kind (an enum: one of its values). */
+type ValueOf<S> = S extends { readonly kind: 'enum'; readonly values: readonly (infer V)[] }
+  ? V
+  : S extends { readonly kind: 'integer' | 'duration' }
+    ? number
+    : S extends { readonly kind: 'boolean' }
+      ? boolean
+      : S extends { readonly kind: 'list' }
+        ? string[]
+        : string;
+
+/** An option with neither a default nor `required` may be unset. */
+type Presence<S extends OptionSpec> = S extends { readonly default: unknown } ? ValueOf<S> : S extends { readonly required: true } ? ValueOf<S> : ValueOf<S> | undefined;
+
+/** The resolved options of a schema: one field per option, typed by its kind. */
+export type OptionsOf<Schema extends Readonly<Record<string, OptionSpec>>> = { -readonly [K in keyof Schema]: Presence<Schema[K]> };
+
+/** The normalised configuration of `run` and `backfill`, derived from the schema. Units are in the names. */
+export type Config = OptionsOf<typeof CONFIG_SCHEMA>;
+
+/** The options of `wal2nats status`. */
+export type StatusOptions = OptionsOf<typeof STATUS_SCHEMA>;
 
 export type OptionName = keyof typeof CONFIG_SCHEMA;
 

@@ -6,7 +6,7 @@ import { configError, redactUrl } from '../errors.js';
 import { subjectPrefixProblem } from '../envelope/subjects.js';
 import { FILTER_ACTIONS, parseTablePattern } from '../pipeline/change-filter.js';
 import { isLoopbackHost } from './loopback.js';
-import { CONFIG_SCHEMA, envNameOf, type Config, type OptionName, type OptionSpec } from './config-schema.js';
+import { CONFIG_SCHEMA, envNameOf, type Config, type OptionSpec, type OptionsOf } from './config-schema.js';
 
 /** Raw values by flag name: flags and env as strings, a file's values as parsed YAML/JSON. */
 export interface ConfigSources {
@@ -82,12 +82,24 @@ function convert(spec: OptionSpec, raw: unknown, source: string): unknown {
 }
 
 export function resolveConfig(sources: ConfigSources): Config {
-  const known = new Set<string>(Object.values(CONFIG_SCHEMA).map((s) => s.flag));
+  const config = resolveOptions(CONFIG_SCHEMA, sources, 'run');
+  validateTogether(config);
+  return config;
+}
+
+/**
+ * The options of `schema` from flags, environment, file and defaults, each converted and checked
+ * by its spec (the checks between options are the command's). `command` names the --help to
+ * point to when a flag is unknown.
+ */
+export function resolveOptions<Schema extends Readonly<Record<string, OptionSpec>>>(schema: Schema, sources: ConfigSources, command: string): OptionsOf<Schema> {
+  const known = new Set<string>(Object.values(schema).map((s) => s.flag));
   for (const flag of Object.keys(sources.flags)) {
-    if (!known.has(flag)) throw configError(flag, 'unknown option', 'run `wal2nats run --help` for the list of options');
+    if (!known.has(flag)) throw configError(flag, 'unknown option', `run \`wal2nats ${command} --help\` for the list of options`);
   }
-  const out: Record<string, unknown> = {};
-  for (const [name, spec] of Object.entries(CONFIG_SCHEMA) as [OptionName, OptionSpec][]) {
+  const out: Partial<Record<keyof Schema, unknown>> = {};
+  for (const name of Object.keys(schema) as (keyof Schema & string)[]) {
+    const spec: OptionSpec = schema[name]!;
     const env = envNameOf(spec.flag);
     let value: unknown;
     if (sources.flags[spec.flag] !== undefined) value = convert(spec, sources.flags[spec.flag], 'flag');
@@ -100,9 +112,9 @@ export function resolveConfig(sources: ConfigSources): Config {
     else if (spec.required) throw configError(spec.flag, 'it is required', `pass --${spec.flag}, set ${env}, or put "${spec.flag}" in the --config file`);
     out[name] = value;
   }
-  const config = out as unknown as Config;
-  validateTogether(config);
-  return config;
+  // convert() gives each option the type its kind stands for in OptionsOf (config-schema.ts),
+  // and every option of the schema got a value or stayed unset only where it may.
+  return out as OptionsOf<Schema>;
 }
 
 /**
