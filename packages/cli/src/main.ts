@@ -9,7 +9,7 @@ import { configFrom, runCommand } from './run-command.js';
 import { statusCommand } from './status-command.js';
 
 async function main(argv: readonly string[]): Promise<number> {
-  // `status` has its own few options (not the run schema's).
+  // `status` has options of its own (STATUS_SCHEMA), not those of run.
   if (argv[0] === 'status') return statusCommand(argv.slice(1));
   const args = parseArgs(argv);
   if (args.version) {

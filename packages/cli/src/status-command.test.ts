@@ -17,6 +17,7 @@ const overview: Overview = {
     latency_p50_seconds: 0.012, latency_p99_seconds: 0.048, mailbox_depth: 1, max_backoff_seconds: 27.3, failing_tables: 1,
   },
   messages: { inflight: 0, failing: 1, delivered: 200 },
+  backfills: [],
   tables: [
     { table: 'public.attachments', published: 0, published_per_s: 0, by_action: {}, retries: 6, backoff_seconds: 27.3 },
     { table: 'public.orders', published: 5280, published_per_s: 133, by_action: { insert: 5280 }, retries: 0, backoff_seconds: 0 },

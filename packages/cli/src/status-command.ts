@@ -5,9 +5,10 @@
  * Exit codes: 0 ready and nothing failing; 1 not ready, a message failing, or the instance
  * cannot be reached; 2 bad usage.
  */
-import { ExitCode, configError } from '@wal2nats/core';
-import { readHttpTokenFile, type MessageView, type Overview } from '@wal2nats/runtime';
-import { runningBackfills, type BackfillProgress } from './backfill-status.js';
+import { configError, ExitCode, resolveOptions, STATUS_SCHEMA, type OptionSpec } from '@wal2nats/core';
+import { readHttpTokenFile, type BackfillOverview, type MessageView, type Overview } from '@wal2nats/runtime';
+import { optionLines } from './help-text.js';
+import { parseArgs } from './parse-args.js';
 
 export const STATUS_HELP = `Usage: wal2nats status [--http-url URL] [--http-token-file FILE] [--json]
 
@@ -15,56 +16,41 @@ Shows a running wal2nats at a glance: readiness, throughput, replication lag, la
 backoff, every table, a backfill in progress, and the failing messages with their deliver
 count and last error.
 
-  --http-url URL    the instance's HTTP address (default: http://127.0.0.1:9464)
-                    env WAL2NATS_HTTP_URL
-  --http-token-file FILE
-                    the instance's HTTP token (--http-token-file of wal2nats run), also
-                    env WAL2NATS_HTTP_TOKEN_FILE, or the token itself in WAL2NATS_HTTP_TOKEN
-  --json            print the overview and the failing messages as JSON
-  --help            this help
+${optionLines(Object.values(STATUS_SCHEMA) as OptionSpec[]).join('\n')}
+  --help                              this help
 
 Exit codes: 0 ready and nothing failing, 1 not ready, failing, or unreachable, 2 bad usage.
 `;
 
 export interface StatusArgs {
   readonly httpUrl: string;
-  /** A file holding the HTTP token; else the token of WAL2NATS_HTTP_TOKEN, if any. */
+  /** A file holding the HTTP token; else the token of --http-token (WAL2NATS_HTTP_TOKEN), if any. */
   readonly httpTokenFile: string | undefined;
+  readonly httpToken?: string | undefined;
   readonly json: boolean;
   readonly help: boolean;
 }
 
+/** The options of `wal2nats status` (argv after the command), by the status schema. */
 export function parseStatusArgs(argv: readonly string[], env: NodeJS.ProcessEnv): StatusArgs {
-  let httpUrl = env.WAL2NATS_HTTP_URL || 'http://127.0.0.1:9464';
-  let httpTokenFile = env.WAL2NATS_HTTP_TOKEN_FILE || undefined;
-  let json = false;
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') help = true;
-    else if (arg === '--json') json = true;
-    else if (arg === '--http-url' || arg.startsWith('--http-url=')) {
-      const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
-      if (!value || value.startsWith('--')) throw configError('http-url', 'it needs a value', 'write --http-url http://HOST:PORT');
-      httpUrl = value;
-    } else if (arg === '--http-token-file' || arg.startsWith('--http-token-file=')) {
-      const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
-      if (!value || value.startsWith('--')) throw configError('http-token-file', 'it needs a value', 'write --http-token-file FILE');
-      httpTokenFile = value;
-    } else throw configError(arg.replace(/^--/, '').split('=')[0]!, `unknown option "${arg}" for wal2nats status`, 'run wal2nats status --help');
-  }
+  const args = parseArgs(argv);
+  if (args.command !== undefined) throw configError(args.command, `unexpected argument "${args.command}"`, 'run wal2nats status --help');
+  const flags = args.configFile === undefined ? args.flags : { ...args.flags, config: args.configFile };
+  const options = resolveOptions(STATUS_SCHEMA, { flags, env }, 'status');
   try {
-    const url = new URL(httpUrl);
+    const url = new URL(options.httpUrl);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
   } catch {
-    throw configError('http-url', `"${httpUrl}" is not an http:// URL`, 'write --http-url http://HOST:PORT');
+    throw configError('http-url', `"${options.httpUrl}" is not an http:// URL`, 'write --http-url http://HOST:PORT');
   }
-  return { httpUrl: httpUrl.replace(/\/+$/, ''), httpTokenFile, json, help };
+  return { httpUrl: options.httpUrl.replace(/\/+$/, ''), httpTokenFile: options.httpTokenFile, httpToken: options.httpToken, json: options.json, help: args.help };
 }
+
+const TOKEN_ONLY = { httpToken: STATUS_SCHEMA.httpToken };
 
 /** The `authorization` header for the instance's token, if one is given (never printed). */
 export function authorizationHeader(args: StatusArgs, env: NodeJS.ProcessEnv): Record<string, string> {
-  const token = args.httpTokenFile !== undefined ? readHttpTokenFile(args.httpTokenFile) : env.WAL2NATS_HTTP_TOKEN;
+  const token = args.httpTokenFile !== undefined ? readHttpTokenFile(args.httpTokenFile) : (args.httpToken ?? resolveOptions(TOKEN_ONLY, { flags: {}, env }, 'status').httpToken);
   return token ? { authorization: `Bearer ${token}` } : {};
 }
 
@@ -91,10 +77,8 @@ export async function statusCommand(argv: readonly string[], env: NodeJS.Process
     process.stderr.write(`wal2nats status: cannot read ${args.httpUrl}: ${reason}\n  is wal2nats running there? (--http-url, default http://127.0.0.1:9464)\n`);
     return ExitCode.unexpected;
   }
-  // Best effort: a backfill in progress (wal2nats backfill) is shown when /metrics answers.
-  const backfills = await fetch(`${args.httpUrl}/metrics`, { signal: AbortSignal.timeout(10_000), headers: auth })
-    .then(async (r) => (r.ok ? runningBackfills(await r.text()) : []))
-    .catch(() => []);
+  // A wal2nats before /api/overview had `backfills` answers without it.
+  const backfills = overview.backfills ?? [];
   if (args.json) process.stdout.write(`${JSON.stringify({ overview, failing, backfills }, null, 2)}\n`);
   else process.stdout.write(renderStatus(overview, failing, args.httpUrl, colours(process.stdout.isTTY === true && !env.NO_COLOR), Date.parse(overview.now), backfills));
   return overview.ready && overview.messages.failing === 0 ? ExitCode.ok : ExitCode.unexpected;
@@ -200,7 +184,7 @@ export function roleLine(o: Overview, now: number, c: Colours): string {
   return c.dim('◦ starting');
 }
 
-export function renderStatus(o: Overview, failing: readonly MessageView[], httpUrl: string, c: Colours, now = Date.parse(o.now), backfills: readonly BackfillProgress[] = []): string {
+export function renderStatus(o: Overview, failing: readonly MessageView[], httpUrl: string, c: Colours, now = Date.parse(o.now), backfills: readonly BackfillOverview[] = []): string {
   const t = o.totals;
   const lines: string[] = [];
   const col = <K extends keyof Overview['history'][number]>(key: K): (number | null)[] => o.history.map((p) => p[key] as number | null);

@@ -12,6 +12,7 @@ import type { MessageCounts } from '../messages/message-view.js';
 import { buckets, quantileBetween, sumBy, total } from '../metrics/metrics-json.js';
 import type { MetricsJson } from '../metrics/thread-metrics.js';
 import type { ReaderStatus, ShardStatus } from '../threads/thread-messages.js';
+import { runningBackfills, type BackfillOverview } from './backfill-overview.js';
 import type { Readiness } from './readiness.js';
 
 export interface OverviewInfo {
@@ -124,6 +125,8 @@ export interface Overview {
     readonly failing_tables: number;
   };
   readonly messages: MessageCounts;
+  /** Backfills (`wal2nats backfill`) running now, with their progress. */
+  readonly backfills: readonly BackfillOverview[];
   readonly tables: readonly TableOverview[];
   readonly shards: readonly ShardOverview[];
   readonly threads: readonly ThreadOverview[];
@@ -150,6 +153,7 @@ interface Sample {
   readonly threadHeap: Map<string, number>;
   readonly processCpu: number;
   readonly rss: number;
+  readonly backfills: BackfillOverview[];
 }
 
 const num = (value: number): number => (Number.isFinite(value) ? value : 0);
@@ -301,6 +305,7 @@ export class OverviewSampler {
         failing_tables: backoffs.filter((b) => b > 0).length,
       },
       messages: counts,
+      backfills: latest?.backfills ?? [],
       tables,
       shards: shards.map((s) => ({ shard: s.shard, nats_connected: s.natsConnected, undelivered: s.undelivered, inflight: s.counts.inflight, failing: s.counts.failing })),
       threads,
@@ -355,6 +360,7 @@ function readSample(t: number, metrics: MetricsJson): Sample {
     threadHeap: sumBy(metrics, 'wal2nats_thread_heap_used_bytes', 'thread'),
     processCpu: num(total(metrics, 'process_cpu_seconds_total')),
     rss: num(total(metrics, 'process_resident_memory_bytes')),
+    backfills: runningBackfills(metrics),
   };
 }
 
