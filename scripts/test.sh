@@ -25,12 +25,13 @@ if [ "$part" = all ]; then
   # settled; the type-aware linter refuses it.
   echo "==> lint"
   pnpm -s lint || exit 1
-fi
 
-# Arrows run one way (types → core → runtime → cli; no import cycles, not even between folders):
-# .dependency-cruiser.cjs has the rules, docs/architecture.md "Import rules" the reasons.
-echo "==> import rules"
-pnpm -s lint:deps || exit 1
+  # Arrows run one way (types → core → runtime → cli; no import cycles, not even between
+  # folders): .dependency-cruiser.cjs has the rules, docs/architecture.md "Module layout and
+  # import rules" the reasons. After the type check, which builds the packages it resolves.
+  echo "==> import rules"
+  pnpm -s lint:deps || exit 1
+fi
 
 # Node 20 does not expand globs given to `node --test`, so bash does.
 shopt -s globstar nullglob
