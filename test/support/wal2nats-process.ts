@@ -11,7 +11,11 @@ import { fileURLToPath } from 'node:url';
 import { onProcessExit } from '../harness/cleanup.js';
 import { waitFor } from '../harness/index.js';
 
-export const CLI_PATH = fileURLToPath(new URL('../../packages/cli/dist/main.js', import.meta.url));
+/**
+ * The checkout's built CLI; `WAL2NATS_CLI` names another build instead (an A/B of two commits
+ * with the same bench: `WAL2NATS_CLI=/path/to/old/packages/cli/dist/main.js pnpm bench`).
+ */
+export const CLI_PATH = process.env.WAL2NATS_CLI ?? fileURLToPath(new URL('../../packages/cli/dist/main.js', import.meta.url));
 
 export interface LogLine {
   readonly level?: string;
