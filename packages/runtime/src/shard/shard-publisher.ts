@@ -13,7 +13,7 @@
  * earlier one failed, the order of that table is broken there: logged as an error and counted
  * (`wal2nats_order_breaks_total`), a tripwire that stays 0 with the sinks we have.
  */
-import { backoffDelayMs, pgMicrosToUnixMs, type BackoffPolicy, type JsonBytes, type RowBytesResult } from '@wal2nats/core';
+import { pgMicrosToUnixMs, type BackoffPolicy, type JsonBytes, type RowBytesResult } from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
 import type { ShardMetrics } from '../metrics/shard-metrics.js';
 import type { DeliverySink } from '../sink/delivery-sink.js';
@@ -96,7 +96,7 @@ export class ShardPublisher {
     this.shardLabel = { shard: String(options.shard) };
     sink.onReconnect(() => {
       // The connection is back: tables that failed only because it was gone retry now.
-      for (const mailbox of this.mailboxes.values()) if (mailbox.failedOnConnection) mailbox.nextAttemptAt = 0;
+      for (const mailbox of this.mailboxes.values()) mailbox.retryOnReconnect();
       this.poke();
     });
   }
@@ -117,7 +117,7 @@ export class ShardPublisher {
       mailbox = new TableMailbox(label);
       this.mailboxes.set(relationId, mailbox);
     }
-    mailbox.label = label;
+    mailbox.relabel(label);
     mailbox.push(message);
     this.undelivered++;
   }
@@ -154,7 +154,7 @@ export class ShardPublisher {
     for (const mailbox of this.mailboxes.values()) {
       if (mailbox.attempts === 0 || mailbox.size === 0) continue;
       if (msgId !== undefined && mailbox.peekUnsent(0)?.msgId !== msgId) continue;
-      mailbox.nextAttemptAt = 0;
+      mailbox.retryNow();
       woken++;
     }
     if (woken > 0) this.poke();
@@ -194,7 +194,7 @@ export class ShardPublisher {
   /** Whether nothing is left that could be delivered now (empty, or every table backing off). */
   isSettled(): boolean {
     const now = Date.now();
-    for (const mailbox of this.mailboxes.values()) if (mailbox.size > 0 && mailbox.nextAttemptAt <= now) return false;
+    for (const mailbox of this.mailboxes.values()) if (mailbox.size > 0 && mailbox.isDue(now)) return false;
     return true;
   }
 
@@ -225,7 +225,7 @@ export class ShardPublisher {
   private failDisconnected(): void {
     const now = Date.now();
     for (const mailbox of this.mailboxes.values()) {
-      if (mailbox.unsent > 0 && mailbox.inFlight === 0 && mailbox.nextAttemptAt <= now) this.failTable(mailbox, 'not connected to NATS', true);
+      if (mailbox.unsent > 0 && mailbox.inFlight === 0 && mailbox.isDue(now)) this.failTable(mailbox, 'not connected to NATS', true);
     }
   }
 
@@ -250,7 +250,7 @@ export class ShardPublisher {
     this.sink.beginCycle();
     for (const mailbox of this.mailboxes.values()) {
       if (budget <= 0) break;
-      if (mailbox.unsent === 0 || mailbox.nextAttemptAt > now) continue;
+      if (mailbox.unsent === 0 || !mailbox.isDue(now)) continue;
       const share = Math.min(mailbox.unsent, budget, this.options.tableWindow);
       const firstIndex = index;
       for (let i = 0; i < share; i++) {
@@ -261,10 +261,10 @@ export class ShardPublisher {
           // Refused by the client itself (too big, bad subject): only this table waits, and
           // nothing after the refused message is published.
           if (mailbox.inFlight === 0) this.failTable(mailbox, error instanceof Error ? error.message : String(error), false);
-          else mailbox.refusedAfterInFlight = error instanceof Error ? error.message : String(error);
+          else mailbox.refusedAfterInFlight(error instanceof Error ? error.message : String(error));
           break;
         }
-        mailbox.inFlight++;
+        mailbox.markInFlight();
         index++;
       }
       budget -= mailbox.inFlight;
@@ -295,8 +295,7 @@ export class ShardPublisher {
           if (firstFailure < 0) firstFailure = i;
         } else if (firstFailure >= 0) acceptedAfterFailure++;
       }
-      const refusal = mailbox.refusedAfterInFlight;
-      mailbox.refusedAfterInFlight = null;
+      const refusal = mailbox.takeRefusal();
       const messages = mailbox.takeDelivered(firstFailure < 0 ? sent : firstFailure);
       delivered += messages.length;
       this.account(mailbox.label, messages, nowMs);
@@ -341,12 +340,7 @@ export class ShardPublisher {
   }
 
   private failTable(mailbox: TableMailbox, reason: string, connectionLost: boolean): void {
-    mailbox.inFlight = 0;
-    mailbox.attempts++;
-    mailbox.lastError = reason;
-    mailbox.failedOnConnection = connectionLost;
-    const delay = backoffDelayMs(mailbox.attempts, this.options.backoff);
-    mailbox.nextAttemptAt = Date.now() + delay;
+    const delay = mailbox.failed(reason, connectionLost, this.options.backoff, Date.now());
     this.metrics.retries.inc({ table: mailbox.label });
     this.metrics.backoffSeconds.set({ table: mailbox.label }, delay / 1000);
     const head = mailbox.peekUnsent(0);
