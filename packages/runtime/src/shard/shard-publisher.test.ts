@@ -188,6 +188,23 @@ describe('ShardPublisher against a fake sink', () => {
     await publisher.stop();
   });
 
+  it('a cycle in flight when the connection drops that settles only after the reconnect is retried at once, not after its backoff', async () => {
+    const { sink, publisher, enqueue } = setUp({ initialBackoffMs: 60_000 });
+    enqueue('a'); // 1
+    enqueue('b'); // 2
+    await until(() => sink.cycleInFlight, 'a cycle in flight');
+    // The connection drops and comes back while the cycle's flush is outstanding (nats.js
+    // rejects it only later: its PING went to the old socket, or its PONG came on the new one).
+    sink.disconnect();
+    sink.reconnect();
+    sink.settleWith(allFailed(2, 'the NATS connection was lost before the server confirmed', true));
+    sink.decide = () => ALL_DELIVERED;
+    await until(() => publisher.frontier().undelivered === 0, 'delivery right after the settle, not after the 60 s backoff', 2000);
+    assert.deepEqual(sink.heldOf('a'), [1]);
+    assert.deepEqual(sink.heldOf('b'), [2]);
+    await publisher.stop();
+  });
+
   it('a failure on the connection with the connection still up waits for its backoff (no retry loop without a reconnect)', async () => {
     const { sink, publisher, enqueue } = setUp({ initialBackoffMs: 60_000 });
     enqueue('a');

@@ -81,6 +81,8 @@ export class ShardPublisher {
   private wake: (() => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
   private running = false;
+  /** Reconnects heard so far: a cycle that spans one knows its failure is already over. */
+  private reconnects = 0;
   private loopDone: Promise<void> = Promise.resolve();
   private readonly shardLabel: { shard: string };
 
@@ -95,7 +97,9 @@ export class ShardPublisher {
   ) {
     this.shardLabel = { shard: String(options.shard) };
     sink.onReconnect(() => {
-      // The connection is back: tables that failed only because it was gone retry now.
+      this.reconnects++;
+      // The connection is back: tables that failed only because it was gone retry now (a
+      // table in flight is left to its cycle's settle, see settleCycle).
       for (const mailbox of this.mailboxes.values()) mailbox.retryOnReconnect();
       this.poke();
     });
@@ -208,12 +212,13 @@ export class ShardPublisher {
     while (this.running) {
       if (!this.sink.connected) this.failDisconnected();
       const allowed = this.options.mayPublish?.() ?? true;
+      const reconnectsAtBegin = this.reconnects;
       const cycle = this.sink.connected && allowed ? this.publishCycle() : [];
       if (cycle.length === 0) {
         await this.idle(allowed ? null : LEASE_RECHECK_MS);
         continue;
       }
-      await this.settleCycle(cycle);
+      await this.settleCycle(cycle, reconnectsAtBegin);
     }
   }
 
@@ -276,13 +281,18 @@ export class ShardPublisher {
     return cycle;
   }
 
-  private async settleCycle(cycle: CycleEntry[]): Promise<void> {
+  private async settleCycle(cycle: CycleEntry[], reconnectsAtBegin: number): Promise<void> {
     const started = performance.now();
     const generation = this.generation;
     const result = await this.sink.settle();
     this.metrics.publishDuration.observe((performance.now() - started) / 1000);
     // Fenced meanwhile: these messages are dropped; what they delivered is replayed by the slot's next holder.
     if (generation !== this.generation) return;
+    // The connection dropped and is back already: its reconnect was heard while these tables
+    // were in flight, so nothing else will end their backoff; they retry now, as they would
+    // have had the cycle failed before the reconnect (nats.js settles a flush written to the
+    // old socket only when it next dials, or on the new socket's PONG).
+    const retryAtOnce = result.connectionLost && this.reconnects !== reconnectsAtBegin && this.sink.connected;
     const nowMs = Date.now();
     let delivered = 0;
     const deliveredRuns: OutgoingMessage[][] = [];
@@ -308,7 +318,7 @@ export class ShardPublisher {
           this.metrics.orderBreaks.inc({ table: mailbox.label });
           this.log.error('a later change of the table was accepted before an earlier one that failed; the order of this table is broken here', { table: mailbox.label, accepted_after_failure: acceptedAfterFailure });
         }
-        this.failTable(mailbox, result.failures.get(firstIndex + firstFailure)!, result.connectionLost);
+        this.failTable(mailbox, result.failures.get(firstIndex + firstFailure)!, result.connectionLost, retryAtOnce);
       } else if (refusal !== null) {
         this.failTable(mailbox, refusal, false);
       } else {
@@ -339,8 +349,12 @@ export class ShardPublisher {
     if (oldest) this.metrics.endToEndLatency.observe(Math.max(0, (nowMs - pgMicrosToUnixMs(oldest.commitTime)) / 1000));
   }
 
-  private failTable(mailbox: TableMailbox, reason: string, connectionLost: boolean): void {
-    const delay = mailbox.failed(reason, connectionLost, this.options.backoff, Date.now());
+  private failTable(mailbox: TableMailbox, reason: string, connectionLost: boolean, retryAtOnce = false): void {
+    let delay = mailbox.failed(reason, connectionLost, this.options.backoff, Date.now());
+    if (retryAtOnce) {
+      mailbox.retryNow();
+      delay = 0;
+    }
     this.metrics.retries.inc({ table: mailbox.label });
     this.metrics.backoffSeconds.set({ table: mailbox.label }, delay / 1000);
     const head = mailbox.peekUnsent(0);
