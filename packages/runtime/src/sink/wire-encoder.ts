@@ -13,10 +13,10 @@
  *
  * Chunks go through the protocol handler's `sendCommand`, the queue `publish()` feeds (so the
  * PING of a later `flush()` still follows them, and a reconnect drops them just the same), and
- * are written at once (`flushPending`). It is nats.js's internal API: if a version lacks it,
- * each message goes through `publish()`, with views of its header block and body. The checks
- * `publish()` makes are made here: a closed connection, a subject with whitespace, a message
- * over the server's `max_payload` (it throws, so only that table waits).
+ * are written at once (`flushPending`). That is nats.js's internal API, reached only through
+ * nats-protocol-adapter.ts (pinned version, a test, a clear error at start when missing). The
+ * checks `publish()` makes are made here: a closed connection, a subject with whitespace, a
+ * message over the server's `max_payload` (it throws, so only that table waits).
  *
  * Lifetimes: nats.js may read a chunk until the socket has written it. A confirmation from the
  * server (a flush round trip, or every PubAck of the cycle) proves that for every chunk handed
@@ -28,7 +28,8 @@
  * generation's limit): that was most of a shard's CPU in `steady` (docs/benchmarks.md).
  */
 import { Buffer } from 'node:buffer';
-import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { NatsProtocolAdapter } from './nats-protocol-adapter.js';
 import { frameUpperBound, writeFrame, writeHpubLine, type FramePositions, type WireMessage } from './wire-frame.js';
 
 export type { WireMessage } from './wire-frame.js';
@@ -42,11 +43,6 @@ const WHITESPACE = /\s/;
 /** Spare slabs kept between cycles (one cycle is at most a few MiB). */
 const MAX_SPARE_SLABS = 8;
 
-interface ProtocolInternals {
-  sendCommand?: (command: Uint8Array) => void;
-  flushPending?: () => void;
-}
-
 export class WireEncoder {
   private slab = Buffer.allocUnsafe(SLAB_BYTES);
   private used = 0;
@@ -59,15 +55,15 @@ export class WireEncoder {
   private runBytes: Buffer | null = null;
   private runStart = 0;
   private runEnd = 0;
-  private readonly protocol: ProtocolInternals | null;
+  private readonly protocol: NatsProtocolAdapter;
   private readonly positions: FramePositions = { headerStart: 0, bodyStart: 0, bodyEnd: 0 };
   /** Chunks were handed to nats.js since the server last confirmed: their slabs may still be read. */
   private unconfirmed = false;
   private allocated = 1;
 
+  /** Throws a Wal2NatsError when the NATS client lacks the internals it writes through. */
   constructor(private readonly nc: NatsConnection) {
-    const protocol = (nc as unknown as { protocol?: ProtocolInternals }).protocol;
-    this.protocol = typeof protocol?.sendCommand === 'function' ? protocol : null;
+    this.protocol = NatsProtocolAdapter.of(nc);
   }
 
   /** How many slabs this encoder has allocated (they are reused while the server confirms). */
@@ -100,14 +96,6 @@ export class WireEncoder {
   publish(message: WireMessage, reply: string | null = null): void {
     const { subject, bytes, headerStart, bodyStart, bodyEnd } = message;
     this.check(subject, bodyEnd - headerStart);
-    if (this.protocol === null) {
-      const headerBytes = bytes.subarray(headerStart, bodyStart);
-      this.nc.publish(subject, bytes.subarray(bodyStart, bodyEnd), {
-        headers: { encode: () => headerBytes } as unknown as MsgHdrs,
-        ...(reply === null ? {} : { reply }),
-      });
-      return;
-    }
     if (reply === null) {
       this.addRun(bytes, message.start, message.end);
       return;
@@ -123,13 +111,6 @@ export class WireEncoder {
   /** Publishes a message given as strings (the initial snapshot's path). */
   publishText(subject: string, json: string, msgId: string, reply: string | null = null): void {
     const worst = frameUpperBound(subject, reply, msgId, json);
-    if (this.protocol === null) {
-      // nats.js keeps views into the bytes until written: a buffer of their own.
-      const bytes = Buffer.allocUnsafe(worst);
-      const end = writeFrame(bytes, 0, subject, null, msgId, json, this.positions);
-      this.publish({ subject, bytes, start: 0, ...this.positions, end }, reply);
-      return;
-    }
     this.endRun();
     this.ensure(worst);
     const start = this.used;
@@ -193,9 +174,7 @@ export class WireEncoder {
 
   private send(chunk: Uint8Array): void {
     this.unconfirmed = true;
-    this.protocol!.sendCommand!(chunk);
-    // Written now, alone: left queued, nats.js would copy it together with the next chunk.
-    this.protocol!.flushPending?.();
+    this.protocol.send(chunk);
   }
 
   private ensure(bytes: number): void {

@@ -34,7 +34,7 @@ import {
 import type { Logger } from '../log/logger.js';
 import type { ReaderMetrics } from '../metrics/reader-metrics.js';
 import type { DeliveredMessage, ReaderStatus, ShardToReader } from '../threads/thread-messages.js';
-import { deliverDataDirectly } from './direct-data-queue.js';
+import { ReplicationStreamAdapter } from './pg-logical-replication-adapter.js';
 import { HeartbeatEmitter } from './heartbeat-emitter.js';
 import { mapPostgresError } from '../postgres/pg-errors.js';
 import { RawPgoutputPlugin } from './raw-pgoutput-plugin.js';
@@ -48,11 +48,6 @@ const HEARTBEAT_INTERVAL_MS = 10_000;
 /** How often the server's WAL end is read for the lag metric (see heartbeat-emitter.ts). */
 const WAL_END_PROBE_MS = 5_000;
 const MAX_BATCH_FRAMES = 512;
-
-/** The part of the service's internals we need: its connection, to send our own status. */
-interface ServiceInternals {
-  _connection: { sendCopyFromChunk(chunk: Buffer): void; stream?: { pause(): void } } | null;
-}
 
 export interface WalReaderOptions {
   readonly config: Config;
@@ -82,6 +77,8 @@ export class WalReader {
   /** The start LSN of the last XLogData, parsed only when needed (it is a string per message). */
   private lastDataLsn = '0/0';
   private service: LogicalReplicationService | null = null;
+  /** The service's internals we use (our own status updates, the direct data path). */
+  private stream: ReplicationStreamAdapter | null = null;
   private streaming = false;
   private paused = false;
   private stopping = false;
@@ -182,7 +179,9 @@ export class WalReader {
       acknowledge: { auto: false, timeoutSeconds: 0 },
       flowControl: { enabled: true },
     });
+    const stream = ReplicationStreamAdapter.of(service);
     this.service = service;
+    this.stream = stream;
     const plugin = new RawPgoutputPlugin({ publicationName: config.publication, messages: this.options.serverVersionNum >= 140000 });
     return new Promise<void>((resolve, reject) => {
       let settled = false;
@@ -191,6 +190,7 @@ export class WalReader {
         settled = true;
         this.streaming = false;
         this.service = null;
+        this.stream = null;
         this.options.lease.end(error instanceof Error ? error.message : 'the stream ended', this.stopping);
         if (!this.stopping) this.fence();
         this.router.resetTransaction();
@@ -207,7 +207,7 @@ export class WalReader {
       });
       // A message the ended session's queue still hands over belongs to no session: dropped.
       const onData = (lsn: string, raw: Buffer): Promise<void> | void => (settled ? undefined : this.onData(lsn, raw, settle));
-      if (!deliverDataDirectly(service, onData)) service.on('data', onData);
+      stream.deliverDataDirectly(onData);
       service.on('heartbeat', (lsn: string, _timestamp: number, shouldRespond: boolean) => {
         this.noteServerLsn(parseLsn(lsn));
         if (shouldRespond) this.sendStatus();
@@ -303,9 +303,7 @@ export class WalReader {
   }
 
   private sendStatus(): void {
-    const connection = (this.service as unknown as ServiceInternals | null)?._connection;
-    if (!connection || !this.streaming) return;
-    connection.sendCopyFromChunk(standbyStatusUpdate(this.confirmed));
+    if (!this.streaming || !this.stream?.sendCopyData(standbyStatusUpdate(this.confirmed))) return;
     this.lastStatusSentAt = Date.now();
     this.metrics.statusUpdates.inc();
   }
