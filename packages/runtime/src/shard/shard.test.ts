@@ -1,0 +1,153 @@
+/**
+ * A Shard run in-process (no worker thread, no NATS): real batches of pgoutput frames as the
+ * reader sends them, a fake sink (test/support/fake-delivery-sink.ts), and a stand-in for the
+ * reader's port. What is checked: every change becomes its message, in commit order per table;
+ * the frontier reported to the reader covers only what the sink holds; batches that arrive
+ * before the connection wait for it; a fence drops what the ended session routed; a frame the
+ * shard cannot decode stops it with nothing past it reported delivered.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Registry } from 'prom-client';
+import { ChangeBatchWriter, encodeRelationMessage, encodeRowMessage, FrameKind, resolveConfig, type ChangeBatch, type FrameMeta } from '@wal2nats/core';
+import { FakeDeliverySink } from '../../../../test/support/fake-delivery-sink.js';
+import { createLogger } from '../log/logger.js';
+import { createShardMetrics } from '../metrics/shard-metrics.js';
+import type { NatsLink } from '../sink/nats-link.js';
+import type { DeliveredMessage, ShardToReader } from '../threads/thread-messages.js';
+import { MessageTracker } from './message-tracker.js';
+import { Shard } from './shard.js';
+
+const ITEMS = 16384;
+const ORDERS = 16385;
+
+function relation(relationId: number, name: string): Uint8Array {
+  return encodeRelationMessage({
+    tag: 'relation',
+    relationId,
+    schema: 'public',
+    name,
+    replicaIdentity: 'd',
+    columns: [
+      { isKey: true, name: 'id', typeOid: 23, typeMod: -1 },
+      { isKey: false, name: 'v', typeOid: 25, typeMod: -1 },
+    ],
+  });
+}
+
+/** Builds the reader's batches: `seq` numbers changes, one transaction per change. */
+class Batches {
+  private seq = 0;
+  private writer = new ChangeBatchWriter();
+
+  relation(relationId: number, name: string): this {
+    this.writer.append(FrameKind.relation, this.meta(this.seq, 0), relation(relationId, name));
+    return this;
+  }
+
+  insert(relationId: number, id: number): this {
+    this.seq++;
+    this.writer.append(FrameKind.change, this.meta(this.seq, 0), encodeRowMessage(relationId, [String(id), `row ${id}`]));
+    return this;
+  }
+
+  take(): { type: 'batch'; batch: ChangeBatch } {
+    const batch = this.writer.take();
+    this.writer = new ChangeBatchWriter();
+    return { type: 'batch', batch };
+  }
+
+  private meta(seq: number, commitIdx: number): FrameMeta {
+    return { seq, commitLsn: 0x1000 + seq * 0x100, commitTime: 0, commitIdx, annotations: null };
+  }
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
+function setUp() {
+  const sink = new FakeDeliverySink();
+  sink.decide = () => ({ failures: new Map(), connectionLost: false });
+  const reports: ShardToReader[] = [];
+  let connect: () => void = () => {};
+  const connected = new Promise<void>((resolve) => { connect = resolve; });
+  // What Shard uses of a NatsLink: its state and events (the sink is the fake's).
+  const link = { connected: true, onEpochChange() {}, onReconnect() {}, close: async () => {} } as unknown as NatsLink;
+  const config = resolveConfig({ flags: { 'postgres-url': 'postgres://u@h/shop' }, env: {} });
+  const shard = new Shard(
+    { shard: 0, config, systemIdentifier: '7000000000000000001', databaseName: 'shop', primaryKeys: { 'public.items': ['id'], 'public.orders': ['id'] }, streams: [] },
+    {
+      log: createLogger({ level: 'error', format: 'json', thread: 'test' }),
+      metrics: createShardMetrics(new Registry()),
+      catalog: { infoFor: () => undefined, resolve: async () => true, close: async () => {} },
+      tracker: new MessageTracker({ shard: 0 }),
+      mayPublish: () => true,
+      report: (message) => reports.push(message),
+      connect: async () => {
+        await connected;
+        return link;
+      },
+      coreSink: () => sink,
+    },
+  );
+  const outcome = shard.run();
+  const lastFrontier = (): number => (reports.at(-1) as DeliveredMessage | undefined)?.frontier ?? 0;
+  return { sink, shard, reports, outcome, connect, lastFrontier };
+}
+
+describe('Shard (in-process, fake sink)', () => {
+  it('publishes every change as its message, in commit order per table, and reports the frontier once the sink holds them', async () => {
+    const { sink, shard, connect, outcome, lastFrontier } = setUp();
+    const batches = new Batches();
+    // Arrives before the connection: waits for it, nothing lost.
+    shard.receive(batches.relation(ITEMS, 'items').relation(ORDERS, 'orders').insert(ITEMS, 1).insert(ORDERS, 2).insert(ITEMS, 3).take());
+    connect();
+    shard.receive(batches.insert(ORDERS, 4).insert(ITEMS, 5).take());
+    await until(() => lastFrontier() === 5, 'the frontier at the last change');
+    assert.deepEqual(sink.heldOf('items'), [1, 3, 5]);
+    assert.deepEqual(sink.heldOf('orders'), [2, 4]);
+    const first = sink.cycles[0]!.messages[0]!;
+    assert.equal(first.subject, 'sequin.changes.shop.public.items.insert');
+    assert.deepEqual((JSON.parse(first.json) as { record: unknown }).record, { id: 1, v: 'row 1' });
+    const final = await shard.drain(1000);
+    assert.deepEqual({ frontier: final.frontier, undelivered: final.undelivered, batchesReceived: final.batchesReceived }, { frontier: 5, undelivered: 0, batchesReceived: 2 });
+    assert.deepEqual(await outcome, { ok: true });
+  });
+
+  it('never reports a change delivered that the sink does not hold', async () => {
+    const { sink, shard, connect, reports, lastFrontier } = setUp();
+    sink.decide = null; // cycles wait for the test
+    connect();
+    shard.receive(new Batches().relation(ITEMS, 'items').insert(ITEMS, 1).insert(ITEMS, 2).take());
+    await until(() => sink.cycleInFlight, 'a cycle in flight');
+    assert.ok(reports.every((r) => r.frontier === 0), 'nothing reported delivered while in flight');
+    sink.settleWith({ failures: new Map([[1, 'timed out']]), connectionLost: false });
+    await until(() => lastFrontier() === 1, 'the frontier below the failed change');
+    assert.equal(shard.status().undelivered, 1);
+    assert.equal(shard.status().failing[0]?.table, 'public.items');
+    await shard.drain(0);
+  });
+
+  it('a fence drops what the ended session routed, and the next session goes on', async () => {
+    const { sink, shard, connect, lastFrontier } = setUp();
+    sink.decide = null;
+    connect();
+    const batches = new Batches();
+    shard.receive(batches.relation(ITEMS, 'items').insert(ITEMS, 1).take());
+    await until(() => sink.cycleInFlight, 'a cycle in flight');
+    shard.receive({ type: 'fence', throughSeq: 1 });
+    await until(() => lastFrontier() === 1, 'the fence reported');
+    sink.settleWith({ failures: new Map([[0, 'connection lost']]), connectionLost: true });
+    shard.receive(batches.relation(ITEMS, 'items').insert(ITEMS, 2).take());
+    await until(() => sink.cycleInFlight, 'the next session\'s cycle');
+    assert.deepEqual(sink.inFlight.map((m) => m.seq), [2], 'the fenced change is not sent again');
+    sink.settleWith();
+    await until(() => lastFrontier() === 2, 'the next session delivered');
+    await shard.drain(0);
+  });
+});
