@@ -150,4 +150,21 @@ describe('Shard (in-process, fake sink)', () => {
     await until(() => lastFrontier() === 2, 'the next session delivered');
     await shard.drain(0);
   });
+
+  it('stops at a frame it cannot decode: run() fails and the frontier never passes it', async () => {
+    const { shard, connect, outcome, lastFrontier } = setUp();
+    connect();
+    const batches = new Batches();
+    shard.receive(batches.relation(ITEMS, 'items').insert(ITEMS, 1).take());
+    await until(() => lastFrontier() === 1, 'the first change delivered');
+    shard.receive(batches.insert(ORDERS, 2).take()); // a row of a table whose Relation never came
+    shard.receive(batches.insert(ITEMS, 3).take());
+    const result = await outcome;
+    assert.equal(result.ok, false);
+    assert.match(result.ok ? '' : result.error.message, /before its Relation message/);
+    // The pipeline then stops: the reader confirms what drain() returns.
+    const final = await shard.drain(1000);
+    assert.equal(final.frontier, 1, 'neither the bad change nor the one behind it counts as delivered');
+    assert.equal(lastFrontier(), 1);
+  });
 });

@@ -96,6 +96,11 @@ export class Shard {
   private batchesReceived = 0;
   private draining = false;
   private failRun: ((outcome: RunOutcome) => void) | null = null;
+  /**
+   * A frame could not be decoded: nothing more is taken in. A later batch would move the
+   * frontier past the change that was never enqueued, and the reader would confirm it.
+   */
+  private stoppedOnBadFrame = false;
   private readonly pendingBatches: ReaderToShard[] = [];
   private lookingUp = false;
   /** The byte path's scratch: one change's JSON body, and what it is. */
@@ -325,9 +330,7 @@ export class Shard {
     try {
       forEachFrame(message.batch, this.encodeFrame);
     } catch (error) {
-      // A frame we cannot decode must not be skipped: stop, so that nothing past it is confirmed.
-      this.deps.log.error('cannot decode a change; stopping', { error: error instanceof Error ? error.message : String(error) });
-      this.failRun?.({ ok: false, error: serializeError(error) });
+      this.stopOnBadFrame(error);
       return;
     }
     this.batchesReceived++;
@@ -368,14 +371,14 @@ export class Shard {
           this.tailStale = this.rereadTail !== null;
           continue;
         }
+        if (this.stoppedOnBadFrame) return;
         if (this.tailStale && !(await this.rereadTail!())) return;
         this.tailStale = false;
         let relations: RelationMessage[];
         try {
           relations = this.relationsToLookUp(message);
         } catch (error) {
-          this.deps.log.error('cannot decode a change; stopping', { error: error instanceof Error ? error.message : String(error) });
-          this.failRun?.({ ok: false, error: serializeError(error) });
+          this.stopOnBadFrame(error);
           return;
         }
         if (relations.length > 0 && !(await this.deps.catalog.resolve(relations))) return;
@@ -385,6 +388,13 @@ export class Shard {
     } finally {
       this.lookingUp = false;
     }
+  }
+
+  /** A frame we cannot decode must not be skipped: stop, so that nothing past it is confirmed. */
+  private stopOnBadFrame(error: unknown): void {
+    this.stoppedOnBadFrame = true;
+    this.deps.log.error('cannot decode a change; stopping', { error: error instanceof Error ? error.message : String(error) });
+    this.failRun?.({ ok: false, error: serializeError(error) });
   }
 
   /** Runs until drain() or a fatal error (checked every 500 ms). */
