@@ -86,4 +86,21 @@ describe('StreamPublisher', () => {
     assert.equal(stream.sends.length, 1, 'nothing after it is sent');
     publisher.stop();
   });
+
+  it('a fence keeps what the chain holds and the frontier below it; once stored, the frontier reaches the fence', async () => {
+    const { publisher, stream, ack } = setUp();
+    publisher.enqueue(1, 'public.a', change(1, 'a'));
+    publisher.enqueue(2, 'public.b', change(2, 'b'));
+    publisher.received(2);
+    await until(() => stream.sends.length === 2, 'two sends');
+    // The session ended after routing up to seq 5 (3..5 went to other shards).
+    publisher.fence(5);
+    assert.deepEqual(publisher.frontier(), { frontier: 0, undelivered: 2 }, 'not past the held, unstored messages');
+    ack(stream.sends[0]!.token, 1);
+    await until(() => publisher.frontier().frontier === 1, 'the first stored');
+    ack(stream.sends[1]!.token, 2);
+    await until(() => publisher.frontier().frontier === 5, 'the frontier at the fence once everything held is stored');
+    assert.equal(publisher.frontier().undelivered, 0);
+    publisher.stop();
+  });
 });
