@@ -13,7 +13,7 @@
  * earlier one failed, the order of that table is broken there: logged as an error and counted
  * (`wal2nats_order_breaks_total`), a tripwire that stays 0 with the sinks we have.
  */
-import { pgMicrosToUnixMs, type BackoffPolicy, type JsonBytes, type RowBytesResult } from '@wal2nats/core';
+import { errorMessage, pgMicrosToUnixMs, type BackoffPolicy, type JsonBytes, type RowBytesResult } from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
 import type { ShardMetrics } from '../metrics/shard-metrics.js';
 import type { DeliverySink } from '../sink/delivery-sink.js';
@@ -265,8 +265,8 @@ export class ShardPublisher {
         } catch (error) {
           // Refused by the client itself (too big, bad subject): only this table waits, and
           // nothing after the refused message is published.
-          if (mailbox.inFlight === 0) this.failTable(mailbox, error instanceof Error ? error.message : String(error), false);
-          else mailbox.refusedAfterInFlight(error instanceof Error ? error.message : String(error));
+          if (mailbox.inFlight === 0) this.failTable(mailbox, errorMessage(error), false);
+          else mailbox.refusedAfterInFlight(errorMessage(error));
           break;
         }
         mailbox.markInFlight();

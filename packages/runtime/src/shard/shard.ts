@@ -10,6 +10,7 @@
 import {
   ChangeEncoder,
   decodePgoutput,
+  errorMessage,
   DEFAULT_BACKOFF,
   ErrorCode,
   PgoutputTag,
@@ -393,7 +394,7 @@ export class Shard {
   /** A frame we cannot decode must not be skipped: stop, so that nothing past it is confirmed. */
   private stopOnBadFrame(error: unknown): void {
     this.stoppedOnBadFrame = true;
-    this.deps.log.error('cannot decode a change; stopping', { error: error instanceof Error ? error.message : String(error) });
+    this.deps.log.error('cannot decode a change; stopping', { error: errorMessage(error) });
     this.failRun?.({ ok: false, error: serializeError(error) });
   }
 
