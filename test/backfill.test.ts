@@ -251,8 +251,16 @@ describe('wal2nats backfill', () => {
         const [s] = await backfillStatus(sql);
         return (s && Number(s.rows_published) > 0) || undefined;
       }, { what: 'the backfill to get going', timeoutMs: 60_000 });
-      assert.equal((await backfillStatus(sql))[0]!.status, 'running', 'the column is added mid-backfill');
+      // The lock holds the backfill's next SELECT until the column is there, so that the ALTER
+      // lands mid-backfill however fast the chunks go (a race on a fast machine otherwise).
+      await sql.query('BEGIN');
+      await sql.query('LOCK TABLE wide IN ACCESS EXCLUSIVE MODE');
+      const [atDdl] = await backfillStatus(sql);
+      assert.equal(atDdl!.status, 'running', 'the column is added mid-backfill');
+      // At most the chunks routed and not yet confirmed (4) and the one being read are past it.
+      assert.ok(Number(atDdl!.rows_published) + 5 * 300 < rows, `chunks are left to read after the ALTER (${atDdl!.rows_published} published)`);
       await sql.query('ALTER TABLE wide ADD COLUMN extra int NOT NULL DEFAULT 7');
+      await sql.query('COMMIT');
       const ddlLsn = Number(BigInt((await sql.query<{ n: string }>(`SELECT (pg_current_wal_lsn() - '0/0')::text AS n`)).rows[0]!.n));
       // A change right after it: its Relation message tells the shard the new columns.
       await sql.query('UPDATE wide SET v = $1 WHERE id = $2', ['changed', rows]);
