@@ -105,7 +105,13 @@ describe('JetStream commit order on a cluster', () => {
       // Generous: with nats-server 2.9.10 a new leader may first drop sends without a reply (the
       // wedge of docs/pitfalls.md, nats-io/nats-server#5179) until the chain's resends wear it
       // out; seen to take over 60 s once on a loaded machine. Correctness is checked at the end.
-      await waitFor(async () => (await stored()) >= atNodeKill + 300 || undefined, { what: 'progress without the killed node', timeoutMs: 180_000, intervalMs: 100 });
+      let lastStored = atNodeKill;
+      await waitFor(async () => ((lastStored = await stored()) >= atNodeKill + 300) || undefined, {
+        what: 'progress without the killed node',
+        timeoutMs: 180_000,
+        intervalMs: 100,
+        context: () => `stored ${lastStored} (at the kill: ${atNodeKill}; -1: the stream's info did not answer); wal2nats's last lines:\n${w2n.tail()}`,
+      });
       await victim.start();
       await leader();
       const second = await stepDowns(STRETCH_MS);
