@@ -77,8 +77,8 @@ if (opts.help) {
       '                  [--scaling-changes N] [--jetstream-changes N] [--steady-rates R,R,...] [--steady-seconds S]\n' +
       '                  [--steady-postgres-probe]   (also measure Postgres\'s own latency on a second slot)\n' +
       '                  [--oltp-rates T,T,...] [--oltp-seconds S] [--oltp-idle-seconds S]   (one-row transactions/s; idle 0 = none)\n' +
-      '                  [--node-flags "FLAGS"]   (more node/V8 flags for wal2nats in steady, for experiments)\n' +
-      '                  [--profile DIR]   (run wal2nats under node --cpu-prof in steady; summarise with bench/profile-summary.ts)\n' +
+      '                  [--node-flags "FLAGS"]   (more node/V8 flags for wal2nats in steady and oltp, for experiments)\n' +
+      '                  [--profile DIR]   (run wal2nats under node --cpu-prof in steady and oltp; summarise with bench/profile-summary.ts)\n' +
       '                  [--verbose] [--no-json]\n',
   );
   process.exit(0);
@@ -226,7 +226,7 @@ await withServers(
       };
     }
     if (selected.has('oltp')) {
-      const o = await timed('oltp', () => oltpScenario(ctx, { rates: oltpRates, seconds: oltpSeconds, idleSeconds: oltpIdleSeconds }));
+      const o = await timed('oltp', () => oltpScenario(ctx, { rates: oltpRates, seconds: oltpSeconds, idleSeconds: oltpIdleSeconds, ...(opts.profile ? { profileDir: opts.profile } : {}), nodeFlags: (opts['node-flags'] ?? '').split(' ').filter(Boolean) }));
       oltp = o.data;
       failures.push(...o.failures);
       results.oltp = {

@@ -66,6 +66,10 @@ export interface OltpOptions {
   readonly seconds: number;
   /** Seconds of the idle phase (0 to skip it). */
   readonly idleSeconds: number;
+  /** Run wal2nats under `node --cpu-prof` into this directory (`--profile`). */
+  readonly profileDir?: string;
+  /** More node flags for wal2nats (`--node-flags`), for experiments. */
+  readonly nodeFlags?: readonly string[];
 }
 
 /** One line per phase for the results table. */
@@ -111,7 +115,10 @@ export async function oltpScenario(ctx: BenchContext, options: OltpOptions): Pro
     clients.push(client);
   }
   const sub = await LatencySubscriber.start(ctx.nats.url, 'sequin.changes.oltp.>');
-  const proc = new Wal2NatsProcess(['run', '--postgres-url', layout.url, '--nats-url', ctx.nats.url, '--http-port', '0', '--slot', SLOT], {}, { verbose: ctx.verbose });
+  const proc = new Wal2NatsProcess(['run', '--postgres-url', layout.url, '--nats-url', ctx.nats.url, '--http-port', '0', '--slot', SLOT], {}, {
+    verbose: ctx.verbose,
+    nodeFlags: [...(options.nodeFlags ?? []), ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [])],
+  });
   const phases: OltpPhase[] = [];
   let written = 0;
   let idBase = 0;
