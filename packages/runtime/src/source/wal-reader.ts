@@ -49,8 +49,8 @@ const HEARTBEAT_INTERVAL_MS = 10_000;
 /** How often the server's WAL end is read for the lag metric (see heartbeat-emitter.ts). */
 const WAL_END_PROBE_MS = 5_000;
 const MAX_BATCH_FRAMES = 512;
-/** Hand-overs while changes trickle (handover-pacer.ts): up to 10 ms later, below 5,000 changes/s. */
-const HANDOVER_PACING = { lingerMs: 10, busyChangesPerSecond: 5_000, windowMs: 100 };
+/** Hand-overs (handover-pacer.ts): at most one per 10 ms from 300 to 3,000 changes/s, at once otherwise. */
+const HANDOVER_PACING = { lingerMs: 10, minChangesPerSecond: 300, busyChangesPerSecond: 3_000, windowMs: 100 };
 
 export interface WalReaderOptions {
   readonly config: Config;
@@ -238,9 +238,10 @@ export class WalReader {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // After the messages of this socket read are routed, hand the batches over: at once while
-      // changes flow fast, a little later while they trickle (handover-pacer.ts).
+      // changes flow fast, at most one hand-over per 10 ms while they trickle (handover-pacer.ts).
       const handOver = (): void => {
         this.flushScheduled = false;
+        this.pacer.handedOver(Date.now());
         this.router.flush();
         // A commit (or heartbeat) that routed nothing to any shard (all its changes filtered
         // out, or none) gets no delivery report to move the watermark: try it here.
