@@ -9,6 +9,7 @@
  *   steady    fixed write rates; latency commit → subscriber, and whether wal2nats kept up
  *   scaling   1/2/4 shards on 8 tables, 1/8/64 tables on 2 shards
  *   jetstream the drain with --jetstream into a file-backed stream
+ *   oltp      one-row transactions at 100, 1,000, 5,000/s: latency, wal2nats CPU and wake-ups per transaction
  *
  * drain, ceiling and baseline read ONE written WAL: one slot per consumer is created before
  * the writes, and the consumers run one after the other (2 cores: they must not compete).
@@ -18,6 +19,7 @@
  * Options: --scenario a,b (default: all) | --quick | --changes N (drain, default 1,000,000)
  *          --scaling-changes N | --jetstream-changes N | --steady-rates R,R | --steady-seconds S
  *          --steady-postgres-probe (Postgres's own latency, by a bare reader of a second slot)
+ *          --oltp-rates R,R | --oltp-seconds S | --oltp-idle-seconds S
  *          --verbose (echo wal2nats logs) | --no-json
  * Exit code 1 if any correctness check failed (targets missed are reported, not failures).
  */
@@ -39,11 +41,13 @@ import type { CeilingData } from './scenarios/ceiling.js';
 import { DRAIN_SLOT, drainRow, drainScenario } from './scenarios/drain.js';
 import { jetstreamScenario } from './scenarios/jetstream.js';
 import { scalingScenario } from './scenarios/scaling.js';
+import { OLTP_TABLE_HEADER, oltpScenario, oltpTable } from './scenarios/oltp.js';
+import type { OltpPhase } from './scenarios/oltp.js';
 import { steadyScenario } from './scenarios/steady.js';
 import type { SteadyPhase } from './scenarios/steady.js';
 import type { BenchContext, ResultRow } from './scenarios/types.js';
 
-const SCENARIOS = ['drain', 'ceiling', 'baseline', 'scaling', 'jetstream', 'steady'] as const;
+const SCENARIOS = ['drain', 'ceiling', 'baseline', 'scaling', 'jetstream', 'steady', 'oltp'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const { values: opts } = parseArgs({
@@ -56,6 +60,9 @@ const { values: opts } = parseArgs({
     'steady-rates': { type: 'string' },
     'steady-seconds': { type: 'string' },
     'steady-postgres-probe': { type: 'boolean', default: false },
+    'oltp-rates': { type: 'string' },
+    'oltp-seconds': { type: 'string' },
+    'oltp-idle-seconds': { type: 'string' },
     profile: { type: 'string' },
     'node-flags': { type: 'string' },
     verbose: { type: 'boolean', default: false },
@@ -66,11 +73,12 @@ const { values: opts } = parseArgs({
 
 if (opts.help) {
   process.stdout.write(
-    'Usage: pnpm bench [--scenario drain,ceiling,baseline,scaling,jetstream,steady] [--quick] [--changes N]\n' +
+    'Usage: pnpm bench [--scenario drain,ceiling,baseline,scaling,jetstream,steady,oltp] [--quick] [--changes N]\n' +
       '                  [--scaling-changes N] [--jetstream-changes N] [--steady-rates R,R,...] [--steady-seconds S]\n' +
       '                  [--steady-postgres-probe]   (also measure Postgres\'s own latency on a second slot)\n' +
-      '                  [--node-flags "FLAGS"]   (more node/V8 flags for wal2nats in steady, for experiments)\n' +
-      '                  [--profile DIR]   (run wal2nats under node --cpu-prof in steady; summarise with bench/profile-summary.ts)\n' +
+      '                  [--oltp-rates T,T,...] [--oltp-seconds S] [--oltp-idle-seconds S]   (one-row transactions/s; idle 0 = none)\n' +
+      '                  [--node-flags "FLAGS"]   (more node/V8 flags for wal2nats in steady and oltp, for experiments)\n' +
+      '                  [--profile DIR]   (run wal2nats under node --cpu-prof in steady and oltp; summarise with bench/profile-summary.ts)\n' +
       '                  [--verbose] [--no-json]\n',
   );
   process.exit(0);
@@ -99,6 +107,9 @@ const scalingChanges = positiveInt('scaling-changes', opts['scaling-changes'] ??
 const jetstreamChanges = positiveInt('jetstream-changes', opts['jetstream-changes'] ?? (quick ? '10000' : '1000000'));
 const steadyRates = (opts['steady-rates'] ?? (quick ? '5000,20000' : '5000,20000,50000')).split(',').map((r) => positiveInt('steady-rates', r.trim()));
 const steadySeconds = positiveInt('steady-seconds', opts['steady-seconds'] ?? (quick ? '8' : '30'));
+const oltpRates = (opts['oltp-rates'] ?? (quick ? '100,1000' : '100,1000,5000')).split(',').map((r) => positiveInt('oltp-rates', r.trim()));
+const oltpSeconds = positiveInt('oltp-seconds', opts['oltp-seconds'] ?? (quick ? '8' : '20'));
+const oltpIdleSeconds = opts['oltp-idle-seconds'] === '0' ? 0 : positiveInt('oltp-idle-seconds', opts['oltp-idle-seconds'] ?? (quick ? '5' : '10'));
 
 const startedAt = new Date();
 const t0 = performance.now();
@@ -115,6 +126,7 @@ let drain: DrainResult | undefined;
 let ceiling: CeilingData | undefined;
 let baseline: BaselineData | undefined;
 let steady: SteadyPhase[] | undefined;
+let oltp: OltpPhase[] | undefined;
 const durations: Record<string, number> = {};
 
 async function timed<T>(name: string, body: () => Promise<T>): Promise<T> {
@@ -213,6 +225,18 @@ await withServers(
         phases: s.data,
       };
     }
+    if (selected.has('oltp')) {
+      const o = await timed('oltp', () => oltpScenario(ctx, { rates: oltpRates, seconds: oltpSeconds, idleSeconds: oltpIdleSeconds, ...(opts.profile ? { profileDir: opts.profile } : {}), nodeFlags: (opts['node-flags'] ?? '').split(' ').filter(Boolean) }));
+      oltp = o.data;
+      failures.push(...o.failures);
+      results.oltp = {
+        seconds: oltpSeconds,
+        idleSeconds: oltpIdleSeconds,
+        cpuClock: "wal2nats utime+stime of all threads (/proc/<pid>/stat), from the writer's start to the last arrival",
+        wakeUps: 'voluntary context switches of all wal2nats threads (/proc/<pid>/task/*/status)',
+        phases: o.data,
+      };
+    }
   },
 ).catch((err: unknown) => {
   failures.push(`the bench crashed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
@@ -283,6 +307,13 @@ if (steady && steady.length > 0) {
   );
 }
 
+if (oltp && oltp.length > 0) {
+  out.push('');
+  out.push(`oltp (one-row transactions, inserts and updates over 4 tables, ${oltpSeconds} s per rate, wal2nats default options; latency as in steady):`);
+  out.push("wal2nats CPU = user+system time of all its threads from the writer's start to the last arrival; wake-ups/tx = voluntary context switches of all its threads per transaction.");
+  out.push(markdownTable(OLTP_TABLE_HEADER, oltpTable(oltp)));
+}
+
 // Headline and targets (issue 6), measured in this run.
 const targets: Array<{ target: string; value: string; met: boolean | null }> = [];
 const drainRate = drain?.ok ? drain.changesPerSecond.fromStreaming : NaN;
@@ -310,9 +341,13 @@ if (results.jetstream) {
 if (drain) targets.push({ target: 'drain peak RSS < 256 MiB', value: `${fmt(drain.memory.peakRssMiB)} MiB`, met: drain.ok ? drain.memory.peakRssMiB < 256 : null });
 const at20k = steady?.find((p) => p.targetRate === 20000);
 if (at20k) targets.push({ target: 'steady 20,000/s: p99 < 50 ms, kept up', value: `p99 ${fmt(at20k.latencyMs.p99, 1)} ms, ${at20k.keptUp ? 'kept up' : 'fell behind'}`, met: at20k.latencyMs.p99 < 50 && at20k.keptUp });
+for (const [rate, limit] of [[100, 0.03], [5000, 0.4]] as const) {
+  const phase = oltp?.find((p) => p.targetRate === rate);
+  if (phase) targets.push({ target: `oltp ${fmt(rate)} tx/s: wal2nats < ${limit * 100} % of a core`, value: `${fmt(phase.cpu.shareOfCore * 100, 1)} % (${fmt(phase.cpu.msPerTransaction, 3)} ms/tx)`, met: phase.keptUp ? phase.cpu.shareOfCore < limit : null });
+}
 if (targets.length > 0) {
   out.push('');
-  out.push(markdownTable(['target (issue 6)', 'measured', 'met'], targets.map((t) => [t.target, t.value, t.met === null ? 'n/a (failed run)' : t.met ? 'yes' : 'NO']), 2));
+  out.push(markdownTable(['target (issues 6, 15)', 'measured', 'met'], targets.map((t) => [t.target, t.value, t.met === null ? 'n/a (failed run)' : t.met ? 'yes' : 'NO']), 2));
   results.targets = targets;
 }
 out.push('');
@@ -325,7 +360,7 @@ if (!opts['no-json']) {
     startedAt: startedAt.toISOString(),
     quick,
     scenarios: [...selected],
-    options: { drainChanges, scalingChanges, jetstreamChanges, steadyRates, steadySeconds },
+    options: { drainChanges, scalingChanges, jetstreamChanges, steadyRates, steadySeconds, oltpRates, oltpSeconds, oltpIdleSeconds },
     ok: failures.length === 0,
     failures,
     durations,

@@ -174,3 +174,30 @@ export function loadAverage(): number {
     return NaN;
   }
 }
+
+/**
+ * Context switches of all threads of a process so far: voluntary (a thread blocked: waited for
+ * a message, a socket, a timer — each one a wake-up later) and involuntary (preempted). Read
+ * from /proc/<pid>/task/<tid>/status; threads that ended are not counted.
+ */
+export function contextSwitches(pid: number): { voluntary: number; involuntary: number } | undefined {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  let voluntary = 0;
+  let involuntary = 0;
+  for (const tid of tids) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+    } catch {
+      continue;
+    }
+    voluntary += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(text)?.[1] ?? 0);
+    involuntary += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(text)?.[1] ?? 0);
+  }
+  return { voluntary, involuntary };
+}

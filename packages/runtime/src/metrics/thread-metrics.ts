@@ -7,6 +7,12 @@
  * they would be summed (docs/pitfalls.md measured 371 MB shown for a 92 MB process). Per thread we
  * export, labelled with the thread: CPU time, event-loop lag and utilisation, and V8 heap.
  *
+ * The event-loop delay monitor runs only while its thread is busy (`BUSY_UTILISATION`): it
+ * wakes its thread every 10 ms, and on the 2-vCPU VMs we measure on a wake-up of a Node thread
+ * costs 50-150 µs of CPU, so the monitors of the 4 threads were ~2 % of a core of an idle
+ * wal2nats, most of what it used when the database was quiet (docs/benchmarks.md, `oltp`). A
+ * thread that is idle has no delay worth measuring; it reports 0.
+ *
  * Per-thread CPU: Node 20 has no per-thread CPU clock (`process.threadCpuUsage` came in Node
  * 23; `process.cpuUsage()` in a worker is the whole process). On Linux each thread reads its own
  * line of /proc: `/proc/thread-self` resolves to `<pid>/task/<tid>` for the thread that opens it,
@@ -32,6 +38,10 @@ const WINDOW_MS = 5_000;
 /** Linux's USER_HZ: the unit of utime/stime in /proc/<pid>/stat; 100 on every Linux ABI. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
+/** The delay monitor runs while the thread's event loop was busy at least this share of the last check interval. */
+const BUSY_UTILISATION = 0.1;
+const BUSY_CHECK_MS = 1_000;
+
 export function createThreadRegistry(thread: string): Registry {
   const registry = new Registry();
   const registers = [registry];
@@ -42,17 +52,31 @@ export function createThreadRegistry(thread: string): Registry {
   const resolutionMs = 10;
   const delay = monitorEventLoopDelay({ resolution: resolutionMs });
   delay.enable();
+  let monitoring = true;
+  let busyMark: EventLoopUtilization = performance.eventLoopUtilization();
+  // unref: it must not keep a thread alive.
+  setInterval(() => {
+    const next = performance.eventLoopUtilization();
+    const busy = performance.eventLoopUtilization(next, busyMark).utilization >= BUSY_UTILISATION;
+    busyMark = next;
+    if (busy !== monitoring) {
+      if (busy) delay.enable();
+      else delay.disable();
+      monitoring = busy;
+    }
+  }, BUSY_CHECK_MS).unref();
   let lagWindowStart = performance.now();
   let lagP99 = 0;
   new Gauge({
     name: 'wal2nats_event_loop_lag_seconds',
-    help: 'Event-loop delay of a thread: p99 over the last window of at least 5 s.',
+    help: 'Event-loop delay of a thread: p99 over the last window of at least 5 s (0 while the thread is mostly idle).',
     labelNames: ['thread'],
     registers,
     collect() {
       const now = performance.now();
       if (now - lagWindowStart >= WINDOW_MS || lagP99 === 0) {
-        if (delay.count > 0) lagP99 = Math.max(0, delay.percentile(99) / 1e6 - resolutionMs) / 1000;
+        // No sample in the window: the monitor was off, the thread idle.
+        lagP99 = delay.count > 0 ? Math.max(0, delay.percentile(99) / 1e6 - resolutionMs) / 1000 : 0;
         delay.reset();
         lagWindowStart = now;
       }

@@ -40,6 +40,7 @@ import { mapPostgresError } from '../postgres/pg-errors.js';
 import { RawPgoutputPlugin } from './raw-pgoutput-plugin.js';
 import { clientConfig, userOf } from '../postgres/client-config.js';
 import { STATUS_INTERVAL_MS, type SlotLease } from '../ha/slot-lease.js';
+import { HandoverPacer } from './handover-pacer.js';
 import { ShardLink } from './shard-links.js';
 import { standbyStatusUpdate } from './standby-status.js';
 
@@ -48,6 +49,8 @@ const HEARTBEAT_INTERVAL_MS = 10_000;
 /** How often the server's WAL end is read for the lag metric (see heartbeat-emitter.ts). */
 const WAL_END_PROBE_MS = 5_000;
 const MAX_BATCH_FRAMES = 512;
+/** Hand-overs (handover-pacer.ts): at most one per 10 ms from 300 to 3,000 changes/s, at once otherwise. */
+const HANDOVER_PACING = { lingerMs: 10, minChangesPerSecond: 300, busyChangesPerSecond: 3_000, windowMs: 100 };
 
 export interface WalReaderOptions {
   readonly config: Config;
@@ -73,6 +76,7 @@ export class WalReader {
   private statusTimer: NodeJS.Timeout | null = null;
   private statusScheduled: NodeJS.Timeout | null = null;
   private flushScheduled = false;
+  private readonly pacer = new HandoverPacer(HANDOVER_PACING);
   private serverWalEnd: Lsn = 0;
   /** The start LSN of the last XLogData, parsed only when needed (it is a string per message). */
   private lastDataLsn = '0/0';
@@ -233,14 +237,19 @@ export class WalReader {
     this.lastDataLsn = lsn;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      // After the messages of this socket read are routed, hand the batches over.
-      setImmediate(() => {
+      // After the messages of this socket read are routed, hand the batches over: at once while
+      // changes flow fast, at most one hand-over per 10 ms while they trickle (handover-pacer.ts).
+      const handOver = (): void => {
         this.flushScheduled = false;
+        this.pacer.handedOver(Date.now());
         this.router.flush();
         // A commit (or heartbeat) that routed nothing to any shard (all its changes filtered
         // out, or none) gets no delivery report to move the watermark: try it here.
         this.advance();
-      });
+      };
+      const delay = this.pacer.delayMs(Date.now(), this.router.lastSeq);
+      if (delay === 0) setImmediate(handOver);
+      else setTimeout(handOver, delay);
     }
     if (this.overCapacity()) {
       this.router.flush();
