@@ -12,7 +12,8 @@ const RUNTIME = '^packages/runtime/src/';
 const IO_PACKAGES = '(pg|pg-[^/]+|nats|@nats-io/[^/]+|prom-client|comlink|yaml)';
 /** Resolved into node_modules, or left unresolved (core does not list them: pnpm cannot resolve them from it). */
 const IO_NPM = [`node_modules/${IO_PACKAGES}/`, `^${IO_PACKAGES}(/|$)`];
-const IO_NODE = '^(node:)?(net|tls|dns|dgram|http|https|http2|fs|fs/promises|child_process|cluster|worker_threads)$';
+const IO_NODE =
+  '^(node:)?(net|tls|dns|dgram|http|https|http2|fs|fs/promises|child_process|cluster|worker_threads)$';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -20,14 +21,16 @@ module.exports = {
     {
       name: 'no-circular',
       severity: 'error',
-      comment: 'An import cycle means two modules cannot be understood, tested or moved apart. Move what both need into a module of its own.',
+      comment:
+        'An import cycle means two modules cannot be understood, tested or moved apart. Move what both need into a module of its own.',
       from: {},
       to: { circular: true },
     },
     {
       name: 'no-circular-folders',
       severity: 'error',
-      comment: 'Folders are the stages of the pipeline: when source/ imports backfill/ and backfill/ imports source/, neither stage stands on its own. Move what both need into a folder of its own (postgres/, async/).',
+      comment:
+        'Folders are the stages of the pipeline: when source/ imports backfill/ and backfill/ imports source/, neither stage stands on its own. Move what both need into a folder of its own (postgres/, async/).',
       scope: 'folder',
       from: {},
       to: { circular: true },
@@ -35,7 +38,8 @@ module.exports = {
     {
       name: 'no-unresolvable',
       severity: 'error',
-      comment: 'An import that does not resolve is a package missing from this package.json (pnpm resolves only what a package lists), or a typo.',
+      comment:
+        'An import that does not resolve is a package missing from this package.json (pnpm resolves only what a package lists), or a typo.',
       from: {},
       to: { couldNotResolve: true },
     },
@@ -49,7 +53,8 @@ module.exports = {
     {
       name: 'core-is-pure',
       severity: 'error',
-      comment: 'core is pure logic: it imports neither runtime nor cli, nor any client or I/O module (pg, NATS, sockets, files, threads).',
+      comment:
+        'core is pure logic: it imports neither runtime nor cli, nor any client or I/O module (pg, NATS, sockets, files, threads).',
       from: { path: '^packages/core/src/' },
       to: {
         path: ['^packages/(runtime|cli)/', '^@wal2nats/(runtime|cli)$', ...IO_NPM, IO_NODE],
@@ -65,22 +70,28 @@ module.exports = {
     {
       name: 'shard-and-sink-not-source',
       severity: 'error',
-      comment: 'Changes flow source → shard → sink. What a shard or a sink shares with the source (Postgres client config, error mapping) lives in runtime/src/postgres/.',
+      comment:
+        'Changes flow source → shard → sink. What a shard or a sink shares with the source (Postgres client config, error mapping) lives in runtime/src/postgres/.',
       from: { path: `${RUNTIME}(shard|sink)/` },
       to: { path: `${RUNTIME}source/` },
     },
     {
       name: 'backfill-not-source',
       severity: 'error',
-      comment: 'The reader (source/) drives the backfill; the backfill takes what it shares with the source from runtime/src/postgres/.',
+      comment:
+        'The reader (source/) drives the backfill; the backfill takes what it shares with the source from runtime/src/postgres/.',
       from: { path: `${RUNTIME}backfill/` },
       to: { path: `${RUNTIME}source/` },
     },
     {
       name: 'http-only-from-the-composition-root',
       severity: 'error',
-      comment: 'The HTTP server is wired in by pipeline.ts; the pipeline stages do not know it exists. Shared helpers (withTimeout) live in runtime/src/async/.',
-      from: { path: RUNTIME, pathNot: [`^packages/runtime/src/(pipeline|index)\\.ts$`, `${RUNTIME}(http|console)/`] },
+      comment:
+        'The HTTP server is wired in by pipeline.ts; the pipeline stages do not know it exists. Shared helpers (withTimeout) live in runtime/src/async/.',
+      from: {
+        path: RUNTIME,
+        pathNot: [`^packages/runtime/src/(pipeline|index)\\.ts$`, `${RUNTIME}(http|console)/`],
+      },
       to: { path: `${RUNTIME}http/` },
     },
     {
@@ -88,7 +99,9 @@ module.exports = {
       severity: 'error',
       comment: 'postgres/, async/ and log/ are used by every stage, so they import none.',
       from: { path: `${RUNTIME}(postgres|async|log)/` },
-      to: { path: `${RUNTIME}(source|shard|sink|backfill|snapshot|ha|http|metrics|threads|console)/|^packages/runtime/src/(pipeline|index)\\.ts$` },
+      to: {
+        path: `${RUNTIME}(source|shard|sink|backfill|snapshot|ha|http|metrics|threads|console)/|^packages/runtime/src/(pipeline|index)\\.ts$`,
+      },
     },
   ],
   options: {

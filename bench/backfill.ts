@@ -32,7 +32,9 @@ async function main(): Promise<number> {
   return withServers({ nats: { jetstream: false } }, async ({ pg, nats, nc }) => {
     const url = await pg.createDatabase('bfbench');
     const client = await pg.connect('bfbench');
-    await client.query(`CREATE TABLE big (id int PRIMARY KEY, pad text); INSERT INTO big SELECT g, repeat('p', 100) FROM generate_series(1, ${rows}) g; ANALYZE big`);
+    await client.query(
+      `CREATE TABLE big (id int PRIMARY KEY, pad text); INSERT INTO big SELECT g, repeat('p', 100) FROM generate_series(1, ${rows}) g; ANALYZE big`,
+    );
     let count = 0;
     let lastAt = 0;
     let resolveAll: () => void = () => {};
@@ -47,22 +49,58 @@ async function main(): Promise<number> {
     });
     await nc.flush();
     const w2n = new Wal2NatsProcess(
-      ['run', '--postgres-url', url, '--nats-url', nats.url, '--slot', 'bfbench', '--http-port', '0', '--log-level', 'info', '--backfill-chunk-rows', String(opts['chunk-rows'])],
+      [
+        'run',
+        '--postgres-url',
+        url,
+        '--nats-url',
+        nats.url,
+        '--slot',
+        'bfbench',
+        '--http-port',
+        '0',
+        '--log-level',
+        'info',
+        '--backfill-chunk-rows',
+        String(opts['chunk-rows']),
+      ],
       {},
-      { verbose: opts.verbose, ...(opts.profile ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] } : {}) },
+      {
+        verbose: opts.verbose,
+        ...(opts.profile ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] } : {}),
+      },
     );
     try {
       await w2n.streaming();
-      execFileSync(process.execPath, [CLI_PATH, 'backfill', '--table', 'public.big', '--postgres-url', url, '--slot', 'bfbench'], { stdio: opts.verbose ? 'inherit' : 'ignore' });
-      const started = await w2n.waitForTimedLog((l) => l.msg === 'backfill: started', 'the backfill to start', 60_000);
+      execFileSync(
+        process.execPath,
+        [CLI_PATH, 'backfill', '--table', 'public.big', '--postgres-url', url, '--slot', 'bfbench'],
+        { stdio: opts.verbose ? 'inherit' : 'ignore' },
+      );
+      const started = await w2n.waitForTimedLog(
+        (l) => l.msg === 'backfill: started',
+        'the backfill to start',
+        60_000,
+      );
       let timer: NodeJS.Timeout | undefined;
-      const ok = await Promise.race([all.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), Number(opts.timeout) * 1000)))]);
+      const ok = await Promise.race([
+        all.then(() => true),
+        new Promise<false>((r) => (timer = setTimeout(() => r(false), Number(opts.timeout) * 1000))),
+      ]);
       clearTimeout(timer);
       const seconds = (lastAt - started.at) / 1000;
       const peak = memoryStatus(w2n.pid)?.hwm ?? 0;
-      const result = { rows, chunk_rows: Number(opts['chunk-rows']), ok, seconds: Math.round(seconds * 10) / 10, rows_per_s: Math.round(rows / seconds), peak_rss_mib: Math.round((peak / 2 ** 20) * 10) / 10 };
+      const result = {
+        rows,
+        chunk_rows: Number(opts['chunk-rows']),
+        ok,
+        seconds: Math.round(seconds * 10) / 10,
+        rows_per_s: Math.round(rows / seconds),
+        peak_rss_mib: Math.round((peak / 2 ** 20) * 10) / 10,
+      };
       console.log(JSON.stringify(result));
-      for (const { line } of w2n.timedLines) if (String(line.msg).startsWith('backfill:')) console.log(JSON.stringify(line));
+      for (const { line } of w2n.timedLines)
+        if (String(line.msg).startsWith('backfill:')) console.log(JSON.stringify(line));
       await w2n.terminate();
       return ok ? 0 : 1;
     } finally {

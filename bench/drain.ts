@@ -83,7 +83,9 @@ const runs = positiveInt('runs', opts.runs);
 
 function natsServerVersion(): string {
   try {
-    return execFileSync(natsServerBin(), ['--version'], { encoding: 'utf8' }).trim().replace(/^nats-server:\s*/, '');
+    return execFileSync(natsServerBin(), ['--version'], { encoding: 'utf8' })
+      .trim()
+      .replace(/^nats-server:\s*/, '');
   } catch {
     return 'unknown';
   }
@@ -100,15 +102,26 @@ interface Outcome {
 async function runOnce(run: number): Promise<Outcome> {
   const results: Record<string, unknown> = {};
   const loadBefore = loadAverage();
-  say(`${runs > 1 ? `run ${run}/${runs}: ` : ''}drain: ${fmt(changes)} changes over ${tables} tables, transactions of ~${txnSize}, wal2nats --shards ${shards}`);
+  say(
+    `${runs > 1 ? `run ${run}/${runs}: ` : ''}drain: ${fmt(changes)} changes over ${tables} tables, transactions of ~${txnSize}, wal2nats --shards ${shards}`,
+  );
   try {
     return await withServers(
       // Core NATS only. A generous write deadline and pending limit: if the bench's own
       // subscriber falls behind, the server must not cut it off as a slow consumer.
-      { postgres: { extraConf: BENCH_POSTGRES_CONF }, nats: { jetstream: false, config: 'write_deadline: "60s"\nmax_pending: 536870912' } },
+      {
+        postgres: { extraConf: BENCH_POSTGRES_CONF },
+        nats: { jetstream: false, config: 'write_deadline: "60s"\nmax_pending: 536870912' },
+      },
       async ({ pg, nats, nc }) => {
-        const pgVersion = (await pg.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v;
-        results.environment = { ...machineInfo(), node: process.version, postgres: pgVersion, natsServer: natsServerVersion() };
+        const pgVersion = (await pg.query<{ v: string }>("SELECT current_setting('server_version') AS v"))
+          .rows[0]!.v;
+        results.environment = {
+          ...machineInfo(),
+          node: process.version,
+          postgres: pgVersion,
+          natsServer: natsServerVersion(),
+        };
         let layout: Layout | undefined;
         try {
           let lastReport = 0;
@@ -125,11 +138,33 @@ async function runOnce(run: number): Promise<Outcome> {
               }
             },
           });
-          say(`  wrote ${fmt(changes)} changes in ${fmt(layout.workload.transactions)} transactions in ${fmt(layout.workload.seconds, 2)} s (${fmt(layout.walBytes / 1024 / 1024, 1)} MiB of WAL in the slot)`);
-          results.workload = { changes, tables, txnSize, transactions: layout.workload.transactions, writeSeconds: layout.workload.seconds, walBytes: layout.walBytes, expected: layout.workload.expected };
+          say(
+            `  wrote ${fmt(changes)} changes in ${fmt(layout.workload.transactions)} transactions in ${fmt(layout.workload.seconds, 2)} s (${fmt(layout.walBytes / 1024 / 1024, 1)} MiB of WAL in the slot)`,
+          );
+          results.workload = {
+            changes,
+            tables,
+            txnSize,
+            transactions: layout.workload.transactions,
+            writeSeconds: layout.workload.seconds,
+            walBytes: layout.walBytes,
+            expected: layout.workload.expected,
+          };
           const nodeFlags = opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] : [];
           if (opts.profile) mkdirSync(opts.profile, { recursive: true });
-          const drain = await drainWal2nats({ layout, slot: SLOT, nats, nc, label: 'drain', shards, extraArgs: passThrough, nodeFlags, verbose: opts.verbose, timeoutMs, stallMs });
+          const drain = await drainWal2nats({
+            layout,
+            slot: SLOT,
+            nats,
+            nc,
+            label: 'drain',
+            shards,
+            extraArgs: passThrough,
+            nodeFlags,
+            verbose: opts.verbose,
+            timeoutMs,
+            stallMs,
+          });
           const { samples: _samples, ...figures } = drain;
           Object.assign(results, figures, { cpu: { ...drain.cpu, loadAverageBefore: loadBefore } });
           report(drain, loadBefore, (results.environment as { nproc: number }).nproc);
@@ -147,8 +182,12 @@ async function runOnce(run: number): Promise<Outcome> {
 }
 
 function report(d: DrainResult, loadBefore: number, nproc: number): void {
-  const row = (label: string, a: string, b = '') => `| ${label.padEnd(38)} | ${a.padStart(14)} | ${b.padStart(14)} |`;
-  const noisy = d.cpu.otherProcessesShareOfMachine >= 0.15 ? ` (NOISY: other processes used ${fmt(d.cpu.otherProcessesShareOfMachine * 100)} % of the CPUs)` : '';
+  const row = (label: string, a: string, b = '') =>
+    `| ${label.padEnd(38)} | ${a.padStart(14)} | ${b.padStart(14)} |`;
+  const noisy =
+    d.cpu.otherProcessesShareOfMachine >= 0.15
+      ? ` (NOISY: other processes used ${fmt(d.cpu.otherProcessesShareOfMachine * 100)} % of the CPUs)`
+      : '';
   const mbFromStart = d.payload.bytes / 1e6 / d.seconds.fromStart;
   const out = [
     '',
@@ -158,7 +197,11 @@ function report(d: DrainResult, loadBefore: number, nproc: number): void {
     row('changes', fmt(d.changes), fmt(d.changes)),
     row('seconds', fmt(d.seconds.fromStart, 2), fmt(d.seconds.fromStreaming, 2)),
     row('changes/s', fmt(d.changesPerSecond.fromStart), fmt(d.changesPerSecond.fromStreaming)),
-    row(`MB/s of payload (avg ${fmt(d.payload.avgBytes)} B)`, fmt(mbFromStart, 1), fmt(d.payload.mbPerSecondFromStreaming, 1)),
+    row(
+      `MB/s of payload (avg ${fmt(d.payload.avgBytes)} B)`,
+      fmt(mbFromStart, 1),
+      fmt(d.payload.mbPerSecondFromStreaming, 1),
+    ),
     row('changes/s after the first 25 % (warm)', '', fmt(d.changesPerSecond.afterFirstQuarter)),
     row('CPU s per 100k changes (wal2nats)', fmt(d.cpu.per100k, 2), fmt(d.cpu.drainPer100k, 2)),
     row('peak RSS MiB (wal2nats)', fmt(d.memory.peakRssMiB), ''),
@@ -168,9 +211,13 @@ function report(d: DrainResult, loadBefore: number, nproc: number): void {
     `CPU s during the run: wal2nats ${fmt(d.cpu.wal2nats, 2)} (startup ${fmt(d.cpu.startup ?? NaN, 2)}), walsender ${fmt(d.cpu.walsender ?? NaN, 2)}, ` +
       `nats-server ${fmt(d.cpu.natsServer ?? NaN, 2)}, bench subscriber ${fmt(d.cpu.benchSubscriber, 2)}; ` +
       `other processes ${fmt(d.cpu.otherProcessesShareOfMachine * 100)} % of the ${nproc} CPUs; load before ${loadBefore}`,
-    `wal2nats threads (CPU s): ${d.cpu.threads.slice(0, 8).map((t) => `${t.name}#${t.tid} ${fmt(t.cpuSeconds, 2)}`).join(', ')}`,
+    `wal2nats threads (CPU s): ${d.cpu.threads
+      .slice(0, 8)
+      .map((t) => `${t.name}#${t.tid} ${fmt(t.cpuSeconds, 2)}`)
+      .join(', ')}`,
   ];
-  if (d.warnings.length > 0) out.push(`wal2nats logged ${d.warnings.length} warnings/errors, first: ${JSON.stringify(d.warnings[0])}`);
+  if (d.warnings.length > 0)
+    out.push(`wal2nats logged ${d.warnings.length} warnings/errors, first: ${JSON.stringify(d.warnings[0])}`);
   for (const f of d.failures) out.push(`FAILURE: ${f}`);
   process.stdout.write(out.join('\n') + '\n');
 }
@@ -178,10 +225,13 @@ function report(d: DrainResult, loadBefore: number, nproc: number): void {
 // ---------------------------------------------------------------- runs and summary
 
 const startedAt = new Date();
-const hardStop = setTimeout(() => {
-  say('the benchmark did not finish within its hard limit: exiting');
-  process.exit(1);
-}, runs * (timeoutMs + 120_000));
+const hardStop = setTimeout(
+  () => {
+    say('the benchmark did not finish within its hard limit: exiting');
+    process.exit(1);
+  },
+  runs * (timeoutMs + 120_000),
+);
 hardStop.unref();
 
 const all: Outcome[] = [];
@@ -201,7 +251,11 @@ function summarise(set: DrainResult[]): Summary {
   const stat = (pick: (r: DrainResult) => number) => {
     const v = set.map(pick).sort((a, b) => a - b);
     const mid = Math.floor(v.length / 2);
-    return { min: v[0]!, median: v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2, max: v[v.length - 1]! };
+    return {
+      min: v[0]!,
+      median: v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2,
+      max: v[v.length - 1]!,
+    };
   };
   return {
     secondsFromStart: stat((r) => r.seconds.fromStart),
@@ -220,7 +274,9 @@ function printSummary(title: string, summary: Summary): void {
   const lines = [`\n${title} (min / median / max):`];
   for (const [key, v] of Object.entries(summary)) {
     const digits = v.max < 100 ? 2 : 0;
-    lines.push(`  ${key.padEnd(32)} ${fmt(v.min, digits).padStart(10)} ${fmt(v.median, digits).padStart(10)} ${fmt(v.max, digits).padStart(10)}`);
+    lines.push(
+      `  ${key.padEnd(32)} ${fmt(v.min, digits).padStart(10)} ${fmt(v.median, digits).padStart(10)} ${fmt(v.max, digits).padStart(10)}`,
+    );
   }
   process.stdout.write(lines.join('\n') + '\n');
 }
@@ -231,7 +287,10 @@ if (ok.length > 1) {
   printSummary(`summary of ${ok.length} runs`, summary);
   if (quiet.length > 0 && quiet.length < ok.length) {
     quietSummary = summarise(quiet);
-    printSummary(`summary of the ${quiet.length} quiet runs (other processes < ${QUIET * 100} % of the CPUs)`, quietSummary);
+    printSummary(
+      `summary of the ${quiet.length} quiet runs (other processes < ${QUIET * 100} % of the CPUs)`,
+      quietSummary,
+    );
   }
 }
 
@@ -239,7 +298,14 @@ if (!opts['no-json']) {
   const body =
     runs === 1
       ? { scenario: 'drain', startedAt: startedAt.toISOString(), ...all[0]!.results }
-      : { scenario: 'drain', startedAt: startedAt.toISOString(), ok: !failed, summary, quietSummary, runs: all.map((o) => o.results) };
+      : {
+          scenario: 'drain',
+          startedAt: startedAt.toISOString(),
+          ok: !failed,
+          summary,
+          quietSummary,
+          runs: all.map((o) => o.results),
+        };
   const file = writeResult('drain', JSON.stringify(body, null, 2) + '\n', 'json', startedAt);
   say(`results written to ${file}`);
 }

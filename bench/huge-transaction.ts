@@ -40,7 +40,8 @@ const { values: opts } = parseArgs({
 });
 
 const sizes = opts.rows.split(',').map((s) => Number(s.trim()));
-if (sizes.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error(`--rows: expected whole numbers, got ${opts.rows}`);
+if (sizes.some((n) => !Number.isInteger(n) || n <= 0))
+  throw new Error(`--rows: expected whole numbers, got ${opts.rows}`);
 const timeoutMs = Number(opts.timeout) * 1000;
 
 const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1);
@@ -78,10 +79,19 @@ async function main(): Promise<number> {
         callback: (_error, msg) => {
           count++;
           if (count % 1000 === 0 || count === rows) {
-            const meta = (JSON.parse(msg.string()) as { metadata: { commit_idx: number; commit_lsn: number } }).metadata;
+            const meta = (
+              JSON.parse(msg.string()) as { metadata: { commit_idx: number; commit_lsn: number } }
+            ).metadata;
             commitLsn ??= meta.commit_lsn;
-            if (meta.commit_lsn !== commitLsn || meta.commit_idx <= lastIdx || meta.commit_idx !== count - 1) {
-              if (problems.length < 5) problems.push(`message ${count}: commit_lsn ${meta.commit_lsn}, commit_idx ${meta.commit_idx}`);
+            if (
+              meta.commit_lsn !== commitLsn ||
+              meta.commit_idx <= lastIdx ||
+              meta.commit_idx !== count - 1
+            ) {
+              if (problems.length < 5)
+                problems.push(
+                  `message ${count}: commit_lsn ${meta.commit_lsn}, commit_idx ${meta.commit_idx}`,
+                );
             }
             lastIdx = meta.commit_idx;
           }
@@ -90,9 +100,26 @@ async function main(): Promise<number> {
       });
       await nc.flush();
 
-      const extra = ['--shards', opts.shards, ...(opts['mailbox-capacity'] ? ['--mailbox-capacity', opts['mailbox-capacity']] : [])];
+      const extra = [
+        '--shards',
+        opts.shards,
+        ...(opts['mailbox-capacity'] ? ['--mailbox-capacity', opts['mailbox-capacity']] : []),
+      ];
       const w2n = new Wal2NatsProcess(
-        ['run', '--postgres-url', url, '--nats-url', nats.url, '--slot', database, '--http-port', '0', '--log-level', 'info', ...extra],
+        [
+          'run',
+          '--postgres-url',
+          url,
+          '--nats-url',
+          nats.url,
+          '--slot',
+          database,
+          '--http-port',
+          '0',
+          '--log-level',
+          'info',
+          ...extra,
+        ],
         {},
         { verbose: opts.verbose },
       );
@@ -147,9 +174,14 @@ async function main(): Promise<number> {
     }
   });
 
-  console.log('\n| rows in the transaction | delivered in (s) | rows/s | RSS before (MiB) | peak RSS, VmHWM (MiB) |');
+  console.log(
+    '\n| rows in the transaction | delivered in (s) | rows/s | RSS before (MiB) | peak RSS, VmHWM (MiB) |',
+  );
   console.log('|---:|---:|---:|---:|---:|');
-  for (const r of results) console.log(`| ${r.rows.toLocaleString('en')} | ${r.seconds} | ${r.rowsPerSecond.toLocaleString('en')} | ${r.rssBeforeMiB} | ${r.peakRssMiB} |`);
+  for (const r of results)
+    console.log(
+      `| ${r.rows.toLocaleString('en')} | ${r.seconds} | ${r.rowsPerSecond.toLocaleString('en')} | ${r.rssBeforeMiB} | ${r.peakRssMiB} |`,
+    );
   if (!opts['no-json']) {
     const file = writeResult('huge-transaction', JSON.stringify({ options: opts, results }, null, 2));
     console.log(`\nwrote ${file}`);

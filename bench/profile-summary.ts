@@ -197,7 +197,8 @@ function main(): void {
     },
   });
   const by = values.by as 'function' | 'file' | 'package';
-  if (!['function', 'file', 'package'].includes(by)) throw new Error('--by must be function, file or package');
+  if (!['function', 'file', 'package'].includes(by))
+    throw new Error('--by must be function, file or package');
   const files = collectFiles(positionals.length > 0 ? positionals : ['/tmp/prof']);
   if (files.length === 0) throw new Error('no .cpuprofile files found');
   const f1 = (n: number) => n.toFixed(1);
@@ -214,7 +215,10 @@ function main(): void {
     }
     if (values.callers !== undefined && s.callersMs > 0) {
       console.log(`   callers of ${values.callers} (${f1(s.callersMs)} ms self in all):`);
-      for (const c of s.callers) console.log(`   ${f1(c.selfMs).padStart(9)} ${f1((c.selfMs / s.callersMs) * 100).padStart(7)}  ${c.path}`);
+      for (const c of s.callers)
+        console.log(
+          `   ${f1(c.selfMs).padStart(9)} ${f1((c.selfMs / s.callersMs) * 100).padStart(7)}  ${c.path}`,
+        );
     }
   }
 }

@@ -75,7 +75,7 @@ if (opts.help) {
   process.stdout.write(
     'Usage: pnpm bench [--scenario drain,ceiling,baseline,scaling,jetstream,steady,oltp] [--quick] [--changes N]\n' +
       '                  [--scaling-changes N] [--jetstream-changes N] [--steady-rates R,R,...] [--steady-seconds S]\n' +
-      '                  [--steady-postgres-probe]   (also measure Postgres\'s own latency on a second slot)\n' +
+      "                  [--steady-postgres-probe]   (also measure Postgres's own latency on a second slot)\n" +
       '                  [--oltp-rates T,T,...] [--oltp-seconds S] [--oltp-idle-seconds S]   (one-row transactions/s; idle 0 = none)\n' +
       '                  [--node-flags "FLAGS"]   (more node/V8 flags for wal2nats in steady and oltp, for experiments)\n' +
       '                  [--profile DIR]   (run wal2nats under node --cpu-prof in steady and oltp; summarise with bench/profile-summary.ts)\n' +
@@ -95,21 +95,39 @@ function positiveInt(name: string, text: string): number {
 
 const quick = opts.quick;
 const selected = new Set<Scenario>();
-for (const name of (opts.scenario ?? SCENARIOS.join(',')).split(',').map((s) => s.trim()).filter(Boolean)) {
+for (const name of (opts.scenario ?? SCENARIOS.join(','))
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean)) {
   if (!(SCENARIOS as readonly string[]).includes(name)) {
-    process.stderr.write(`--scenario: unknown scenario ${JSON.stringify(name)}; choose from ${SCENARIOS.join(', ')}\n`);
+    process.stderr.write(
+      `--scenario: unknown scenario ${JSON.stringify(name)}; choose from ${SCENARIOS.join(', ')}\n`,
+    );
     process.exit(2);
   }
   selected.add(name as Scenario);
 }
 const drainChanges = positiveInt('changes', opts.changes ?? (quick ? '100000' : '1000000'));
-const scalingChanges = positiveInt('scaling-changes', opts['scaling-changes'] ?? (quick ? '15000' : '200000'));
-const jetstreamChanges = positiveInt('jetstream-changes', opts['jetstream-changes'] ?? (quick ? '10000' : '1000000'));
-const steadyRates = (opts['steady-rates'] ?? (quick ? '5000,20000' : '5000,20000,50000')).split(',').map((r) => positiveInt('steady-rates', r.trim()));
+const scalingChanges = positiveInt(
+  'scaling-changes',
+  opts['scaling-changes'] ?? (quick ? '15000' : '200000'),
+);
+const jetstreamChanges = positiveInt(
+  'jetstream-changes',
+  opts['jetstream-changes'] ?? (quick ? '10000' : '1000000'),
+);
+const steadyRates = (opts['steady-rates'] ?? (quick ? '5000,20000' : '5000,20000,50000'))
+  .split(',')
+  .map((r) => positiveInt('steady-rates', r.trim()));
 const steadySeconds = positiveInt('steady-seconds', opts['steady-seconds'] ?? (quick ? '8' : '30'));
-const oltpRates = (opts['oltp-rates'] ?? (quick ? '100,1000' : '100,1000,5000')).split(',').map((r) => positiveInt('oltp-rates', r.trim()));
+const oltpRates = (opts['oltp-rates'] ?? (quick ? '100,1000' : '100,1000,5000'))
+  .split(',')
+  .map((r) => positiveInt('oltp-rates', r.trim()));
 const oltpSeconds = positiveInt('oltp-seconds', opts['oltp-seconds'] ?? (quick ? '8' : '20'));
-const oltpIdleSeconds = opts['oltp-idle-seconds'] === '0' ? 0 : positiveInt('oltp-idle-seconds', opts['oltp-idle-seconds'] ?? (quick ? '5' : '10'));
+const oltpIdleSeconds =
+  opts['oltp-idle-seconds'] === '0'
+    ? 0
+    : positiveInt('oltp-idle-seconds', opts['oltp-idle-seconds'] ?? (quick ? '5' : '10'));
 
 const startedAt = new Date();
 const t0 = performance.now();
@@ -135,7 +153,9 @@ async function timed<T>(name: string, body: () => Promise<T>): Promise<T> {
     return await body();
   } finally {
     durations[name] = (performance.now() - start) / 1000;
-    say(`${name} took ${fmt(durations[name], 1)} s (total so far ${fmt((performance.now() - t0) / 1000, 1)} s)`);
+    say(
+      `${name} took ${fmt(durations[name], 1)} s (total so far ${fmt((performance.now() - t0) / 1000, 1)} s)`,
+    );
   }
 }
 
@@ -149,16 +169,28 @@ await withServers(
   },
   async ({ pg, nats, nc }) => {
     const ctx: BenchContext = { pg, nats, nc, quick, verbose: opts.verbose };
-    const pgVersion = (await pg.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v;
-    results.environment = { ...machineInfo(), node: process.version, postgres: pgVersion, loadAverageBefore: loadAverage() };
+    const pgVersion = (await pg.query<{ v: string }>("SELECT current_setting('server_version') AS v"))
+      .rows[0]!.v;
+    results.environment = {
+      ...machineInfo(),
+      node: process.version,
+      postgres: pgVersion,
+      loadAverageBefore: loadAverage(),
+    };
 
     // ---- drain, ceiling, baseline: one WAL, one slot per consumer.
     const wantDrain = selected.has('drain') || selected.has('ceiling');
     if (wantDrain || selected.has('baseline')) {
-      const slots = [...(wantDrain ? [DRAIN_SLOT] : []), ...(selected.has('ceiling') ? [RECVLOGICAL_SLOT, BARE_SLOT] : []), ...(selected.has('baseline') ? [BASELINE_SLOT] : [])];
+      const slots = [
+        ...(wantDrain ? [DRAIN_SLOT] : []),
+        ...(selected.has('ceiling') ? [RECVLOGICAL_SLOT, BARE_SLOT] : []),
+        ...(selected.has('baseline') ? [BASELINE_SLOT] : []),
+      ];
       let layout: Layout | undefined;
       await timed('write the drain workload', async () => {
-        say(`writing ${fmt(drainChanges)} changes over 8 tables (~200-byte rows) into ${slots.length} slots: ${slots.join(', ')}`);
+        say(
+          `writing ${fmt(drainChanges)} changes over 8 tables (~200-byte rows) into ${slots.length} slots: ${slots.join(', ')}`,
+        );
         let next = drainChanges / 5;
         layout = await prepareLayout(pg, {
           database: 'bench',
@@ -172,8 +204,17 @@ await withServers(
             }
           },
         });
-        say(`  ${fmt(layout.workload.transactions)} transactions in ${fmt(layout.workload.seconds, 1)} s; ${fmt(layout.walBytes / 1e6, 1)} MB of WAL up to ${layout.endLsn}`);
-        results.workload = { changes: drainChanges, tables: 8, transactions: layout.workload.transactions, writeSeconds: layout.workload.seconds, walBytes: layout.walBytes, endLsn: layout.endLsn };
+        say(
+          `  ${fmt(layout.workload.transactions)} transactions in ${fmt(layout.workload.seconds, 1)} s; ${fmt(layout.walBytes / 1e6, 1)} MB of WAL up to ${layout.endLsn}`,
+        );
+        results.workload = {
+          changes: drainChanges,
+          tables: 8,
+          transactions: layout.workload.transactions,
+          writeSeconds: layout.workload.seconds,
+          walBytes: layout.walBytes,
+          endLsn: layout.endLsn,
+        };
       });
       try {
         if (wantDrain) {
@@ -215,24 +256,40 @@ await withServers(
       results.jetstream = j.data;
     }
     if (selected.has('steady')) {
-      const s = await timed('steady', () => steadyScenario(ctx, steadyRates, steadySeconds, { withPostgresProbe: opts['steady-postgres-probe'], ...(opts.profile ? { profileDir: opts.profile } : {}), nodeFlags: (opts['node-flags'] ?? '').split(' ').filter(Boolean) }));
+      const s = await timed('steady', () =>
+        steadyScenario(ctx, steadyRates, steadySeconds, {
+          withPostgresProbe: opts['steady-postgres-probe'],
+          ...(opts.profile ? { profileDir: opts.profile } : {}),
+          nodeFlags: (opts['node-flags'] ?? '').split(' ').filter(Boolean),
+        }),
+      );
       steady = s.data;
       failures.push(...s.failures);
       results.steady = {
         seconds: steadySeconds,
         latencyClock: 'arrival (performance.timeOrigin + now) − metadata.commit_timestamp (µs)',
-        postgresLatencyClock: 'receipt from a second slot (pgoutput, bare reader; performance.timeOrigin + now) − the Begin message commit timestamp (µs)',
+        postgresLatencyClock:
+          'receipt from a second slot (pgoutput, bare reader; performance.timeOrigin + now) − the Begin message commit timestamp (µs)',
         phases: s.data,
       };
     }
     if (selected.has('oltp')) {
-      const o = await timed('oltp', () => oltpScenario(ctx, { rates: oltpRates, seconds: oltpSeconds, idleSeconds: oltpIdleSeconds, ...(opts.profile ? { profileDir: opts.profile } : {}), nodeFlags: (opts['node-flags'] ?? '').split(' ').filter(Boolean) }));
+      const o = await timed('oltp', () =>
+        oltpScenario(ctx, {
+          rates: oltpRates,
+          seconds: oltpSeconds,
+          idleSeconds: oltpIdleSeconds,
+          ...(opts.profile ? { profileDir: opts.profile } : {}),
+          nodeFlags: (opts['node-flags'] ?? '').split(' ').filter(Boolean),
+        }),
+      );
       oltp = o.data;
       failures.push(...o.failures);
       results.oltp = {
         seconds: oltpSeconds,
         idleSeconds: oltpIdleSeconds,
-        cpuClock: "wal2nats utime+stime of all threads (/proc/<pid>/stat), from the writer's start to the last arrival",
+        cpuClock:
+          "wal2nats utime+stime of all threads (/proc/<pid>/stat), from the writer's start to the last arrival",
         wakeUps: 'voluntary context switches of all wal2nats threads (/proc/<pid>/task/*/status)',
         phases: o.data,
       };
@@ -254,7 +311,17 @@ if (rows.length > 0) {
   out.push('');
   out.push(
     markdownTable(
-      ['scenario', 'variant', 'changes', 'seconds', 'changes/s', 'MB/s', 'CPU s/100k', 'peak RSS MiB', 'check'],
+      [
+        'scenario',
+        'variant',
+        'changes',
+        'seconds',
+        'changes/s',
+        'MB/s',
+        'CPU s/100k',
+        'peak RSS MiB',
+        'check',
+      ],
       rows.map((r) => [
         r.scenario,
         r.variant,
@@ -269,19 +336,43 @@ if (rows.length > 0) {
       2,
     ),
   );
-  out.push('wal2nats and baseline: from "streaming" to the last arrival at the subscriber; CPU = all threads of the process incl. start-up; peak RSS = VmHWM.');
+  out.push(
+    'wal2nats and baseline: from "streaming" to the last arrival at the subscriber; CPU = all threads of the process incl. start-up; peak RSS = VmHWM.',
+  );
 }
 if (steady && steady.length > 0) {
   out.push('');
-  out.push(`steady (${steadySeconds} s per rate, wal2nats default options; latency = arrival at a subscriber − commit_timestamp, µs precision):`);
+  out.push(
+    `steady (${steadySeconds} s per rate, wal2nats default options; latency = arrival at a subscriber − commit_timestamp, µs precision):`,
+  );
   const probed = steady.every((p) => p.postgres !== undefined);
-  out.push('others = CPU of processes not of this run (not Postgres, NATS, wal2nats or the bench) during the phase, as a share of the machine, and in its worst second (ms of CPU out of 1,000 per core).');
-  out.push('wal2nats p99 ms = its own histogram wal2nats_end_to_end_latency_seconds over the phase: commit → NATS confirmed the publish (one sample per table and cycle, interpolated in buckets of 5/10/25/50/100/250 ms).');
-  if (probed) out.push('pg = the same changes as received straight from Postgres by a bare reader of a second slot (receipt − Begin commit time): Postgres\'s own share of the latency.');
+  out.push(
+    'others = CPU of processes not of this run (not Postgres, NATS, wal2nats or the bench) during the phase, as a share of the machine, and in its worst second (ms of CPU out of 1,000 per core).',
+  );
+  out.push(
+    'wal2nats p99 ms = its own histogram wal2nats_end_to_end_latency_seconds over the phase: commit → NATS confirmed the publish (one sample per table and cycle, interpolated in buckets of 5/10/25/50/100/250 ms).',
+  );
+  if (probed)
+    out.push(
+      "pg = the same changes as received straight from Postgres by a bare reader of a second slot (receipt − Begin commit time): Postgres's own share of the latency.",
+    );
   out.push(
     markdownTable(
       [
-        'target changes/s', 'written/s', 'delivered/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'backlog at end', 'kept up', 'wal2nats p99 ms', 'wal2nats ≤ 50 ms', 'others % (worst s, ms)', 'bench loop p99 ms', 'subscriber loop p99 ms',
+        'target changes/s',
+        'written/s',
+        'delivered/s',
+        'p50 ms',
+        'p95 ms',
+        'p99 ms',
+        'max ms',
+        'backlog at end',
+        'kept up',
+        'wal2nats p99 ms',
+        'wal2nats ≤ 50 ms',
+        'others % (worst s, ms)',
+        'bench loop p99 ms',
+        'subscriber loop p99 ms',
         ...(probed ? ['pg p50 ms', 'pg p95 ms', 'pg p99 ms', 'pg max ms', 'probe loop p99 ms'] : []),
       ],
       steady.map((p) => [
@@ -300,7 +391,13 @@ if (steady && steady.length > 0) {
         fmt(p.benchLoopDelayMs.p99, 1),
         fmt(p.subscriberLoopDelayMs.p99, 1),
         ...(p.postgres
-          ? [fmt(p.postgres.latencyMs.p50, 1), fmt(p.postgres.latencyMs.p95, 1), fmt(p.postgres.latencyMs.p99, 1), fmt(p.postgres.latencyMs.max, 1), fmt(p.postgres.probeLoopDelayMs.p99, 1)]
+          ? [
+              fmt(p.postgres.latencyMs.p50, 1),
+              fmt(p.postgres.latencyMs.p95, 1),
+              fmt(p.postgres.latencyMs.p99, 1),
+              fmt(p.postgres.latencyMs.max, 1),
+              fmt(p.postgres.probeLoopDelayMs.p99, 1),
+            ]
           : []),
       ]),
     ),
@@ -309,8 +406,12 @@ if (steady && steady.length > 0) {
 
 if (oltp && oltp.length > 0) {
   out.push('');
-  out.push(`oltp (one-row transactions, inserts and updates over 4 tables, ${oltpSeconds} s per rate, wal2nats default options; latency as in steady):`);
-  out.push("wal2nats CPU = user+system time of all its threads from the writer's start to the last arrival; wake-ups/tx = voluntary context switches of all its threads per transaction.");
+  out.push(
+    `oltp (one-row transactions, inserts and updates over 4 tables, ${oltpSeconds} s per rate, wal2nats default options; latency as in steady):`,
+  );
+  out.push(
+    "wal2nats CPU = user+system time of all its threads from the writer's start to the last arrival; wake-ups/tx = voluntary context switches of all its threads per transaction.",
+  );
   out.push(markdownTable(OLTP_TABLE_HEADER, oltpTable(oltp)));
 }
 
@@ -324,34 +425,88 @@ if (ceiling && drain) {
     `HEADLINE: wal2nats drain ${fmt(drainRate)} changes/s = ${fmt(ratio * 100, 1)} % of the lower ceiling (${ceiling.limitedBy}: ${fmt(ceiling.lowerCeiling)} changes/s; ` +
       `Postgres ${fmt(ceiling.postgresCeiling)}, NATS ${fmt(ceiling.natsCeiling)})`,
   );
-  results.headline = { drainChangesPerSecond: drainRate, lowerCeiling: ceiling.lowerCeiling, limitedBy: ceiling.limitedBy, ratio };
+  results.headline = {
+    drainChangesPerSecond: drainRate,
+    lowerCeiling: ceiling.lowerCeiling,
+    limitedBy: ceiling.limitedBy,
+    ratio,
+  };
   const recv = ceiling.pgRecvlogical.ok ? ceiling.pgRecvlogical.changesPerSecond : NaN;
-  targets.push({ target: 'drain ≥ 50 % of the pg_recvlogical ceiling', value: `${fmt((drainRate / recv) * 100, 1)} %`, met: Number.isFinite(drainRate / recv) ? drainRate / recv >= 0.5 : null });
+  targets.push({
+    target: 'drain ≥ 50 % of the pg_recvlogical ceiling',
+    value: `${fmt((drainRate / recv) * 100, 1)} %`,
+    met: Number.isFinite(drainRate / recv) ? drainRate / recv >= 0.5 : null,
+  });
 }
 if (drain && baseline) {
-  targets.push({ target: 'drain faster than baseline', value: `${fmt(drainRate)} vs ${fmt(baseline.changesPerSecond)} changes/s (×${fmt(drainRate / baseline.changesPerSecond, 2)})`, met: baseline.ok && drain.ok ? drainRate > baseline.changesPerSecond : null });
+  targets.push({
+    target: 'drain faster than baseline',
+    value: `${fmt(drainRate)} vs ${fmt(baseline.changesPerSecond)} changes/s (×${fmt(drainRate / baseline.changesPerSecond, 2)})`,
+    met: baseline.ok && drain.ok ? drainRate > baseline.changesPerSecond : null,
+  });
 }
 if (results.jetstream) {
   const j = results.jetstream as DrainResult;
   const jetRate = j.changesPerSecond.fromStreaming;
-  targets.push({ target: 'jetstream ≥ 40,000 changes/s', value: `${fmt(jetRate)} changes/s`, met: j.ok ? jetRate >= 40_000 : null });
-  if (drain) targets.push({ target: 'jetstream ≥ 0.5 × the core drain of the same run', value: `×${fmt(jetRate / drainRate, 2)} (${fmt(jetRate)} vs ${fmt(drainRate)} changes/s)`, met: j.ok && drain.ok ? jetRate >= 0.5 * drainRate : null });
-  targets.push({ target: 'jetstream peak RSS < 256 MiB', value: `${fmt(j.memory.peakRssMiB)} MiB`, met: j.ok ? j.memory.peakRssMiB < 256 : null });
+  targets.push({
+    target: 'jetstream ≥ 40,000 changes/s',
+    value: `${fmt(jetRate)} changes/s`,
+    met: j.ok ? jetRate >= 40_000 : null,
+  });
+  if (drain)
+    targets.push({
+      target: 'jetstream ≥ 0.5 × the core drain of the same run',
+      value: `×${fmt(jetRate / drainRate, 2)} (${fmt(jetRate)} vs ${fmt(drainRate)} changes/s)`,
+      met: j.ok && drain.ok ? jetRate >= 0.5 * drainRate : null,
+    });
+  targets.push({
+    target: 'jetstream peak RSS < 256 MiB',
+    value: `${fmt(j.memory.peakRssMiB)} MiB`,
+    met: j.ok ? j.memory.peakRssMiB < 256 : null,
+  });
 }
-if (drain) targets.push({ target: 'drain peak RSS < 256 MiB', value: `${fmt(drain.memory.peakRssMiB)} MiB`, met: drain.ok ? drain.memory.peakRssMiB < 256 : null });
+if (drain)
+  targets.push({
+    target: 'drain peak RSS < 256 MiB',
+    value: `${fmt(drain.memory.peakRssMiB)} MiB`,
+    met: drain.ok ? drain.memory.peakRssMiB < 256 : null,
+  });
 const at20k = steady?.find((p) => p.targetRate === 20000);
-if (at20k) targets.push({ target: 'steady 20,000/s: p99 < 50 ms, kept up', value: `p99 ${fmt(at20k.latencyMs.p99, 1)} ms, ${at20k.keptUp ? 'kept up' : 'fell behind'}`, met: at20k.latencyMs.p99 < 50 && at20k.keptUp });
-for (const [rate, limit] of [[100, 0.03], [5000, 0.4]] as const) {
+if (at20k)
+  targets.push({
+    target: 'steady 20,000/s: p99 < 50 ms, kept up',
+    value: `p99 ${fmt(at20k.latencyMs.p99, 1)} ms, ${at20k.keptUp ? 'kept up' : 'fell behind'}`,
+    met: at20k.latencyMs.p99 < 50 && at20k.keptUp,
+  });
+for (const [rate, limit] of [
+  [100, 0.03],
+  [5000, 0.4],
+] as const) {
   const phase = oltp?.find((p) => p.targetRate === rate);
-  if (phase) targets.push({ target: `oltp ${fmt(rate)} tx/s: wal2nats < ${limit * 100} % of a core`, value: `${fmt(phase.cpu.shareOfCore * 100, 1)} % (${fmt(phase.cpu.msPerTransaction, 3)} ms/tx)`, met: phase.keptUp ? phase.cpu.shareOfCore < limit : null });
+  if (phase)
+    targets.push({
+      target: `oltp ${fmt(rate)} tx/s: wal2nats < ${limit * 100} % of a core`,
+      value: `${fmt(phase.cpu.shareOfCore * 100, 1)} % (${fmt(phase.cpu.msPerTransaction, 3)} ms/tx)`,
+      met: phase.keptUp ? phase.cpu.shareOfCore < limit : null,
+    });
 }
 if (targets.length > 0) {
   out.push('');
-  out.push(markdownTable(['target (issues 6, 15)', 'measured', 'met'], targets.map((t) => [t.target, t.value, t.met === null ? 'n/a (failed run)' : t.met ? 'yes' : 'NO']), 2));
+  out.push(
+    markdownTable(
+      ['target (issues 6, 15)', 'measured', 'met'],
+      targets.map((t) => [t.target, t.value, t.met === null ? 'n/a (failed run)' : t.met ? 'yes' : 'NO']),
+      2,
+    ),
+  );
   results.targets = targets;
 }
 out.push('');
-out.push(`durations (s): ${Object.entries(durations).map(([k, v]) => `${k} ${fmt(v, 1)}`).join(', ')}; total ${fmt(totalSeconds, 1)}`);
+out.push(
+  `durations (s): ${Object.entries(durations)
+    .map(([k, v]) => `${k} ${fmt(v, 1)}`)
+    .join(', ')}; total ${fmt(totalSeconds, 1)}`,
+);
 for (const f of failures) out.push(`FAILURE: ${f}`);
 process.stdout.write(out.join('\n') + '\n');
 
@@ -360,7 +515,16 @@ if (!opts['no-json']) {
     startedAt: startedAt.toISOString(),
     quick,
     scenarios: [...selected],
-    options: { drainChanges, scalingChanges, jetstreamChanges, steadyRates, steadySeconds, oltpRates, oltpSeconds, oltpIdleSeconds },
+    options: {
+      drainChanges,
+      scalingChanges,
+      jetstreamChanges,
+      steadyRates,
+      steadySeconds,
+      oltpRates,
+      oltpSeconds,
+      oltpIdleSeconds,
+    },
     ok: failures.length === 0,
     failures,
     durations,
@@ -380,7 +544,13 @@ if (!opts['no-json']) {
     renderChart(
       `wal2nats bench ${startedAt.toISOString()}${quick ? ' (quick)' : ''}`,
       bars,
-      (steady ?? []).map((p) => ({ label: `${fmt(p.targetRate)} changes/s`, p50: p.latencyMs.p50, p95: p.latencyMs.p95, p99: p.latencyMs.p99, keptUp: p.keptUp })),
+      (steady ?? []).map((p) => ({
+        label: `${fmt(p.targetRate)} changes/s`,
+        p50: p.latencyMs.p50,
+        p95: p.latencyMs.p95,
+        p99: p.latencyMs.p99,
+        keptUp: p.keptUp,
+      })),
     ),
     'svg',
     startedAt,

@@ -36,7 +36,9 @@ async function main(): Promise<number> {
     const url = await pg.createDatabase('snapbench');
     const client = await pg.connect('snapbench');
     const filled = performance.now();
-    await client.query(`CREATE TABLE big (id int PRIMARY KEY, pad text); INSERT INTO big SELECT g, repeat('p', 100) FROM generate_series(1, ${rows}) g; ANALYZE big`);
+    await client.query(
+      `CREATE TABLE big (id int PRIMARY KEY, pad text); INSERT INTO big SELECT g, repeat('p', 100) FROM generate_series(1, ${rows}) g; ANALYZE big`,
+    );
     console.log(`filled ${rows} rows in ${((performance.now() - filled) / 1000).toFixed(1)} s`);
 
     let count = 0;
@@ -56,9 +58,25 @@ async function main(): Promise<number> {
     });
     await nc.flush();
     const w2n = new Wal2NatsProcess(
-      ['run', '--postgres-url', url, '--nats-url', nats.url, '--slot', 'snapbench', '--initial-snapshot', '--http-port', '0', '--log-level', 'info'],
+      [
+        'run',
+        '--postgres-url',
+        url,
+        '--nats-url',
+        nats.url,
+        '--slot',
+        'snapbench',
+        '--initial-snapshot',
+        '--http-port',
+        '0',
+        '--log-level',
+        'info',
+      ],
       {},
-      { verbose: opts.verbose, ...(opts.profile ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] } : {}) },
+      {
+        verbose: opts.verbose,
+        ...(opts.profile ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] } : {}),
+      },
     );
     let maxRss = 0;
     const sampler = setInterval(() => {
@@ -66,11 +84,22 @@ async function main(): Promise<number> {
       if (m && m.rss > maxRss) maxRss = m.rss;
     }, 100);
     try {
-      const taken = await w2n.waitForTimedLog((l) => l.msg === 'initial snapshot: taken', 'the snapshot', 60_000);
+      const taken = await w2n.waitForTimedLog(
+        (l) => l.msg === 'initial snapshot: taken',
+        'the snapshot',
+        60_000,
+      );
       let timer: NodeJS.Timeout | undefined;
-      const ok = await Promise.race([all.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), Number(opts.timeout) * 1000)))]);
+      const ok = await Promise.race([
+        all.then(() => true),
+        new Promise<false>((r) => (timer = setTimeout(() => r(false), Number(opts.timeout) * 1000))),
+      ]);
       clearTimeout(timer);
-      const done = await w2n.waitForTimedLog((l) => l.msg === 'initial snapshot: done', 'the done line', 60_000);
+      const done = await w2n.waitForTimedLog(
+        (l) => l.msg === 'initial snapshot: done',
+        'the done line',
+        60_000,
+      );
       await w2n.streaming();
       const peak = memory(w2n.pid)?.hwm ?? 0;
       const seconds = (lastAt - taken.at) / 1000;
@@ -84,8 +113,11 @@ async function main(): Promise<number> {
         peakRssMiB: Number((peak / 1024 / 1024).toFixed(1)),
         maxSampledRssMiB: Number((maxRss / 1024 / 1024).toFixed(1)),
       };
-      for (const l of w2n.timedLines) if (String(l.line.msg).startsWith('initial snapshot')) console.log(JSON.stringify(l.line));
-      console.log(`\n${rows} rows: all read events delivered ${result.seconds} s after the snapshot was taken: ${result.rowsPerSecond} rows/s; peak RSS (VmHWM) ${result.peakRssMiB} MiB`);
+      for (const l of w2n.timedLines)
+        if (String(l.line.msg).startsWith('initial snapshot')) console.log(JSON.stringify(l.line));
+      console.log(
+        `\n${rows} rows: all read events delivered ${result.seconds} s after the snapshot was taken: ${result.rowsPerSecond} rows/s; peak RSS (VmHWM) ${result.peakRssMiB} MiB`,
+      );
       if (!opts['no-json']) {
         const file = writeResult('snapshot', JSON.stringify(result, null, 2));
         console.log(`wrote ${file}`);

@@ -56,14 +56,20 @@ async function oneTransaction(db: Client): Promise<number> {
       rows = 1 + items;
     } else if (roll < 0.85) {
       // An order moves on, and an item's quantity changes.
-      rows += (await db.query(
-        `UPDATE public.orders SET status = ${NEXT_STATUS}
+      rows +=
+        (
+          await db.query(
+            `UPDATE public.orders SET status = ${NEXT_STATUS}
           WHERE id = (SELECT id FROM public.orders WHERE status <> 'delivered' ORDER BY random() LIMIT 1)`,
-      )).rowCount ?? 0;
-      rows += (await db.query(
-        `UPDATE "Sales Team"."order.items" SET qty = qty + 1
+          )
+        ).rowCount ?? 0;
+      rows +=
+        (
+          await db.query(
+            `UPDATE "Sales Team"."order.items" SET qty = qty + 1
           WHERE id = (SELECT id FROM "Sales Team"."order.items" ORDER BY random() LIMIT 1)`,
-      )).rowCount ?? 0;
+          )
+        ).rowCount ?? 0;
     } else {
       // A delivered order is archived away with its items.
       const gone = await db.query<{ id: string }>(
@@ -73,8 +79,9 @@ async function oneTransaction(db: Client): Promise<number> {
       );
       rows += gone.rowCount ?? 0;
       if (gone.rows[0]) {
-        rows += (await db.query(`DELETE FROM "Sales Team"."order.items" WHERE order_id = $1`, [gone.rows[0].id]))
-          .rowCount ?? 0;
+        rows +=
+          (await db.query(`DELETE FROM "Sales Team"."order.items" WHERE order_id = $1`, [gone.rows[0].id]))
+            .rowCount ?? 0;
       }
     }
     await db.query('COMMIT');

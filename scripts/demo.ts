@@ -32,7 +32,8 @@ function parseOptions(): { seconds: number | undefined; cli: string } {
     process.exit(0);
   }
   const seconds = values.seconds === undefined ? undefined : Number(values.seconds);
-  if (seconds !== undefined && !(seconds > 0)) throw new Error(`--seconds must be a positive number\n${USAGE}`);
+  if (seconds !== undefined && !(seconds > 0))
+    throw new Error(`--seconds must be a positive number\n${USAGE}`);
   return { seconds, cli: values.cli ?? `${ROOT}packages/cli/dist/main.js` };
 }
 
@@ -55,12 +56,20 @@ function printMessage(subject: string, text: string): void {
 }
 
 /** Runs the CLI with its output prefixed; resolves `closed` with its exit code when it ends. */
-function spawnCli(cliPath: string, args: string[]): { child: ChildProcess; closed: Promise<number | string> } {
+function spawnCli(
+  cliPath: string,
+  args: string[],
+): { child: ChildProcess; closed: Promise<number | string> } {
   // Detached: a Ctrl-C reaches only us, and we stop wal2nats first, then the servers.
-  const child = spawn(process.execPath, [cliPath, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, [cliPath, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   const removeHook = onProcessExit(() => child.kill('SIGKILL'));
   for (const stream of [child.stdout, child.stderr]) {
-    if (stream) createInterface({ input: stream }).on('line', (l) => process.stderr.write(`[wal2nats] ${l}\n`));
+    if (stream)
+      createInterface({ input: stream }).on('line', (l) => process.stderr.write(`[wal2nats] ${l}\n`));
   }
   const closed = new Promise<number | string>((resolve) => {
     child.once('error', (err) => resolve(err.message));
@@ -81,7 +90,13 @@ async function stopCli(child: ChildProcess, closed: Promise<number | string>): P
   return closed;
 }
 
-async function demo(pg: PgServer, nats: NatsServer, stop: AbortController, seconds: number | undefined, cliPath: string) {
+async function demo(
+  pg: PgServer,
+  nats: NatsServer,
+  stop: AbortController,
+  seconds: number | undefined,
+  cliPath: string,
+) {
   const shopUrl = await pg.createDatabase('shop');
   const db = await pg.connect('shop');
   await db.query(SCHEMA_SQL);
@@ -111,7 +126,13 @@ ${seconds ? `Running for ${seconds} s` : 'Press Ctrl-C to stop'}.
 `);
 
   const cli = spawnCli(cliPath, [
-    'run', '--postgres-url', shopUrl, '--nats-url', nats.url, '--http-port', String(httpPort),
+    'run',
+    '--postgres-url',
+    shopUrl,
+    '--nats-url',
+    nats.url,
+    '--http-port',
+    String(httpPort),
   ]);
   let cliExit: number | string | undefined;
   void cli.closed.then((code) => {
@@ -152,7 +173,9 @@ ${seconds ? `Running for ${seconds} s` : 'Press Ctrl-C to stop'}.
   await nc.flush(); // take in what wal2nats published before it stopped
   await nc.close();
   await db.end();
-  log(`wrote ${stats.rows} rows in ${stats.transactions} transactions; received ${received} messages; wal2nats exited with ${code}`);
+  log(
+    `wrote ${stats.rows} rows in ${stats.transactions} transactions; received ${received} messages; wal2nats exited with ${code}`,
+  );
   return failed ? 1 : 0;
 }
 

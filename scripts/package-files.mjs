@@ -9,4 +9,5 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-for (const name of ['LICENSE', ...process.argv.slice(2)]) copyFileSync(join(root, name), join(process.cwd(), name));
+for (const name of ['LICENSE', ...process.argv.slice(2)])
+  copyFileSync(join(root, name), join(process.cwd(), name));

@@ -26,6 +26,10 @@ if [ "$part" = all ]; then
   echo "==> lint"
   pnpm -s lint || exit 1
 
+  # One layout for everyone (prettier; pnpm format rewrites the tree).
+  echo "==> format"
+  pnpm -s format:check || exit 1
+
   # Arrows run one way (types → core → runtime → cli; no import cycles, not even between
   # folders): .dependency-cruiser.cjs has the rules, docs/architecture.md "Module layout and
   # import rules" the reasons. After the type check, which builds the packages it resolves.

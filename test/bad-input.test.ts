@@ -60,27 +60,67 @@ async function expectRefusal(args: string[], pattern: RegExp): Promise<string> {
 describe('Postgres refuses us for good: exit 3 with the fix', () => {
   it('bad credentials', async () => {
     const url = withUser(pg.url, 'pwuser', 'wrong-password');
-    await expectRefusal(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'creds'] }), /Postgres refused the password of user \\"pwuser\\".*check the user and password in --postgres-url/);
+    await expectRefusal(
+      runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'creds'] }),
+      /Postgres refused the password of user \\"pwuser\\".*check the user and password in --postgres-url/,
+    );
   });
 
   it('a user without REPLICATION', async () => {
     const url = withUser(pg.url, 'norepl', PASSWORD);
-    await expectRefusal(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'norepl'] }), /may not replicate.*ALTER ROLE \\"norepl\\" WITH REPLICATION/);
+    await expectRefusal(
+      runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'norepl'] }),
+      /may not replicate.*ALTER ROLE \\"norepl\\" WITH REPLICATION/,
+    );
   });
 
-  it('a slot held by a process that is not wal2nats (after a grace period)', { timeout: 120_000 }, async () => {
-    // Another wal2nats on the slot would make this one a standby (test/high-availability.test.ts).
-    const url = withUser(pg.url, 'pwuser', PASSWORD);
-    await pg.query('CREATE PUBLICATION held_pub FOR ALL TABLES');
-    const holder = spawn(postgresBin('pg_recvlogical'), ['-d', pg.url, '--slot', 'held', '--create-slot', '--start', '-P', 'pgoutput', '-o', 'proto_version=1', '-o', 'publication_names=held_pub', '-f', '/dev/null'], { stdio: 'ignore' });
-    try {
-      await waitFor(async () => (await pg.query<{ active: boolean }>("SELECT active FROM pg_replication_slots WHERE slot_name = 'held'")).rows[0]?.active || undefined, { what: 'pg_recvlogical to hold the slot' });
-      const text = await expectRefusal(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'held'] }), /the slot \\"held\\" is in use by another process that is not wal2nats.*pg_recvlogical.*--slot/);
-      assert.match(text, /waiting for it to be released/);
-    } finally {
-      holder.kill('SIGKILL');
-    }
-  });
+  it(
+    'a slot held by a process that is not wal2nats (after a grace period)',
+    { timeout: 120_000 },
+    async () => {
+      // Another wal2nats on the slot would make this one a standby (test/high-availability.test.ts).
+      const url = withUser(pg.url, 'pwuser', PASSWORD);
+      await pg.query('CREATE PUBLICATION held_pub FOR ALL TABLES');
+      const holder = spawn(
+        postgresBin('pg_recvlogical'),
+        [
+          '-d',
+          pg.url,
+          '--slot',
+          'held',
+          '--create-slot',
+          '--start',
+          '-P',
+          'pgoutput',
+          '-o',
+          'proto_version=1',
+          '-o',
+          'publication_names=held_pub',
+          '-f',
+          '/dev/null',
+        ],
+        { stdio: 'ignore' },
+      );
+      try {
+        await waitFor(
+          async () =>
+            (
+              await pg.query<{ active: boolean }>(
+                "SELECT active FROM pg_replication_slots WHERE slot_name = 'held'",
+              )
+            ).rows[0]?.active || undefined,
+          { what: 'pg_recvlogical to hold the slot' },
+        );
+        const text = await expectRefusal(
+          runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'held'] }),
+          /the slot \\"held\\" is in use by another process that is not wal2nats.*pg_recvlogical.*--slot/,
+        );
+        assert.match(text, /waiting for it to be released/);
+      } finally {
+        holder.kill('SIGKILL');
+      }
+    },
+  );
 });
 
 describe('servers that are merely down are waited for', () => {
@@ -88,10 +128,18 @@ describe('servers that are merely down are waited for', () => {
     await pg.query('CREATE TABLE late_nats (id int PRIMARY KEY)');
     // A stream keeps what arrives while this test is not yet subscribed again.
     const admin = await nats.connect();
-    await (await jetstreamManager(admin)).streams.add({ name: 'LATE', subjects: ['sequin.changes.postgres.public.late_nats.>'] });
+    await (
+      await jetstreamManager(admin)
+    ).streams.add({ name: 'LATE', subjects: ['sequin.changes.postgres.public.late_nats.>'] });
     await admin.close();
     await nats.stop();
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: pg.url, natsUrl: nats.url, extra: ['--slot', 'late_nats', '--nats-password', PASSWORD, '--nats-user', 'nobody'] }));
+    const w2n = new Wal2NatsProcess(
+      runArgs({
+        postgresUrl: pg.url,
+        natsUrl: nats.url,
+        extra: ['--slot', 'late_nats', '--nats-password', PASSWORD, '--nats-user', 'nobody'],
+      }),
+    );
     try {
       await w2n.streaming();
       const http = await w2n.httpBase();
@@ -102,13 +150,18 @@ describe('servers that are merely down are waited for', () => {
       await nats.start();
       const nc: NatsConnection = await nats.connect();
       try {
-        await waitFor(async () => (await streamMessageCount(nc, 'LATE')) >= 1 || undefined, { what: 'the change written while NATS was down to arrive', timeoutMs: 60_000 });
+        await waitFor(async () => (await streamMessageCount(nc, 'LATE')) >= 1 || undefined, {
+          what: 'the change written while NATS was down to arrive',
+          timeoutMs: 60_000,
+        });
         const [stored] = await readStream(nc, 'LATE');
         assert.equal((stored!.data as { record: { id: number } }).record.id, 1);
       } finally {
         await nc.close();
       }
-      await waitFor(async () => (await fetch(`${http}/readyz`)).status === 200 || undefined, { what: '/readyz to turn 200' });
+      await waitFor(async () => (await fetch(`${http}/readyz`)).status === 200 || undefined, {
+        what: '/readyz to turn 200',
+      });
       assert.equal(await w2n.stop(), 0);
       assert.ok(!output(w2n).includes(PASSWORD), 'the NATS password is never printed');
     } finally {
@@ -119,7 +172,9 @@ describe('servers that are merely down are waited for', () => {
 
   it('starts with Postgres down and streams once it is up', async () => {
     await pg.stop();
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: pg.url, natsUrl: nats.url, extra: ['--slot', 'late_pg'] }));
+    const w2n = new Wal2NatsProcess(
+      runArgs({ postgresUrl: pg.url, natsUrl: nats.url, extra: ['--slot', 'late_pg'] }),
+    );
     try {
       await w2n.waitForLog((l) => l.msg === 'waiting for Postgres', '"waiting for Postgres"');
       await pg.start();

@@ -24,7 +24,11 @@ const SETUP = `
 // The smallest mailbox, so that the huge transaction makes reading pause and resume about a
 // thousand times: each resume hands over several socket reads at once, which is where the
 // reader once routed messages whose bytes the protocol parser had already overwritten.
-const fixture = useStreamFixture({ database: 'changes', setupSql: SETUP, args: ['--mailbox-capacity', '100', '--shards', '2'] });
+const fixture = useStreamFixture({
+  database: 'changes',
+  setupSql: SETUP,
+  args: ['--mailbox-capacity', '100', '--shards', '2'],
+});
 
 describe('TRUNCATE', () => {
   it('gives one truncate event per table, record null, in transaction order', async () => {
@@ -62,7 +66,10 @@ describe('TRUNCATE', () => {
     await fixture.stream.sql('TRUNCATE tr_parent CASCADE');
     const messages = await listener.take(4);
     listener.close();
-    const truncated = messages.filter((m) => m.body.action === 'truncate').map((m) => m.body.metadata.table_name).sort();
+    const truncated = messages
+      .filter((m) => m.body.action === 'truncate')
+      .map((m) => m.body.metadata.table_name)
+      .sort();
     assert.deepEqual(truncated, ['tr_child', 'tr_parent']);
   });
 });
@@ -80,14 +87,30 @@ describe('partitioned tables', () => {
     await fixture.stream.sql(`DELETE FROM part WHERE id = 1`);
     await fixture.stream.sql(`TRUNCATE part`);
     const messages = await root.take(8);
-    const summary = messages.map((m) => `${m.body.action}:${m.body.record === null ? '-' : `${String(m.body.record['id'])}/${String(m.body.record['region'])}`}`);
-    assert.deepEqual(summary, ['insert:1/eu', 'insert:2/us', 'update:1/eu', 'insert:3/asia', 'delete:2/us', 'insert:2/asia', 'delete:1/eu', 'truncate:-']);
+    const summary = messages.map(
+      (m) =>
+        `${m.body.action}:${m.body.record === null ? '-' : `${String(m.body.record['id'])}/${String(m.body.record['region'])}`}`,
+    );
+    assert.deepEqual(summary, [
+      'insert:1/eu',
+      'insert:2/us',
+      'update:1/eu',
+      'insert:3/asia',
+      'delete:2/us',
+      'insert:2/asia',
+      'delete:1/eu',
+      'truncate:-',
+    ]);
     for (const m of messages) {
       assert.equal(m.body.metadata.table_name, 'part');
       assert.ok(m.subject.startsWith('sequin.changes.changes.public.part.'), m.subject);
     }
     assert.deepEqual(messages[0]!.body.metadata.record_pks, ['1', 'eu']);
-    assert.deepEqual(messages[4]!.body.metadata.record_pks, ['2', 'us'], 'the key of the moved row, from its old partition');
+    assert.deepEqual(
+      messages[4]!.body.metadata.record_pks,
+      ['2', 'us'],
+      'the key of the moved row, from its old partition',
+    );
     assert.equal(leaves.messages.length, 0, 'nothing under a partition name');
     root.close();
     leaves.close();
@@ -107,21 +130,26 @@ describe('schema changes while streaming', () => {
     // Rewrites the table: the rewrite itself must not be published.
     await fixture.stream.sql(`ALTER TABLE evolving ALTER COLUMN c TYPE text USING c::text`);
     await fixture.stream.sql(`INSERT INTO evolving VALUES (4, 'ten')`);
-    await fixture.stream.sql(`ALTER TABLE evolving ADD PRIMARY KEY (id, c), DROP CONSTRAINT evolving_pkey`).catch(async () => {
-      // One statement cannot drop and add the primary key in every version: do it in two.
-      await fixture.stream.sql(`ALTER TABLE evolving DROP CONSTRAINT evolving_pkey`);
-      await fixture.stream.sql(`ALTER TABLE evolving ADD PRIMARY KEY (id, c)`);
-    });
+    await fixture.stream
+      .sql(`ALTER TABLE evolving ADD PRIMARY KEY (id, c), DROP CONSTRAINT evolving_pkey`)
+      .catch(async () => {
+        // One statement cannot drop and add the primary key in every version: do it in two.
+        await fixture.stream.sql(`ALTER TABLE evolving DROP CONSTRAINT evolving_pkey`);
+        await fixture.stream.sql(`ALTER TABLE evolving ADD PRIMARY KEY (id, c)`);
+      });
     await fixture.stream.sql(`INSERT INTO evolving VALUES (5, 'eleven')`);
     const records = (await listener.take(6)).map((m) => m.body);
-    assert.deepEqual(records.map((r) => r.record), [
-      { id: 1, a: 'x' },
-      { id: 2, a: 'y', b: 7 },
-      { id: 3, b: 8 },
-      { id: 3, c: 9 },
-      { id: 4, c: 'ten' },
-      { id: 5, c: 'eleven' },
-    ]);
+    assert.deepEqual(
+      records.map((r) => r.record),
+      [
+        { id: 1, a: 'x' },
+        { id: 2, a: 'y', b: 7 },
+        { id: 3, b: 8 },
+        { id: 3, c: 9 },
+        { id: 4, c: 'ten' },
+        { id: 5, c: 'eleven' },
+      ],
+    );
     assert.deepEqual(records[5]!.metadata.record_pks, ['5', 'eleven'], 'a new primary key shows up too');
 
     const renamed = await fixture.stream.listen('public.evolved');
@@ -129,7 +157,11 @@ describe('schema changes while streaming', () => {
     await fixture.stream.sql(`INSERT INTO evolved VALUES (6, 'twelve')`);
     const [afterRename] = await renamed.take(1);
     assert.equal(afterRename!.subject, 'sequin.changes.changes.public.evolved.insert');
-    assert.equal(listener.messages.length, 6, 'nothing else under the old name (the rewrite was not published)');
+    assert.equal(
+      listener.messages.length,
+      6,
+      'nothing else under the old name (the rewrite was not published)',
+    );
     listener.close();
     renamed.close();
   });
@@ -138,7 +170,9 @@ describe('schema changes while streaming', () => {
 describe('tables created after the start', () => {
   it('stream from their first change', async () => {
     const listener = await fixture.stream.listen('public.born_later');
-    await fixture.stream.sql(`CREATE TABLE born_later (id bigint PRIMARY KEY, v text); INSERT INTO born_later VALUES (1, 'first')`);
+    await fixture.stream.sql(
+      `CREATE TABLE born_later (id bigint PRIMARY KEY, v text); INSERT INTO born_later VALUES (1, 'first')`,
+    );
     const [insert] = await listener.take(1);
     listener.close();
     assert.deepEqual(insert!.body.record, { id: 1, v: 'first' });
@@ -152,19 +186,29 @@ describe('transaction annotations', () => {
     const other = await fixture.stream.listen('public.annotated_other');
     await fixture.stream.sql('BEGIN');
     await fixture.stream.sql('INSERT INTO annotated VALUES (1)');
-    await fixture.stream.sql(`SELECT pg_logical_emit_message(true, 'sequin:transaction_annotations.set', '{"user": "paul", "request": {"id": 7}}')`);
+    await fixture.stream.sql(
+      `SELECT pg_logical_emit_message(true, 'sequin:transaction_annotations.set', '{"user": "paul", "request": {"id": 7}}')`,
+    );
     await fixture.stream.sql('INSERT INTO annotated VALUES (2)');
     await fixture.stream.sql('INSERT INTO annotated_other VALUES (2)');
-    await fixture.stream.sql(`SELECT pg_logical_emit_message(true, 'sequin:transaction_annotations.set', '{"user": "leto"}')`);
+    await fixture.stream.sql(
+      `SELECT pg_logical_emit_message(true, 'sequin:transaction_annotations.set', '{"user": "leto"}')`,
+    );
     await fixture.stream.sql('INSERT INTO annotated VALUES (3)');
-    await fixture.stream.sql(`SELECT pg_logical_emit_message(true, 'sequin:transaction_annotations.clear', '')`);
+    await fixture.stream.sql(
+      `SELECT pg_logical_emit_message(true, 'sequin:transaction_annotations.clear', '')`,
+    );
     await fixture.stream.sql('INSERT INTO annotated VALUES (4)');
-    await fixture.stream.sql(`SELECT pg_logical_emit_message(true, 'sequin:transaction_annotations.set', '{"user": "left open"}')`);
+    await fixture.stream.sql(
+      `SELECT pg_logical_emit_message(true, 'sequin:transaction_annotations.set', '{"user": "left open"}')`,
+    );
     await fixture.stream.sql('COMMIT');
     await fixture.stream.sql('INSERT INTO annotated VALUES (5)');
     // Rolled back: its annotations never arrive, nor leak into the next transaction.
     await fixture.stream.sql('BEGIN');
-    await fixture.stream.sql(`SELECT pg_logical_emit_message(true, 'sequin:transaction_annotations.set', '{"user": "rolled back"}')`);
+    await fixture.stream.sql(
+      `SELECT pg_logical_emit_message(true, 'sequin:transaction_annotations.set', '{"user": "rolled back"}')`,
+    );
     await fixture.stream.sql('INSERT INTO annotated VALUES (6)');
     await fixture.stream.sql('ROLLBACK');
     await fixture.stream.sql('INSERT INTO annotated VALUES (7)');
@@ -183,19 +227,27 @@ describe('transaction annotations', () => {
         [7, null],
       ],
     );
-    assert.deepEqual(otherInsert!.body.metadata.transaction_annotations, { user: 'paul', request: { id: 7 } });
+    assert.deepEqual(otherInsert!.body.metadata.transaction_annotations, {
+      user: 'paul',
+      request: { id: 7 },
+    });
   });
 
   it('ignores annotations that are not JSON, with a warning', async () => {
     const listener = await fixture.stream.listen('public.annotated');
     await fixture.stream.sql('BEGIN');
-    await fixture.stream.sql(`SELECT pg_logical_emit_message(true, 'sequin:transaction_annotations.set', 'not json')`);
+    await fixture.stream.sql(
+      `SELECT pg_logical_emit_message(true, 'sequin:transaction_annotations.set', 'not json')`,
+    );
     await fixture.stream.sql('INSERT INTO annotated VALUES (8)');
     await fixture.stream.sql('COMMIT');
     const [insert] = await listener.take(1);
     listener.close();
     assert.equal(insert!.body.metadata.transaction_annotations, null);
-    await fixture.stream.w2n.waitForLog((l) => l.level === 'warn' && String(l.msg).includes('not JSON'), 'a warning about the annotations');
+    await fixture.stream.w2n.waitForLog(
+      (l) => l.level === 'warn' && String(l.msg).includes('not JSON'),
+      'a warning about the annotations',
+    );
   });
 });
 
@@ -204,7 +256,9 @@ describe('a huge transaction', () => {
     const rows = 100_000;
     const listener = await fixture.stream.listen('public.huge');
     // Rows of varying length, so that messages straddle socket reads at every offset.
-    await fixture.stream.sql(`INSERT INTO huge SELECT g, repeat('p', 20 + (g * 37) % 180) FROM generate_series(1, ${rows}) g`);
+    await fixture.stream.sql(
+      `INSERT INTO huge SELECT g, repeat('p', 20 + (g * 37) % 180) FROM generate_series(1, ${rows}) g`,
+    );
     await fixture.stream.sql(`INSERT INTO huge VALUES (0, 'after')`);
     const messages = await listener.take(rows + 1, 180_000);
     listener.close();
@@ -214,7 +268,12 @@ describe('a huge transaction', () => {
     for (let i = 0; i < rows; i++) {
       const m = bodies[i]!;
       const id = i + 1;
-      if (m.metadata.commit_lsn !== first.commit_lsn || m.metadata.commit_idx !== i || m.record!['id'] !== id || m.record!['pad'] !== 'p'.repeat(20 + ((id * 37) % 180))) {
+      if (
+        m.metadata.commit_lsn !== first.commit_lsn ||
+        m.metadata.commit_idx !== i ||
+        m.record!['id'] !== id ||
+        m.record!['pad'] !== 'p'.repeat(20 + ((id * 37) % 180))
+      ) {
         assert.fail(`message ${i}: ${JSON.stringify(m.metadata)} ${JSON.stringify(m.record)}`);
       }
     }

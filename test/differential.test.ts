@@ -46,24 +46,57 @@ import { Listener } from './support/stream-fixture.js';
 import type { Envelope } from './support/envelope.js';
 import { postgresBin } from './harness/binaries.js';
 import { waitFor } from './harness/index.js';
-import { parseTdOutput, type TdChange, type TdColumn, type TdTransaction } from './support/test-decoding-output.js';
+import {
+  parseTdOutput,
+  type TdChange,
+  type TdColumn,
+  type TdTransaction,
+} from './support/test-decoding-output.js';
 import { referenceValue, UnmappedType } from './support/reference-values.js';
 
 const WORKLOAD_DIR = fileURLToPath(new URL('./fixtures/test_decoding/sql/', import.meta.url));
 /** contrib/test_decoding/Makefile's REGRESS order, less slot and stats. */
-const WORKLOAD = ['ddl', 'xact', 'rewrite', 'toast', 'permissions', 'decoding_in_xact', 'decoding_into_rel', 'binary', 'prepared', 'replorigin', 'time', 'messages', 'spill', 'truncate', 'stream', 'twophase', 'twophase_stream'];
+const WORKLOAD = [
+  'ddl',
+  'xact',
+  'rewrite',
+  'toast',
+  'permissions',
+  'decoding_in_xact',
+  'decoding_into_rel',
+  'binary',
+  'prepared',
+  'replorigin',
+  'time',
+  'messages',
+  'spill',
+  'truncate',
+  'stream',
+  'twophase',
+  'twophase_stream',
+];
 
 const servers = useServers({
   // contrib/test_decoding/logical.conf (64kB: transactions spill to disk), and prepared
   // transactions for prepared.sql and twophase.sql.
-  postgres: { extraConf: { logical_decoding_work_mem: '64kB', autovacuum_naptime: '1d', max_prepared_transactions: '10' } },
+  postgres: {
+    extraConf: {
+      logical_decoding_work_mem: '64kB',
+      autovacuum_naptime: '1d',
+      max_prepared_transactions: '10',
+    },
+  },
 });
 
 function psql(url: string, file: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(postgresBin('psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', url, '-f', file], { stdio: ['ignore', 'ignore', 'ignore'] });
+    const child = spawn(postgresBin('psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=0', '-d', url, '-f', file], {
+      stdio: ['ignore', 'ignore', 'ignore'],
+    });
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 || code === 1 || code === 3 ? resolve() : reject(new Error(`psql ${file} exited ${code}`))));
+    child.on('exit', (code) =>
+      code === 0 || code === 1 || code === 3 ? resolve() : reject(new Error(`psql ${file} exited ${code}`)),
+    );
   });
 }
 
@@ -91,7 +124,9 @@ class Comparison {
   }
 
   differ(where: string, what: string, expected: unknown, actual: unknown): void {
-    this.differences.push(`${where}: ${what}: expected ${JSON.stringify(expected)?.slice(0, 300)}, got ${JSON.stringify(actual)?.slice(0, 300)}`);
+    this.differences.push(
+      `${where}: ${what}: expected ${JSON.stringify(expected)?.slice(0, 300)}, got ${JSON.stringify(actual)?.slice(0, 300)}`,
+    );
   }
 
   change(where: string, td: TdChange, event: Envelope): void {
@@ -102,7 +137,9 @@ class Comparison {
     }
     if (td.action === 'delete') {
       const old = new Map(td.columns.map((c) => [c.name, c]));
-      for (const column of td.columns) if (!record || !(column.name in record)) this.differ(where, `old column ${column.name}`, 'present', record);
+      for (const column of td.columns)
+        if (!record || !(column.name in record))
+          this.differ(where, `old column ${column.name}`, 'present', record);
       for (const [name, actual] of Object.entries(record ?? {})) {
         const column = old.get(name);
         const expected = column ? this.value(column) : null;
@@ -124,12 +161,15 @@ class Comparison {
     }
     if (!deepEqual(expectedRecord, record)) {
       for (const name of new Set([...Object.keys(expectedRecord), ...Object.keys(record ?? {})])) {
-        if (!deepEqual(expectedRecord[name], record?.[name])) this.differ(where, `record.${name}`, expectedRecord[name], record?.[name]);
+        if (!deepEqual(expectedRecord[name], record?.[name]))
+          this.differ(where, `record.${name}`, expectedRecord[name], record?.[name]);
       }
     }
     const toast = event.metadata.unchanged_toast_columns;
-    if (!deepEqual(missing.length > 0 ? missing : undefined, toast)) this.differ(where, 'unchanged_toast_columns', missing, toast);
-    if (event.metadata.record_pks.some((v) => v === null)) this.differ(where, 'record_pks without null', 'no null', event.metadata.record_pks);
+    if (!deepEqual(missing.length > 0 ? missing : undefined, toast))
+      this.differ(where, 'unchanged_toast_columns', missing, toast);
+    if (event.metadata.record_pks.some((v) => v === null))
+      this.differ(where, 'record_pks without null', 'no null', event.metadata.record_pks);
     if (td.action === 'insert') {
       if (event.changes !== null) this.differ(where, 'changes of an insert', null, event.changes);
       return;
@@ -143,14 +183,21 @@ class Comparison {
       if (column.text === undefined || after === undefined) continue;
       if (after !== column.text) {
         const expected = this.value(column);
-        if (!deepEqual(expected, changes[column.name])) this.differ(where, `changes.${column.name}`, expected, changes[column.name]);
+        if (!deepEqual(expected, changes[column.name]))
+          this.differ(where, `changes.${column.name}`, expected, changes[column.name]);
       } else if (column.name in changes) {
         this.differ(where, `changes.${column.name} (unchanged)`, 'absent', changes[column.name]);
       }
     }
     for (const [name, before] of Object.entries(changes)) {
       if (old.has(name)) continue;
-      if (before !== null || newText.get(name) === null) this.differ(where, `changes.${name} (Postgres sent no old value)`, 'null, for a column that was null', before);
+      if (before !== null || newText.get(name) === null)
+        this.differ(
+          where,
+          `changes.${name} (Postgres sent no old value)`,
+          'null, for a column that was null',
+          before,
+        );
     }
   }
 }
@@ -165,59 +212,100 @@ function deepEqual(a: unknown, b: unknown): boolean {
 }
 
 describe('differential: wal2nats against test_decoding on the same WAL', () => {
-  it('publishes every change and value of contrib/test_decoding workloads as test_decoding decodes them', { timeout: 600_000 }, async () => {
-    const { pg, nats, nc } = servers;
-    assert.deepEqual(WORKLOAD.filter((f) => !readdirSync(WORKLOAD_DIR).includes(`${f}.sql`)), [], 'every workload file is vendored');
-    const url = await pg.createDatabase('regression');
-    const sql = await pg.connect('regression');
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'w2n', '--log-level', 'info', '--mailbox-capacity', '20000'] }));
-    const listener = new Listener(nc, 'sequin.changes.regression.>', 'the regression database', () => w2n.tail());
-    try {
-      await nc.flush();
-      await w2n.streaming();
-      await sql.query(`SELECT pg_create_logical_replication_slot('w2n_reference', 'test_decoding')`);
-      const started = Date.now();
-      for (const file of WORKLOAD) await psql(url, `${WORKLOAD_DIR}${file}.sql`);
-      // Flushed at once (the server runs with synchronous_commit off): a slot reads only flushed WAL.
-      await sql.query('SET synchronous_commit = on; CREATE TABLE diff_sentinel (id int PRIMARY KEY); INSERT INTO diff_sentinel VALUES (1)');
-      const workloadMs = Date.now() - started;
-      await waitFor(() => listener.messages.some((m) => m.body.metadata.table_name === 'diff_sentinel') || undefined, { what: 'the sentinel from wal2nats', timeoutMs: 120_000 });
-
-      await sql.query(`SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3`);
-      const rows = await sql.query<{ data: string }>(
-        `SELECT data FROM pg_logical_slot_get_changes('w2n_reference', NULL, NULL, 'include-xids', '0', 'include-timestamp', '1', 'skip-empty-xacts', '1')`,
+  it(
+    'publishes every change and value of contrib/test_decoding workloads as test_decoding decodes them',
+    { timeout: 600_000 },
+    async () => {
+      const { pg, nats, nc } = servers;
+      assert.deepEqual(
+        WORKLOAD.filter((f) => !readdirSync(WORKLOAD_DIR).includes(`${f}.sql`)),
+        [],
+        'every workload file is vendored',
       );
-      const reference = parseTdOutput(rows.rows.map((r) => r.data)).filter((t) => t.changes.length > 0);
-      const expectedChanges = reference.reduce((n, t) => n + t.changes.length, 0);
-      assert.equal(reference.at(-1)?.changes[0]?.table, 'diff_sentinel', 'test_decoding read up to the end');
-      // Everything before the sentinel arrived before it on its table: wait for the count.
-      await listener.take(expectedChanges, 120_000);
-      const events = listener.messages.map((m) => m.body);
+      const url = await pg.createDatabase('regression');
+      const sql = await pg.connect('regression');
+      const w2n = new Wal2NatsProcess(
+        runArgs({
+          postgresUrl: url,
+          natsUrl: nats.url,
+          extra: ['--slot', 'w2n', '--log-level', 'info', '--mailbox-capacity', '20000'],
+        }),
+      );
+      const listener = new Listener(nc, 'sequin.changes.regression.>', 'the regression database', () =>
+        w2n.tail(),
+      );
+      try {
+        await nc.flush();
+        await w2n.streaming();
+        await sql.query(`SELECT pg_create_logical_replication_slot('w2n_reference', 'test_decoding')`);
+        const started = Date.now();
+        for (const file of WORKLOAD) await psql(url, `${WORKLOAD_DIR}${file}.sql`);
+        // Flushed at once (the server runs with synchronous_commit off): a slot reads only flushed WAL.
+        await sql.query(
+          'SET synchronous_commit = on; CREATE TABLE diff_sentinel (id int PRIMARY KEY); INSERT INTO diff_sentinel VALUES (1)',
+        );
+        const workloadMs = Date.now() - started;
+        await waitFor(
+          () => listener.messages.some((m) => m.body.metadata.table_name === 'diff_sentinel') || undefined,
+          { what: 'the sentinel from wal2nats', timeoutMs: 120_000 },
+        );
 
-      const transactions = new Map<number, Envelope[]>();
-      for (const e of events) {
-        const list = transactions.get(e.metadata.commit_lsn) ?? [];
-        list.push(e);
-        transactions.set(e.metadata.commit_lsn, list);
+        await sql.query(
+          `SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3`,
+        );
+        const rows = await sql.query<{ data: string }>(
+          `SELECT data FROM pg_logical_slot_get_changes('w2n_reference', NULL, NULL, 'include-xids', '0', 'include-timestamp', '1', 'skip-empty-xacts', '1')`,
+        );
+        const reference = parseTdOutput(rows.rows.map((r) => r.data)).filter((t) => t.changes.length > 0);
+        const expectedChanges = reference.reduce((n, t) => n + t.changes.length, 0);
+        assert.equal(
+          reference.at(-1)?.changes[0]?.table,
+          'diff_sentinel',
+          'test_decoding read up to the end',
+        );
+        // Everything before the sentinel arrived before it on its table: wait for the count.
+        await listener.take(expectedChanges, 120_000);
+        const events = listener.messages.map((m) => m.body);
+
+        const transactions = new Map<number, Envelope[]>();
+        for (const e of events) {
+          const list = transactions.get(e.metadata.commit_lsn) ?? [];
+          list.push(e);
+          transactions.set(e.metadata.commit_lsn, list);
+        }
+        const ours = [...transactions.entries()]
+          .sort((a, b) => a[0] - b[0])
+          .map(([, list]) => list.sort((a, b) => a.metadata.commit_idx - b.metadata.commit_idx));
+        const comparison = new Comparison();
+        compareTransactions(comparison, reference, ours);
+        const summary = `${reference.length} transactions, ${expectedChanges} changes, ${comparison.values} values compared; workload ran in ${workloadMs} ms`;
+        console.log(`differential: ${summary}`);
+        assert.deepEqual(
+          [...comparison.unmapped],
+          [],
+          'types the reference mapping does not know: add them to support/reference-values.ts',
+        );
+        assert.deepEqual(
+          comparison.differences.slice(0, 40),
+          [],
+          `${comparison.differences.length} differences (${summary})`,
+        );
+        assert.ok(expectedChanges > 10_000, `the workload decoded to ${expectedChanges} changes`);
+        assert.equal(await w2n.stop(), 0);
+      } finally {
+        listener.close();
+        w2n.kill();
+        await sql.end();
       }
-      const ours = [...transactions.entries()].sort((a, b) => a[0] - b[0]).map(([, list]) => list.sort((a, b) => a.metadata.commit_idx - b.metadata.commit_idx));
-      const comparison = new Comparison();
-      compareTransactions(comparison, reference, ours);
-      const summary = `${reference.length} transactions, ${expectedChanges} changes, ${comparison.values} values compared; workload ran in ${workloadMs} ms`;
-      console.log(`differential: ${summary}`);
-      assert.deepEqual([...comparison.unmapped], [], 'types the reference mapping does not know: add them to support/reference-values.ts');
-      assert.deepEqual(comparison.differences.slice(0, 40), [], `${comparison.differences.length} differences (${summary})`);
-      assert.ok(expectedChanges > 10_000, `the workload decoded to ${expectedChanges} changes`);
-      assert.equal(await w2n.stop(), 0);
-    } finally {
-      listener.close();
-      w2n.kill();
-      await sql.end();
-    }
-  });
+    },
+  );
 });
 
-function compareTransactions(comparison: Comparison, reference: readonly TdTransaction[], ours: readonly Envelope[][]): void {
+function compareTransactions(
+  comparison: Comparison,
+  reference: readonly TdTransaction[],
+  ours: readonly Envelope[][],
+): void {
   if (reference.length !== ours.length) {
     comparison.differ('the stream', 'transactions', reference.length, ours.length);
     const describe = (tables: string[]): string => [...new Set(tables)].join(',');
@@ -225,7 +313,12 @@ function compareTransactions(comparison: Comparison, reference: readonly TdTrans
       const a = describe(reference[t]?.changes.map((c) => `${c.table} ${c.action}`) ?? []);
       const b = describe(ours[t]?.map((e) => `${e.metadata.table_name} ${e.action}`) ?? []);
       if (a !== b) {
-        comparison.differ(`transaction ${t}`, 'first different transaction', `${reference[t]?.changes.length}: ${a}`, `${ours[t]?.length}: ${b} at ${ours[t]?.[0]?.metadata.commit_lsn}`);
+        comparison.differ(
+          `transaction ${t}`,
+          'first different transaction',
+          `${reference[t]?.changes.length}: ${a}`,
+          `${ours[t]?.length}: ${b} at ${ours[t]?.[0]?.metadata.commit_lsn}`,
+        );
         break;
       }
     }
@@ -235,19 +328,39 @@ function compareTransactions(comparison: Comparison, reference: readonly TdTrans
     const events = ours[t]!;
     const where = `transaction ${t} (commit_lsn ${events[0]?.metadata.commit_lsn})`;
     if (td.changes.length !== events.length) {
-      comparison.differ(where, 'changes', td.changes.map((c) => `${c.table} ${c.action}`), events.map((e) => `${e.metadata.table_name} ${e.action}`));
+      comparison.differ(
+        where,
+        'changes',
+        td.changes.map((c) => `${c.table} ${c.action}`),
+        events.map((e) => `${e.metadata.table_name} ${e.action}`),
+      );
       continue;
     }
     for (let i = 0; i < events.length; i++) {
       const change = td.changes[i]!;
       const event = events[i]!;
       const at = `${where} change ${i} (${change.schema}.${change.table} ${change.action})`;
-      if (event.metadata.table_schema !== change.schema || event.metadata.table_name !== change.table || event.action !== change.action) {
-        comparison.differ(at, 'table and action', `${change.schema}.${change.table} ${change.action}`, `${event.metadata.table_schema}.${event.metadata.table_name} ${event.action}`);
+      if (
+        event.metadata.table_schema !== change.schema ||
+        event.metadata.table_name !== change.table ||
+        event.action !== change.action
+      ) {
+        comparison.differ(
+          at,
+          'table and action',
+          `${change.schema}.${change.table} ${change.action}`,
+          `${event.metadata.table_schema}.${event.metadata.table_name} ${event.action}`,
+        );
         continue;
       }
       if (event.metadata.commit_idx !== i) comparison.differ(at, 'commit_idx', i, event.metadata.commit_idx);
-      if (event.metadata.commit_timestamp !== commitTimestamp(td.commitTime)) comparison.differ(at, 'commit_timestamp', commitTimestamp(td.commitTime), event.metadata.commit_timestamp);
+      if (event.metadata.commit_timestamp !== commitTimestamp(td.commitTime))
+        comparison.differ(
+          at,
+          'commit_timestamp',
+          commitTimestamp(td.commitTime),
+          event.metadata.commit_timestamp,
+        );
       comparison.change(at, change, event);
     }
   }

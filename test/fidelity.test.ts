@@ -43,15 +43,26 @@ describe('fidelity to what Postgres decodes', () => {
     const key = '1234567890'.repeat(200);
     const col1 = '9876543210'.repeat(200);
     const listener = await fixture.stream.listen('public.toasted_key');
-    await fixture.stream.sql(`INSERT INTO toasted_key (toasted_key, toasted_col1) VALUES ($1, $2)`, [key, col1]);
+    await fixture.stream.sql(`INSERT INTO toasted_key (toasted_key, toasted_col1) VALUES ($1, $2)`, [
+      key,
+      col1,
+    ]);
     await fixture.stream.sql(`UPDATE toasted_key SET toasted_col2 = toasted_col1`);
     await fixture.stream.sql(`UPDATE toasted_key SET toasted_col1 = 'small'`);
     await fixture.stream.sql(`DELETE FROM toasted_key`);
     const [, update, second, del] = (await listener.take(4)).map((m) => m.body);
     listener.close();
     assert.equal(update!.action, 'update');
-    assert.deepEqual(update!.record, { id: 1, toasted_key: key, toasted_col2: col1 }, 'the key comes from the old key Postgres sent');
-    assert.deepEqual(update!.metadata.unchanged_toast_columns, ['toasted_col1'], 'only the column Postgres did not send');
+    assert.deepEqual(
+      update!.record,
+      { id: 1, toasted_key: key, toasted_col2: col1 },
+      'the key comes from the old key Postgres sent',
+    );
+    assert.deepEqual(
+      update!.metadata.unchanged_toast_columns,
+      ['toasted_col1'],
+      'only the column Postgres did not send',
+    );
     assert.deepEqual(update!.metadata.record_pks, [key]);
     assert.deepEqual(update!.changes, {}, 'the key did not change');
     assert.deepEqual(second!.record, { id: 1, toasted_key: key, toasted_col1: 'small', toasted_col2: col1 });
@@ -74,14 +85,18 @@ describe('fidelity to what Postgres decodes', () => {
   it('user-defined types dropped before wal2nats read their rows still convert (the type cache)', async () => {
     const listener = await fixture.stream.listen('public.short_lived');
     await whileFrozen(async () => {
-      await fixture.stream.sql(`INSERT INTO short_lived VALUES (1, 3, '{b,c}', ARRAY[ROW(1, 'x y')]::pair[], ROW(2, 'z'))`);
+      await fixture.stream.sql(
+        `INSERT INTO short_lived VALUES (1, 3, '{b,c}', ARRAY[ROW(1, 'x y')]::pair[], ROW(2, 'z'))`,
+      );
       await fixture.stream.sql(`DROP TABLE short_lived; DROP DOMAIN bigdom; DROP TYPE abc; DROP TYPE pair`);
     });
     const [insert] = (await listener.take(1)).map((m) => m.body);
     listener.close();
     assert.deepEqual(insert!.record, { id: 1, d: 3, e: ['b', 'c'], c: ['(1,"x y")'], p: '(2,z)' });
     assert.deepEqual(
-      fixture.stream.w2n.lines.filter((l) => l.msg === 'a column type is unknown; its values keep their text form'),
+      fixture.stream.w2n.lines.filter(
+        (l) => l.msg === 'a column type is unknown; its values keep their text form',
+      ),
       [],
       'every type was known',
     );
@@ -93,15 +108,22 @@ describe('fidelity to what Postgres decodes', () => {
     let typeOid = 0;
     await whileFrozen(async () => {
       // Created and dropped while wal2nats was not reading: it never could see this type.
-      await fixture.stream.sql(`CREATE TYPE late_mood AS ENUM ('x', 'y'); CREATE TABLE late (id int PRIMARY KEY, v late_mood)`);
-      typeOid = Number((await fixture.stream.sql<{ oid: string }>(`SELECT 'late_mood'::regtype::oid AS oid`)).rows[0]!.oid);
+      await fixture.stream.sql(
+        `CREATE TYPE late_mood AS ENUM ('x', 'y'); CREATE TABLE late (id int PRIMARY KEY, v late_mood)`,
+      );
+      typeOid = Number(
+        (await fixture.stream.sql<{ oid: string }>(`SELECT 'late_mood'::regtype::oid AS oid`)).rows[0]!.oid,
+      );
       await fixture.stream.sql(`INSERT INTO late VALUES (1, 'y')`);
       await fixture.stream.sql(`DROP TABLE late; DROP TYPE late_mood`);
     });
     const [insert] = (await listener.take(1)).map((m) => m.body);
     listener.close();
     assert.deepEqual(insert!.record, { id: 1, v: 'y' }, 'the text form, as Postgres sent it');
-    const warning = await fixture.stream.w2n.waitForLog((l) => l.msg === 'a column type is unknown; its values keep their text form', 'the unknown-type warning');
+    const warning = await fixture.stream.w2n.waitForLog(
+      (l) => l.msg === 'a column type is unknown; its values keep their text form',
+      'the unknown-type warning',
+    );
     assert.equal(warning.type_oid, typeOid);
     assert.equal(warning.column, 'v');
     assert.equal(warning.table, 'public.late');

@@ -91,9 +91,11 @@ test('harness: walLevel and extraConf reach postgresql.conf; await using dispose
   {
     await using pg = await startPostgres({ walLevel: 'replica', extraConf: { wal_sender_timeout: '5s' } });
     dir = pg.dir;
-    const rows = (await pg.query(
-      `SELECT current_setting('wal_level') AS wal_level, current_setting('wal_sender_timeout') AS timeout`,
-    )).rows;
+    const rows = (
+      await pg.query(
+        `SELECT current_setting('wal_level') AS wal_level, current_setting('wal_sender_timeout') AS timeout`,
+      )
+    ).rows;
     assert.deepEqual(rows, [{ wal_level: 'replica', timeout: '5s' }]);
   }
   assert.equal(existsSync(dir), false, 'disposed at the end of the block');

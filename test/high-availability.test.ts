@@ -45,7 +45,8 @@ function start(args: string[]): Wal2NatsProcess {
   return p;
 }
 
-const isStandingBy = (l: { msg?: string }): boolean => l.msg === 'standing by: another wal2nats streams from the slot';
+const isStandingBy = (l: { msg?: string }): boolean =>
+  l.msg === 'standing by: another wal2nats streams from the slot';
 
 interface Role {
   role: string;
@@ -65,44 +66,65 @@ interface Arrival {
 
 /** Waits for the active one among `processes`: the one whose overview says so. */
 async function activeOf(processes: readonly Wal2NatsProcess[]): Promise<Wal2NatsProcess> {
-  return waitFor(async () => {
-    for (const p of processes) if ((await roleOf(p).catch(() => null))?.role === 'active') return p;
-    return undefined;
-  }, { what: 'one process to be active', timeoutMs: 60_000, intervalMs: 100 });
+  return waitFor(
+    async () => {
+      for (const p of processes) if ((await roleOf(p).catch(() => null))?.role === 'active') return p;
+      return undefined;
+    },
+    { what: 'one process to be active', timeoutMs: 60_000, intervalMs: 100 },
+  );
 }
 
 describe('high availability: a standby that may not stand by', () => {
-  it('refuses another publication or other subject options (exit 2), and wrong Postgres credentials at once (exit 3)', { timeout: 120_000 }, async () => {
-    const url = await servers.pg.createDatabase('ha_bad', 'CREATE TABLE t (id int PRIMARY KEY)');
-    // Password authentication for one role, trust for the rest (first match wins).
-    const hba = join(servers.pg.dataDir, 'pg_hba.conf');
-    writeFileSync(hba, `host all pwuser 127.0.0.1/32 scram-sha-256\n${readFileSync(hba, 'utf8')}`);
-    await servers.pg.query("CREATE ROLE pwuser LOGIN REPLICATION SUPERUSER PASSWORD 'right-password'");
-    await servers.pg.query('SELECT pg_reload_conf()');
-    const args = (extra: string[] = [], postgresUrl = url): string[] => runArgs({ postgresUrl, natsUrl: servers.nats.url, extra: ['--slot', 'ha_bad', ...extra] });
-    const active = start(args());
-    await active.streaming();
-    const refused = async (extra: string[], postgresUrl = url): Promise<{ code: number | null; text: string; stoodBy: boolean }> => {
-      const p = start(args(extra, postgresUrl));
-      const code = await p.exited;
-      return { code, text: p.lines.map((l) => JSON.stringify(l)).join('\n'), stoodBy: p.lines.some(isStandingBy) };
-    };
-    const publication = await refused(['--publication', 'other_pub']);
-    assert.equal(publication.code, 2, publication.text);
-    assert.match(publication.text, /streamed by wal2nats on \S+ \(pid \d+\) with another --publication.*start this one with the same --publication/);
-    const prefix = await refused(['--subject-prefix', 'acme']);
-    assert.equal(prefix.code, 2, prefix.text);
-    assert.match(prefix.text, /other options that change the subjects or what is published.*--subject-prefix/);
-    const wrong = new URL(url);
-    wrong.username = 'pwuser';
-    wrong.password = 'wrong-password';
-    const credentials = await refused([], wrong.toString());
-    assert.equal(credentials.code, 3, credentials.text);
-    assert.match(credentials.text, /Postgres refused the password of user \\"pwuser\\"/);
-    assert.equal(credentials.stoodBy, false, 'refused before standing by, not at the takeover');
-    assert.ok(!credentials.text.includes('wrong-password'), 'the password is never printed');
-    assert.equal(await active.stop(), 0);
-  });
+  it(
+    'refuses another publication or other subject options (exit 2), and wrong Postgres credentials at once (exit 3)',
+    { timeout: 120_000 },
+    async () => {
+      const url = await servers.pg.createDatabase('ha_bad', 'CREATE TABLE t (id int PRIMARY KEY)');
+      // Password authentication for one role, trust for the rest (first match wins).
+      const hba = join(servers.pg.dataDir, 'pg_hba.conf');
+      writeFileSync(hba, `host all pwuser 127.0.0.1/32 scram-sha-256\n${readFileSync(hba, 'utf8')}`);
+      await servers.pg.query("CREATE ROLE pwuser LOGIN REPLICATION SUPERUSER PASSWORD 'right-password'");
+      await servers.pg.query('SELECT pg_reload_conf()');
+      const args = (extra: string[] = [], postgresUrl = url): string[] =>
+        runArgs({ postgresUrl, natsUrl: servers.nats.url, extra: ['--slot', 'ha_bad', ...extra] });
+      const active = start(args());
+      await active.streaming();
+      const refused = async (
+        extra: string[],
+        postgresUrl = url,
+      ): Promise<{ code: number | null; text: string; stoodBy: boolean }> => {
+        const p = start(args(extra, postgresUrl));
+        const code = await p.exited;
+        return {
+          code,
+          text: p.lines.map((l) => JSON.stringify(l)).join('\n'),
+          stoodBy: p.lines.some(isStandingBy),
+        };
+      };
+      const publication = await refused(['--publication', 'other_pub']);
+      assert.equal(publication.code, 2, publication.text);
+      assert.match(
+        publication.text,
+        /streamed by wal2nats on \S+ \(pid \d+\) with another --publication.*start this one with the same --publication/,
+      );
+      const prefix = await refused(['--subject-prefix', 'acme']);
+      assert.equal(prefix.code, 2, prefix.text);
+      assert.match(
+        prefix.text,
+        /other options that change the subjects or what is published.*--subject-prefix/,
+      );
+      const wrong = new URL(url);
+      wrong.username = 'pwuser';
+      wrong.password = 'wrong-password';
+      const credentials = await refused([], wrong.toString());
+      assert.equal(credentials.code, 3, credentials.text);
+      assert.match(credentials.text, /Postgres refused the password of user \\"pwuser\\"/);
+      assert.equal(credentials.stoodBy, false, 'refused before standing by, not at the takeover');
+      assert.ok(!credentials.text.includes('wrong-password'), 'the password is never printed');
+      assert.equal(await active.stop(), 0);
+    },
+  );
 });
 
 describe('a slot that vanishes', () => {
@@ -111,14 +133,25 @@ describe('a slot that vanishes', () => {
     const p = start(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'ha_gone'] }));
     await p.streaming();
     // Postgres refuses to drop a slot in use: end the session, then drop it before wal2nats is back.
-    await waitFor(async () => {
-      await servers.pg.query("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'ha_gone' AND active");
-      const dropped = await servers.pg.query("SELECT pg_drop_replication_slot('ha_gone')").then(() => true, () => false);
-      return dropped || undefined;
-    }, { what: 'the slot to be dropped', timeoutMs: 30_000, intervalMs: 10 });
+    await waitFor(
+      async () => {
+        await servers.pg.query(
+          "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'ha_gone' AND active",
+        );
+        const dropped = await servers.pg.query("SELECT pg_drop_replication_slot('ha_gone')").then(
+          () => true,
+          () => false,
+        );
+        return dropped || undefined;
+      },
+      { what: 'the slot to be dropped', timeoutMs: 30_000, intervalMs: 10 },
+    );
     assert.equal(await p.exited, 3);
     const text = p.lines.map((l) => JSON.stringify(l)).join('\n');
-    assert.match(text, /the replication slot \\"ha_gone\\" does not exist any more.*does not create a new slot/);
+    assert.match(
+      text,
+      /the replication slot \\"ha_gone\\" does not exist any more.*does not create a new slot/,
+    );
     const slots = await servers.pg.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'ha_gone'");
     assert.equal(slots.rowCount, 0, 'no new slot was created');
   });
@@ -138,9 +171,21 @@ async function takeovers(database: string, stream: string | null): Promise<void>
   await setup.end();
 
   const arrivals: Arrival[] = [];
-  const collector = collectMessages(servers.nc, `sequin.changes.${database}.>`, { onMessage: (message) => arrivals.push({ at: Date.now(), message }) });
+  const collector = collectMessages(servers.nc, `sequin.changes.${database}.>`, {
+    onMessage: (message) => arrivals.push({ at: Date.now(), message }),
+  });
   await servers.nc.flush();
-  const args = runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', database, '--log-level', 'info', ...(stream ? ['--jetstream', '--create-stream', stream] : [])] });
+  const args = runArgs({
+    postgresUrl: url,
+    natsUrl: servers.nats.url,
+    extra: [
+      '--slot',
+      database,
+      '--log-level',
+      'info',
+      ...(stream ? ['--jetstream', '--create-stream', stream] : []),
+    ],
+  });
 
   const first = start(args);
   await first.ready();
@@ -148,11 +193,14 @@ async function takeovers(database: string, stream: string | null): Promise<void>
   await second.waitForLog(isStandingBy, 'standing by');
   // A healthy standby is ready (a rolling update must go on), with its role in the body.
   const standbyHttp = await second.httpBase();
-  const readyz = await waitFor(async () => {
-    const response = await fetch(`${standbyHttp}/readyz`);
-    const body = (await response.json()) as { role: string; reasons: string[] };
-    return response.status === 200 ? body : undefined;
-  }, { what: 'the standby\'s /readyz to answer 200 (its shards connect to NATS)', timeoutMs: 30_000 });
+  const readyz = await waitFor(
+    async () => {
+      const response = await fetch(`${standbyHttp}/readyz`);
+      const body = (await response.json()) as { role: string; reasons: string[] };
+      return response.status === 200 ? body : undefined;
+    },
+    { what: "the standby's /readyz to answer 200 (its shards connect to NATS)", timeoutMs: 30_000 },
+  );
   assert.equal(readyz.role, 'standby');
   assert.equal((await fetch(`${standbyHttp}/healthz`)).status, 200);
   const role = await roleOf(second);
@@ -166,24 +214,45 @@ async function takeovers(database: string, stream: string | null): Promise<void>
   const someProgress = async (): Promise<void> => {
     const from = arrivals.length;
     const by = 100 + Math.floor(random() * 400);
-    await waitFor(() => arrivals.length >= from + by || undefined, { what: `${by} more changes on NATS`, timeoutMs: 90_000, intervalMs: 20 });
+    await waitFor(() => arrivals.length >= from + by || undefined, {
+      what: `${by} more changes on NATS`,
+      timeoutMs: 90_000,
+      intervalMs: 20,
+    });
   };
   /**
    * Measures a takeover from `t0`, the failure: until a standby publishes again (nats-server's
    * count of messages received on its connections grows), and until a change committed after
    * `t0` arrives (the new active one has replayed what the old one left unconfirmed).
    */
-  const takeoverTime = async (t0: number, standbys: readonly Wal2NatsProcess[], what: string): Promise<{ what: string; publishesMs: number; newChangeMs: number }> => {
+  const takeoverTime = async (
+    t0: number,
+    standbys: readonly Wal2NatsProcess[],
+    what: string,
+  ): Promise<{ what: string; publishesMs: number; newChangeMs: number }> => {
     // A standby's ports are read again at each look: a fresh one may still be connecting its
     // shards to NATS (it stands by before they are connected), and what it has published before
     // (only a woken one has) is the baseline.
-    const counted = await Promise.all(standbys.map(async (p) => ({ pid: p.pid, before: await messagesFromPorts(monitorUrl, localPortsTo(p.pid, servers.nats.port)) })));
-    const publishedAt = waitFor(async () => {
-      for (const c of counted) if ((await messagesFromPorts(monitorUrl, localPortsTo(c.pid, servers.nats.port))) > c.before) return Date.now();
-      return undefined;
-    }, { what: `a standby to publish after the ${what}`, timeoutMs: 60_000, intervalMs: 5 });
+    const counted = await Promise.all(
+      standbys.map(async (p) => ({
+        pid: p.pid,
+        before: await messagesFromPorts(monitorUrl, localPortsTo(p.pid, servers.nats.port)),
+      })),
+    );
+    const publishedAt = waitFor(
+      async () => {
+        for (const c of counted)
+          if ((await messagesFromPorts(monitorUrl, localPortsTo(c.pid, servers.nats.port))) > c.before)
+            return Date.now();
+        return undefined;
+      },
+      { what: `a standby to publish after the ${what}`, timeoutMs: 60_000, intervalMs: 5 },
+    );
     const arrival = await waitFor(
-      () => arrivals.find((a) => a.at >= t0 && Date.parse((a.message.data as Envelope).metadata.commit_timestamp) > t0) ?? undefined,
+      () =>
+        arrivals.find(
+          (a) => a.at >= t0 && Date.parse((a.message.data as Envelope).metadata.commit_timestamp) > t0,
+        ) ?? undefined,
       { what: `a change committed after the ${what} to arrive`, timeoutMs: 60_000, intervalMs: 10 },
     );
     return { what, publishesMs: (await publishedAt) - t0, newChangeMs: arrival.at - t0 };
@@ -197,7 +266,11 @@ async function takeovers(database: string, stream: string | null): Promise<void>
       await someProgress();
       const active = await activeOf(processes);
       const standbys = processes.filter((p) => p !== active);
-      const measuring = takeoverTime(Date.now(), standbys, `SIGKILL #${round}${standbys.length > 1 ? ` (${standbys.length} standbys)` : ''}`);
+      const measuring = takeoverTime(
+        Date.now(),
+        standbys,
+        `SIGKILL #${round}${standbys.length > 1 ? ` (${standbys.length} standbys)` : ''}`,
+      );
       active.kill();
       times.push(await measuring);
       await active.exited;
@@ -205,7 +278,10 @@ async function takeovers(database: string, stream: string | null): Promise<void>
       for (const p of fresh) await p.waitForLog(isStandingBy, 'standing by');
       processes = [...standbys, ...fresh];
       const taker = await activeOf(processes);
-      await taker.waitForLog((l) => l.msg === 'taking over: this process streams from the slot now', 'taking over');
+      await taker.waitForLog(
+        (l) => l.msg === 'taking over: this process streams from the slot now',
+        'taking over',
+      );
     }
 
     // The active one freezes: Postgres ends its session after wal_sender_timeout, a standby takes over.
@@ -214,19 +290,32 @@ async function takeovers(database: string, stream: string | null): Promise<void>
     const natsPorts = localPortsTo(frozen.pid, servers.nats.port);
     // Core NATS: a connection per shard; JetStream: one shard (and connection) per stream.
     assert.ok(natsPorts.size >= 1, `the frozen process's NATS connections are found (${natsPorts.size})`);
-    const measuring = takeoverTime(Date.now(), processes.filter((p) => p !== frozen), 'SIGSTOP');
+    const measuring = takeoverTime(
+      Date.now(),
+      processes.filter((p) => p !== frozen),
+      'SIGSTOP',
+    );
     process.kill(frozen.pid, 'SIGSTOP');
     const stoppedAt = performance.now();
     times.push(await measuring);
     await someProgress();
     // Everything it wrote before freezing has reached the server long since.
     const publishedBeforeWaking = await messagesFromPorts(monitorUrl, natsPorts);
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, FREEZE_MS - (performance.now() - stoppedAt)))); // the freeze itself, not a wait for an event
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, FREEZE_MS - (performance.now() - stoppedAt))),
+    ); // the freeze itself, not a wait for an event
     process.kill(frozen.pid, 'SIGCONT');
     await frozen.waitForLog((l) => l.msg === 'lost the slot, standing by', '"lost the slot, standing by"');
-    await waitFor(async () => (await roleOf(frozen)).role === 'standby' || undefined, { what: 'the woken process to report standby', timeoutMs: 30_000 });
+    await waitFor(async () => (await roleOf(frozen)).role === 'standby' || undefined, {
+      what: 'the woken process to report standby',
+      timeoutMs: 30_000,
+    });
     await someProgress();
-    assert.equal(await messagesFromPorts(monitorUrl, natsPorts), publishedBeforeWaking, 'the process that was frozen published nothing after waking up');
+    assert.equal(
+      await messagesFromPorts(monitorUrl, natsPorts),
+      publishedBeforeWaking,
+      'the process that was frozen published nothing after waking up',
+    );
     assert.ok(frozen.running, 'the woken process stays, as a standby');
   } finally {
     await writer.stop();
@@ -237,10 +326,13 @@ async function takeovers(database: string, stream: string | null): Promise<void>
     const e = a.message.data as Envelope;
     return changeKey(e.metadata.table_name, e.action, e.record);
   };
-  await waitFor(() => {
-    const seen = new Set(arrivals.map(keyOf));
-    return [...committed].every((k) => seen.has(k)) || undefined;
-  }, { what: `all ${committed.size} committed changes on NATS`, timeoutMs: 120_000, intervalMs: 200 });
+  await waitFor(
+    () => {
+      const seen = new Set(arrivals.map(keyOf));
+      return [...committed].every((k) => seen.has(k)) || undefined;
+    },
+    { what: `all ${committed.size} committed changes on NATS`, timeoutMs: 120_000, intervalMs: 200 },
+  );
   for (const p of processes) assert.equal(await p.stop(), 0);
   collector.close();
 
@@ -262,24 +354,55 @@ async function takeovers(database: string, stream: string | null): Promise<void>
   const missing = writer.committed.filter((k) => !seen.has(k));
   const violations = orderViolations(firstSightings);
   const mode = stream ? 'JetStream' : 'core NATS';
-  console.log(`high availability (${mode}): ${writer.transactions} transactions, ${writer.committed.length} changes, ${arrivals.length} received by a core subscriber, ${duplicates} duplicates; lost ${missing.length}, order violations ${violations.length}`);
-  const worst = (key: 'publishesMs' | 'newChangeMs'): number => Math.max(...times.filter((t) => t.what.startsWith('SIGKILL')).map((t) => t[key]));
-  console.log(`takeover times, ${mode} (measured on a loaded machine; until the other one publishes again / until a change committed after the failure arrives): ${times.map((t) => `${t.what} ${t.publishesMs} / ${t.newChangeMs} ms`).join(', ')}; worst after SIGKILL ${worst('publishesMs')} / ${worst('newChangeMs')} ms`);
+  console.log(
+    `high availability (${mode}): ${writer.transactions} transactions, ${writer.committed.length} changes, ${arrivals.length} received by a core subscriber, ${duplicates} duplicates; lost ${missing.length}, order violations ${violations.length}`,
+  );
+  const worst = (key: 'publishesMs' | 'newChangeMs'): number =>
+    Math.max(...times.filter((t) => t.what.startsWith('SIGKILL')).map((t) => t[key]));
+  console.log(
+    `takeover times, ${mode} (measured on a loaded machine; until the other one publishes again / until a change committed after the failure arrives): ${times.map((t) => `${t.what} ${t.publishesMs} / ${t.newChangeMs} ms`).join(', ')}; worst after SIGKILL ${worst('publishesMs')} / ${worst('newChangeMs')} ms`,
+  );
   assert.deepEqual(missing.slice(0, 10), [], `${missing.length} changes lost`);
-  assert.deepEqual(violations.slice(0, 10), [], `${violations.length} per-table order violations among first sightings`);
+  assert.deepEqual(
+    violations.slice(0, 10),
+    [],
+    `${violations.length} per-table order violations among first sightings`,
+  );
   assert.equal(firstSightings.length, writer.committed.length);
   if (stream) {
     const stored = await readStream(servers.nc, stream);
-    const { missing: storedMissing, twice, violations: storedViolations } = checkStored(stored, writer.committed);
-    console.log(`high availability (JetStream stream): ${stored.length} stored; lost ${storedMissing.length}, twice ${twice.length}, per-table order violations ${storedViolations.length}`);
-    assert.deepEqual(storedMissing.slice(0, 10), [], `${storedMissing.length} changes missing from the stream`);
+    const {
+      missing: storedMissing,
+      twice,
+      violations: storedViolations,
+    } = checkStored(stored, writer.committed);
+    console.log(
+      `high availability (JetStream stream): ${stored.length} stored; lost ${storedMissing.length}, twice ${twice.length}, per-table order violations ${storedViolations.length}`,
+    );
+    assert.deepEqual(
+      storedMissing.slice(0, 10),
+      [],
+      `${storedMissing.length} changes missing from the stream`,
+    );
     assert.deepEqual(twice.slice(0, 10), [], `${twice.length} changes stored twice`);
-    assert.deepEqual(storedViolations.slice(0, 10), [], `${storedViolations.length} per-table order violations in the stream`);
+    assert.deepEqual(
+      storedViolations.slice(0, 10),
+      [],
+      `${storedViolations.length} per-table order violations in the stream`,
+    );
     assert.equal(stored.length, writer.committed.length);
   }
 }
 
 describe('high availability', () => {
-  it('core NATS: a standby takes over after SIGKILL and SIGSTOP; a subscriber sees every change, in order per table; the frozen one never publishes again', { timeout: 300_000 }, () => takeovers('ha', null));
-  it('JetStream: the same, and the stream holds every change once, in order per table', { timeout: 300_000 }, () => takeovers('ha_js', 'HA'));
+  it(
+    'core NATS: a standby takes over after SIGKILL and SIGSTOP; a subscriber sees every change, in order per table; the frozen one never publishes again',
+    { timeout: 300_000 },
+    () => takeovers('ha', null),
+  );
+  it(
+    'JetStream: the same, and the stream holds every change once, in order per table',
+    { timeout: 300_000 },
+    () => takeovers('ha_js', 'HA'),
+  );
 });

@@ -20,10 +20,15 @@ describe('JetStream mode', () => {
     const client = await servers.pg.connect('nostream');
     await client.query('CREATE TABLE t (id int PRIMARY KEY)');
     await client.end();
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'nostream', '--jetstream'] }));
+    const w2n = new Wal2NatsProcess(
+      runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'nostream', '--jetstream'] }),
+    );
     assert.equal(await w2n.exited, 2);
     const text = w2n.lines.map((l) => `${l.msg} ${String(l.hint ?? '')}`).join('\n');
-    assert.match(text, /invalid option --jetstream: no JetStream stream captures sequin\.changes\.nostream\.public\.t\.insert/);
+    assert.match(
+      text,
+      /invalid option --jetstream: no JetStream stream captures sequin\.changes\.nostream\.public\.t\.insert/,
+    );
     assert.match(text, /--create-stream/);
   });
 
@@ -41,10 +46,17 @@ describe('JetStream mode', () => {
       );
     }
     const expected = 400 * 3 * 2 + 200 * 3;
-    const args = runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'crash', '--jetstream', '--create-stream', 'CRASH'] });
+    const args = runArgs({
+      postgresUrl: url,
+      natsUrl: servers.nats.url,
+      extra: ['--slot', 'crash', '--jetstream', '--create-stream', 'CRASH'],
+    });
 
     const first = new Wal2NatsProcess(args);
-    await waitFor(async () => (await streamMessageCount(servers.nc, 'CRASH').catch(() => 0)) >= 300 || undefined, { what: 'part of the drain to reach the stream', timeoutMs: 60_000, intervalMs: 20 });
+    await waitFor(
+      async () => (await streamMessageCount(servers.nc, 'CRASH').catch(() => 0)) >= 300 || undefined,
+      { what: 'part of the drain to reach the stream', timeoutMs: 60_000, intervalMs: 20 },
+    );
     first.kill();
     const code = await first.exited;
     assert.equal(code, null, 'killed by the signal');
@@ -53,14 +65,19 @@ describe('JetStream mode', () => {
 
     const second = new Wal2NatsProcess(args);
     try {
-      await waitFor(async () => (await streamMessageCount(servers.nc, 'CRASH')) >= expected || undefined, { what: `all ${expected} changes in the stream`, timeoutMs: 120_000, intervalMs: 100 });
+      await waitFor(async () => (await streamMessageCount(servers.nc, 'CRASH')) >= expected || undefined, {
+        what: `all ${expected} changes in the stream`,
+        timeoutMs: 120_000,
+        intervalMs: 100,
+      });
       const stored = await readStream(servers.nc, 'CRASH');
       assert.equal(stored.length, expected, 'no change stored twice');
       const ids = new Set(stored.map((m) => m.msgId));
       assert.equal(ids.size, expected);
       const envelopes = stored.map((m) => m.data as Envelope);
       assert.deepEqual(orderViolations(envelopes), []);
-      for (const m of stored.slice(0, 20)) assert.equal(m.msgId, (m.data as Envelope).metadata.idempotency_key);
+      for (const m of stored.slice(0, 20))
+        assert.equal(m.msgId, (m.data as Envelope).metadata.idempotency_key);
       assert.equal(await second.stop(), 0);
     } finally {
       second.kill();

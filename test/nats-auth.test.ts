@@ -11,7 +11,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nkeys, type NatsConnection } from '@nats-io/transport-node';
-import { collectMessages, freePort, startNats, startPostgres, type NatsServer, type PgServer } from './harness/index.js';
+import {
+  collectMessages,
+  freePort,
+  startNats,
+  startPostgres,
+  type NatsServer,
+  type PgServer,
+} from './harness/index.js';
 import type { Envelope } from './support/envelope.js';
 import { metricReaches, metricValue } from './support/metrics.js';
 import { makeTestPki, type TestPki } from './support/nats-certs.js';
@@ -57,17 +64,29 @@ before(async () => {
     startNats({ jetstream: false, config: `authorization { token: ${JSON.stringify(TOKEN)} }` }),
     startNats({ jetstream: false, config: operator.serverConfig }),
     startNats({ jetstream: false, config: tls }),
-    startNats({ jetstream: false, config: `tls { cert_file: ${JSON.stringify(pki.serverCert)}, key_file: ${JSON.stringify(pki.serverKey)}, ca_file: ${JSON.stringify(pki.caCert)}, verify: true }` }),
+    startNats({
+      jetstream: false,
+      config: `tls { cert_file: ${JSON.stringify(pki.serverCert)}, key_file: ${JSON.stringify(pki.serverKey)}, ca_file: ${JSON.stringify(pki.caCert)}, verify: true }`,
+    }),
   ]);
 });
 
 after(async () => {
   await Promise.all(readers.map((nc) => nc.close()));
-  await Promise.all([pg?.dispose(), usersServer?.dispose(), tokenServer?.dispose(), jwtServer?.dispose(), tlsServer?.dispose(), mtlsServer?.dispose()]);
+  await Promise.all([
+    pg?.dispose(),
+    usersServer?.dispose(),
+    tokenServer?.dispose(),
+    jwtServer?.dispose(),
+    tlsServer?.dispose(),
+    mtlsServer?.dispose(),
+  ]);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function newDatabase(sql = 'CREATE TABLE items (id int PRIMARY KEY, v text)'): Promise<{ name: string; url: string }> {
+async function newDatabase(
+  sql = 'CREATE TABLE items (id int PRIMARY KEY, v text)',
+): Promise<{ name: string; url: string }> {
   const name = `auth${++databases}`;
   return { name, url: await pg.createDatabase(name, sql) };
 }
@@ -84,7 +103,8 @@ function allOutput(w2n: Wal2NatsProcess): string {
 }
 
 function assertNoSecret(text: string, ...secrets: string[]): void {
-  for (const secret of secrets) assert.equal(text.includes(secret), false, `the output holds the secret ${secret.slice(0, 4)}…`);
+  for (const secret of secrets)
+    assert.equal(text.includes(secret), false, `the output holds the secret ${secret.slice(0, 4)}…`);
 }
 
 interface RunOptions {
@@ -99,11 +119,19 @@ interface RunOptions {
  * Runs wal2nats against `natsUrl` with `extra` options, inserts one row, and checks that it
  * arrives (read by `reader`); stops it and expects exit 0. Returns the process for more checks.
  */
-async function streamsOneChange(natsUrl: string, reader: NatsConnection, extra: string[], { env = {}, sql, during }: RunOptions = {}): Promise<{ w2n: Wal2NatsProcess; db: string }> {
+async function streamsOneChange(
+  natsUrl: string,
+  reader: NatsConnection,
+  extra: string[],
+  { env = {}, sql, during }: RunOptions = {},
+): Promise<{ w2n: Wal2NatsProcess; db: string }> {
   const db = await newDatabase(sql);
   const collector = collectMessages(reader, `sequin.changes.${db.name}.>`);
   await reader.flush();
-  const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: db.url, natsUrl, extra: ['--slot', db.name, ...extra] }), env);
+  const w2n = new Wal2NatsProcess(
+    runArgs({ postgresUrl: db.url, natsUrl, extra: ['--slot', db.name, ...extra] }),
+    env,
+  );
   try {
     await w2n.streaming();
     const client = await pg.connect(db.name);
@@ -122,17 +150,33 @@ async function streamsOneChange(natsUrl: string, reader: NatsConnection, extra: 
 }
 
 /** Runs wal2nats until it exits on its own; returns the exit code and the final error line. */
-async function exitsWith(natsUrl: string, extra: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; error: string; w2n: Wal2NatsProcess }> {
+async function exitsWith(
+  natsUrl: string,
+  extra: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; error: string; w2n: Wal2NatsProcess }> {
   const db = await newDatabase();
-  const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: db.url, natsUrl, extra: ['--slot', db.name, ...extra] }), env);
+  const w2n = new Wal2NatsProcess(
+    runArgs({ postgresUrl: db.url, natsUrl, extra: ['--slot', db.name, ...extra] }),
+    env,
+  );
   const timer = setTimeout(() => w2n.kill(), 60_000);
   const code = await w2n.exited;
   clearTimeout(timer);
   const last = [...w2n.lines].reverse().find((l) => l.level === 'error');
-  return { code, error: last ? `${String(last.msg)}\n  hint: ${String(last.hint ?? '')}\n  code: ${String(last.code ?? '')}` : w2n.tail(), w2n };
+  return {
+    code,
+    error: last
+      ? `${String(last.msg)}\n  hint: ${String(last.hint ?? '')}\n  code: ${String(last.code ?? '')}`
+      : w2n.tail(),
+    w2n,
+  };
 }
 
-async function reader(server: NatsServer, options: Parameters<NatsServer['connect']>[0] = {}): Promise<NatsConnection> {
+async function reader(
+  server: NatsServer,
+  options: Parameters<NatsServer['connect']>[0] = {},
+): Promise<NatsConnection> {
   const nc = await server.connect(options);
   readers.push(nc);
   return nc;
@@ -141,19 +185,35 @@ async function reader(server: NatsServer, options: Parameters<NatsServer['connec
 describe('NATS authentication', () => {
   it('user and password, the password from an environment variable named in the config file', async () => {
     const config = writeFile('alice.yaml', 'nats-user: alice\nnats-password: { env: ALICE_NATS_PASSWORD }\n');
-    const { w2n } = await streamsOneChange(usersServer.url, await reader(usersServer, { user: 'admin', pass: ADMIN_PASSWORD }), ['--config', config], { env: { ALICE_NATS_PASSWORD: ALICE_PASSWORD }, during: async (running) => {
-      const base = await running.httpBase();
-      const metrics = await (await fetch(`${base}/metrics`)).text();
-      assertNoSecret(metrics, ALICE_PASSWORD);
-      await metricReaches(base, 'wal2nats_nats_connected', 2);
-      assert.equal(await metricValue(base, 'wal2nats_nats_reconnects_total'), 0);
-    } });
-    assert.ok(w2n.lines.some((l) => l.msg === 'NATS lets us publish to our subjects' && l.user === 'user "alice"'), 'the start-up check passed for alice');
+    const { w2n } = await streamsOneChange(
+      usersServer.url,
+      await reader(usersServer, { user: 'admin', pass: ADMIN_PASSWORD }),
+      ['--config', config],
+      {
+        env: { ALICE_NATS_PASSWORD: ALICE_PASSWORD },
+        during: async (running) => {
+          const base = await running.httpBase();
+          const metrics = await (await fetch(`${base}/metrics`)).text();
+          assertNoSecret(metrics, ALICE_PASSWORD);
+          await metricReaches(base, 'wal2nats_nats_connected', 2);
+          assert.equal(await metricValue(base, 'wal2nats_nats_reconnects_total'), 0);
+        },
+      },
+    );
+    assert.ok(
+      w2n.lines.some((l) => l.msg === 'NATS lets us publish to our subjects' && l.user === 'user "alice"'),
+      'the start-up check passed for alice',
+    );
     assertNoSecret(allOutput(w2n), ALICE_PASSWORD);
   });
 
   it('refuses a wrong password with exit 3, without printing it', async () => {
-    const { code, error, w2n } = await exitsWith(usersServer.url, ['--nats-user', 'alice', '--nats-password', 'wrong-Pw-123456']);
+    const { code, error, w2n } = await exitsWith(usersServer.url, [
+      '--nats-user',
+      'alice',
+      '--nats-password',
+      'wrong-Pw-123456',
+    ]);
     assert.equal(code, 3, error);
     assert.match(error, /NATS refused our credentials: Authorization Violation/);
     assert.match(error, /code: NATS_AUTH/);
@@ -163,12 +223,17 @@ describe('NATS authentication', () => {
   it('token, read from a file named in the config file', async () => {
     const tokenFile = writeFile('token', `${TOKEN}\n`);
     const config = writeFile('token.yaml', `nats-token: { file: ${JSON.stringify(tokenFile)} }\n`);
-    const { w2n } = await streamsOneChange(tokenServer.url, await reader(tokenServer, { token: TOKEN }), ['--config', config]);
+    const { w2n } = await streamsOneChange(tokenServer.url, await reader(tokenServer, { token: TOKEN }), [
+      '--config',
+      config,
+    ]);
     assertNoSecret(allOutput(w2n), TOKEN);
   });
 
   it('refuses a wrong token with exit 3', async () => {
-    const { code, error, w2n } = await exitsWith(tokenServer.url, [], { WAL2NATS_NATS_TOKEN: 'not-the-token-42' });
+    const { code, error, w2n } = await exitsWith(tokenServer.url, [], {
+      WAL2NATS_NATS_TOKEN: 'not-the-token-42',
+    });
     assert.equal(code, 3, error);
     assert.match(error, /NATS refused our credentials/);
     assertNoSecret(allOutput(w2n), 'not-the-token-42');
@@ -176,20 +241,37 @@ describe('NATS authentication', () => {
 
   it('NKey seed file', async () => {
     const seedFile = writeFile('user.nk', `${nkeySeed}\n`);
-    const { w2n } = await streamsOneChange(usersServer.url, await reader(usersServer, { user: 'admin', pass: ADMIN_PASSWORD }), ['--nats-nkey-seed-file', seedFile]);
+    const { w2n } = await streamsOneChange(
+      usersServer.url,
+      await reader(usersServer, { user: 'admin', pass: ADMIN_PASSWORD }),
+      ['--nats-nkey-seed-file', seedFile],
+    );
     assertNoSecret(allOutput(w2n), nkeySeed);
     const publicKey = nkeys.fromSeed(new TextEncoder().encode(nkeySeed)).getPublicKey();
-    assert.ok(w2n.lines.some((l) => l.msg === 'NATS lets us publish to our subjects' && l.user === `NKey user ${publicKey}`));
+    assert.ok(
+      w2n.lines.some(
+        (l) => l.msg === 'NATS lets us publish to our subjects' && l.user === `NKey user ${publicKey}`,
+      ),
+    );
   });
 
   it('creds file (operator, account and user JWTs)', async () => {
     const credsFile = writeFile('user.creds', operator.creds);
     const readerCreds = new TextEncoder().encode(operator.creds);
     const { credsAuthenticator } = await import('@nats-io/transport-node');
-    const { w2n } = await streamsOneChange(jwtServer.url, await reader(jwtServer, { authenticator: credsAuthenticator(readerCreds) }), ['--nats-creds-file', credsFile]);
+    const { w2n } = await streamsOneChange(
+      jwtServer.url,
+      await reader(jwtServer, { authenticator: credsAuthenticator(readerCreds) }),
+      ['--nats-creds-file', credsFile],
+    );
     const seed = /SU[A-Z0-9]{50,}/.exec(operator.creds)![0];
     assertNoSecret(allOutput(w2n), seed);
-    assert.ok(w2n.lines.some((l) => l.msg === 'NATS lets us publish to our subjects' && String(l.user).includes(operator.userPublicKey)));
+    assert.ok(
+      w2n.lines.some(
+        (l) =>
+          l.msg === 'NATS lets us publish to our subjects' && String(l.user).includes(operator.userPublicKey),
+      ),
+    );
   });
 
   it('exits 3 on a creds file the operator does not know', async () => {
@@ -230,15 +312,31 @@ describe('NATS TLS', () => {
   });
 
   it('exits 3 when a tls:// URL points at a server without TLS', async () => {
-    const { code, error } = await exitsWith(tokenServer.url.replace('nats://', 'tls://'), [], { WAL2NATS_NATS_TOKEN: TOKEN });
+    const { code, error } = await exitsWith(tokenServer.url.replace('nats://', 'tls://'), [], {
+      WAL2NATS_NATS_TOKEN: TOKEN,
+    });
     assert.equal(code, 3, error);
     assert.match(error, /the NATS server does not offer TLS/);
   });
 
   it('mutual TLS with a client certificate and key', async () => {
-    const nc = await reader(mtlsServer, { tls: { caFile: pki.caCert, certFile: pki.clientCert, keyFile: pki.clientKey } });
-    const { w2n } = await streamsOneChange(mtlsServer.url, nc, ['--nats-tls-ca', pki.caCert, '--nats-tls-cert', pki.clientCert, '--nats-tls-key', pki.clientKey]);
-    assert.ok(w2n.lines.some((l) => l.msg === 'NATS lets us publish to our subjects' && String(l.user).includes('CN=wal2nats-client')));
+    const nc = await reader(mtlsServer, {
+      tls: { caFile: pki.caCert, certFile: pki.clientCert, keyFile: pki.clientKey },
+    });
+    const { w2n } = await streamsOneChange(mtlsServer.url, nc, [
+      '--nats-tls-ca',
+      pki.caCert,
+      '--nats-tls-cert',
+      pki.clientCert,
+      '--nats-tls-key',
+      pki.clientKey,
+    ]);
+    assert.ok(
+      w2n.lines.some(
+        (l) =>
+          l.msg === 'NATS lets us publish to our subjects' && String(l.user).includes('CN=wal2nats-client'),
+      ),
+    );
   });
 
   it('exits 3 when the server wants a client certificate and gets none, and says to pass one', async () => {
@@ -251,22 +349,42 @@ describe('NATS TLS', () => {
 
 describe('the start-up permission check', () => {
   it('exits 3 naming the subject and the user when a subject is not allowed, before streaming', async () => {
-    const db = await newDatabase('CREATE TABLE items (id int PRIMARY KEY); CREATE TABLE payroll (id int PRIMARY KEY)');
+    const db = await newDatabase(
+      'CREATE TABLE items (id int PRIMARY KEY); CREATE TABLE payroll (id int PRIMARY KEY)',
+    );
     const watcher = await reader(usersServer, { user: 'admin', pass: ADMIN_PASSWORD });
     const seen = collectMessages(watcher, '>');
     await watcher.flush();
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: db.url, natsUrl: usersServer.url, extra: ['--slot', db.name, '--nats-user', 'limited', '--nats-password', LIMITED_PASSWORD] }));
+    const w2n = new Wal2NatsProcess(
+      runArgs({
+        postgresUrl: db.url,
+        natsUrl: usersServer.url,
+        extra: ['--slot', db.name, '--nats-user', 'limited', '--nats-password', LIMITED_PASSWORD],
+      }),
+    );
     try {
       assert.equal(await w2n.exited, 3, w2n.tail());
       const error = w2n.lines.find((l) => l.level === 'error' && l.code === 'NATS_PERMISSION');
       assert.ok(error, w2n.tail());
-      assert.match(String(error.msg), new RegExp(`NATS does not let user "limited" publish to sequin\\.changes\\.${db.name}\\.public\\.payroll\\.insert`));
+      assert.match(
+        String(error.msg),
+        new RegExp(
+          `NATS does not let user "limited" publish to sequin\\.changes\\.${db.name}\\.public\\.payroll\\.insert`,
+        ),
+      );
       assert.match(String(error.hint), /--exclude-tables/);
-      assert.equal(w2n.lines.some((l) => l.msg === 'streaming from the slot'), false, 'it never streamed');
+      assert.equal(
+        w2n.lines.some((l) => l.msg === 'streaming from the slot'),
+        false,
+        'it never streamed',
+      );
       assertNoSecret(allOutput(w2n), LIMITED_PASSWORD);
       // The probes reached no subscriber: a round trip to the server after the exit shows none.
       await watcher.flush();
-      assert.deepEqual(seen.messages.map((m) => m.subject), []);
+      assert.deepEqual(
+        seen.messages.map((m) => m.subject),
+        [],
+      );
     } finally {
       seen.close();
       w2n.kill();
@@ -274,16 +392,32 @@ describe('the start-up permission check', () => {
   });
 
   it('when NATS is down at start, streams meanwhile and still exits 3 once NATS is up and refuses', async () => {
-    const db = await newDatabase('CREATE TABLE items (id int PRIMARY KEY); CREATE TABLE payroll (id int PRIMARY KEY)');
+    const db = await newDatabase(
+      'CREATE TABLE items (id int PRIMARY KEY); CREATE TABLE payroll (id int PRIMARY KEY)',
+    );
     await usersServer.stop();
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: db.url, natsUrl: usersServer.url, extra: ['--slot', db.name, '--nats-user', 'limited', '--nats-password', LIMITED_PASSWORD] }));
+    const w2n = new Wal2NatsProcess(
+      runArgs({
+        postgresUrl: db.url,
+        natsUrl: usersServer.url,
+        extra: ['--slot', db.name, '--nats-user', 'limited', '--nats-password', LIMITED_PASSWORD],
+      }),
+    );
     try {
-      await w2n.waitForLog((l) => l.msg === 'NATS is not reachable yet: reading starts now; publish permissions are checked once it is', 'the check to let reading start');
+      await w2n.waitForLog(
+        (l) =>
+          l.msg ===
+          'NATS is not reachable yet: reading starts now; publish permissions are checked once it is',
+        'the check to let reading start',
+      );
       await w2n.streaming();
       await usersServer.start();
       assert.equal(await w2n.exited, 3, w2n.tail());
       const error = w2n.lines.find((l) => l.level === 'error' && l.code === 'NATS_PERMISSION');
-      assert.match(String(error?.msg), /NATS does not let user "limited" publish to .*\.public\.payroll\.insert/);
+      assert.match(
+        String(error?.msg),
+        /NATS does not let user "limited" publish to .*\.public\.payroll\.insert/,
+      );
     } finally {
       w2n.kill();
       if (!usersServer.running) await usersServer.start();
@@ -295,12 +429,20 @@ describe('the start-up permission check', () => {
     const seen = collectMessages(watcher, '>');
     await watcher.flush();
     try {
-      const { db } = await streamsOneChange(usersServer.url, watcher, ['--nats-user', 'limited', '--nats-password', LIMITED_PASSWORD, '--exclude-tables', 'public.payroll'], {
-        sql: 'CREATE TABLE items (id int PRIMARY KEY, v text); CREATE TABLE payroll (id int PRIMARY KEY)',
-      });
+      const { db } = await streamsOneChange(
+        usersServer.url,
+        watcher,
+        ['--nats-user', 'limited', '--nats-password', LIMITED_PASSWORD, '--exclude-tables', 'public.payroll'],
+        {
+          sql: 'CREATE TABLE items (id int PRIMARY KEY, v text); CREATE TABLE payroll (id int PRIMARY KEY)',
+        },
+      );
       await watcher.flush();
       // Only the one real change: no probe was delivered.
-      assert.deepEqual(seen.messages.map((m) => m.subject).filter((s) => !s.startsWith('_INBOX.')), [`sequin.changes.${db}.public.items.insert`]);
+      assert.deepEqual(
+        seen.messages.map((m) => m.subject).filter((s) => !s.startsWith('_INBOX.')),
+        [`sequin.changes.${db}.public.items.insert`],
+      );
     } finally {
       seen.close();
     }
@@ -311,15 +453,27 @@ describe('waiting for NATS', () => {
   it('retries an unreachable server with a log line per attempt, streams meanwhile, and stops cleanly while waiting', async () => {
     const port = await freePort();
     const db = await newDatabase();
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: db.url, natsUrl: `nats://127.0.0.1:${port},nats://127.0.0.1:${port}`, extra: ['--slot', db.name] }));
+    const w2n = new Wal2NatsProcess(
+      runArgs({
+        postgresUrl: db.url,
+        natsUrl: `nats://127.0.0.1:${port},nats://127.0.0.1:${port}`,
+        extra: ['--slot', db.name],
+      }),
+    );
     try {
       const first = await w2n.waitForLog((l) => l.msg === 'waiting for NATS', '"waiting for NATS"');
       assert.match(String(first.error), /cannot connect to NATS/);
       assert.equal(first.servers, `nats://127.0.0.1:${port},nats://127.0.0.1:${port}`);
-      await w2n.waitForLog((l) => l.msg === 'waiting for NATS' && l.attempt === 2 && l.thread === 'main', 'a second attempt');
+      await w2n.waitForLog(
+        (l) => l.msg === 'waiting for NATS' && l.attempt === 2 && l.thread === 'main',
+        'a second attempt',
+      );
       // Reading does not wait for NATS; the shards wait for it too, each on its own.
       await w2n.streaming();
-      await w2n.waitForLog((l) => l.msg === 'waiting for NATS' && l.thread === 'shard-0', 'shard 0 waiting for NATS');
+      await w2n.waitForLog(
+        (l) => l.msg === 'waiting for NATS' && l.thread === 'shard-0',
+        'shard 0 waiting for NATS',
+      );
       assert.equal(await w2n.stop('SIGTERM', 15_000), 0);
     } finally {
       w2n.kill();

@@ -29,7 +29,11 @@ function npmEnv(): NodeJS.ProcessEnv {
 }
 
 async function pack(packageDir: string, destination: string): Promise<string> {
-  const { stdout } = await run('pnpm', ['pack', '--pack-destination', destination], { cwd: join(repo, packageDir), maxBuffer: 16 << 20, timeout: 120_000 });
+  const { stdout } = await run('pnpm', ['pack', '--pack-destination', destination], {
+    cwd: join(repo, packageDir),
+    maxBuffer: 16 << 20,
+    timeout: 120_000,
+  });
   const tarball = stdout.trim().split('\n').pop()!.trim();
   assert.match(tarball, /\.tgz$/, `pnpm pack in ${packageDir} said:\n${stdout}`);
   return tarball;
@@ -38,10 +42,13 @@ async function pack(packageDir: string, destination: string): Promise<string> {
 /** Each file of a tarball with its size, from `tar -tvzf`. */
 async function tarballFiles(tarball: string): Promise<{ path: string; size: number }[]> {
   const { stdout } = await run('tar', ['-tvzf', tarball], { maxBuffer: 16 << 20 });
-  return stdout.trim().split('\n').map((line) => {
-    const fields = line.trim().split(/\s+/);
-    return { path: fields[fields.length - 1]!, size: Number(fields[2]) };
-  });
+  return stdout
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const fields = line.trim().split(/\s+/);
+      return { path: fields[fields.length - 1]!, size: Number(fields[2]) };
+    });
 }
 
 describe('the packed packages, installed with npm', { timeout: 600_000 }, () => {
@@ -59,13 +66,28 @@ describe('the packed packages, installed with npm', { timeout: 600_000 }, () => 
     const cli = await pack('packages/cli', work);
     const types = await pack('packages/types', work);
     tarballs = [cli, types];
-    version = (JSON.parse(readFileSync(join(repo, 'packages/cli/package.json'), 'utf8')) as { version: string }).version;
-    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--omit=dev', '--loglevel=error', cli, types], {
-      cwd: app,
-      env: npmEnv(),
-      maxBuffer: 16 << 20,
-      timeout: 300_000,
-    });
+    version = (
+      JSON.parse(readFileSync(join(repo, 'packages/cli/package.json'), 'utf8')) as { version: string }
+    ).version;
+    await run(
+      'npm',
+      [
+        'install',
+        '--no-audit',
+        '--no-fund',
+        '--prefer-offline',
+        '--omit=dev',
+        '--loglevel=error',
+        cli,
+        types,
+      ],
+      {
+        cwd: app,
+        env: npmEnv(),
+        maxBuffer: 16 << 20,
+        timeout: 300_000,
+      },
+    );
     wal2nats = join(app, 'node_modules', '.bin', 'wal2nats');
   });
   after(() => {
@@ -73,13 +95,24 @@ describe('the packed packages, installed with npm', { timeout: 600_000 }, () => 
   });
 
   it('ship no tests or bench files, a LICENSE and a README, one version, and wal2nats under 5 MB unpacked', async () => {
-    const typesManifest = JSON.parse(readFileSync(join(app, 'node_modules', '@wal2nats', 'types', 'package.json'), 'utf8')) as { version: string };
+    const typesManifest = JSON.parse(
+      readFileSync(join(app, 'node_modules', '@wal2nats', 'types', 'package.json'), 'utf8'),
+    ) as { version: string };
     assert.equal(typesManifest.version, version, '@wal2nats/types carries the version of wal2nats');
     for (const tarball of tarballs) {
       const files = await tarballFiles(tarball);
       const paths = files.map((f) => f.path);
-      assert.deepEqual(paths.filter((p) => /(^|\/)(test|tests|bench|scripts|src)\/|\.test\.|\.bench\.|\.map$|\.ts$/.test(p) && !p.endsWith('.d.ts')), [], tarball);
-      for (const required of ['package/package.json', 'package/LICENSE', 'package/README.md']) assert.ok(paths.includes(required), `${tarball} holds ${required}`);
+      assert.deepEqual(
+        paths.filter(
+          (p) =>
+            /(^|\/)(test|tests|bench|scripts|src)\/|\.test\.|\.bench\.|\.map$|\.ts$/.test(p) &&
+            !p.endsWith('.d.ts'),
+        ),
+        [],
+        tarball,
+      );
+      for (const required of ['package/package.json', 'package/LICENSE', 'package/README.md'])
+        assert.ok(paths.includes(required), `${tarball} holds ${required}`);
       const unpacked = files.reduce((sum, f) => sum + f.size, 0);
       assert.ok(unpacked < MAX_UNPACKED_BYTES, `${tarball}: ${unpacked} bytes unpacked`);
     }
@@ -104,7 +137,11 @@ describe('the packed packages, installed with npm', { timeout: 600_000 }, () => 
     const collector = collectMessages(nc, 'sequin.changes.packed.>');
     const rowsCollector = collectMessages(nc, 'sequin.rows.packed.>');
     await nc.flush();
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--initial-snapshot'] }), {}, { script: wal2nats });
+    const w2n = new Wal2NatsProcess(
+      runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--initial-snapshot'] }),
+      {},
+      { script: wal2nats },
+    );
     let records: Wal2NatsProcess | undefined;
     let messages;
     let rowMessages;
@@ -113,14 +150,20 @@ describe('the packed packages, installed with npm', { timeout: 600_000 }, () => 
       // A second instance on its own slot (started once the first has made the publication)
       // publishes the same changes as record events.
       records = new Wal2NatsProcess(
-        runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'packed_records', '--message-kind', 'records', '--shards', '1'] }),
+        runArgs({
+          postgresUrl: url,
+          natsUrl: nats.url,
+          extra: ['--slot', 'packed_records', '--message-kind', 'records', '--shards', '1'],
+        }),
         {},
         { script: wal2nats },
       );
       await records.streaming();
       const client = await pg.connect('packed');
       try {
-        await client.query(`INSERT INTO "Sales Team"."order.items" VALUES (2, 5, 'new', '{}', 'null', now())`);
+        await client.query(
+          `INSERT INTO "Sales Team"."order.items" VALUES (2, 5, 'new', '{}', 'null', now())`,
+        );
         await client.query(`UPDATE "Sales Team"."order.items" SET qty = 6 WHERE id = 2`);
         await client.query(`DELETE FROM "Sales Team"."order.items" WHERE id = 1`);
         await client.query(`TRUNCATE "Sales Team"."order.items"`);
@@ -137,7 +180,10 @@ describe('the packed packages, installed with npm', { timeout: 600_000 }, () => 
       const script = await fetch(`${http}/console/console.js`);
       assert.equal(script.status, 200, 'the console script is served from the installed package');
       assert.match(await script.text(), /import /);
-      assert.match(await (await fetch(`${http}/metrics`)).text(), /wal2nats_messages_published_total\{[^}]*action="truncate"[^}]*\} 1/);
+      assert.match(
+        await (await fetch(`${http}/metrics`)).text(),
+        /wal2nats_messages_published_total\{[^}]*action="truncate"[^}]*\} 1/,
+      );
       assert.equal(await w2n.stop(), 0, `wal2nats stopped cleanly:\n${w2n.tail()}`);
       assert.equal(await records.stop(), 0, `wal2nats (records) stopped cleanly:\n${records.tail()}`);
     } finally {
@@ -148,7 +194,9 @@ describe('the packed packages, installed with npm', { timeout: 600_000 }, () => 
     }
     assert.deepEqual(
       messages.map((m) => m.subject),
-      ['read', 'insert', 'update', 'delete', 'truncate'].map((action) => `sequin.changes.packed.Sales%20Team.order%2Eitems.${action}`),
+      ['read', 'insert', 'update', 'delete', 'truncate'].map(
+        (action) => `sequin.changes.packed.Sales%20Team.order%2Eitems.${action}`,
+      ),
     );
     assert.deepEqual(
       rowMessages.map((m) => m.subject),
@@ -157,7 +205,10 @@ describe('the packed packages, installed with npm', { timeout: 600_000 }, () => 
 
     // The messages as typed literals: a field the types do not know, or a value of the wrong
     // type, fails the compilation (`satisfies` checks excess properties too).
-    const literals = (list: typeof messages) => list.map((m) => `  { subject: ${JSON.stringify(m.subject)}, body: ${JSON.stringify(m.data)} },`).join('\n');
+    const literals = (list: typeof messages) =>
+      list
+        .map((m) => `  { subject: ${JSON.stringify(m.subject)}, body: ${JSON.stringify(m.data)} },`)
+        .join('\n');
     writeFileSync(
       join(app, 'consumer.mts'),
       `import { parseSubject, type ChangeEvent, type RecordEvent } from '@wal2nats/types';
@@ -202,16 +253,36 @@ for (const { subject, body } of receivedRows as readonly { subject: string; body
     );
     const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
     await run(process.execPath, [tsc, '-p', app], { cwd: app }).catch((error: { stdout?: string }) => {
-      throw new Error(`the consumer does not compile against the installed @wal2nats/types:\n${error.stdout ?? String(error)}`);
+      throw new Error(
+        `the consumer does not compile against the installed @wal2nats/types:\n${error.stdout ?? String(error)}`,
+      );
     });
     const { stdout } = await run(process.execPath, [join(app, 'out', 'consumer.mjs')], { cwd: app });
     assert.deepEqual(
-      stdout.trim().split('\n').map((line) => JSON.parse(line) as unknown),
+      stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as unknown),
       [
-        { table: 'Sales Team/order.items', action: 'read', same: true, columns: ['id', 'qty', 'note', 'tags', 'doc', 'at'] },
-        { table: 'Sales Team/order.items', action: 'insert', same: true, columns: ['id', 'qty', 'note', 'tags', 'doc', 'at'] },
+        {
+          table: 'Sales Team/order.items',
+          action: 'read',
+          same: true,
+          columns: ['id', 'qty', 'note', 'tags', 'doc', 'at'],
+        },
+        {
+          table: 'Sales Team/order.items',
+          action: 'insert',
+          same: true,
+          columns: ['id', 'qty', 'note', 'tags', 'doc', 'at'],
+        },
         { table: 'Sales Team/order.items', action: 'update', same: true, columns: ['qty'] },
-        { table: 'Sales Team/order.items', action: 'delete', same: true, columns: ['id', 'qty', 'note', 'tags', 'doc', 'at'] },
+        {
+          table: 'Sales Team/order.items',
+          action: 'delete',
+          same: true,
+          columns: ['id', 'qty', 'note', 'tags', 'doc', 'at'],
+        },
         { table: 'Sales Team/order.items', action: 'truncate', same: true, columns: [] },
         { table: 'Sales Team/order.items', deleted: false, id: 2 },
         { table: 'Sales Team/order.items', deleted: false, id: 2 },

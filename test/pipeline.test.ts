@@ -27,9 +27,15 @@ describe('the pipeline', () => {
     );
     const collector = collectMessages(servers.nc, 'sequin.changes.shop.>');
     const rawBodies: string[] = [];
-    const rawSub = servers.nc.subscribe('sequin.changes.shop.>', { callback: (_err, msg) => { rawBodies.push(msg.string()); } });
+    const rawSub = servers.nc.subscribe('sequin.changes.shop.>', {
+      callback: (_err, msg) => {
+        rawBodies.push(msg.string());
+      },
+    });
     await servers.nc.flush();
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'shop_slot'] }));
+    const w2n = new Wal2NatsProcess(
+      runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'shop_slot'] }),
+    );
     try {
       await w2n.ready();
       const client = await servers.pg.connect('shop');
@@ -41,7 +47,11 @@ describe('the pipeline', () => {
       await client.query(`DELETE FROM orders WHERE id = 1`);
       await client.end();
 
-      const [insert, update, del] = (await collector.waitForCount(3, 30_000)) as [typeof collector.messages[0], typeof collector.messages[0], typeof collector.messages[0]];
+      const [insert, update, del] = (await collector.waitForCount(3, 30_000)) as [
+        (typeof collector.messages)[0],
+        (typeof collector.messages)[0],
+        (typeof collector.messages)[0],
+      ];
       assert.equal(insert.subject, 'sequin.changes.shop.public.orders.insert');
       assert.equal(update.subject, 'sequin.changes.shop.public.orders.update');
       assert.equal(del.subject, 'sequin.changes.shop.public.orders.delete');
@@ -97,10 +107,15 @@ describe('the pipeline', () => {
     }
   });
   it('escapes odd schema and table names into single subject tokens and keeps the raw names', async () => {
-    const url = await servers.pg.createDatabase('odd', `CREATE SCHEMA "Sales Team"; CREATE TABLE "Sales Team"."order.items" (id int PRIMARY KEY, "qty*" int);`);
+    const url = await servers.pg.createDatabase(
+      'odd',
+      `CREATE SCHEMA "Sales Team"; CREATE TABLE "Sales Team"."order.items" (id int PRIMARY KEY, "qty*" int);`,
+    );
     const collector = collectMessages(servers.nc, 'sequin.changes.odd.>');
     await servers.nc.flush();
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'odd_slot'] }));
+    const w2n = new Wal2NatsProcess(
+      runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'odd_slot'] }),
+    );
     try {
       await w2n.ready();
       await servers.pg.query(`SELECT 1`);
@@ -122,10 +137,19 @@ describe('the pipeline', () => {
 
   it('keeps per-table commit order over thousands of changes interleaved across tables and transactions', async () => {
     const tables = ['t_a', 't_b', 't_c', 't_d', 't_e'];
-    const url = await servers.pg.createDatabase('busy', tables.map((t) => `CREATE TABLE ${t} (id int PRIMARY KEY, n int NOT NULL, pad text);`).join('\n'));
+    const url = await servers.pg.createDatabase(
+      'busy',
+      tables.map((t) => `CREATE TABLE ${t} (id int PRIMARY KEY, n int NOT NULL, pad text);`).join('\n'),
+    );
     const collector = collectMessages(servers.nc, 'sequin.changes.busy.>');
     await servers.nc.flush();
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'busy_slot', '--shards', '2'] }));
+    const w2n = new Wal2NatsProcess(
+      runArgs({
+        postgresUrl: url,
+        natsUrl: servers.nats.url,
+        extra: ['--slot', 'busy_slot', '--shards', '2'],
+      }),
+    );
     try {
       await w2n.ready();
       // Four concurrent writers; each transaction touches several tables, so commit order
@@ -182,8 +206,14 @@ describe('the pipeline', () => {
     // subscription: wal2nats may reconnect and publish before the test's client has reconnected
     // and subscribed again, and core NATS delivers only to those subscribed at that moment.
     const jsm = await jetstreamManager(servers.nc);
-    await jsm.streams.add({ name: 'OUTAGE_WITNESS', subjects: ['sequin.changes.outage.>'], storage: StorageType.File });
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', slot] }));
+    await jsm.streams.add({
+      name: 'OUTAGE_WITNESS',
+      subjects: ['sequin.changes.outage.>'],
+      storage: StorageType.File,
+    });
+    const w2n = new Wal2NatsProcess(
+      runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', slot] }),
+    );
     try {
       await w2n.ready();
       const http = await w2n.httpBase();
@@ -191,52 +221,82 @@ describe('the pipeline', () => {
       await client.query(`INSERT INTO items VALUES (1, 'before')`);
       await collector.waitForCount(1, 30_000);
       const afterFirst = await currentWalLsn(servers.pg, 'outage');
-      await waitFor(async () => ((await confirmedFlushLsn(servers.pg, 'outage', slot)) ?? 0n) >= afterFirst || undefined, {
-        what: 'the slot to confirm the delivered first insert',
-        timeoutMs: 30_000,
-      });
+      await waitFor(
+        async () => ((await confirmedFlushLsn(servers.pg, 'outage', slot)) ?? 0n) >= afterFirst || undefined,
+        {
+          what: 'the slot to confirm the delivered first insert',
+          timeoutMs: 30_000,
+        },
+      );
 
       await servers.nats.stop();
-      await w2n.waitForLog((l) => l.msg === 'disconnected from NATS; unconfirmed messages will be sent again', 'a NATS disconnect');
+      await w2n.waitForLog(
+        (l) => l.msg === 'disconnected from NATS; unconfirmed messages will be sent again',
+        'a NATS disconnect',
+      );
       const beforeOutageWrites = await currentWalLsn(servers.pg, 'outage');
       await client.query(`INSERT INTO items SELECT g, 'during' FROM generate_series(2, 101) g`);
       // The reader has received the changes (so it could have confirmed them) ...
-      await waitFor(async () => (await metricValue(http, 'wal2nats_changes_received_total')) >= 101 || undefined, {
-        what: 'wal2nats to receive the 100 changes written during the outage',
-        timeoutMs: 30_000,
-      });
+      await waitFor(
+        async () => (await metricValue(http, 'wal2nats_changes_received_total')) >= 101 || undefined,
+        {
+          what: 'wal2nats to receive the 100 changes written during the outage',
+          timeoutMs: 30_000,
+        },
+      );
       // ... and a delivery was attempted and failed, or is waiting for the connection.
-      await waitFor(async () => ((await metricValue(http, 'wal2nats_mailbox_depth')) >= 100 ? true : undefined), {
-        what: 'the changes to wait undelivered in a mailbox',
-        timeoutMs: 30_000,
-      });
+      await waitFor(
+        async () => ((await metricValue(http, 'wal2nats_mailbox_depth')) >= 100 ? true : undefined),
+        {
+          what: 'the changes to wait undelivered in a mailbox',
+          timeoutMs: 30_000,
+        },
+      );
       // Wait until the reader has sent Postgres a standby status after receiving them: that
       // status carries what it confirms, and it must not cover the undelivered changes.
       const statusesAtReceipt = await metricValue(http, 'wal2nats_standby_status_updates_total');
-      await waitFor(async () => (await metricValue(http, 'wal2nats_standby_status_updates_total')) > statusesAtReceipt || undefined, {
-        what: 'a standby status update after the outage writes were received',
-        timeoutMs: 30_000,
-        intervalMs: 250,
-      });
+      await waitFor(
+        async () =>
+          (await metricValue(http, 'wal2nats_standby_status_updates_total')) > statusesAtReceipt || undefined,
+        {
+          what: 'a standby status update after the outage writes were received',
+          timeoutMs: 30_000,
+          intervalMs: 250,
+        },
+      );
       const confirmedDuring = (await confirmedFlushLsn(servers.pg, 'outage', slot)) ?? 0n;
-      assert.ok(confirmedDuring <= beforeOutageWrites, `confirmed ${confirmedDuring} passed the undelivered writes at ${beforeOutageWrites}`);
+      assert.ok(
+        confirmedDuring <= beforeOutageWrites,
+        `confirmed ${confirmedDuring} passed the undelivered writes at ${beforeOutageWrites}`,
+      );
       const gauge = await metricValue(http, 'wal2nats_confirmed_flush_lsn');
-      assert.ok(BigInt(gauge) <= beforeOutageWrites, `the confirmed_flush_lsn metric ${gauge} passed ${beforeOutageWrites}`);
+      assert.ok(
+        BigInt(gauge) <= beforeOutageWrites,
+        `the confirmed_flush_lsn metric ${gauge} passed ${beforeOutageWrites}`,
+      );
 
       await servers.nats.start();
-      await waitFor(async () => (await streamMessageCount(servers.nc, 'OUTAGE_WITNESS')) >= 101 || undefined, {
-        what: 'the 101 changes in the witness stream after NATS came back',
-        timeoutMs: 60_000,
-        context: () => `wal2nats's last lines:\n${w2n.tail()}`,
-      });
+      await waitFor(
+        async () => (await streamMessageCount(servers.nc, 'OUTAGE_WITNESS')) >= 101 || undefined,
+        {
+          what: 'the 101 changes in the witness stream after NATS came back',
+          timeoutMs: 60_000,
+          context: () => `wal2nats's last lines:\n${w2n.tail()}`,
+        },
+      );
       const all = await readStream(servers.nc, 'OUTAGE_WITNESS');
       const ids = new Set(all.map((m) => (m.data as Envelope).record!.id));
       for (let id = 1; id <= 101; id++) assert.ok(ids.has(id), `row ${id} arrived`);
       const afterOutageWrites = await currentWalLsn(servers.pg, 'outage');
-      await waitFor(async () => ((await confirmedFlushLsn(servers.pg, 'outage', slot)) ?? 0n) >= afterOutageWrites - 1000n || undefined, {
-        what: 'the slot to catch up after NATS came back',
-        timeoutMs: 60_000,
-      });
+      await waitFor(
+        async () =>
+          ((await confirmedFlushLsn(servers.pg, 'outage', slot)) ?? 0n) >= afterOutageWrites - 1000n ||
+          undefined,
+        {
+          what: 'the slot to catch up after NATS came back',
+          timeoutMs: 60_000,
+        },
+      );
       await client.end();
       assert.equal(await w2n.stop(), 0);
     } finally {
@@ -252,7 +312,9 @@ describe('the pipeline', () => {
     const slot = 'restart_slot';
     const collector = collectMessages(servers.nc, 'sequin.changes.restart.>');
     await servers.nc.flush();
-    const first = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', slot] }));
+    const first = new Wal2NatsProcess(
+      runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', slot] }),
+    );
     try {
       await first.streaming();
       await servers.pg.query('SELECT 1');
@@ -263,12 +325,20 @@ describe('the pipeline', () => {
       assert.equal(await first.stop('SIGTERM'), 0);
       assert.ok(first.lines.some((l) => l.msg === 'stopped cleanly'));
       const confirmed = (await confirmedFlushLsn(servers.pg, 'restart', slot)) ?? 0n;
-      assert.ok(confirmed >= afterWrites - 1000n && confirmed <= afterWrites, `confirmed ${confirmed}, WAL at ${afterWrites}`);
-      const slotState = await servers.pg.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+      assert.ok(
+        confirmed >= afterWrites - 1000n && confirmed <= afterWrites,
+        `confirmed ${confirmed}, WAL at ${afterWrites}`,
+      );
+      const slotState = await servers.pg.query<{ active: boolean }>(
+        'SELECT active FROM pg_replication_slots WHERE slot_name = $1',
+        [slot],
+      );
       assert.equal(slotState.rows[0]!.active, false);
 
       await client.query(`INSERT INTO events VALUES (501)`);
-      const second = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', slot] }));
+      const second = new Wal2NatsProcess(
+        runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', slot] }),
+      );
       try {
         await second.streaming();
         const messages = await collector.waitForCount(501, 30_000);
@@ -288,4 +358,3 @@ describe('the pipeline', () => {
     }
   });
 });
-

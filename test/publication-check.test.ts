@@ -53,16 +53,22 @@ describe('publication check', () => {
   it('refuses to create a publication that would make Postgres refuse writes: exit 2, the tables and the fixes', async () => {
     const { url, sql } = await database('pub_refuse');
     try {
-      const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'pub_refuse'] }));
+      const w2n = new Wal2NatsProcess(
+        runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'pub_refuse'] }),
+      );
       // Killed if it is still running after a minute: then it did not refuse.
       const timer = setTimeout(() => w2n.kill(), 60_000);
       const code = await w2n.exited;
       clearTimeout(timer);
       const text = output(w2n);
       assert.equal(code, 2, text);
-      assert.match(text, /not creating the publication \\"wal2nats\\": 3 table\(s\) have neither a primary key nor a replica identity/);
+      assert.match(
+        text,
+        /not creating the publication \\"wal2nats\\": 3 table\(s\) have neither a primary key nor a replica identity/,
+      );
       for (const table of WITHOUT_IDENTITY) assert.ok(text.includes(table), `names ${table}`);
-      for (const table of ['public.keyed', 'public.whole_row', 'public.by_index']) assert.ok(!text.includes(table), `does not name ${table}`);
+      for (const table of ['public.keyed', 'public.whole_row', 'public.by_index'])
+        assert.ok(!text.includes(table), `does not name ${table}`);
       assert.match(text, /ADD PRIMARY KEY/);
       assert.match(text, /REPLICA IDENTITY FULL/);
       assert.match(text, /--exclude-tables public\.nokey,public\.nothing,public\.parted_1/);
@@ -77,15 +83,32 @@ describe('publication check', () => {
   it('creates the publication without the tables --exclude-tables leaves out, so their writes go on', async () => {
     const { url, sql } = await database('pub_exclude');
     const w2n = new Wal2NatsProcess(
-      runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'pub_exclude', '--exclude-tables', 'public.nokey,public.nothing,public.parted'] }),
+      runArgs({
+        postgresUrl: url,
+        natsUrl: servers.nats.url,
+        extra: ['--slot', 'pub_exclude', '--exclude-tables', 'public.nokey,public.nothing,public.parted'],
+      }),
     );
-    const listener = new Listener(servers.nc, 'sequin.changes.pub_exclude.public.keyed.>', 'public.keyed', () => w2n.tail());
+    const listener = new Listener(
+      servers.nc,
+      'sequin.changes.pub_exclude.public.keyed.>',
+      'public.keyed',
+      () => w2n.tail(),
+    );
     try {
       await servers.nc.flush();
       await w2n.streaming();
-      const published = await sql.query<{ t: string }>(`SELECT schemaname || '.' || tablename AS t FROM pg_publication_tables WHERE pubname = 'wal2nats' ORDER BY 1`);
-      assert.deepEqual(published.rows.map((r) => r.t), ['public.by_index', 'public.keyed', 'public.whole_row']);
-      assert.ok(w2n.lines.some((l) => l.msg?.startsWith('creating the publication for the tables kept now')), 'says why it is not FOR ALL TABLES');
+      const published = await sql.query<{ t: string }>(
+        `SELECT schemaname || '.' || tablename AS t FROM pg_publication_tables WHERE pubname = 'wal2nats' ORDER BY 1`,
+      );
+      assert.deepEqual(
+        published.rows.map((r) => r.t),
+        ['public.by_index', 'public.keyed', 'public.whole_row'],
+      );
+      assert.ok(
+        w2n.lines.some((l) => l.msg?.startsWith('creating the publication for the tables kept now')),
+        'says why it is not FOR ALL TABLES',
+      );
       await writesStillWork(sql);
       await sql.query(`UPDATE keyed SET v = 5`);
       const [update] = await listener.take(1);
@@ -101,13 +124,22 @@ describe('publication check', () => {
   it('warns about the tables of an existing publication, and lists them in /api/overview', async () => {
     const { url, sql } = await database('pub_existing');
     await sql.query(`CREATE PUBLICATION wal2nats FOR ALL TABLES`);
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'pub_existing'] }));
+    const w2n = new Wal2NatsProcess(
+      runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'pub_existing'] }),
+    );
     try {
       await w2n.streaming();
-      const warning = await w2n.waitForLog((l) => l.msg === 'tables in the publication have neither a primary key nor a replica identity: Postgres refuses their UPDATE and DELETE', 'the warning');
+      const warning = await w2n.waitForLog(
+        (l) =>
+          l.msg ===
+          'tables in the publication have neither a primary key nor a replica identity: Postgres refuses their UPDATE and DELETE',
+        'the warning',
+      );
       assert.equal(warning.tables, WITHOUT_IDENTITY.join(','));
       assert.match(String(warning.fix), /ADD PRIMARY KEY.*REPLICA IDENTITY FULL.*--exclude-tables/);
-      const overview = (await (await fetch(`${await w2n.httpBase()}/api/overview`)).json()) as { source: { tables_without_identity: string[] } };
+      const overview = (await (await fetch(`${await w2n.httpBase()}/api/overview`)).json()) as {
+        source: { tables_without_identity: string[] };
+      };
       assert.deepEqual(overview.source.tables_without_identity, WITHOUT_IDENTITY);
       assert.equal(await w2n.stop(), 0);
     } finally {

@@ -34,7 +34,10 @@ describe('record events', () => {
       assert.equal(m.msgId, m.body.metadata.idempotency_key);
       assert.equal(m.body.metadata.table_name, 'items');
     }
-    const [insert, update, del, reinsert, truncate] = messages.map((m) => m.body as unknown as { record: Record<string, unknown> | null; metadata: Record<string, unknown> });
+    const [insert, update, del, reinsert, truncate] = messages.map(
+      (m) =>
+        m.body as unknown as { record: Record<string, unknown> | null; metadata: Record<string, unknown> },
+    );
     assert.deepEqual(insert!.record, { id: 1, name: 'a', qty: 1 });
     assert.equal(insert!.metadata['deleted'], false);
     assert.deepEqual(insert!.metadata['record_pks'], ['1']);

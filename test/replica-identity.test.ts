@@ -37,12 +37,19 @@ describe('replica identity', () => {
     await fixture.stream.sql(`DELETE FROM ri_default WHERE id = 10`);
     const [insert, update, keyChange, del] = (await listener.take(4)).map((m) => m.body);
     listener.close();
-    assert.deepEqual([insert!.action, update!.action, keyChange!.action, del!.action], ['insert', 'update', 'update', 'delete']);
+    assert.deepEqual(
+      [insert!.action, update!.action, keyChange!.action, del!.action],
+      ['insert', 'update', 'update', 'delete'],
+    );
     assert.deepEqual(update!.record, { id: 1, name: 'a', qty: 2 });
     assert.deepEqual(update!.changes, {}, 'Postgres sent no old row');
     assert.deepEqual(update!.metadata.record_pks, ['1']);
     assert.deepEqual(keyChange!.record, { id: 10, name: 'b', qty: 2 });
-    assert.deepEqual(keyChange!.changes, { id: 1 }, 'only the old key is known; name is not reported as null');
+    assert.deepEqual(
+      keyChange!.changes,
+      { id: 1 },
+      'only the old key is known; name is not reported as null',
+    );
     assert.deepEqual(keyChange!.metadata.record_pks, ['10']);
     assert.deepEqual(del!.record, { id: 10, name: null, qty: null }, 'the key, other columns null');
     assert.equal(del!.changes, null);
@@ -57,7 +64,11 @@ describe('replica identity', () => {
     await fixture.stream.sql(`DELETE FROM ri_full WHERE id = 2`);
     const [insert, update, keyChange, del] = (await listener.take(4)).map((m) => m.body);
     listener.close();
-    assert.deepEqual(insert!.metadata.record_pks, ['1'], 'the primary key, not every column (all are flagged under FULL)');
+    assert.deepEqual(
+      insert!.metadata.record_pks,
+      ['1'],
+      'the primary key, not every column (all are flagged under FULL)',
+    );
     assert.deepEqual(update!.changes, { name: 'a', qty: 1 });
     assert.deepEqual(update!.record, { id: 1, name: null, qty: 2 });
     assert.deepEqual(keyChange!.changes, { id: 1 });
@@ -78,7 +89,11 @@ describe('replica identity', () => {
     assert.deepEqual(update!.changes, {});
     assert.deepEqual(update!.metadata.record_pks, ['1']);
     assert.deepEqual(keyChange!.changes, { code: 'a' });
-    assert.deepEqual(del!.record, { id: null, code: 'b', qty: null }, 'Postgres sends only the index columns');
+    assert.deepEqual(
+      del!.record,
+      { id: null, code: 'b', qty: null },
+      'Postgres sends only the index columns',
+    );
     // The delete does not carry the primary key: its value is unknown, not left out.
     assert.deepEqual(del!.metadata.record_pks, [null]);
   });
@@ -86,7 +101,9 @@ describe('replica identity', () => {
   it('NOTHING: inserts stream; Postgres itself refuses updates and deletes of a published table', async () => {
     // Created after the start: wal2nats refuses to create a publication that would hold it
     // (test/publication-check.test.ts); FOR ALL TABLES takes it later all the same.
-    await fixture.stream.sql(`CREATE TABLE ri_nothing (id int PRIMARY KEY, v text); ALTER TABLE ri_nothing REPLICA IDENTITY NOTHING;`);
+    await fixture.stream.sql(
+      `CREATE TABLE ri_nothing (id int PRIMARY KEY, v text); ALTER TABLE ri_nothing REPLICA IDENTITY NOTHING;`,
+    );
     const listener = await fixture.stream.listen('public.ri_nothing');
     await fixture.stream.sql(`INSERT INTO ri_nothing VALUES (1, 'a')`);
     await assert.rejects(fixture.stream.sql(`UPDATE ri_nothing SET v = 'b'`), /replica identity/);
@@ -122,8 +139,12 @@ describe('replica identity', () => {
     const early = await fixture.stream.listen('public.composite');
     const late = await fixture.stream.listen('public.composite_late');
     await fixture.stream.sql(`INSERT INTO composite VALUES (3, 10, 77)`);
-    await fixture.stream.sql(`CREATE TABLE composite_late (b text, a int, c int, PRIMARY KEY (c, b)); INSERT INTO composite_late VALUES ('x', 1, 2)`);
-    await fixture.stream.sql(`CREATE TABLE full_late (b text, a int, PRIMARY KEY (a)); ALTER TABLE full_late REPLICA IDENTITY FULL`);
+    await fixture.stream.sql(
+      `CREATE TABLE composite_late (b text, a int, c int, PRIMARY KEY (c, b)); INSERT INTO composite_late VALUES ('x', 1, 2)`,
+    );
+    await fixture.stream.sql(
+      `CREATE TABLE full_late (b text, a int, PRIMARY KEY (a)); ALTER TABLE full_late REPLICA IDENTITY FULL`,
+    );
     const fullLate = await fixture.stream.listen('public.full_late');
     await fixture.stream.sql(`INSERT INTO full_late VALUES ('x', 5)`);
     const [composite] = await early.take(1);
@@ -132,7 +153,11 @@ describe('replica identity', () => {
     for (const l of [early, late, fullLate]) l.close();
     assert.deepEqual(composite!.body.metadata.record_pks, ['77', '3']);
     assert.deepEqual(compositeLate!.body.metadata.record_pks, ['2', 'x']);
-    assert.deepEqual(fullLateInsert!.body.metadata.record_pks, ['5'], 'a table created after the start, under FULL: the catalog is read');
+    assert.deepEqual(
+      fullLateInsert!.body.metadata.record_pks,
+      ['5'],
+      'a table created after the start, under FULL: the catalog is read',
+    );
   });
 });
 

@@ -7,7 +7,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { collectMessages, startNats, startPostgres, waitFor, type NatsServer, type PgServer } from './harness/index.js';
+import {
+  collectMessages,
+  startNats,
+  startPostgres,
+  waitFor,
+  type NatsServer,
+  type PgServer,
+} from './harness/index.js';
 import type { Envelope } from './support/envelope.js';
 import { confirmedFlushLsn } from './support/slot.js';
 import { runArgs, Wal2NatsProcess } from './support/wal2nats-process.js';
@@ -54,12 +61,17 @@ async function writeAndSettle(database: string, slot: string, statements: string
   const client = await pg.connect(database);
   let inside: bigint;
   try {
-    const results = (await client.query(`BEGIN; ${statements}; SELECT (pg_current_wal_insert_lsn() - '0/0')::text AS lsn; COMMIT`)) as unknown as { rows: { lsn?: string }[] }[];
+    const results = (await client.query(
+      `BEGIN; ${statements}; SELECT (pg_current_wal_insert_lsn() - '0/0')::text AS lsn; COMMIT`,
+    )) as unknown as { rows: { lsn?: string }[] }[];
     inside = BigInt(results.find((r) => r.rows[0]?.lsn !== undefined)!.rows[0]!.lsn!);
   } finally {
     await client.end();
   }
-  await waitFor(async () => ((await confirmedFlushLsn(pg, database, slot)) ?? 0n) > inside || undefined, { what: `the slot ${slot} to be confirmed past ${inside}`, timeoutMs: 30_000 });
+  await waitFor(async () => ((await confirmedFlushLsn(pg, database, slot)) ?? 0n) > inside || undefined, {
+    what: `the slot ${slot} to be confirmed past ${inside}`,
+    timeoutMs: 30_000,
+  });
   await nc.flush();
 }
 
@@ -83,12 +95,18 @@ describe('routing', () => {
         postgresUrl: url,
         natsUrl: nats.url,
         extra: [
-          '--slot', 'routing',
-          '--subject-prefix', 'acme.cdc.v1',
-          '--database-name', 'shop eu',
-          '--tables', 'public.*,audit.*_log',
-          '--exclude-tables', 'public.secret',
-          '--actions', 'insert,update,truncate',
+          '--slot',
+          'routing',
+          '--subject-prefix',
+          'acme.cdc.v1',
+          '--database-name',
+          'shop eu',
+          '--tables',
+          'public.*,audit.*_log',
+          '--exclude-tables',
+          'public.secret',
+          '--actions',
+          'insert,update,truncate',
         ],
       }),
     );
@@ -99,7 +117,9 @@ describe('routing', () => {
         INSERT INTO public.orders VALUES (1); INSERT INTO public.items VALUES (1); INSERT INTO public.secret VALUES (1);
         INSERT INTO audit.login_log VALUES (1); INSERT INTO audit.archive VALUES (1);
         COMMIT`);
-      await client.query(`BEGIN; UPDATE public.orders SET id = 2 WHERE id = 1; DELETE FROM public.items WHERE id = 1; COMMIT`);
+      await client.query(
+        `BEGIN; UPDATE public.orders SET id = 2 WHERE id = 1; DELETE FROM public.items WHERE id = 1; COMMIT`,
+      );
       await client.query('TRUNCATE public.items, audit.login_log, public.secret');
       await writeAndSettle('routing', 'routing', 'INSERT INTO public.orders VALUES (3)');
       const expected = [
@@ -118,8 +138,16 @@ describe('routing', () => {
       assert.equal(first.metadata.database_name, 'shop eu');
 
       // A transaction of filtered changes only: nothing is published, and the slot moves past it.
-      await writeAndSettle('routing', 'routing', 'INSERT INTO public.secret VALUES (9); INSERT INTO audit.archive VALUES (9); DELETE FROM public.orders WHERE id = 3');
-      assert.equal(everything.messages.filter((m) => !m.subject.startsWith('_INBOX.')).length, expected.length, 'nothing published for the filtered transaction');
+      await writeAndSettle(
+        'routing',
+        'routing',
+        'INSERT INTO public.secret VALUES (9); INSERT INTO audit.archive VALUES (9); DELETE FROM public.orders WHERE id = 3',
+      );
+      assert.equal(
+        everything.messages.filter((m) => !m.subject.startsWith('_INBOX.')).length,
+        expected.length,
+        'nothing published for the filtered transaction',
+      );
       assert.equal(await w2n.stop(), 0);
     } finally {
       everything.close();
@@ -139,15 +167,29 @@ describe('routing', () => {
     );
     const collector = collectMessages(nc, 'sequin.changes.globs.>');
     await nc.flush();
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', 'globs', '--tables', 'public.*,"Odd Schema"."odd.table"'] }));
+    const w2n = new Wal2NatsProcess(
+      runArgs({
+        postgresUrl: url,
+        natsUrl: nats.url,
+        extra: ['--slot', 'globs', '--tables', 'public.*,"Odd Schema"."odd.table"'],
+      }),
+    );
     const client = await pg.connect('globs');
     try {
       await w2n.streaming();
-      const publication = await client.query<{ puballtables: boolean }>(`SELECT puballtables FROM pg_publication WHERE pubname = 'wal2nats'`);
+      const publication = await client.query<{ puballtables: boolean }>(
+        `SELECT puballtables FROM pg_publication WHERE pubname = 'wal2nats'`,
+      );
       assert.equal(publication.rows[0]?.puballtables, true);
-      await client.query(`INSERT INTO other.t VALUES (1); INSERT INTO "Odd Schema"."oddXtable" VALUES (1); INSERT INTO "Odd Schema"."odd.table" VALUES (1); INSERT INTO public.orders VALUES (1)`);
+      await client.query(
+        `INSERT INTO other.t VALUES (1); INSERT INTO "Odd Schema"."oddXtable" VALUES (1); INSERT INTO "Odd Schema"."odd.table" VALUES (1); INSERT INTO public.orders VALUES (1)`,
+      );
       // A table created while streaming that matches the glob is published too.
-      await writeAndSettle('globs', 'globs', 'CREATE TABLE public.later (id int PRIMARY KEY); INSERT INTO public.later VALUES (1); INSERT INTO other.t VALUES (2)');
+      await writeAndSettle(
+        'globs',
+        'globs',
+        'CREATE TABLE public.later (id int PRIMARY KEY); INSERT INTO public.later VALUES (1); INSERT INTO other.t VALUES (2)',
+      );
       assert.deepEqual(collector.messages.map((m) => m.subject).sort(), [
         'sequin.changes.globs.Odd%20Schema.odd%2Etable.insert',
         'sequin.changes.globs.public.later.insert',

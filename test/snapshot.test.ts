@@ -25,7 +25,11 @@ class ConcurrentWriter {
   private readonly done: Promise<void>;
   private nextId: number;
 
-  constructor(private readonly client: Client, firstNewId: number, existing: number) {
+  constructor(
+    private readonly client: Client,
+    firstNewId: number,
+    existing: number,
+  ) {
     this.nextId = firstNewId;
     this.done = this.run(existing);
   }
@@ -41,8 +45,10 @@ class ConcurrentWriter {
       for (let k = 0; k < 3; k++) {
         const op = random(3);
         const id = 1 + random(existing);
-        if (op === 0) await this.client.query('INSERT INTO accounts VALUES ($1, 0, $2)', [this.nextId++, 'new']);
-        else if (op === 1) await this.client.query('UPDATE accounts SET balance = balance + 1 WHERE id = $1', [id]);
+        if (op === 0)
+          await this.client.query('INSERT INTO accounts VALUES ($1, 0, $2)', [this.nextId++, 'new']);
+        else if (op === 1)
+          await this.client.query('UPDATE accounts SET balance = balance + 1 WHERE id = $1', [id]);
         else await this.client.query('DELETE FROM accounts WHERE id = $1', [id]);
       }
       await this.client.query('COMMIT');
@@ -73,13 +79,21 @@ function replay(messages: readonly Envelope[], state: Map<number, Row>): string[
       case 'update': {
         const before = state.get(id);
         if (!before) problems.push(`gap: update of id ${id}, which is not there`);
-        else for (const [column, old] of Object.entries(m.changes ?? {})) if (before[column] !== old) problems.push(`gap: update of id ${id}: ${column} was ${String(before[column])}, the change says ${String(old)}`);
+        else
+          for (const [column, old] of Object.entries(m.changes ?? {}))
+            if (before[column] !== old)
+              problems.push(
+                `gap: update of id ${id}: ${column} was ${String(before[column])}, the change says ${String(old)}`,
+              );
         state.set(id, record!);
         break;
       }
       case 'delete':
         if (!state.has(id)) problems.push(`gap: delete of id ${id}, which is not there`);
-        else if (JSON.stringify(state.get(id)) !== JSON.stringify(record)) problems.push(`gap: delete of id ${id}: ${JSON.stringify(state.get(id))} is not ${JSON.stringify(record)}`);
+        else if (JSON.stringify(state.get(id)) !== JSON.stringify(record))
+          problems.push(
+            `gap: delete of id ${id}: ${JSON.stringify(state.get(id))} is not ${JSON.stringify(record)}`,
+          );
         state.delete(id);
         break;
       default:
@@ -107,38 +121,78 @@ describe('initial snapshot', () => {
     await servers.nc.flush();
     // Writes go on before, during and after the snapshot (and the slot's creation).
     const writer = new ConcurrentWriter(writerClient, rows + 1, rows);
-    const w2n = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'snap', '--initial-snapshot'] }));
+    const w2n = new Wal2NatsProcess(
+      runArgs({
+        postgresUrl: url,
+        natsUrl: servers.nats.url,
+        extra: ['--slot', 'snap', '--initial-snapshot'],
+      }),
+    );
     try {
       const http = await w2n.httpBase();
-      const taken = await w2n.waitForLog((l) => l.msg === 'initial snapshot: taken', 'the snapshot to be taken', 60_000);
+      const taken = await w2n.waitForLog(
+        (l) => l.msg === 'initial snapshot: taken',
+        'the snapshot to be taken',
+        60_000,
+      );
       const writesAtSnapshot = writer.transactions;
-      const done = await w2n.waitForLog((l) => l.msg === 'initial snapshot: done', 'the snapshot to be delivered', 120_000);
+      const done = await w2n.waitForLog(
+        (l) => l.msg === 'initial snapshot: done',
+        'the snapshot to be delivered',
+        120_000,
+      );
       await w2n.streaming();
       const writesAfterSnapshot = writer.transactions;
       // Some more writes while streaming, then a sentinel that closes the check.
-      await waitFor(() => writer.transactions >= writesAfterSnapshot + 100 || undefined, { what: '100 more transactions', timeoutMs: 60_000 });
+      await waitFor(() => writer.transactions >= writesAfterSnapshot + 100 || undefined, {
+        what: '100 more transactions',
+        timeoutMs: 60_000,
+      });
       await writer.stop();
       await setup.query(`INSERT INTO accounts VALUES (-1, 0, 'sentinel')`);
-      await waitFor(() => all.messages.some((m) => m.body.record?.['id'] === -1) || undefined, { what: 'the sentinel', timeoutMs: 120_000 });
+      await waitFor(() => all.messages.some((m) => m.body.record?.['id'] === -1) || undefined, {
+        what: 'the sentinel',
+        timeoutMs: 120_000,
+      });
 
-      const accounts = all.messages.filter((m) => m.body.metadata.table_name === 'accounts').map((m) => m.body);
+      const accounts = all.messages
+        .filter((m) => m.body.metadata.table_name === 'accounts')
+        .map((m) => m.body);
       const reads = accounts.filter((m) => m.action === 'read');
       const firstChange = accounts.findIndex((m) => m.action !== 'read');
-      assert.ok(firstChange > 0 && accounts.slice(firstChange).every((m) => m.action !== 'read'), 'every read before the first change');
+      assert.ok(
+        firstChange > 0 && accounts.slice(firstChange).every((m) => m.action !== 'read'),
+        'every read before the first change',
+      );
       assert.equal(reads.length, (done.rows as number) - 3, 'the done line counts every row read');
-      assert.ok(writer.transactions - writesAtSnapshot > 100 && accounts.length - reads.length > 100, `writes went on around the snapshot (${writesAtSnapshot} before it was taken)`);
+      assert.ok(
+        writer.transactions - writesAtSnapshot > 100 && accounts.length - reads.length > 100,
+        `writes went on around the snapshot (${writesAtSnapshot} before it was taken)`,
+      );
       assert.ok(reads.length > rows / 2, `${reads.length} rows read`);
-      const lsn = Number(BigInt(`0x${String(taken.consistent_point).split('/')[0]}`) * 2n ** 32n + BigInt(`0x${String(taken.consistent_point).split('/')[1]}`));
+      const lsn = Number(
+        BigInt(`0x${String(taken.consistent_point).split('/')[0]}`) * 2n ** 32n +
+          BigInt(`0x${String(taken.consistent_point).split('/')[1]}`),
+      );
       for (const r of reads) {
         assert.equal(r.metadata.commit_lsn, lsn, 'a read carries the snapshot position');
         assert.equal(r.changes, null);
       }
-      assert.equal(new Set(reads.map((r) => r.metadata.idempotency_key)).size, reads.length, 'distinct idempotency keys');
-      assert.ok(accounts.slice(firstChange).every((m) => m.metadata.commit_lsn > lsn), 'changes after the snapshot position only');
+      assert.equal(
+        new Set(reads.map((r) => r.metadata.idempotency_key)).size,
+        reads.length,
+        'distinct idempotency keys',
+      );
+      assert.ok(
+        accounts.slice(firstChange).every((m) => m.metadata.commit_lsn > lsn),
+        'changes after the snapshot position only',
+      );
 
       const state = new Map<number, Row>();
       assert.deepEqual(replay(accounts, state), []);
-      const table = await setup.query<{ id: number; balance: number; note: string }>('SELECT id, balance, note FROM accounts ORDER BY id');
+      const table = await setup.query<{ id: number; balance: number; note: string }>(
+        'SELECT id, balance, note FROM accounts ORDER BY id',
+      );
       assert.equal(state.size, table.rows.length);
       for (const row of table.rows) assert.deepEqual(state.get(row.id), row, `row ${row.id}`);
 
@@ -151,21 +205,44 @@ describe('initial snapshot', () => {
       assert.deepEqual(small.map((m) => m.body.metadata.record_pks).sort(), [['a'], ['b'], ['c']]);
       assert.equal(all.messages.filter((m) => m.body.metadata.table_name === 'empty').length, 0);
 
-      assert.equal(await metricValue(http, 'wal2nats_snapshot_rows_total', { table: 'public.accounts' }), reads.length);
+      assert.equal(
+        await metricValue(http, 'wal2nats_snapshot_rows_total', { table: 'public.accounts' }),
+        reads.length,
+      );
       assert.equal(await metricValue(http, 'wal2nats_snapshot_rows_total', { table: 'public.small' }), 3);
       assert.equal(await metricValue(http, 'wal2nats_snapshot_running'), 0);
-      assert.ok(w2n.lines.some((l) => l.msg === 'initial snapshot: table done' && l.table === 'public.accounts' && l.rows === reads.length));
+      assert.ok(
+        w2n.lines.some(
+          (l) =>
+            l.msg === 'initial snapshot: table done' &&
+            l.table === 'public.accounts' &&
+            l.rows === reads.length,
+        ),
+      );
       assert.equal(await w2n.stop(), 0);
 
       // The slot exists now: a restart streams on and does not take the snapshot again.
-      const again = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'snap', '--initial-snapshot'] }));
+      const again = new Wal2NatsProcess(
+        runArgs({
+          postgresUrl: url,
+          natsUrl: servers.nats.url,
+          extra: ['--slot', 'snap', '--initial-snapshot'],
+        }),
+      );
       try {
         await again.streaming();
         assert.ok(again.lines.some((l) => String(l.msg).startsWith('the slot exists: no initial snapshot')));
         const before = all.messages.length;
         await setup.query(`INSERT INTO accounts VALUES (-2, 0, 'after restart')`);
-        await waitFor(() => all.messages.some((m) => m.body.record?.['id'] === -2) || undefined, { what: 'the insert after the restart', timeoutMs: 30_000 });
-        assert.deepEqual(all.messages.slice(before).map((m) => m.body.action), ['insert'], 'no read event after a restart');
+        await waitFor(() => all.messages.some((m) => m.body.record?.['id'] === -2) || undefined, {
+          what: 'the insert after the restart',
+          timeoutMs: 30_000,
+        });
+        assert.deepEqual(
+          all.messages.slice(before).map((m) => m.body.action),
+          ['insert'],
+          'no read event after a restart',
+        );
         assert.equal(await again.stop(), 0);
       } finally {
         again.kill();
@@ -182,34 +259,68 @@ describe('initial snapshot', () => {
   it('stopped before it is delivered, leaves no slot; the next start takes it again', async () => {
     const url = await servers.pg.createDatabase('snap_stop');
     const setup = await servers.pg.connect('snap_stop');
-    await setup.query(`CREATE TABLE docs (id int PRIMARY KEY, body text); INSERT INTO docs SELECT g, 'ok' FROM generate_series(1, 100) g; INSERT INTO docs VALUES (0, repeat('x', 10000));`);
+    await setup.query(
+      `CREATE TABLE docs (id int PRIMARY KEY, body text); INSERT INTO docs SELECT g, 'ok' FROM generate_series(1, 100) g; INSERT INTO docs VALUES (0, repeat('x', 10000));`,
+    );
     const listener = new Listener(servers.nc, 'sequin.changes.snap_stop.>', 'snap_stop', () => '');
     await servers.nc.flush();
-    const first = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'snap_stop', '--initial-snapshot', '--max-backoff', '1s'] }));
+    const first = new Wal2NatsProcess(
+      runArgs({
+        postgresUrl: url,
+        natsUrl: servers.nats.url,
+        extra: ['--slot', 'snap_stop', '--initial-snapshot', '--max-backoff', '1s'],
+      }),
+    );
     try {
       // The 10 kB row is over NATS's max_payload: its page is retried, and the snapshot waits.
-      await first.waitForLog((l) => l.msg === 'initial snapshot: delivery failed; will retry', 'a refused page', 60_000);
+      await first.waitForLog(
+        (l) => l.msg === 'initial snapshot: delivery failed; will retry',
+        'a refused page',
+        60_000,
+      );
       const readyz = await fetch(`${await first.httpBase()}/readyz`);
       assert.equal(readyz.status, 503);
-      assert.match(((await readyz.json()) as { reasons: string[] }).reasons.join('; '), /publishing the initial snapshot/, '/readyz names the snapshot as what it waits for');
+      assert.match(
+        ((await readyz.json()) as { reasons: string[] }).reasons.join('; '),
+        /publishing the initial snapshot/,
+        '/readyz names the snapshot as what it waits for',
+      );
       assert.equal(await first.stop(), 0);
-      assert.ok(first.lines.some((l) => String(l.msg).startsWith('initial snapshot: stopped before it was complete')));
-      const slots = await setup.query(`SELECT slot_name FROM pg_replication_slots WHERE database = 'snap_stop'`);
+      assert.ok(
+        first.lines.some((l) => String(l.msg).startsWith('initial snapshot: stopped before it was complete')),
+      );
+      const slots = await setup.query(
+        `SELECT slot_name FROM pg_replication_slots WHERE database = 'snap_stop'`,
+      );
       assert.deepEqual(slots.rows, [], 'neither the slot nor the temporary one is left');
     } finally {
       first.kill();
     }
     await setup.query(`UPDATE docs SET body = 'short now' WHERE id = 0`);
     const reads = listener.messages.length;
-    const second = new Wal2NatsProcess(runArgs({ postgresUrl: url, natsUrl: servers.nats.url, extra: ['--slot', 'snap_stop', '--initial-snapshot'] }));
+    const second = new Wal2NatsProcess(
+      runArgs({
+        postgresUrl: url,
+        natsUrl: servers.nats.url,
+        extra: ['--slot', 'snap_stop', '--initial-snapshot'],
+      }),
+    );
     try {
       await second.waitForLog((l) => l.msg === 'initial snapshot: done', 'the second snapshot', 60_000);
       await second.streaming();
-      await waitFor(() => listener.messages.length - reads >= 101 || undefined, { what: 'the 101 rows of the second snapshot', timeoutMs: 30_000 });
+      await waitFor(() => listener.messages.length - reads >= 101 || undefined, {
+        what: 'the 101 rows of the second snapshot',
+        timeoutMs: 30_000,
+      });
       const ids = new Set(listener.messages.slice(reads).map((m) => m.body.record!['id']));
       assert.equal(ids.size, 101);
-      assert.equal(listener.messages.find((m) => m.body.record!['id'] === 0)?.body.record!['body'], 'short now');
-      const slots = await setup.query<{ slot_name: string; temporary: boolean }>(`SELECT slot_name, temporary FROM pg_replication_slots WHERE database = 'snap_stop'`);
+      assert.equal(
+        listener.messages.find((m) => m.body.record!['id'] === 0)?.body.record!['body'],
+        'short now',
+      );
+      const slots = await setup.query<{ slot_name: string; temporary: boolean }>(
+        `SELECT slot_name, temporary FROM pg_replication_slots WHERE database = 'snap_stop'`,
+      );
       assert.deepEqual(slots.rows, [{ slot_name: 'snap_stop', temporary: false }]);
       assert.equal(await second.stop(), 0);
     } finally {

@@ -27,11 +27,19 @@ describe('transient Postgres errors on the replication session', () => {
     const proxy = new PgFaultProxy({ host: '127.0.0.1', port: servers.pg.port });
     await proxy.listen();
     const w2n = new Wal2NatsProcess(
-      runArgs({ postgresUrl: `postgres://postgres@127.0.0.1:${proxy.port}/transient`, natsUrl: servers.nats.url, extra: ['--slot', 'transient', '--max-backoff', '1s'] }),
+      runArgs({
+        postgresUrl: `postgres://postgres@127.0.0.1:${proxy.port}/transient`,
+        natsUrl: servers.nats.url,
+        extra: ['--slot', 'transient', '--max-backoff', '1s'],
+      }),
     );
-    const listener = new Listener(servers.nc, 'sequin.changes.transient.public.t.>', 'public.t', () => w2n.tail());
+    const listener = new Listener(servers.nc, 'sequin.changes.transient.public.t.>', 'public.t', () =>
+      w2n.tail(),
+    );
     /** The records delivered, each Nats-Msg-Id once, in arrival order. */
-    const delivered = (): unknown[] => [...new Map(listener.messages.map((m) => [m.msgId, m.body.record])).values()];
+    const delivered = (): unknown[] => [
+      ...new Map(listener.messages.map((m) => [m.msgId, m.body.record])).values(),
+    ];
     try {
       await client.query('CREATE TABLE t (id int PRIMARY KEY)');
       await servers.nc.flush();
@@ -40,15 +48,29 @@ describe('transient Postgres errors on the replication session', () => {
       await listener.take(1);
 
       let sessionsStarted = 1;
-      for (const [sqlstate, text] of [['40P01', 'deadlock detected'], ['40001', 'could not serialize access due to concurrent update']] as const) {
+      for (const [sqlstate, text] of [
+        ['40P01', 'deadlock detected'],
+        ['40001', 'could not serialize access due to concurrent update'],
+      ] as const) {
         assert.equal(proxy.failReplication(sqlstate, text), 1, 'one replication session to end');
         // Written while the session is down: it must arrive once the reader is back.
         await client.query(`INSERT INTO t VALUES (${sessionsStarted + 1})`);
-        const lost = await w2n.waitForLog((l) => l.msg === 'replication stream lost; reconnecting' && String(l.error).includes(sqlstate), `a reconnect after ${sqlstate}`);
+        const lost = await w2n.waitForLog(
+          (l) => l.msg === 'replication stream lost; reconnecting' && String(l.error).includes(sqlstate),
+          `a reconnect after ${sqlstate}`,
+        );
         assert.match(String(lost.error), new RegExp(text));
         sessionsStarted++;
-        await waitFor(() => w2n.lines.filter((l) => l.msg === 'streaming from the slot').length >= sessionsStarted || undefined, { what: 'streaming again', timeoutMs: 60_000 });
-        await waitFor(() => delivered().length >= sessionsStarted || undefined, { what: `row ${sessionsStarted}`, timeoutMs: 60_000 });
+        await waitFor(
+          () =>
+            w2n.lines.filter((l) => l.msg === 'streaming from the slot').length >= sessionsStarted ||
+            undefined,
+          { what: 'streaming again', timeoutMs: 60_000 },
+        );
+        await waitFor(() => delivered().length >= sessionsStarted || undefined, {
+          what: `row ${sessionsStarted}`,
+          timeoutMs: 60_000,
+        });
       }
       assert.ok(w2n.running, 'still running');
       // At least once: what was delivered but not yet confirmed when the session ended comes

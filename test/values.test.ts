@@ -90,7 +90,10 @@ const EXPECTED: Record<string, unknown> = {
   jb: { a: 1, b: { c: null } },
   jb_str: 'just a string',
   a_int: [1, null, 3],
-  a_multi: [[1, 2], [3, null]],
+  a_multi: [
+    [1, 2],
+    [3, null],
+  ],
   a_text: ['a,b', 'c"d', 'e\\f', 'NULL', null, '', ' sp ', '{x}'],
   a_lower: [7, 8],
   a_empty: [],
@@ -133,7 +136,8 @@ describe('values of every type', () => {
     listener.close();
 
     const record = full!.body.record!;
-    for (const [column, value] of Object.entries(EXPECTED)) assert.deepStrictEqual(record[column], value, `column ${column}: ${JSON.stringify(record[column])}`);
+    for (const [column, value] of Object.entries(EXPECTED))
+      assert.deepStrictEqual(record[column], value, `column ${column}: ${JSON.stringify(record[column])}`);
     assert.deepEqual(Object.keys(record), Object.keys(EXPECTED), 'every column, in table order');
     // int8 and oid keep every digit in the JSON text itself.
     assert.match(full!.raw, /"i8":9223372036854775807,/);
@@ -141,15 +145,23 @@ describe('values of every type', () => {
     assert.match(full!.raw, /"f8_big":1e\+300,/);
 
     // SQL NULL is JSON null for every type.
-    for (const [column, value] of Object.entries(nulls!.body.record!)) if (column !== 'id') assert.equal(value, null, `column ${column} is null`);
+    for (const [column, value] of Object.entries(nulls!.body.record!))
+      if (column !== 'id') assert.equal(value, null, `column ${column} is null`);
   });
 
   it('converts old values in changes the same way as the record', async () => {
     const listener = await fixture.stream.listen('public.every_type');
-    await fixture.stream.sql(`UPDATE every_type SET dom = 6, e_arr = '{ok}', tstz = '2025-01-01 00:00:00+00', i8 = 1 WHERE id = 1`);
+    await fixture.stream.sql(
+      `UPDATE every_type SET dom = 6, e_arr = '{ok}', tstz = '2025-01-01 00:00:00+00', i8 = 1 WHERE id = 1`,
+    );
     const [update] = await listener.take(1);
     listener.close();
-    assert.deepStrictEqual(update!.body.changes, { i8: 9223372036854775807, tstz: '2024-10-28T21:37:01.000001Z', e_arr: ['sad', 'happy'], dom: 5 });
+    assert.deepStrictEqual(update!.body.changes, {
+      i8: 9223372036854775807,
+      tstz: '2024-10-28T21:37:01.000001Z',
+      e_arr: ['sad', 'happy'],
+      dom: 5,
+    });
     assert.match(update!.raw, /"changes":\{"i8":9223372036854775807,/);
     assert.equal(update!.body.record!['dom'], 6);
     assert.deepEqual(update!.body.record!['e_arr'], ['ok']);
@@ -165,7 +177,14 @@ describe('values of every type', () => {
       INSERT INTO later VALUES (1, 'paid', '{new,paid}', 9007199254740993, '{1,2}', '{"a b",c}');`);
     const [insert] = await listener.take(1);
     listener.close();
-    assert.deepStrictEqual(insert!.body.record, { id: 1, s: 'paid', s_arr: ['new', 'paid'], c: 9007199254740993, c_arr: [1, 2], tg: ['a b', 'c'] });
+    assert.deepStrictEqual(insert!.body.record, {
+      id: 1,
+      s: 'paid',
+      s_arr: ['new', 'paid'],
+      c: 9007199254740993,
+      c_arr: [1, 2],
+      tg: ['a b', 'c'],
+    });
     assert.match(insert!.raw, /"c":9007199254740993,/);
     assert.deepEqual(insert!.body.metadata.record_pks, ['1']);
   });

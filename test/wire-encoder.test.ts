@@ -27,11 +27,21 @@ after(async () => {
 });
 
 function message(subject: string, n: number): OutgoingMessage {
-  return OutgoingMessage.fromText({ seq: n, subject, action: 'insert', msgId: `id-${n}`, json: JSON.stringify({ n }), commitTime: 0 });
+  return OutgoingMessage.fromText({
+    seq: n,
+    subject,
+    action: 'insert',
+    msgId: `id-${n}`,
+    json: JSON.stringify({ n }),
+    commitTime: 0,
+  });
 }
 
 /** Collects what arrives on `subject` until `count` messages came. */
-async function collect(sub: Subscription, count: number): Promise<{ n: number; msgId: string | undefined }[]> {
+async function collect(
+  sub: Subscription,
+  count: number,
+): Promise<{ n: number; msgId: string | undefined }[]> {
   const received: { n: number; msgId: string | undefined }[] = [];
   for await (const m of sub) {
     received.push({ n: (m.json() as { n: number }).n, msgId: m.headers?.get('Nats-Msg-Id') });
@@ -57,7 +67,10 @@ describe('WireEncoder', () => {
       encoder.confirmWritten();
     }
     const received = await collect(sub, n);
-    assert.deepEqual(received, Array.from({ length: n }, (_, i) => ({ n: i, msgId: `id-${i}` })));
+    assert.deepEqual(
+      received,
+      Array.from({ length: n }, (_, i) => ({ n: i, msgId: `id-${i}` })),
+    );
     assert.equal(encoder.slabsAllocated, 1, 'a confirmed or empty cycle must not cost a new slab');
   });
 
@@ -81,6 +94,9 @@ describe('WireEncoder', () => {
     await publisher.flush();
     encoder.confirmWritten();
     assert.equal(encoder.slabsAllocated, 2);
-    assert.deepEqual(await collect(sub, 3), [0, 1, 2].map((i) => ({ n: i, msgId: `id-${i}` })));
+    assert.deepEqual(
+      await collect(sub, 3),
+      [0, 1, 2].map((i) => ({ n: i, msgId: `id-${i}` })),
+    );
   });
 });

@@ -46,7 +46,12 @@ async function pipeline(options: BaselineOptions): Promise<void> {
   const nc = await connect({ servers: options.natsUrl });
   const url = new URL(options.postgresUrl);
   const service = new LogicalReplicationService(
-    { host: url.hostname, port: Number(url.port), user: decodeURIComponent(url.username), database: options.database },
+    {
+      host: url.hostname,
+      port: Number(url.port),
+      user: decodeURIComponent(url.username),
+      database: options.database,
+    },
     { acknowledge: { auto: false, timeoutSeconds: 0 } },
   );
   const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [options.publication] });
@@ -147,14 +152,19 @@ export class BaselineChild {
   private readonly child: ChildProcess;
 
   constructor(options: BaselineOptions) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', SELF, JSON.stringify(options)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, ['--import', 'tsx', SELF, JSON.stringify(options)], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     if (this.child.pid === undefined) throw new Error('could not spawn the baseline pipeline');
     this.pid = this.child.pid;
     const child = this.child;
     const removeHook = onProcessExit(() => {
       child.kill('SIGKILL');
     });
-    this.child.stderr!.setEncoding('utf8').on('data', (c: string) => (this.stderr = (this.stderr + c).slice(-4000)));
+    this.child
+      .stderr!.setEncoding('utf8')
+      .on('data', (c: string) => (this.stderr = (this.stderr + c).slice(-4000)));
     this.exited = new Promise((resolve) =>
       child.once('exit', (code) => {
         removeHook();
@@ -166,7 +176,9 @@ export class BaselineChild {
       child.stdout!.setEncoding('utf8').on('data', (c: string) => {
         if (c.includes('"streaming"')) resolve(performance.now());
       });
-      void this.exited.then((code) => reject(new Error(`the baseline exited (${code}) before streaming: ${this.stderr}`)));
+      void this.exited.then((code) =>
+        reject(new Error(`the baseline exited (${code}) before streaming: ${this.stderr}`)),
+      );
     });
     this.streaming.catch(() => {});
   }
@@ -180,7 +192,10 @@ export class BaselineChild {
     if (!this.running) return { code: await this.exited, killed: false };
     this.child.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
-    const first = await Promise.race([this.exited, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)))]);
+    const first = await Promise.race([
+      this.exited,
+      new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs))),
+    ]);
     clearTimeout(timer);
     if (first !== 'timeout') return { code: first, killed: false };
     this.child.kill('SIGKILL');

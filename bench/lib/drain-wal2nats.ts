@@ -46,10 +46,28 @@ export interface DrainResult {
   tables: number;
   shards: number;
   args: string[];
-  seconds: { fromStart: number; fromStreaming: number; toStreaming: number; toFirstMessage: number; slotConfirmedAfterLastMessage: number | null; stop: number };
+  seconds: {
+    fromStart: number;
+    fromStreaming: number;
+    toStreaming: number;
+    toFirstMessage: number;
+    slotConfirmedAfterLastMessage: number | null;
+    stop: number;
+  };
   changesPerSecond: { fromStart: number; fromStreaming: number; afterFirstQuarter: number };
   payload: { bytes: number; avgBytes: number; mbPerSecondFromStreaming: number };
-  cpu: { wal2nats: number; startup: number | null; drain: number; per100k: number; drainPer100k: number; threads: ThreadCpu[]; walsender: number | null; natsServer: number | null; benchSubscriber: number; otherProcessesShareOfMachine: number };
+  cpu: {
+    wal2nats: number;
+    startup: number | null;
+    drain: number;
+    per100k: number;
+    drainPer100k: number;
+    threads: ThreadCpu[];
+    walsender: number | null;
+    natsServer: number | null;
+    benchSubscriber: number;
+    otherProcessesShareOfMachine: number;
+  };
   memory: { peakRssMiB: number; sampledPeakRssMiB: number };
   timeline: Array<[seconds: number, received: number, rssMiB: number]>;
   warnings: unknown[];
@@ -74,9 +92,31 @@ export async function drainWal2nats(options: DrainOptions): Promise<DrainResult>
   const natsCpu0 = natsPid ? (cpuSeconds(natsPid) ?? 0) : 0;
   const benchCpu0 = process.cpuUsage();
   const machineBusy0 = machineBusySeconds();
-  const args = ['run', '--postgres-url', layout.url, '--nats-url', nats.url, '--http-port', '0', '--slot', slot, '--shards', String(shards), ...(options.extraArgs ?? [])];
-  say(`${label}: starting wal2nats ${(options.nodeFlags ?? []).join(' ')} --slot ${slot} --shards ${shards} ${(options.extraArgs ?? []).join(' ')}`.replace(/\s+/g, ' '));
-  const proc = new Wal2NatsProcess(args, {}, { nodeFlags: options.nodeFlags ?? [], verbose: options.verbose ?? false });
+  const args = [
+    'run',
+    '--postgres-url',
+    layout.url,
+    '--nats-url',
+    nats.url,
+    '--http-port',
+    '0',
+    '--slot',
+    slot,
+    '--shards',
+    String(shards),
+    ...(options.extraArgs ?? []),
+  ];
+  say(
+    `${label}: starting wal2nats ${(options.nodeFlags ?? []).join(' ')} --slot ${slot} --shards ${shards} ${(options.extraArgs ?? []).join(' ')}`.replace(
+      /\s+/g,
+      ' ',
+    ),
+  );
+  const proc = new Wal2NatsProcess(
+    args,
+    {},
+    { nodeFlags: options.nodeFlags ?? [], verbose: options.verbose ?? false },
+  );
   const t0 = proc.startedAt;
   try {
     let peakRss = 0;
@@ -84,7 +124,11 @@ export async function drainWal2nats(options: DrainOptions): Promise<DrainResult>
     const sampleRss = () => {
       const m = memoryStatus(proc.pid);
       if (m) peakRss = Math.max(peakRss, m.rss);
-      timeline.push([Math.round(performance.now() - t0) / 1000, checker.received, Math.round((m?.rss ?? 0) / MiB)]);
+      timeline.push([
+        Math.round(performance.now() - t0) / 1000,
+        checker.received,
+        Math.round((m?.rss ?? 0) / MiB),
+      ]);
     };
     timers.push(setInterval(sampleRss, 200));
 
@@ -95,7 +139,10 @@ export async function drainWal2nats(options: DrainOptions): Promise<DrainResult>
       streamingAt = l.at;
       startupCpu = cpuSeconds(proc.pid);
       // The walsender is a new backend for this replication connection: all its CPU is this run's.
-      walsender = await waitFor(() => walsenderPid(layout.client, slot), { what: 'the walsender of the slot', timeoutMs: 5_000 }).catch(() => undefined);
+      walsender = await waitFor(() => walsenderPid(layout.client, slot), {
+        what: 'the walsender of the slot',
+        timeoutMs: 5_000,
+      }).catch(() => undefined);
     });
 
     // Progress every second, and the watchdog: a stall, the overall timeout, an early exit.
@@ -114,13 +161,25 @@ export async function drainWal2nats(options: DrainOptions): Promise<DrainResult>
         const rate = count - lastCount;
         lastCount = count;
         const m = memoryStatus(proc.pid);
-        say(`  ${label} ${fmt((now - t0) / 1000, 1).padStart(6)} s ${fmt(count).padStart(10)} / ${fmt(changes)} ${fmt(rate).padStart(8)} msg/s  rss ${m ? fmt(m.rss / MiB) : '?'} MiB`);
+        say(
+          `  ${label} ${fmt((now - t0) / 1000, 1).padStart(6)} s ${fmt(count).padStart(10)} / ${fmt(changes)} ${fmt(rate).padStart(8)} msg/s  rss ${m ? fmt(m.rss / MiB) : '?'} MiB`,
+        );
         if (checker.error) failRun(new Error(`subscription failed: ${checker.error.message}`));
-        else if (now - t0 > timeoutMs) failRun(new Error(`timed out after ${timeoutMs / 1000} s with ${fmt(count)} of ${fmt(changes)} messages`));
-        else if (now - lastChangeAt > stallMs) failRun(new Error(`no message for ${stallMs / 1000} s (stalled at ${fmt(count)} of ${fmt(changes)}); wal2nats log:\n${proc.tail()}`));
+        else if (now - t0 > timeoutMs)
+          failRun(
+            new Error(`timed out after ${timeoutMs / 1000} s with ${fmt(count)} of ${fmt(changes)} messages`),
+          );
+        else if (now - lastChangeAt > stallMs)
+          failRun(
+            new Error(
+              `no message for ${stallMs / 1000} s (stalled at ${fmt(count)} of ${fmt(changes)}); wal2nats log:\n${proc.tail()}`,
+            ),
+          );
       }, 1000),
     );
-    void proc.exitInfo.then((exit) => failRun(new Error(`wal2nats exited early (${JSON.stringify(exit)}); log:\n${proc.tail()}`)));
+    void proc.exitInfo.then((exit) =>
+      failRun(new Error(`wal2nats exited early (${JSON.stringify(exit)}); log:\n${proc.tail()}`)),
+    );
 
     await Promise.race([Promise.all([checker.done(), streaming]), runFailed]);
 
@@ -143,11 +202,14 @@ export async function drainWal2nats(options: DrainOptions): Promise<DrainResult>
     const extra = check.received - changes;
 
     const confirmWaitStart = performance.now();
-    const confirmedWhileRunning = await waitFor(async () => (await confirmedFlush(layout.client, slot)) > check.maxCommitLsn, {
-      what: 'the slot to be confirmed past the last commit',
-      timeoutMs: 15_000,
-      intervalMs: 50,
-    }).then(
+    const confirmedWhileRunning = await waitFor(
+      async () => (await confirmedFlush(layout.client, slot)) > check.maxCommitLsn,
+      {
+        what: 'the slot to be confirmed past the last commit',
+        timeoutMs: 15_000,
+        intervalMs: 50,
+      },
+    ).then(
       () => performance.now() - confirmWaitStart,
       () => undefined,
     );
@@ -158,19 +220,28 @@ export async function drainWal2nats(options: DrainOptions): Promise<DrainResult>
     const confirmedAfterStop = await confirmedFlush(layout.client, slot);
 
     if (killed) failures.push('wal2nats did not exit within 30 s of SIGTERM (killed)');
-    else if (exit.code !== 0) failures.push(`wal2nats exited with ${JSON.stringify(exit)} after SIGTERM, expected code 0`);
-    if (check.violations > 0) failures.push(`${check.violations} per-table order violations, e.g. ${JSON.stringify(check.violationSamples.slice(0, 3))}`);
-    if (check.unparsable > 0) failures.push(`${check.unparsable} messages without a readable commit_lsn/commit_idx`);
+    else if (exit.code !== 0)
+      failures.push(`wal2nats exited with ${JSON.stringify(exit)} after SIGTERM, expected code 0`);
+    if (check.violations > 0)
+      failures.push(
+        `${check.violations} per-table order violations, e.g. ${JSON.stringify(check.violationSamples.slice(0, 3))}`,
+      );
+    if (check.unparsable > 0)
+      failures.push(`${check.unparsable} messages without a readable commit_lsn/commit_idx`);
     if (extra > 0) failures.push(`${extra} messages beyond the ${changes} written (duplicates)`);
     for (const [table, byAction] of Object.entries(layout.workload.expected)) {
       for (const action of ACTIONS) {
         const got = check.counts[table]?.[action] ?? 0;
-        if (got !== byAction[action]) failures.push(`${table} ${action}: received ${got}, expected ${byAction[action]}`);
+        if (got !== byAction[action])
+          failures.push(`${table} ${action}: received ${got}, expected ${byAction[action]}`);
       }
     }
-    for (const table of Object.keys(check.counts)) if (!(table in layout.workload.expected)) failures.push(`messages for an unexpected table ${table}`);
+    for (const table of Object.keys(check.counts))
+      if (!(table in layout.workload.expected)) failures.push(`messages for an unexpected table ${table}`);
     if (confirmedAfterStop <= check.maxCommitLsn) {
-      failures.push(`after a clean stop the slot is confirmed at ${confirmedAfterStop}, not past the last commit_lsn ${check.maxCommitLsn}`);
+      failures.push(
+        `after a clean stop the slot is confirmed at ${confirmedAfterStop}, not past the last commit_lsn ${check.maxCommitLsn}`,
+      );
     }
 
     const fromStart = (doneAt - t0) / 1000;
@@ -179,7 +250,8 @@ export async function drainWal2nats(options: DrainOptions): Promise<DrainResult>
     const benchCpuSeconds = (benchCpu.user + benchCpu.system) / 1e6;
     const nproc = Math.max(1, availableParallelism());
     // What the rest of the machine (other people's jobs) burnt meanwhile: a noise indicator.
-    const other = machineBusy - cpuTotal - (walsender ? walsenderCpu : 0) - (natsPid ? natsCpu : 0) - benchCpuSeconds;
+    const other =
+      machineBusy - cpuTotal - (walsender ? walsenderCpu : 0) - (natsPid ? natsCpu : 0) - benchCpuSeconds;
     return {
       label,
       ok: failures.length === 0,
@@ -193,7 +265,8 @@ export async function drainWal2nats(options: DrainOptions): Promise<DrainResult>
         fromStreaming,
         toStreaming: streamingAt === undefined ? NaN : (streamingAt - t0) / 1000,
         toFirstMessage: checker.firstAt === undefined ? NaN : (checker.firstAt - t0) / 1000,
-        slotConfirmedAfterLastMessage: confirmedWhileRunning === undefined ? null : confirmedWhileRunning / 1000,
+        slotConfirmedAfterLastMessage:
+          confirmedWhileRunning === undefined ? null : confirmedWhileRunning / 1000,
         stop: stopSeconds,
       },
       changesPerSecond: {
@@ -201,7 +274,11 @@ export async function drainWal2nats(options: DrainOptions): Promise<DrainResult>
         fromStreaming: changes / fromStreaming,
         afterFirstQuarter: (changes - checker.quarter) / ((doneAt - checker.quarterAt!) / 1000),
       },
-      payload: { bytes: check.payloadBytes, avgBytes: check.payloadBytes / Math.max(1, check.received), mbPerSecondFromStreaming: check.payloadBytes / 1e6 / fromStreaming },
+      payload: {
+        bytes: check.payloadBytes,
+        avgBytes: check.payloadBytes / Math.max(1, check.received),
+        mbPerSecondFromStreaming: check.payloadBytes / 1e6 / fromStreaming,
+      },
       cpu: {
         wal2nats: cpuTotal,
         startup: startupCpu ?? null,
@@ -229,7 +306,14 @@ export async function drainWal2nats(options: DrainOptions): Promise<DrainResult>
   }
 }
 
-function failedDrain(label: string, changes: number, tables: number, shards: number, failures: string[], received: number): DrainResult {
+function failedDrain(
+  label: string,
+  changes: number,
+  tables: number,
+  shards: number,
+  failures: string[],
+  received: number,
+): DrainResult {
   say(`${label}: FAILED after ${fmt(received)} messages: ${failures.join('; ')}`);
   const nan = NaN;
   return {
@@ -240,10 +324,28 @@ function failedDrain(label: string, changes: number, tables: number, shards: num
     tables,
     shards,
     args: [],
-    seconds: { fromStart: nan, fromStreaming: nan, toStreaming: nan, toFirstMessage: nan, slotConfirmedAfterLastMessage: null, stop: nan },
+    seconds: {
+      fromStart: nan,
+      fromStreaming: nan,
+      toStreaming: nan,
+      toFirstMessage: nan,
+      slotConfirmedAfterLastMessage: null,
+      stop: nan,
+    },
     changesPerSecond: { fromStart: nan, fromStreaming: nan, afterFirstQuarter: nan },
     payload: { bytes: 0, avgBytes: nan, mbPerSecondFromStreaming: nan },
-    cpu: { wal2nats: nan, startup: null, drain: nan, per100k: nan, drainPer100k: nan, threads: [], walsender: null, natsServer: null, benchSubscriber: nan, otherProcessesShareOfMachine: nan },
+    cpu: {
+      wal2nats: nan,
+      startup: null,
+      drain: nan,
+      per100k: nan,
+      drainPer100k: nan,
+      threads: [],
+      walsender: null,
+      natsServer: null,
+      benchSubscriber: nan,
+      otherProcessesShareOfMachine: nan,
+    },
     memory: { peakRssMiB: nan, sampledPeakRssMiB: nan },
     timeline: [],
     warnings: [],

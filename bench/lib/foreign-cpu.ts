@@ -34,7 +34,9 @@ export class ForeignCpuMonitor {
     const seconds = (performance.now() - this.startedAt) / 1000;
     const total = this.perSecondMs.reduce((a, b) => a + b, 0);
     let worstSecond = 0;
-    this.perSecondMs.forEach((ms, i) => { if (ms > this.perSecondMs[worstSecond]!) worstSecond = i; });
+    this.perSecondMs.forEach((ms, i) => {
+      if (ms > this.perSecondMs[worstSecond]!) worstSecond = i;
+    });
     return {
       perSecondMs: this.perSecondMs.map(Math.round),
       share: seconds > 0 ? total / 1000 / (seconds * this.cpus) : NaN,

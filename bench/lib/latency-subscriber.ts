@@ -52,7 +52,8 @@ export function loopDelayMs(h: IntervalHistogram): { p99: number; max: number } 
   return { p99: late(h.percentile(99)), max: late(h.max) };
 }
 
-type Request = { cmd: 'start' } | { cmd: 'count' } | { cmd: 'end'; target: number; writerEndAt: number; stallMs: number };
+type Request =
+  { cmd: 'start' } | { cmd: 'count' } | { cmd: 'end'; target: number; writerEndAt: number; stallMs: number };
 
 /** One phase as the subscriber saw it (times are epoch ms, latencies ms). */
 export interface PhaseArrivals {
@@ -115,8 +116,17 @@ export function phaseRecorder(): { arrive: (now: number, latency: number) => voi
       arrivedByWriterEnd,
       drained,
       drainedAt: drained ? lastArrival : NaN,
-      latencyMs: { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN },
-      perSecond: Array.from(perSecond, (b, i) => b ?? [i, 0, 0]).map(([sec, count, max]) => [sec, count, Math.round(max * 10) / 10]),
+      latencyMs: {
+        p50: percentile(sorted, 50),
+        p95: percentile(sorted, 95),
+        p99: percentile(sorted, 99),
+        max: sorted[sorted.length - 1] ?? NaN,
+      },
+      perSecond: Array.from(perSecond, (b, i) => b ?? [i, 0, 0]).map(([sec, count, max]) => [
+        sec,
+        count,
+        Math.round(max * 10) / 10,
+      ]),
       loopDelayMs: loopDelayMs(loopDelay),
     });
   };
@@ -233,14 +243,20 @@ export class PhaseProbeProcess {
     options: unknown,
     private readonly label: string,
   ) {
-    const child = (this.child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(options)], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-    }));
+    const child = (this.child = spawn(
+      process.execPath,
+      ['--import', 'tsx', script, JSON.stringify(options)],
+      {
+        cwd: REPO_ROOT,
+        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      },
+    ));
     const removeHook = onProcessExit(() => {
       child.kill('SIGKILL');
     });
-    child.stderr!.setEncoding('utf8').on('data', (c: string) => (this.stderr = (this.stderr + c).slice(-4000)));
+    child
+      .stderr!.setEncoding('utf8')
+      .on('data', (c: string) => (this.stderr = (this.stderr + c).slice(-4000)));
     child.on('message', (reply: Reply) => {
       this.received = reply.received;
       this.unparsable = reply.unparsable;
@@ -270,7 +286,8 @@ export class PhaseProbeProcess {
 
   private expect(msg: Reply['msg'], req?: Request): Promise<Reply> {
     if (this.gone) return Promise.reject(this.gone);
-    if (this.waiting) throw new Error(`${this.label}: '${msg}' requested while waiting for '${this.waiting.msg}'`);
+    if (this.waiting)
+      throw new Error(`${this.label}: '${msg}' requested while waiting for '${this.waiting.msg}'`);
     const reply = new Promise<Reply>((resolve, reject) => (this.waiting = { msg, resolve, reject }));
     if (req) this.child.send(req);
     return reply;

@@ -54,8 +54,11 @@ export async function prepareLayout(pg: PgServer, options: LayoutOptions): Promi
   const url = await pg.createDatabase(options.database);
   const client = await pg.connect(options.database);
   await client.query(schemaSql(options.tables));
-  await client.query(`CREATE PUBLICATION ${PUBLICATION} FOR ALL TABLES WITH (publish_via_partition_root = true)`);
-  for (const slot of options.slots) await client.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
+  await client.query(
+    `CREATE PUBLICATION ${PUBLICATION} FOR ALL TABLES WITH (publish_via_partition_root = true)`,
+  );
+  for (const slot of options.slots)
+    await client.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
   const workload = await writeWorkload(client, {
     changes: options.changes,
     tables: options.tables,
@@ -63,7 +66,9 @@ export async function prepareLayout(pg: PgServer, options: LayoutOptions): Promi
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   if (workload.reportedRows !== options.changes) {
-    throw new Error(`the workload wrote ${workload.reportedRows} rows, expected ${options.changes} (bench bug)`);
+    throw new Error(
+      `the workload wrote ${workload.reportedRows} rows, expected ${options.changes} (bench bug)`,
+    );
   }
   const end = await client.query<{ lsn: string; n: string; bytes: string | null }>(
     `SELECT pg_current_wal_lsn()::text AS lsn, (pg_current_wal_lsn() - '0/0'::pg_lsn)::text AS n,
@@ -95,13 +100,19 @@ export async function confirmedFlush(client: Client, slot: string): Promise<numb
 
 /** The pid of the walsender serving a slot, if one is active. */
 export async function walsenderPid(client: Client, slot: string): Promise<number | undefined> {
-  const r = await client.query<{ active_pid: number | null }>('SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+  const r = await client.query<{ active_pid: number | null }>(
+    'SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1',
+    [slot],
+  );
   return r.rows[0]?.active_pid ?? undefined;
 }
 
 /** Drops a slot once its consumer is done (it must be inactive: the consumer has exited). */
 export async function dropSlot(client: Client, slot: string): Promise<void> {
-  await client.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active', [slot]);
+  await client.query(
+    'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
+    [slot],
+  );
 }
 
 /** Drops the remaining slots and closes the client; the database stays (the server is thrown away). */

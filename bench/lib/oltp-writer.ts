@@ -34,7 +34,13 @@ interface Cursor {
 /** Writes `rate` one-row transactions/s for `seconds` through `clients`; `idBase` keeps id ranges apart between calls. */
 export async function writeOltp(
   clients: readonly Client[],
-  options: { rate: number; seconds: number; tables: number; idBase: number; onProgress?: (transactions: number) => void },
+  options: {
+    rate: number;
+    seconds: number;
+    tables: number;
+    idBase: number;
+    onProgress?: (transactions: number) => void;
+  },
 ): Promise<OltpWriteResult> {
   const { rate, seconds, tables } = options;
   const started = performance.now();
@@ -55,7 +61,9 @@ export async function writeOltp(
       // Pace: the transactions due by now, shared by all connections.
       const due = Math.floor((rate * (now - started)) / 1000);
       if (scheduled >= due) {
-        await new Promise((r) => setTimeout(r, Math.max(1, ((scheduled + 1 - (rate * (now - started)) / 1000) / rate) * 1000)));
+        await new Promise((r) =>
+          setTimeout(r, Math.max(1, ((scheduled + 1 - (rate * (now - started)) / 1000) / rate) * 1000)),
+        );
         continue;
       }
       const count = Math.min(due - scheduled, MAX_TRANSACTIONS_PER_QUERY);
@@ -68,11 +76,15 @@ export async function writeOltp(
         // 60 % inserts, 40 % updates (of a row inserted earlier; the first ones are inserts).
         if (t % 5 < 3 || c.toUpdate >= c.next) {
           const id = c.next++;
-          sql.push(`BEGIN; INSERT INTO public.${name} VALUES (${id}, ${id % 1000}, 'new', ${(id % 100000) / 4}, ${id % 50}, repeat(md5('${id}'), 3), now(), now()); COMMIT`);
+          sql.push(
+            `BEGIN; INSERT INTO public.${name} VALUES (${id}, ${id % 1000}, 'new', ${(id % 100000) / 4}, ${id % 50}, repeat(md5('${id}'), 3), now(), now()); COMMIT`,
+          );
           inserts++;
         } else {
           const id = c.toUpdate++;
-          sql.push(`BEGIN; UPDATE public.${name} SET status = 'paid', amount = amount + 1, updated_at = now() WHERE id = ${id}; COMMIT`);
+          sql.push(
+            `BEGIN; UPDATE public.${name} SET status = 'paid', amount = amount + 1, updated_at = now() WHERE id = ${id}; COMMIT`,
+          );
           updates++;
         }
         t++;
@@ -87,5 +99,11 @@ export async function writeOltp(
   };
   await Promise.all(clients.map((client, i) => worker(client, i)));
   const elapsed = (performance.now() - started) / 1000;
-  return { transactions: committed, inserts, updates, seconds: elapsed, transactionsPerSecond: committed / elapsed };
+  return {
+    transactions: committed,
+    inserts,
+    updates,
+    seconds: elapsed,
+    transactionsPerSecond: committed / elapsed,
+  };
 }

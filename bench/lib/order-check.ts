@@ -118,7 +118,8 @@ export class OrderChecker {
     if (index === 0) this.firstAt = performance.now();
     const data = msg.data;
     this.payloadBytes += data.length;
-    if (this.samples.length < this.sampleLimit && index % this.sampleEvery === 0) this.samples.push({ subject: msg.subject, data: data.slice() });
+    if (this.samples.length < this.sampleLimit && index % this.sampleEvery === 0)
+      this.samples.push({ subject: msg.subject, data: data.slice() });
     let state = this.subjects.get(msg.subject);
     if (!state) state = this.learnSubject(msg.subject);
     state.count++;

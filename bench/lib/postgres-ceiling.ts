@@ -26,14 +26,38 @@ export interface CeilingRun {
 }
 
 /** pg_recvlogical from the slot to /dev/null until the end LSN; the wall time of the whole process. */
-export async function runPgRecvlogical(layout: Layout, slot: string, timeoutMs = 600_000): Promise<CeilingRun> {
+export async function runPgRecvlogical(
+  layout: Layout,
+  slot: string,
+  timeoutMs = 600_000,
+): Promise<CeilingRun> {
   const url = new URL(layout.url);
   const args = [
-    '-h', url.hostname, '-p', url.port, '-U', decodeURIComponent(url.username), '-d', layout.database,
-    '--slot', slot, '--start', '--endpos', layout.endLsn, '--no-loop', '-f', '/dev/null',
-    '-o', 'proto_version=1', '-o', `publication_names=${PUBLICATION}`,
+    '-h',
+    url.hostname,
+    '-p',
+    url.port,
+    '-U',
+    decodeURIComponent(url.username),
+    '-d',
+    layout.database,
+    '--slot',
+    slot,
+    '--start',
+    '--endpos',
+    layout.endLsn,
+    '--no-loop',
+    '-f',
+    '/dev/null',
+    '-o',
+    'proto_version=1',
+    '-o',
+    `publication_names=${PUBLICATION}`,
     // Report our position often enough, as a real consumer would.
-    '-s', '1', '-F', '1',
+    '-s',
+    '1',
+    '-F',
+    '1',
   ];
   const failures: string[] = [];
   const started = performance.now();
@@ -67,7 +91,12 @@ export async function runPgRecvlogical(layout: Layout, slot: string, timeoutMs =
 export async function runBareReader(layout: Layout, slot: string, timeoutMs = 600_000): Promise<CeilingRun> {
   const url = new URL(layout.url);
   const service = new LogicalReplicationService(
-    { host: url.hostname, port: Number(url.port), user: decodeURIComponent(url.username), database: layout.database },
+    {
+      host: url.hostname,
+      port: Number(url.port),
+      user: decodeURIComponent(url.username),
+      database: layout.database,
+    },
     { acknowledge: { auto: false, timeoutSeconds: 0 } },
   );
   const plugin = new RawPlugin();
@@ -104,7 +133,10 @@ export async function runBareReader(layout: Layout, slot: string, timeoutMs = 60
     done();
   });
   let timer: NodeJS.Timeout | undefined;
-  const outcome = await Promise.race([finished.then(() => 'done' as const), new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)))]);
+  const outcome = await Promise.race([
+    finished.then(() => 'done' as const),
+    new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs))),
+  ]);
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
   clearTimeout(timer);
@@ -112,12 +144,28 @@ export async function runBareReader(layout: Layout, slot: string, timeoutMs = 60
   if (lastCommitLsn) await service.acknowledge(lastCommitLsn).catch(() => {});
   await service.stop().catch(() => {});
   if (streamError) failures.push(`the bare reader failed: ${streamError.message}`);
-  if (outcome === 'timeout') failures.push(`the bare reader counted ${count} of ${layout.changes} changes within ${timeoutMs / 1000} s`);
-  else if (count !== layout.changes) failures.push(`the bare reader counted ${count} changes, expected ${layout.changes}`);
-  return ceilingRun('bare reader (pg-logical-replication, raw)', layout, failures, seconds, (cpu.user + cpu.system) / 1e6);
+  if (outcome === 'timeout')
+    failures.push(
+      `the bare reader counted ${count} of ${layout.changes} changes within ${timeoutMs / 1000} s`,
+    );
+  else if (count !== layout.changes)
+    failures.push(`the bare reader counted ${count} changes, expected ${layout.changes}`);
+  return ceilingRun(
+    'bare reader (pg-logical-replication, raw)',
+    layout,
+    failures,
+    seconds,
+    (cpu.user + cpu.system) / 1e6,
+  );
 }
 
-function ceilingRun(consumer: string, layout: Layout, failures: string[], seconds: number, cpuSeconds: number | null): CeilingRun {
+function ceilingRun(
+  consumer: string,
+  layout: Layout,
+  failures: string[],
+  seconds: number,
+  cpuSeconds: number | null,
+): CeilingRun {
   return {
     consumer,
     ok: failures.length === 0,

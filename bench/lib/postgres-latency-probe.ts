@@ -37,7 +37,9 @@ interface ProbeOptions {
 
 async function probe(options: ProbeOptions): Promise<void> {
   const { slot, ...connection } = options;
-  const service = new LogicalReplicationService(connection, { acknowledge: { auto: false, timeoutSeconds: 0 } });
+  const service = new LogicalReplicationService(connection, {
+    acknowledge: { auto: false, timeoutSeconds: 0 },
+  });
   const recorder = phaseRecorder();
   // Commit time (Unix ms) of the transaction being received; NaN before the first Begin.
   let commitMs = NaN;
@@ -62,7 +64,9 @@ async function probe(options: ProbeOptions): Promise<void> {
     }
   }, 100);
   const fail = (err: unknown) => {
-    process.stderr.write(`postgres latency probe: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `postgres latency probe: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     process.exit(1);
   };
   service.on('error', fail);

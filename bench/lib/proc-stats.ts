@@ -150,7 +150,12 @@ export function machineInfo(): { nproc: number; cpuModel: string; memTotalGiB: n
   const nproc = (cpuinfo.match(/^processor\s*:/gm) ?? []).length;
   const cpuModel = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown';
   const memKiB = Number(/^MemTotal:\s+(\d+) kB/m.exec(meminfo)?.[1] ?? 0);
-  return { nproc, cpuModel, memTotalGiB: Math.round((memKiB / 1024 / 1024) * 10) / 10, kernel: kernel || 'unknown' };
+  return {
+    nproc,
+    cpuModel,
+    memTotalGiB: Math.round((memKiB / 1024 / 1024) * 10) / 10,
+    kernel: kernel || 'unknown',
+  };
 }
 
 /** Busy CPU seconds of the whole machine so far (all CPUs: everything but idle and iowait). */

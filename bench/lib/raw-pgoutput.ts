@@ -10,7 +10,9 @@ import { PUBLICATION } from './layout.js';
 export class RawPlugin {
   readonly name = 'pgoutput';
   start(client: Client, slotName: string, lastLsn: string): Promise<unknown> {
-    return client.query(`START_REPLICATION SLOT "${slotName}" LOGICAL ${lastLsn} (proto_version '1', publication_names '${PUBLICATION}')`);
+    return client.query(
+      `START_REPLICATION SLOT "${slotName}" LOGICAL ${lastLsn} (proto_version '1', publication_names '${PUBLICATION}')`,
+    );
   }
   parse(buffer: Buffer): Buffer {
     return buffer;

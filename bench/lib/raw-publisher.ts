@@ -30,7 +30,9 @@ interface ChildOptions {
 }
 
 async function publisher(options: ChildOptions): Promise<void> {
-  const samples = (JSON.parse(readFileSync(options.samplesFile, 'utf8')) as Array<[string, string]>).map(([s, d]) => ({ subject: s, data: Buffer.from(d, 'base64') }));
+  const samples = (JSON.parse(readFileSync(options.samplesFile, 'utf8')) as Array<[string, string]>).map(
+    ([s, d]) => ({ subject: s, data: Buffer.from(d, 'base64') }),
+  );
   const nc = await connect({ servers: options.natsUrl });
   process.stdout.write('{"msg":"publishing"}\n');
   let i = 0;
@@ -70,7 +72,10 @@ export async function runNatsCeiling(options: {
   const failures: string[] = [];
   if (options.samples.length === 0) throw new Error('the NATS ceiling needs sample messages from the drain');
   const samplesFile = join(tmpdir(), `wal2nats-bench-samples-${process.pid}.json`);
-  writeFileSync(samplesFile, JSON.stringify(options.samples.map((s) => [s.subject, Buffer.from(s.data).toString('base64')])));
+  writeFileSync(
+    samplesFile,
+    JSON.stringify(options.samples.map((s) => [s.subject, Buffer.from(s.data).toString('base64')])),
+  );
   const avgBytes = options.samples.reduce((n, s) => n + s.data.length, 0) / options.samples.length;
   let received = 0;
   let bytes = 0;
@@ -88,17 +93,30 @@ export async function runNatsCeiling(options: {
     },
   });
   await options.nc.flush();
-  const child = spawn(process.execPath, ['--import', 'tsx', SELF, JSON.stringify({ natsUrl: options.natsUrl, samplesFile, count: options.count } satisfies ChildOptions)], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      SELF,
+      JSON.stringify({ natsUrl: options.natsUrl, samplesFile, count: options.count } satisfies ChildOptions),
+    ],
+    {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const removeHook = onProcessExit(() => {
     child.kill('SIGKILL');
   });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr = (stderr + c).slice(-2000)));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const started = new Promise<number>((resolve) => child.stdout!.setEncoding('utf8').on('data', (c: string) => c.includes('publishing') && resolve(performance.now())));
+  const started = new Promise<number>((resolve) =>
+    child
+      .stdout!.setEncoding('utf8')
+      .on('data', (c: string) => c.includes('publishing') && resolve(performance.now())),
+  );
   let cpu: number | null = null;
   let peak = 0;
   const poll = setInterval(() => {
@@ -122,7 +140,10 @@ export async function runNatsCeiling(options: {
   clearTimeout(timer);
   clearInterval(poll);
   const startedAt = await Promise.race([started, Promise.resolve(NaN)]);
-  if (outcome !== 'done') failures.push(`the raw publisher delivered ${received} of ${options.count} messages (${outcome}): ${stderr.trim()}`);
+  if (outcome !== 'done')
+    failures.push(
+      `the raw publisher delivered ${received} of ${options.count} messages (${outcome}): ${stderr.trim()}`,
+    );
   await exited.catch(() => {});
   if (child.exitCode === null) child.kill('SIGKILL');
   removeHook();

@@ -25,7 +25,13 @@ interface Cursor {
 /** Writes at `rate` changes/s for `seconds` through `clients`; `idBase` keeps id ranges apart between calls. */
 export async function writeSteady(
   clients: readonly Client[],
-  options: { rate: number; seconds: number; tables: number; idBase: number; onProgress?: (changes: number) => void },
+  options: {
+    rate: number;
+    seconds: number;
+    tables: number;
+    idBase: number;
+    onProgress?: (changes: number) => void;
+  },
 ): Promise<SteadyWriteResult> {
   const { rate, seconds, tables } = options;
   // Small transactions: about 200 of them per second in all, 10 to 100 changes each.
@@ -40,7 +46,10 @@ export async function writeSteady(
   let lastReport = started;
 
   const worker = async (client: Client, index: number) => {
-    const cursors: Cursor[] = Array.from({ length: tables }, () => ({ next: options.idBase + index * 100_000_000 + 1, updated: options.idBase + index * 100_000_000 + 1 }));
+    const cursors: Cursor[] = Array.from({ length: tables }, () => ({
+      next: options.idBase + index * 100_000_000 + 1,
+      updated: options.idBase + index * 100_000_000 + 1,
+    }));
     let t = index;
     for (;;) {
       const now = performance.now();
@@ -63,7 +72,10 @@ export async function writeSteady(
       ];
       // Update rows inserted by earlier transactions (or this one's, at the very start).
       const upFrom = Math.min(c.updated, c.next - updates);
-      if (updates > 0) sql.push(`UPDATE public.${name} SET status = 'updated', amount = amount + 1, updated_at = now() WHERE id BETWEEN ${upFrom} AND ${upFrom + updates - 1}`);
+      if (updates > 0)
+        sql.push(
+          `UPDATE public.${name} SET status = 'updated', amount = amount + 1, updated_at = now() WHERE id BETWEEN ${upFrom} AND ${upFrom + updates - 1}`,
+        );
       c.updated = upFrom + updates;
       sql.push('COMMIT');
       await client.query(sql.join(';\n'));

@@ -34,8 +34,13 @@ export interface Wal2NatsLatency {
 
 export function latencyBetween(before: [number, number][], after: [number, number][]): Wal2NatsLatency {
   const start = new Map(before);
-  const delta = (bound: number): number => (after.find(([b]) => b === bound)?.[1] ?? 0) - (start.get(bound) ?? 0);
+  const delta = (bound: number): number =>
+    (after.find(([b]) => b === bound)?.[1] ?? 0) - (start.get(bound) ?? 0);
   const cycles = delta(Number.POSITIVE_INFINITY);
   const p99 = quantileBetween(before, after, 0.99);
-  return { cycles, within50ms: cycles > 0 ? delta(0.05) / cycles : Number.NaN, p99Ms: p99 === null ? null : p99 * 1000 };
+  return {
+    cycles,
+    within50ms: cycles > 0 ? delta(0.05) / cycles : Number.NaN,
+    p99Ms: p99 === null ? null : p99 * 1000,
+  };
 }

@@ -84,7 +84,8 @@ export async function writeWorkload(client: Client, options: WorkloadOptions): P
     if (batch.length === 0) return;
     const results = await client.query(batch.join(';\n'));
     for (const r of Array.isArray(results) ? results : [results]) {
-      if (r.command === 'INSERT' || r.command === 'UPDATE' || r.command === 'DELETE') reportedRows += r.rowCount ?? 0;
+      if (r.command === 'INSERT' || r.command === 'UPDATE' || r.command === 'DELETE')
+        reportedRows += r.rowCount ?? 0;
     }
     written += batchChanges;
     batch = [];
@@ -97,7 +98,13 @@ export async function writeWorkload(client: Client, options: WorkloadOptions): P
     remaining -= size;
     const first = transactions % tables;
     const second = (transactions + 1 + Math.floor(transactions / tables)) % tables;
-    const parts = second === first || size < 2 ? [[first, size]] : [[first, Math.ceil(size / 2)], [second, Math.floor(size / 2)]];
+    const parts =
+      second === first || size < 2
+        ? [[first, size]]
+        : [
+            [first, Math.ceil(size / 2)],
+            [second, Math.floor(size / 2)],
+          ];
     batch.push('BEGIN');
     for (const [table, part] of parts as [number, number][]) {
       const name = tableName(table);

@@ -27,14 +27,24 @@ export interface BaselineData {
   peakRssMiB: number;
 }
 
-export async function baselineScenario(ctx: BenchContext, layout: Layout, timeoutMs = 600_000): Promise<{ data: BaselineData; row: ResultRow }> {
+export async function baselineScenario(
+  ctx: BenchContext,
+  layout: Layout,
+  timeoutMs = 600_000,
+): Promise<{ data: BaselineData; row: ResultRow }> {
   const changes = layout.changes;
   const failures: string[] = [];
   const checker = new OrderChecker(`sequin.changes.${layout.database}.public.`, changes);
   checker.start(ctx.nc, `sequin.changes.${layout.database}.>`);
   await ctx.nc.flush();
   say('baseline: pg-logical-replication PgoutputPlugin → JSON.stringify → publish, one thread');
-  const child = new BaselineChild({ postgresUrl: layout.url, database: layout.database, slot: BASELINE_SLOT, publication: PUBLICATION, natsUrl: ctx.nats.url });
+  const child = new BaselineChild({
+    postgresUrl: layout.url,
+    database: layout.database,
+    slot: BASELINE_SLOT,
+    publication: PUBLICATION,
+    natsUrl: ctx.nats.url,
+  });
   let peak = 0;
   let cpu = NaN;
   let last = 0;
@@ -44,20 +54,25 @@ export async function baselineScenario(ctx: BenchContext, layout: Layout, timeou
     cpu = cpuSeconds(child.pid) ?? cpu;
   }, 200);
   const progress = setInterval(() => {
-    say(`  baseline ${fmt((performance.now() - child.startedAt) / 1000, 1).padStart(6)} s ${fmt(checker.received).padStart(10)} / ${fmt(changes)} ${fmt(checker.received - last).padStart(8)} msg/s`);
+    say(
+      `  baseline ${fmt((performance.now() - child.startedAt) / 1000, 1).padStart(6)} s ${fmt(checker.received).padStart(10)} / ${fmt(changes)} ${fmt(checker.received - last).padStart(8)} msg/s`,
+    );
     last = checker.received;
   }, 1000);
   let streamingAt = NaN;
   try {
     let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
-      Promise.all([checker.done(), child.streaming.then((at) => (streamingAt = at))]).then(() => 'done' as const),
+      Promise.all([checker.done(), child.streaming.then((at) => (streamingAt = at))]).then(
+        () => 'done' as const,
+      ),
       child.exited.then((code) => `exited with ${code}: ${child.log}` as const),
       new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutMs))),
     ]);
     clearTimeout(timer);
     cpu = cpuSeconds(child.pid) ?? cpu;
-    if (outcome !== 'done') failures.push(`baseline: ${fmt(checker.received)} of ${fmt(changes)} arrived (${outcome})`);
+    if (outcome !== 'done')
+      failures.push(`baseline: ${fmt(checker.received)} of ${fmt(changes)} arrived (${outcome})`);
   } finally {
     clearInterval(poll);
     clearInterval(progress);
@@ -65,7 +80,10 @@ export async function baselineScenario(ctx: BenchContext, layout: Layout, timeou
   const m = memoryStatus(child.pid);
   if (m) peak = Math.max(peak, m.hwm);
   const stopped = await child.stop();
-  if (stopped.killed || stopped.code !== 0) failures.push(`baseline: exit ${stopped.code}${stopped.killed ? ' (killed)' : ''} after SIGTERM; ${child.log.slice(-300)}`);
+  if (stopped.killed || stopped.code !== 0)
+    failures.push(
+      `baseline: exit ${stopped.code}${stopped.killed ? ' (killed)' : ''} after SIGTERM; ${child.log.slice(-300)}`,
+    );
   checker.stop();
   await dropSlot(layout.client, BASELINE_SLOT).catch(() => {});
   const check = checker.result();
@@ -74,7 +92,8 @@ export async function baselineScenario(ctx: BenchContext, layout: Layout, timeou
   for (const [table, byAction] of Object.entries(layout.workload.expected)) {
     for (const action of ACTIONS) {
       const got = check.counts[table]?.[action] ?? 0;
-      if (got !== byAction[action]) failures.push(`baseline: ${table} ${action}: received ${got}, expected ${byAction[action]}`);
+      if (got !== byAction[action])
+        failures.push(`baseline: ${table} ${action}: received ${got}, expected ${byAction[action]}`);
     }
   }
   const doneAt = checker.doneAt ?? NaN;
@@ -90,9 +109,21 @@ export async function baselineScenario(ctx: BenchContext, layout: Layout, timeou
     cpuPer100k: (cpu / changes) * 1e5,
     peakRssMiB: peak / MiB,
   };
-  say(`  baseline: ${fmt(fromStreaming, 2)} s, ${fmt(data.changesPerSecond)} changes/s${data.ok ? '' : ` FAILED: ${failures.join('; ')}`}`);
+  say(
+    `  baseline: ${fmt(fromStreaming, 2)} s, ${fmt(data.changesPerSecond)} changes/s${data.ok ? '' : ` FAILED: ${failures.join('; ')}`}`,
+  );
   return {
     data,
-    row: { scenario: 'baseline', variant: 'one thread, PgoutputPlugin + JSON', changes, seconds: fromStreaming, changesPerSecond: data.changesPerSecond, mbPerSecond: data.mbPerSecond, cpuPer100k: data.cpuPer100k, peakRssMiB: data.peakRssMiB, ok: data.ok },
+    row: {
+      scenario: 'baseline',
+      variant: 'one thread, PgoutputPlugin + JSON',
+      changes,
+      seconds: fromStreaming,
+      changesPerSecond: data.changesPerSecond,
+      mbPerSecond: data.mbPerSecond,
+      cpuPer100k: data.cpuPer100k,
+      peakRssMiB: data.peakRssMiB,
+      ok: data.ok,
+    },
   };
 }

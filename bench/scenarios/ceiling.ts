@@ -35,22 +35,50 @@ export async function ceilingScenario(
   say(`ceiling: pg_recvlogical to /dev/null up to ${layout.endLsn}`);
   const recv = await runPgRecvlogical(layout, RECVLOGICAL_SLOT);
   await dropSlot(layout.client, RECVLOGICAL_SLOT);
-  say(`  pg_recvlogical: ${fmt(recv.seconds, 2)} s, ${fmt(recv.changesPerSecond)} changes/s${recv.ok ? '' : ` FAILED: ${recv.failures.join('; ')}`}`);
+  say(
+    `  pg_recvlogical: ${fmt(recv.seconds, 2)} s, ${fmt(recv.changesPerSecond)} changes/s${recv.ok ? '' : ` FAILED: ${recv.failures.join('; ')}`}`,
+  );
   say('ceiling: bare reader (pg-logical-replication, raw bytes, count + acknowledge)');
   const bare = await runBareReader(layout, BARE_SLOT);
   await dropSlot(layout.client, BARE_SLOT);
-  say(`  bare reader: ${fmt(bare.seconds, 2)} s, ${fmt(bare.changesPerSecond)} changes/s${bare.ok ? '' : ` FAILED: ${bare.failures.join('; ')}`}`);
-  say(`ceiling: raw NATS publisher, ${fmt(layout.changes)} pre-serialised messages (${samples.length} real bodies)`);
-  const nats = await runNatsCeiling({ natsUrl: ctx.nats.url, nc: ctx.nc, filter: `sequin.changes.${layout.database}.>`, samples, count: layout.changes });
-  say(`  raw publisher: ${fmt(nats.seconds, 2)} s, ${fmt(nats.changesPerSecond)} msg/s${nats.ok ? '' : ` FAILED: ${nats.failures.join('; ')}`}`);
+  say(
+    `  bare reader: ${fmt(bare.seconds, 2)} s, ${fmt(bare.changesPerSecond)} changes/s${bare.ok ? '' : ` FAILED: ${bare.failures.join('; ')}`}`,
+  );
+  say(
+    `ceiling: raw NATS publisher, ${fmt(layout.changes)} pre-serialised messages (${samples.length} real bodies)`,
+  );
+  const nats = await runNatsCeiling({
+    natsUrl: ctx.nats.url,
+    nc: ctx.nc,
+    filter: `sequin.changes.${layout.database}.>`,
+    samples,
+    count: layout.changes,
+  });
+  say(
+    `  raw publisher: ${fmt(nats.seconds, 2)} s, ${fmt(nats.changesPerSecond)} msg/s${nats.ok ? '' : ` FAILED: ${nats.failures.join('; ')}`}`,
+  );
 
   const pgOk = [recv, bare].filter((r) => r.ok);
   const postgresCeiling = pgOk.length ? Math.max(...pgOk.map((r) => r.changesPerSecond)) : NaN;
   const natsCeiling = nats.ok ? nats.changesPerSecond : NaN;
   const lowerCeiling = Math.min(postgresCeiling, natsCeiling);
   const rows: ResultRow[] = [
-    { scenario: 'ceiling', variant: 'pg_recvlogical → /dev/null', changes: recv.changes, seconds: recv.seconds, changesPerSecond: recv.changesPerSecond, ok: recv.ok },
-    { scenario: 'ceiling', variant: 'bare reader (count + ack)', changes: bare.changes, seconds: bare.seconds, changesPerSecond: bare.changesPerSecond, ok: bare.ok },
+    {
+      scenario: 'ceiling',
+      variant: 'pg_recvlogical → /dev/null',
+      changes: recv.changes,
+      seconds: recv.seconds,
+      changesPerSecond: recv.changesPerSecond,
+      ok: recv.ok,
+    },
+    {
+      scenario: 'ceiling',
+      variant: 'bare reader (count + ack)',
+      changes: bare.changes,
+      seconds: bare.seconds,
+      changesPerSecond: bare.changesPerSecond,
+      ok: bare.ok,
+    },
     {
       scenario: 'ceiling',
       variant: 'raw NATS publisher',
@@ -59,12 +87,22 @@ export async function ceilingScenario(
       changesPerSecond: nats.changesPerSecond,
       mbPerSecond: nats.mbPerSecond,
       ...(nats.publisherPeakRssMiB !== null ? { peakRssMiB: nats.publisherPeakRssMiB } : {}),
-      ...(nats.publisherCpuSeconds !== null ? { cpuPer100k: (nats.publisherCpuSeconds / nats.messages) * 1e5 } : {}),
+      ...(nats.publisherCpuSeconds !== null
+        ? { cpuPer100k: (nats.publisherCpuSeconds / nats.messages) * 1e5 }
+        : {}),
       ok: nats.ok,
     },
   ];
   return {
-    data: { pgRecvlogical: recv, bareReader: bare, nats, postgresCeiling, natsCeiling, lowerCeiling, limitedBy: postgresCeiling <= natsCeiling ? 'postgres' : 'nats' },
+    data: {
+      pgRecvlogical: recv,
+      bareReader: bare,
+      nats,
+      postgresCeiling,
+      natsCeiling,
+      lowerCeiling,
+      limitedBy: postgresCeiling <= natsCeiling ? 'postgres' : 'nats',
+    },
     rows,
     failures: [...recv.failures, ...bare.failures, ...nats.failures],
   };

@@ -25,6 +25,19 @@ export function drainRow(scenario: string, variant: string, r: DrainResult): Res
   };
 }
 
-export async function drainScenario(ctx: BenchContext, layout: Layout, samples: number): Promise<DrainResult> {
-  return drainWal2nats({ layout, slot: DRAIN_SLOT, nats: ctx.nats, nc: ctx.nc, label: 'drain', shards: 2, verbose: ctx.verbose, keepSamples: samples });
+export async function drainScenario(
+  ctx: BenchContext,
+  layout: Layout,
+  samples: number,
+): Promise<DrainResult> {
+  return drainWal2nats({
+    layout,
+    slot: DRAIN_SLOT,
+    nats: ctx.nats,
+    nc: ctx.nc,
+    label: 'drain',
+    shards: 2,
+    verbose: ctx.verbose,
+    keepSamples: samples,
+  });
 }

@@ -16,9 +16,21 @@ import type { BenchContext, ResultRow } from './types.js';
 
 const STREAM = 'BENCH';
 
-export async function jetstreamScenario(ctx: BenchContext, changes: number): Promise<{ data: DrainResult & { streamMessages: number; natsServerCpuPer100k: number }; row: ResultRow; failures: string[] }> {
+export async function jetstreamScenario(
+  ctx: BenchContext,
+  changes: number,
+): Promise<{
+  data: DrainResult & { streamMessages: number; natsServerCpuPer100k: number };
+  row: ResultRow;
+  failures: string[];
+}> {
   say(`jetstream: writing ${fmt(changes)} changes over 8 tables`);
-  const layout = await prepareLayout(ctx.pg, { database: 'jetstream', tables: 8, changes, slots: ['w2n_jetstream'] });
+  const layout = await prepareLayout(ctx.pg, {
+    database: 'jetstream',
+    tables: 8,
+    changes,
+    slots: ['w2n_jetstream'],
+  });
   const jsm = await jetstreamManager(ctx.nc);
   try {
     const r = await drainWal2nats({
@@ -36,16 +48,23 @@ export async function jetstreamScenario(ctx: BenchContext, changes: number): Pro
     try {
       streamMessages = (await jsm.streams.info(STREAM)).state.messages;
     } catch (err) {
-      r.failures.push(`jetstream: cannot read stream ${STREAM}: ${err instanceof Error ? err.message : String(err)}`);
+      r.failures.push(
+        `jetstream: cannot read stream ${STREAM}: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
-    if (streamMessages !== changes) r.failures.push(`jetstream: the stream holds ${streamMessages} messages, expected ${changes}`);
+    if (streamMessages !== changes)
+      r.failures.push(`jetstream: the stream holds ${streamMessages} messages, expected ${changes}`);
     r.ok = r.failures.length === 0;
     const natsPer100k = r.cpu.natsServer === null ? NaN : (r.cpu.natsServer / changes) * 1e5;
     say(
       `  jetstream: ${fmt(r.changesPerSecond.fromStreaming)} changes/s, stream holds ${fmt(streamMessages)}; peak RSS ${fmt(r.memory.peakRssMiB)} MiB; ` +
         `CPU per 100k changes: wal2nats ${fmt(r.cpu.per100k, 2)} s, nats-server ${fmt(natsPer100k, 2)} s${r.ok ? '' : ` FAILED: ${r.failures.join('; ')}`}`,
     );
-    return { data: { ...r, samples: [], streamMessages, natsServerCpuPer100k: natsPer100k }, row: drainRow('jetstream', 'R1 file stream, one ordered chain (PubAcks)', r), failures: r.failures };
+    return {
+      data: { ...r, samples: [], streamMessages, natsServerCpuPer100k: natsPer100k },
+      row: drainRow('jetstream', 'R1 file stream, one ordered chain (PubAcks)', r),
+      failures: r.failures,
+    };
   } finally {
     await jsm.streams.delete(STREAM).catch(() => {});
     await disposeLayout(layout);

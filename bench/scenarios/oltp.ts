@@ -91,19 +91,40 @@ export function oltpTable(phases: readonly OltpPhase[]): string[][] {
 }
 
 export const OLTP_TABLE_HEADER = [
-  'target tx/s', 'written tx/s', 'p50 ms', 'p99 ms', 'max ms', 'wal2nats p99 ms', 'kept up', 'wal2nats CPU ms/tx', 'wal2nats % of a core', 'wake-ups/tx', 'peak RSS MiB', 'others % (worst s, ms)',
+  'target tx/s',
+  'written tx/s',
+  'p50 ms',
+  'p99 ms',
+  'max ms',
+  'wal2nats p99 ms',
+  'kept up',
+  'wal2nats CPU ms/tx',
+  'wal2nats % of a core',
+  'wake-ups/tx',
+  'peak RSS MiB',
+  'others % (worst s, ms)',
 ];
 
 /** Per-thread CPU seconds between two readings, busiest first. */
-function threadDelta(before: ReturnType<typeof threadCpu>, after: ReturnType<typeof threadCpu>): OltpPhase['cpu']['threads'] {
+function threadDelta(
+  before: ReturnType<typeof threadCpu>,
+  after: ReturnType<typeof threadCpu>,
+): OltpPhase['cpu']['threads'] {
   const start = new Map(before.map((t) => [t.tid, t.cpuSeconds]));
   return after
-    .map((t) => ({ name: t.name, tid: t.tid, seconds: Math.round((t.cpuSeconds - (start.get(t.tid) ?? 0)) * 1000) / 1000 }))
+    .map((t) => ({
+      name: t.name,
+      tid: t.tid,
+      seconds: Math.round((t.cpuSeconds - (start.get(t.tid) ?? 0)) * 1000) / 1000,
+    }))
     .filter((t) => t.seconds > 0)
     .sort((a, b) => b.seconds - a.seconds);
 }
 
-export async function oltpScenario(ctx: BenchContext, options: OltpOptions): Promise<{ data: OltpPhase[]; failures: string[] }> {
+export async function oltpScenario(
+  ctx: BenchContext,
+  options: OltpOptions,
+): Promise<{ data: OltpPhase[]; failures: string[] }> {
   const failures: string[] = [];
   const layout = await prepareLayout(ctx.pg, { database: 'oltp', tables: TABLES, changes: 0, slots: [] });
   const clients: Client[] = [];
@@ -115,10 +136,17 @@ export async function oltpScenario(ctx: BenchContext, options: OltpOptions): Pro
     clients.push(client);
   }
   const sub = await LatencySubscriber.start(ctx.nats.url, 'sequin.changes.oltp.>');
-  const proc = new Wal2NatsProcess(['run', '--postgres-url', layout.url, '--nats-url', ctx.nats.url, '--http-port', '0', '--slot', SLOT], {}, {
-    verbose: ctx.verbose,
-    nodeFlags: [...(options.nodeFlags ?? []), ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [])],
-  });
+  const proc = new Wal2NatsProcess(
+    ['run', '--postgres-url', layout.url, '--nats-url', ctx.nats.url, '--http-port', '0', '--slot', SLOT],
+    {},
+    {
+      verbose: ctx.verbose,
+      nodeFlags: [
+        ...(options.nodeFlags ?? []),
+        ...(options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : []),
+      ],
+    },
+  );
   const phases: OltpPhase[] = [];
   let written = 0;
   let idBase = 0;
@@ -158,7 +186,10 @@ export async function oltpScenario(ctx: BenchContext, options: OltpOptions): Pro
               seconds,
               tables: TABLES,
               idBase,
-              onProgress: (n) => say(`  oltp ${fmt(rate)}/s: written ${fmt(n)}, delivered ~${fmt(sub.received - receivedBefore)}`),
+              onProgress: (n) =>
+                say(
+                  `  oltp ${fmt(rate)}/s: written ${fmt(n)}, delivered ~${fmt(sub.received - receivedBefore)}`,
+                ),
             });
       const writerEndAt = performance.timeOrigin + performance.now();
       idBase += 1_000_000_000;
@@ -173,8 +204,10 @@ export async function oltpScenario(ctx: BenchContext, options: OltpOptions): Pro
       clearInterval(poll);
       const wal2nats = latencyBetween(bucketsBefore, await latencyBuckets(httpBase));
       const cpu = cpuAfter - cpuBefore;
-      const voluntary = switchesAfter && switchesBefore ? switchesAfter.voluntary - switchesBefore.voluntary : NaN;
-      const involuntary = switchesAfter && switchesBefore ? switchesAfter.involuntary - switchesBefore.involuntary : NaN;
+      const voluntary =
+        switchesAfter && switchesBefore ? switchesAfter.voluntary - switchesBefore.voluntary : NaN;
+      const involuntary =
+        switchesAfter && switchesBefore ? switchesAfter.involuntary - switchesBefore.involuntary : NaN;
       const backlog = written - (receivedBefore + a.arrivedByWriterEnd);
       const phase: OltpPhase = {
         targetRate: rate,
@@ -184,35 +217,60 @@ export async function oltpScenario(ctx: BenchContext, options: OltpOptions): Pro
         latencyMs: a.latencyMs,
         wal2nats,
         keptUp: a.drained && backlog < Math.max(1, w.transactionsPerSecond),
-        cpu: { seconds: cpu, shareOfCore: cpu / elapsed, msPerTransaction: w.transactions > 0 ? (cpu * 1000) / w.transactions : NaN, threads: threadDelta(threadsBefore, threadsAfter) },
-        wakeUps: { voluntary, involuntary, voluntaryPerTransaction: w.transactions > 0 ? voluntary / w.transactions : NaN },
+        cpu: {
+          seconds: cpu,
+          shareOfCore: cpu / elapsed,
+          msPerTransaction: w.transactions > 0 ? (cpu * 1000) / w.transactions : NaN,
+          threads: threadDelta(threadsBefore, threadsAfter),
+        },
+        wakeUps: {
+          voluntary,
+          involuntary,
+          voluntaryPerTransaction: w.transactions > 0 ? voluntary / w.transactions : NaN,
+        },
         peakRssMiB: peak / MiB,
         foreignCpu,
       };
       phases.push(phase);
-      if (!a.drained) failures.push(`oltp ${rate}/s: ${fmt(written - sub.received)} transactions still missing, no progress for ${STALL_MS / 1000} s after the writer stopped`);
+      if (!a.drained)
+        failures.push(
+          `oltp ${rate}/s: ${fmt(written - sub.received)} transactions still missing, no progress for ${STALL_MS / 1000} s after the writer stopped`,
+        );
       say(
         `  oltp ${rate === 0 ? 'idle' : `${fmt(rate)}/s`}: wrote ${fmt(w.transactionsPerSecond)}/s, latency p50 ${fmt(phase.latencyMs.p50, 1)} p99 ${fmt(phase.latencyMs.p99, 1)} ms ` +
           `(wal2nats p99 ${fmt(wal2nats.p99Ms ?? NaN, 1)}); wal2nats CPU ${fmt(cpu, 2)} s = ${fmt(phase.cpu.shareOfCore * 100, 1)} % of a core, ${fmt(phase.cpu.msPerTransaction, 3)} ms/tx, ` +
           `${fmt(voluntary)} voluntary + ${fmt(involuntary)} involuntary context switches (${fmt(phase.wakeUps.voluntaryPerTransaction, 1)}/tx); ` +
-          `busiest threads ${phase.cpu.threads.slice(0, 5).map((t) => `${t.name} ${fmt(t.seconds, 2)}`).join(', ')}; ` +
+          `busiest threads ${phase.cpu.threads
+            .slice(0, 5)
+            .map((t) => `${t.name} ${fmt(t.seconds, 2)}`)
+            .join(', ')}; ` +
           `others ${fmt(foreignCpu.share * 100, 1)} % of the machine (worst second ${fmt(foreignCpu.worstMs)} ms)`,
       );
     }
     // Late extras (duplicates) would show up here. One-row transactions: one message each.
     await sleep(500);
     const received = await sub.count();
-    if (received !== written) failures.push(`oltp: ${fmt(received)} messages arrived for ${fmt(written)} one-row transactions written`);
+    if (received !== written)
+      failures.push(
+        `oltp: ${fmt(received)} messages arrived for ${fmt(written)} one-row transactions written`,
+      );
     if (sub.unparsable > 0) failures.push(`oltp: ${sub.unparsable} messages without a commit_timestamp`);
     const { exit, killed } = await proc.terminate(30_000);
-    if (killed || exit.code !== 0) failures.push(`oltp: wal2nats exited with ${JSON.stringify(exit)}${killed ? ' (killed)' : ''} after SIGTERM`);
+    if (killed || exit.code !== 0)
+      failures.push(
+        `oltp: wal2nats exited with ${JSON.stringify(exit)}${killed ? ' (killed)' : ''} after SIGTERM`,
+      );
   } catch (err) {
     failures.push(`oltp: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
     await sub.stop();
     if (proc.running) await proc.terminate(10_000);
     for (const c of clients) await c.end().catch(() => {});
-    await layout.client.query(`SELECT pg_drop_replication_slot('${SLOT}') FROM pg_replication_slots WHERE slot_name = '${SLOT}' AND NOT active`).catch(() => {});
+    await layout.client
+      .query(
+        `SELECT pg_drop_replication_slot('${SLOT}') FROM pg_replication_slots WHERE slot_name = '${SLOT}' AND NOT active`,
+      )
+      .catch(() => {});
     await disposeLayout(layout);
   }
   return { data: phases, failures };

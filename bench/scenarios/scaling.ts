@@ -10,7 +10,10 @@ import { fmt, say } from '../lib/report.js';
 import { drainRow } from './drain.js';
 import type { BenchContext, ResultRow } from './types.js';
 
-export async function scalingScenario(ctx: BenchContext, changes: number): Promise<{ data: DrainResult[]; rows: ResultRow[]; failures: string[] }> {
+export async function scalingScenario(
+  ctx: BenchContext,
+  changes: number,
+): Promise<{ data: DrainResult[]; rows: ResultRow[]; failures: string[] }> {
   const results: DrainResult[] = [];
   const rows: ResultRow[] = [];
   const run = async (tables: number, shardCounts: number[]) => {
@@ -19,11 +22,27 @@ export async function scalingScenario(ctx: BenchContext, changes: number): Promi
     const layout = await prepareLayout(ctx.pg, { database: `scaling_${tables}`, tables, changes, slots });
     try {
       for (const shards of shardCounts) {
-        const r = await drainWal2nats({ layout, slot: `scaling_${shards}`, nats: ctx.nats, nc: ctx.nc, label: `scaling ${tables}t/${shards}s`, shards, verbose: ctx.verbose });
+        const r = await drainWal2nats({
+          layout,
+          slot: `scaling_${shards}`,
+          nats: ctx.nats,
+          nc: ctx.nc,
+          label: `scaling ${tables}t/${shards}s`,
+          shards,
+          verbose: ctx.verbose,
+        });
         await dropSlot(layout.client, `scaling_${shards}`);
-        say(`  ${tables} table${tables === 1 ? '' : 's'}, ${shards} shard${shards === 1 ? '' : 's'}: ${fmt(r.changesPerSecond.fromStreaming)} changes/s${r.ok ? '' : ` FAILED: ${r.failures.join('; ')}`}`);
+        say(
+          `  ${tables} table${tables === 1 ? '' : 's'}, ${shards} shard${shards === 1 ? '' : 's'}: ${fmt(r.changesPerSecond.fromStreaming)} changes/s${r.ok ? '' : ` FAILED: ${r.failures.join('; ')}`}`,
+        );
         results.push(r);
-        rows.push(drainRow('scaling', `${tables} table${tables === 1 ? '' : 's'}, ${shards} shard${shards === 1 ? '' : 's'}`, r));
+        rows.push(
+          drainRow(
+            'scaling',
+            `${tables} table${tables === 1 ? '' : 's'}, ${shards} shard${shards === 1 ? '' : 's'}`,
+            r,
+          ),
+        );
       }
     } finally {
       await disposeLayout(layout);
@@ -32,5 +51,13 @@ export async function scalingScenario(ctx: BenchContext, changes: number): Promi
   await run(8, [1, 2, 4]);
   await run(1, [2]);
   await run(64, [2]);
-  return { data: results.map(({ samples: _samples, timeline: _timeline, ...r }) => ({ ...r, samples: [], timeline: [] })), rows, failures: results.flatMap((r) => r.failures) };
+  return {
+    data: results.map(({ samples: _samples, timeline: _timeline, ...r }) => ({
+      ...r,
+      samples: [],
+      timeline: [],
+    })),
+    rows,
+    failures: results.flatMap((r) => r.failures),
+  };
 }

@@ -94,10 +94,20 @@ export interface SteadyOptions {
   readonly nodeFlags?: readonly string[];
 }
 
-export async function steadyScenario(ctx: BenchContext, rates: number[], seconds: number, options: SteadyOptions = {}): Promise<{ data: SteadyPhase[]; failures: string[] }> {
+export async function steadyScenario(
+  ctx: BenchContext,
+  rates: number[],
+  seconds: number,
+  options: SteadyOptions = {},
+): Promise<{ data: SteadyPhase[]; failures: string[] }> {
   const { withPostgresProbe = false, profileDir, nodeFlags = [] } = options;
   const failures: string[] = [];
-  const layout = await prepareLayout(ctx.pg, { database: 'steady', tables: 8, changes: 0, slots: withPostgresProbe ? [PROBE_SLOT] : [] });
+  const layout = await prepareLayout(ctx.pg, {
+    database: 'steady',
+    tables: 8,
+    changes: 0,
+    slots: withPostgresProbe ? [PROBE_SLOT] : [],
+  });
   const clients: Client[] = [];
   for (let i = 0; i < WRITERS; i++) {
     const client = await ctx.pg.connect('steady');
@@ -115,7 +125,10 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
   const proc = new Wal2NatsProcess(
     ['run', '--postgres-url', layout.url, '--nats-url', ctx.nats.url, '--http-port', '0', '--slot', 'steady'],
     {},
-    { verbose: ctx.verbose, nodeFlags: [...nodeFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])] },
+    {
+      verbose: ctx.verbose,
+      nodeFlags: [...nodeFlags, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
+    },
   );
   const phases: SteadyPhase[] = [];
   try {
@@ -137,7 +150,10 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
       written += warm.changes;
       idBase += 1_000_000_000;
       const warmEnd = epochNow();
-      await Promise.all([sub.endPhase(written, warmEnd, stallMs), probe?.endPhase(written, warmEnd, stallMs)]);
+      await Promise.all([
+        sub.endPhase(written, warmEnd, stallMs),
+        probe?.endPhase(written, warmEnd, stallMs),
+      ]);
     }
     for (const rate of rates) {
       say(`steady: ${fmt(rate)} changes/s for ${seconds} s`);
@@ -158,7 +174,10 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
         tables: 8,
         idBase,
         // Progress only: the subscriber's count is up to 200 ms old here.
-        onProgress: (c) => say(`  steady ${fmt(rate)}/s: written ${fmt(c)}, delivered ~${fmt(sub.received - receivedBefore)}, backlog ~${fmt(written + c - sub.received)}`),
+        onProgress: (c) =>
+          say(
+            `  steady ${fmt(rate)}/s: written ${fmt(c)}, delivered ~${fmt(sub.received - receivedBefore)}, backlog ~${fmt(written + c - sub.received)}`,
+          ),
       });
       const writerEndAt = epochNow();
       const foreignCpu = foreign.stop();
@@ -166,7 +185,10 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
       written += w.changes;
       // The subscriber answers once everything written so far has arrived (or on a stall), and
       // knows from its arrival stamps how many had arrived when the writer stopped.
-      const [a, pgA] = await Promise.all([sub.endPhase(written, writerEndAt, stallMs), probe?.endPhase(written, writerEndAt, stallMs)]);
+      const [a, pgA] = await Promise.all([
+        sub.endPhase(written, writerEndAt, stallMs),
+        probe?.endPhase(written, writerEndAt, stallMs),
+      ]);
       clearInterval(poll);
       loopDelay.disable();
       const wal2nats = latencyBetween(bucketsBefore, await latencyBuckets(httpBase));
@@ -178,7 +200,8 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
         writeRate: w.changesPerSecond,
         delivered: a.arrivals,
         // Delivered over the writer's time plus the tail it needed to catch up.
-        deliveredRate: a.arrivals / (w.seconds + (a.drained ? Math.max(0, (a.drainedAt - writerEndAt) / 1000) : 0)),
+        deliveredRate:
+          a.arrivals / (w.seconds + (a.drained ? Math.max(0, (a.drainedAt - writerEndAt) / 1000) : 0)),
         backlogAtWriterEnd: backlog,
         latencyMs: a.latencyMs,
         keptUp: backlog < w.changesPerSecond && a.drained,
@@ -188,15 +211,36 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
         wal2nats,
         foreignCpu,
         perSecond: a.perSecond,
-        ...(pgA ? { postgres: { delivered: pgA.arrivals, drained: pgA.drained, latencyMs: pgA.latencyMs, probeLoopDelayMs: pgA.loopDelayMs, perSecond: pgA.perSecond } } : {}),
+        ...(pgA
+          ? {
+              postgres: {
+                delivered: pgA.arrivals,
+                drained: pgA.drained,
+                latencyMs: pgA.latencyMs,
+                probeLoopDelayMs: pgA.loopDelayMs,
+                perSecond: pgA.perSecond,
+              },
+            }
+          : {}),
       };
       phases.push(phase);
-      if (probe && pgA && !pgA.drained) failures.push(`steady ${rate}/s: the Postgres latency probe is missing ${fmt(written - probe.received)} changes, no progress for ${stallMs / 1000} s after the writer stopped`);
-      else if (pgA && pgA.arrivals !== w.changes) failures.push(`steady ${rate}/s: the Postgres latency probe received ${fmt(pgA.arrivals)} changes in the phase, ${fmt(w.changes)} written`);
-      if (!a.drained) failures.push(`steady ${rate}/s: ${fmt(written - sub.received)} changes still missing, no progress for ${stallMs / 1000} s after the writer stopped`);
+      if (probe && pgA && !pgA.drained)
+        failures.push(
+          `steady ${rate}/s: the Postgres latency probe is missing ${fmt(written - probe.received)} changes, no progress for ${stallMs / 1000} s after the writer stopped`,
+        );
+      else if (pgA && pgA.arrivals !== w.changes)
+        failures.push(
+          `steady ${rate}/s: the Postgres latency probe received ${fmt(pgA.arrivals)} changes in the phase, ${fmt(w.changes)} written`,
+        );
+      if (!a.drained)
+        failures.push(
+          `steady ${rate}/s: ${fmt(written - sub.received)} changes still missing, no progress for ${stallMs / 1000} s after the writer stopped`,
+        );
       say(
         `  steady ${fmt(rate)}/s: wrote ${fmt(w.changesPerSecond)}/s, latency p50 ${fmt(phase.latencyMs.p50, 1)} p99 ${fmt(phase.latencyMs.p99, 1)} max ${fmt(phase.latencyMs.max, 1)} ms, ` +
-          (pgA ? `Postgres (probe) p50 ${fmt(pgA.latencyMs.p50, 1)} p99 ${fmt(pgA.latencyMs.p99, 1)} max ${fmt(pgA.latencyMs.max, 1)} ms, ` : '') +
+          (pgA
+            ? `Postgres (probe) p50 ${fmt(pgA.latencyMs.p50, 1)} p99 ${fmt(pgA.latencyMs.p99, 1)} max ${fmt(pgA.latencyMs.max, 1)} ms, `
+            : '') +
           `wal2nats (commit → NATS confirmed) p99 ${fmt(wal2nats.p99Ms ?? NaN, 1)} ms, ${fmt(wal2nats.within50ms * 100, 1)} % within 50 ms; ` +
           `other processes ${fmt(foreignCpu.share * 100, 1)} % of the machine (worst second ${fmt(foreignCpu.worstMs)} ms CPU); ` +
           `backlog at end ${fmt(backlog)}, ${phase.keptUp ? 'kept up' : 'did NOT keep up'}; ` +
@@ -206,15 +250,25 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
     }
     // Late extras (duplicates) would show up here.
     const received = await sub.count();
-    if (received !== written) failures.push(`steady: ${fmt(received)} messages arrived for ${fmt(written)} changes written`);
+    if (received !== written)
+      failures.push(`steady: ${fmt(received)} messages arrived for ${fmt(written)} changes written`);
     if (probe) {
       const probed = await probe.count();
-      if (probed !== written) failures.push(`steady: the Postgres latency probe received ${fmt(probed)} changes for ${fmt(written)} written`);
-      if (probe.unparsable > 0) failures.push(`steady: the Postgres latency probe received ${probe.unparsable} changes before any Begin`);
+      if (probed !== written)
+        failures.push(
+          `steady: the Postgres latency probe received ${fmt(probed)} changes for ${fmt(written)} written`,
+        );
+      if (probe.unparsable > 0)
+        failures.push(
+          `steady: the Postgres latency probe received ${probe.unparsable} changes before any Begin`,
+        );
     }
     if (sub.unparsable > 0) failures.push(`steady: ${sub.unparsable} messages without a commit_timestamp`);
     const { exit, killed } = await proc.terminate(30_000);
-    if (killed || exit.code !== 0) failures.push(`steady: wal2nats exited with ${JSON.stringify(exit)}${killed ? ' (killed)' : ''} after SIGTERM`);
+    if (killed || exit.code !== 0)
+      failures.push(
+        `steady: wal2nats exited with ${JSON.stringify(exit)}${killed ? ' (killed)' : ''} after SIGTERM`,
+      );
   } catch (err) {
     failures.push(`steady: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
@@ -222,7 +276,11 @@ export async function steadyScenario(ctx: BenchContext, rates: number[], seconds
     await probe?.stop();
     if (proc.running) await proc.terminate(10_000);
     for (const c of clients) await c.end().catch(() => {});
-    await layout.client.query("SELECT pg_drop_replication_slot('steady') FROM pg_replication_slots WHERE slot_name = 'steady' AND NOT active").catch(() => {});
+    await layout.client
+      .query(
+        "SELECT pg_drop_replication_slot('steady') FROM pg_replication_slots WHERE slot_name = 'steady' AND NOT active",
+      )
+      .catch(() => {});
     await disposeLayout(layout);
   }
   return { data: phases, failures };

@@ -34,14 +34,20 @@ export function messageProblem(subject: string, body: string, msgId: string | un
 export function bodyProblem(subject: string, data: unknown, msgId: string | undefined): string | null {
   const parsed = parseSubject(subject);
   if (parsed === null) return null;
-  if (!validateBody(data)) return `${subject}: the body does not match the schema: ${JSON.stringify(validateBody.errors).slice(0, 1000)} in ${JSON.stringify(data).slice(0, 500)}`;
+  if (!validateBody(data))
+    return `${subject}: the body does not match the schema: ${JSON.stringify(validateBody.errors).slice(0, 1000)} in ${JSON.stringify(data).slice(0, 500)}`;
   const { metadata } = data;
   const wrong: string[] = [];
-  if (metadata.database_name !== parsed.database) wrong.push(`database ${parsed.database} ≠ metadata ${metadata.database_name}`);
-  if (metadata.table_schema !== parsed.schema) wrong.push(`schema ${parsed.schema} ≠ metadata ${metadata.table_schema}`);
-  if (metadata.table_name !== parsed.table) wrong.push(`table ${parsed.table} ≠ metadata ${metadata.table_name}`);
-  if (parsed.kind === 'changes' && (!('action' in data) || data.action !== parsed.action)) wrong.push(`a change subject (${parsed.action}) with a body that is not that change event`);
+  if (metadata.database_name !== parsed.database)
+    wrong.push(`database ${parsed.database} ≠ metadata ${metadata.database_name}`);
+  if (metadata.table_schema !== parsed.schema)
+    wrong.push(`schema ${parsed.schema} ≠ metadata ${metadata.table_schema}`);
+  if (metadata.table_name !== parsed.table)
+    wrong.push(`table ${parsed.table} ≠ metadata ${metadata.table_name}`);
+  if (parsed.kind === 'changes' && (!('action' in data) || data.action !== parsed.action))
+    wrong.push(`a change subject (${parsed.action}) with a body that is not that change event`);
   if (parsed.kind === 'rows' && 'action' in data) wrong.push('a rows subject with a change event');
-  if (msgId !== metadata.idempotency_key) wrong.push(`Nats-Msg-Id ${msgId} ≠ idempotency_key ${metadata.idempotency_key}`);
+  if (msgId !== metadata.idempotency_key)
+    wrong.push(`Nats-Msg-Id ${msgId} ≠ idempotency_key ${metadata.idempotency_key}`);
   return wrong.length === 0 ? null : `${subject}: ${wrong.join('; ')}`;
 }

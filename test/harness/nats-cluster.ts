@@ -26,7 +26,9 @@ export class NatsCluster {
     const clusterPorts = await Promise.all(Array.from({ length: size }, () => freePort()));
     const started = await Promise.allSettled(
       clusterPorts.map((port, i) => {
-        const routes = clusterPorts.filter((_, j) => j !== i).map((p) => JSON.stringify(`nats-route://127.0.0.1:${p}`));
+        const routes = clusterPorts
+          .filter((_, j) => j !== i)
+          .map((p) => JSON.stringify(`nats-route://127.0.0.1:${p}`));
         const config = [
           `server_name: n${i + 1}`,
           `cluster { name: wal2nats-test, listen: ${JSON.stringify(`127.0.0.1:${port}`)}, routes: [${routes.join(', ')}] }`,
@@ -80,7 +82,11 @@ export class NatsCluster {
   async waitForJetStream(timeoutMs = 30_000): Promise<void> {
     const nc = await this.connect();
     try {
-      await waitFor(async () => (await (await jetstreamManager(nc)).getAccountInfo()) !== undefined, { what: 'the JetStream cluster to elect a meta leader', timeoutMs, intervalMs: 200 });
+      await waitFor(async () => (await (await jetstreamManager(nc)).getAccountInfo()) !== undefined, {
+        what: 'the JetStream cluster to elect a meta leader',
+        timeoutMs,
+        intervalMs: 200,
+      });
     } finally {
       await nc.close();
     }

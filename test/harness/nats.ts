@@ -55,7 +55,8 @@ export class NatsServer {
     try {
       // A config file rather than flags, so that auth/TLS tests can add blocks to it.
       const lines = [`listen: ${JSON.stringify(`127.0.0.1:${server.port}`)}`];
-      if (options.jetstream ?? true) lines.push(`jetstream { store_dir: ${JSON.stringify(server.storeDir)} }`);
+      if (options.jetstream ?? true)
+        lines.push(`jetstream { store_dir: ${JSON.stringify(server.storeDir)} }`);
       if (options.config) lines.push(options.config);
       writeFileSync(server.configFile, lines.join('\n') + '\n');
       await server.start();
@@ -100,9 +101,15 @@ export class NatsServer {
       state = await waitFor(
         () => {
           if (!proc.running) return 'exited' as const;
-          return readFileSync(this.logFile).subarray(logFrom).includes(READY) ? ('ready' as const) : undefined;
+          return readFileSync(this.logFile).subarray(logFrom).includes(READY)
+            ? ('ready' as const)
+            : undefined;
         },
-        { what: `nats-server on port ${this.port} to log "${READY}"`, timeoutMs: this.startTimeoutMs, intervalMs: 20 },
+        {
+          what: `nats-server on port ${this.port} to log "${READY}"`,
+          timeoutMs: this.startTimeoutMs,
+          intervalMs: 20,
+        },
       );
     } catch (err) {
       await proc.killTree();

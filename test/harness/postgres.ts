@@ -86,7 +86,10 @@ export class PgServer {
       const conf = { ...baseConf(server.port, dir, options.walLevel ?? 'logical'), ...options.extraConf };
       appendFileSync(
         join(server.dataDir, 'postgresql.conf'),
-        '\n# wal2nats test harness\n' + Object.entries(conf).map(([k, v]) => confLine(k, v)).join(''),
+        '\n# wal2nats test harness\n' +
+          Object.entries(conf)
+            .map(([k, v]) => confLine(k, v))
+            .join(''),
       );
       await server.start();
       return server;
@@ -181,7 +184,11 @@ export class PgServer {
             await client.end().catch(() => {});
           }
         },
-        { what: `Postgres on port ${this.port} to accept connections`, timeoutMs: this.startTimeoutMs, intervalMs: 25 },
+        {
+          what: `Postgres on port ${this.port} to accept connections`,
+          timeoutMs: this.startTimeoutMs,
+          intervalMs: 25,
+        },
       );
     } catch (err) {
       await proc.killTree();

@@ -62,7 +62,10 @@ export class ServerProcess {
   readonly exited: Promise<ExitInfo>;
   private exitInfo: ExitInfo | undefined;
 
-  private constructor(private readonly child: ChildProcess, pid: number) {
+  private constructor(
+    private readonly child: ChildProcess,
+    pid: number,
+  ) {
     this.pid = pid;
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
@@ -186,7 +189,10 @@ export function runToCompletion(
     child.once('error', (err) => reject(new Error(`cannot run ${command}: ${err.message}`)));
     child.once('close', (code, signal) => {
       if (code === 0) resolve();
-      else reject(new Error(`${command} ${args.join(' ')} failed (${signal ?? `exit ${code}`}):\n${output.trim()}`));
+      else
+        reject(
+          new Error(`${command} ${args.join(' ')} failed (${signal ?? `exit ${code}`}):\n${output.trim()}`),
+        );
     });
   });
 }

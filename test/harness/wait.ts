@@ -43,7 +43,9 @@ export async function waitFor<T>(
     }
     if (Date.now() >= deadline) {
       const more = context ? `\n${context()}` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${describe(last)}${more}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${describe(last)}${more}`,
+      );
     }
     await sleep(Math.min(intervalMs, Math.max(0, deadline - Date.now())));
   }
@@ -134,7 +136,8 @@ export function collectMessages(
       if (msg.headers) for (const key of msg.headers.keys()) headers[key] = msg.headers.get(key);
       const text = msg.string();
       const problem = messageProblem(msg.subject, text, headers['Nats-Msg-Id']);
-      if (problem !== null) broken ??= new Error(`a message on ${subjectFilter} breaks the contract: ${problem}`);
+      if (problem !== null)
+        broken ??= new Error(`a message on ${subjectFilter} breaks the contract: ${problem}`);
       const message = { subject: msg.subject, data: decode(text), headers };
       messages.push(message);
       options.onMessage?.(message);
@@ -170,7 +173,9 @@ export function collectMessages(
       sub.unsubscribe();
       for (const w of waiters) {
         clearTimeout(w.timer);
-        w.reject(new Error(`collector on ${subjectFilter} closed with ${messages.length} of ${w.n} messages`));
+        w.reject(
+          new Error(`collector on ${subjectFilter} closed with ${messages.length} of ${w.n} messages`),
+        );
       }
       waiters.clear();
     },

@@ -42,7 +42,9 @@ export class ChaosWriter {
   /** Resolves once no transaction is open. */
   pause(): Promise<void> {
     this.paused = true;
-    return new Promise((resolve) => { this.pausedAck = resolve; });
+    return new Promise((resolve) => {
+      this.pausedAck = resolve;
+    });
   }
 
   resume(): void {
@@ -63,7 +65,9 @@ export class ChaosWriter {
         if (this.paused) {
           await client.end().catch(() => {});
           this.pausedAck?.();
-          await new Promise<void>((resolve) => { this.resumeWaiter = resolve; });
+          await new Promise<void>((resolve) => {
+            this.resumeWaiter = resolve;
+          });
           if (!this.running) return;
           client = await this.pg.connect(this.database);
           continue;

@@ -33,9 +33,17 @@ export function useClusterServers(size = 3): ClusterTestServers {
     return value;
   };
   return {
-    get pg() { return must(servers.pg, 'Postgres'); },
-    get cluster() { return must(servers.cluster, 'the NATS cluster'); },
-    get nc() { return must(servers.nc, 'the NATS connection'); },
-    get jsm() { return must(servers.jsm, 'the JetStream manager'); },
+    get pg() {
+      return must(servers.pg, 'Postgres');
+    },
+    get cluster() {
+      return must(servers.cluster, 'the NATS cluster');
+    },
+    get nc() {
+      return must(servers.nc, 'the NATS connection');
+    },
+    get jsm() {
+      return must(servers.jsm, 'the JetStream manager');
+    },
   };
 }

@@ -29,7 +29,10 @@ export function orderViolations(envelopes: readonly Envelope[]): string[] {
     const table = `${e.metadata.table_schema}.${e.metadata.table_name}`;
     const previous = last.get(table);
     const current = { lsn: e.metadata.commit_lsn, idx: e.metadata.commit_idx };
-    if (previous && (current.lsn < previous.lsn || (current.lsn === previous.lsn && current.idx <= previous.idx))) {
+    if (
+      previous &&
+      (current.lsn < previous.lsn || (current.lsn === previous.lsn && current.idx <= previous.idx))
+    ) {
       violations.push(`${table}: ${current.lsn}/${current.idx} after ${previous.lsn}/${previous.idx}`);
     }
     last.set(table, current);

@@ -6,7 +6,11 @@
  * failure. Not used by production code.
  */
 import assert from 'node:assert/strict';
-import { ALL_DELIVERED, type CycleResult, type DeliverySink } from '../../packages/runtime/src/sink/delivery-sink.js';
+import {
+  ALL_DELIVERED,
+  type CycleResult,
+  type DeliverySink,
+} from '../../packages/runtime/src/sink/delivery-sink.js';
 import type { WireMessage } from '../../packages/runtime/src/sink/wire-frame.js';
 import type { OutgoingMessage } from '../../packages/runtime/src/shard/outgoing-message.js';
 
@@ -68,7 +72,9 @@ export class FakeDeliverySink implements DeliverySink {
       // Settled a turn later, as a real round trip is.
       return new Promise((resolve) => setImmediate(() => resolve(result)));
     }
-    return new Promise((resolve) => { this.pending = { cycle, resolve }; });
+    return new Promise((resolve) => {
+      this.pending = { cycle, resolve };
+    });
   }
 
   /** The cycles that published something, in order. */

@@ -1,7 +1,11 @@
 import { waitFor } from '../harness/index.js';
 
 /** Reads one metric value from a running wal2nats's /metrics (sums the series that match). */
-export async function metricValue(httpBase: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+export async function metricValue(
+  httpBase: string,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const response = await fetch(`${httpBase}/metrics`);
   const text = await response.text();
   let sum = 0;
@@ -23,8 +27,17 @@ export async function metricValue(httpBase: string, name: string, labels: Record
  * Waits until a metric reaches `expected` (threads report on their own schedule, e.g. one shard
  * connects to NATS after another), then returns it.
  */
-export async function metricReaches(httpBase: string, name: string, expected: number, labels: Record<string, string> = {}, timeoutMs = 15_000): Promise<number> {
-  return waitFor(async () => ((await metricValue(httpBase, name, labels)) === expected ? expected : undefined), { what: `${name} = ${expected}`, timeoutMs, intervalMs: 50 });
+export async function metricReaches(
+  httpBase: string,
+  name: string,
+  expected: number,
+  labels: Record<string, string> = {},
+  timeoutMs = 15_000,
+): Promise<number> {
+  return waitFor(
+    async () => ((await metricValue(httpBase, name, labels)) === expected ? expected : undefined),
+    { what: `${name} = ${expected}`, timeoutMs, intervalMs: 50 },
+  );
 }
 
 export interface Sample {
@@ -50,7 +63,13 @@ export function parseMetricsText(text: string): Map<string, MetricFamily> {
   const seen = new Set<string>();
   let current: MetricFamily | null = null;
   const familyOf = (sample: string): string | undefined => {
-    if (current && (sample === current.name || (['histogram', 'summary'].includes(current.type) && [`${current.name}_bucket`, `${current.name}_sum`, `${current.name}_count`].includes(sample)))) return current.name;
+    if (
+      current &&
+      (sample === current.name ||
+        (['histogram', 'summary'].includes(current.type) &&
+          [`${current.name}_bucket`, `${current.name}_sum`, `${current.name}_count`].includes(sample)))
+    )
+      return current.name;
     return undefined;
   };
   text.split('\n').forEach((line, index) => {
@@ -67,7 +86,8 @@ export function parseMetricsText(text: string): Map<string, MetricFamily> {
       current = family;
       if (kind === 'HELP') family.help = rest;
       else {
-        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest)) throw new Error(`unknown type (${where})`);
+        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest))
+          throw new Error(`unknown type (${where})`);
         family.type = rest;
       }
       return;
@@ -88,7 +108,12 @@ export function parseMetricsText(text: string): Map<string, MetricFamily> {
       }
       if (consumed !== labelText.length) throw new Error(`bad labels (${where})`);
     }
-    const value = valueText === '+Inf' ? Number.POSITIVE_INFINITY : valueText === '-Inf' ? Number.NEGATIVE_INFINITY : Number(valueText);
+    const value =
+      valueText === '+Inf'
+        ? Number.POSITIVE_INFINITY
+        : valueText === '-Inf'
+          ? Number.NEGATIVE_INFINITY
+          : Number(valueText);
     // Prometheus parses values with Go's ParseFloat, which takes NaN in any case (prom-client writes "Nan").
     if (Number.isNaN(value) && !/^nan$/i.test(valueText)) throw new Error(`bad value (${where})`);
     const key = `${name}${JSON.stringify(Object.entries(labels).sort())}`;
@@ -107,7 +132,14 @@ export async function scrape(httpBase: string): Promise<Map<string, MetricFamily
 }
 
 /** The sum of a family's samples named `name` whose labels include `labels`. */
-export function sampleSum(families: Map<string, MetricFamily>, family: string, labels: Record<string, string> = {}, name = family): number {
+export function sampleSum(
+  families: Map<string, MetricFamily>,
+  family: string,
+  labels: Record<string, string> = {},
+  name = family,
+): number {
   const samples = families.get(family)?.samples ?? [];
-  return samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);
+  return samples
+    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .reduce((sum, s) => sum + s.value, 0);
 }

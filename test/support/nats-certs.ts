@@ -27,11 +27,30 @@ async function openssl(dir: string, ...args: string[]): Promise<void> {
 async function makeCa(dir: string, name: string): Promise<{ cert: string; key: string }> {
   const cert = join(dir, `${name}.pem`);
   const key = join(dir, `${name}.key`);
-  await openssl(dir, 'req', '-x509', ...EC, '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=wal2nats test ${name}`);
+  await openssl(
+    dir,
+    'req',
+    '-x509',
+    ...EC,
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '2',
+    '-subj',
+    `/CN=wal2nats test ${name}`,
+  );
   return { cert, key };
 }
 
-async function makeLeaf(dir: string, name: string, ca: { cert: string; key: string }, subject: string, extensions: string): Promise<{ cert: string; key: string }> {
+async function makeLeaf(
+  dir: string,
+  name: string,
+  ca: { cert: string; key: string },
+  subject: string,
+  extensions: string,
+): Promise<{ cert: string; key: string }> {
   const key = join(dir, `${name}.key`);
   const csr = join(dir, `${name}.csr`);
   const cert = join(dir, `${name}.pem`);
@@ -41,7 +60,25 @@ async function makeLeaf(dir: string, name: string, ca: { cert: string; key: stri
   // A serial of its own: with -CAcreateserial the two leaves, signed at the same time, shared
   // ca.srl, and one could read it half-written ("Unable to load number from ca.srl").
   const serial = BigInt(`0x${randomBytes(16).toString('hex')}`).toString();
-  await openssl(dir, 'x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', serial, '-out', cert, '-days', '2', '-extfile', ext);
+  await openssl(
+    dir,
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    ca.cert,
+    '-CAkey',
+    ca.key,
+    '-set_serial',
+    serial,
+    '-out',
+    cert,
+    '-days',
+    '2',
+    '-extfile',
+    ext,
+  );
   return { cert, key };
 }
 
@@ -49,8 +86,21 @@ async function makeLeaf(dir: string, name: string, ca: { cert: string; key: stri
 export async function makeTestPki(dir: string): Promise<TestPki> {
   const [ca, other] = await Promise.all([makeCa(dir, 'ca'), makeCa(dir, 'other-ca')]);
   const [server, client] = await Promise.all([
-    makeLeaf(dir, 'server', ca, '/CN=localhost', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n'),
+    makeLeaf(
+      dir,
+      'server',
+      ca,
+      '/CN=localhost',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n',
+    ),
     makeLeaf(dir, 'client', ca, '/CN=wal2nats-client/O=wal2nats tests', 'extendedKeyUsage=clientAuth\n'),
   ]);
-  return { caCert: ca.cert, serverCert: server.cert, serverKey: server.key, clientCert: client.cert, clientKey: client.key, otherCaCert: other.cert };
+  return {
+    caCert: ca.cert,
+    serverCert: server.cert,
+    serverKey: server.key,
+    clientCert: client.cert,
+    clientKey: client.key,
+    otherCaCert: other.cert,
+  };
 }

@@ -17,7 +17,11 @@ const b64url = (data: string | Uint8Array): string => Buffer.from(data).toString
 function encodeJwt(issuer: KeyPair, claims: Record<string, unknown>): string {
   const body = { ...claims, iat: Math.floor(Date.now() / 1000), iss: issuer.getPublicKey() };
   // jti: a hash of the claims, as the Go library makes it (the server does not check it).
-  const jti = createHash('sha256').update(JSON.stringify(body)).digest('base64url').toUpperCase().replace(/[^A-Z0-9]/g, '');
+  const jti = createHash('sha256')
+    .update(JSON.stringify(body))
+    .digest('base64url')
+    .toUpperCase()
+    .replace(/[^A-Z0-9]/g, '');
   const signingInput = `${b64url(JSON.stringify({ typ: 'JWT', alg: 'ed25519-nkey' }))}.${b64url(JSON.stringify({ jti, ...body }))}`;
   return `${signingInput}.${b64url(issuer.sign(Buffer.from(signingInput)))}`;
 }
@@ -37,13 +41,26 @@ export function makeOperatorSetup(userName = 'wal2nats-cdc'): OperatorSetup {
   const operator = nkeys.createOperator();
   const account = nkeys.createAccount();
   const user = nkeys.createUser();
-  const operatorJwt = encodeJwt(operator, { sub: operator.getPublicKey(), name: 'test-operator', nats: { type: 'operator', version: 2 } });
+  const operatorJwt = encodeJwt(operator, {
+    sub: operator.getPublicKey(),
+    name: 'test-operator',
+    nats: { type: 'operator', version: 2 },
+  });
   const accountJwt = encodeJwt(operator, {
     sub: account.getPublicKey(),
     name: 'CDC',
-    nats: { limits: { ...UNLIMITED, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1 }, default_permissions: { pub: {}, sub: {} }, type: 'account', version: 2 },
+    nats: {
+      limits: { ...UNLIMITED, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1 },
+      default_permissions: { pub: {}, sub: {} },
+      type: 'account',
+      version: 2,
+    },
   });
-  const userJwt = encodeJwt(account, { sub: user.getPublicKey(), name: userName, nats: { pub: {}, sub: {}, ...UNLIMITED, type: 'user', version: 2 } });
+  const userJwt = encodeJwt(account, {
+    sub: user.getPublicKey(),
+    name: userName,
+    nats: { pub: {}, sub: {}, ...UNLIMITED, type: 'user', version: 2 },
+  });
   const creds = [
     '-----BEGIN NATS USER JWT-----',
     userJwt,
@@ -58,6 +75,10 @@ export function makeOperatorSetup(userName = 'wal2nats-cdc'): OperatorSetup {
     '------END USER NKEY SEED------',
     '',
   ].join('\n');
-  const serverConfig = [`operator: ${operatorJwt}`, 'resolver: MEMORY', `resolver_preload: { ${account.getPublicKey()}: ${accountJwt} }`].join('\n');
+  const serverConfig = [
+    `operator: ${operatorJwt}`,
+    'resolver: MEMORY',
+    `resolver_preload: { ${account.getPublicKey()}: ${accountJwt} }`,
+  ].join('\n');
   return { serverConfig, creds, userPublicKey: user.getPublicKey(), userName };
 }

@@ -95,7 +95,8 @@ export class PgFaultProxy {
           }
           // Parameters are NUL-terminated name/value pairs: replication=database marks a walsender.
           const params = startup.subarray(8, startup.readInt32BE(0)).toString('utf8').split('\0');
-          for (let i = 0; i + 1 < params.length; i += 2) if (params[i] === 'replication' && params[i + 1] !== 'false') session.replication = true;
+          for (let i = 0; i + 1 < params.length; i += 2)
+            if (params[i] === 'replication' && params[i + 1] !== 'false') session.replication = true;
         }
       }
       server.write(chunk);

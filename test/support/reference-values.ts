@@ -13,9 +13,41 @@ const INTEGERS = new Set(['smallint', 'integer', 'bigint', 'oid']);
 const FLOATS = new Set(['real', 'double precision']);
 /** Types whose JSON is their text as a string (docs/data.md). */
 const AS_TEXT = new Set([
-  'text', 'character varying', 'character', 'name', '"char"', 'numeric', 'bytea', 'uuid', 'interval', 'time with time zone',
-  'date', 'money', 'xml', 'inet', 'cidr', 'macaddr', 'point', 'box', 'tsvector', 'bit', 'bit varying', 'pg_lsn', 'xid', 'cid', 'tid',
-  'regclass', 'regtype', 'regproc', 'int4range', 'int8range', 'numrange', 'tstzrange', 'tsrange', 'daterange', 'txid_snapshot',
+  'text',
+  'character varying',
+  'character',
+  'name',
+  '"char"',
+  'numeric',
+  'bytea',
+  'uuid',
+  'interval',
+  'time with time zone',
+  'date',
+  'money',
+  'xml',
+  'inet',
+  'cidr',
+  'macaddr',
+  'point',
+  'box',
+  'tsvector',
+  'bit',
+  'bit varying',
+  'pg_lsn',
+  'xid',
+  'cid',
+  'tid',
+  'regclass',
+  'regtype',
+  'regproc',
+  'int4range',
+  'int8range',
+  'numrange',
+  'tstzrange',
+  'tsrange',
+  'daterange',
+  'txid_snapshot',
 ]);
 
 export class UnmappedType extends Error {}
@@ -32,7 +64,8 @@ export function referenceValue(type: string, text: string): unknown {
   if (type === 'json' || type === 'jsonb') return JSON.parse(text);
   if (type === 'timestamp with time zone') return timestamp(text, true);
   if (type === 'timestamp without time zone') return timestamp(text, false);
-  if (type === 'time without time zone') return /\./.test(text) ? text.replace(/\.(\d+)$/, (_, f: string) => `.${f.padEnd(6, '0')}`) : text;
+  if (type === 'time without time zone')
+    return /\./.test(text) ? text.replace(/\.(\d+)$/, (_, f: string) => `.${f.padEnd(6, '0')}`) : text;
   if (AS_TEXT.has(type)) return text;
   throw new UnmappedType(type);
 }

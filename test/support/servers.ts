@@ -4,7 +4,14 @@
  */
 import { after, before } from 'node:test';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { startNats, startPostgres, type NatsOptions, type NatsServer, type PgServer, type PostgresOptions } from '../harness/index.js';
+import {
+  startNats,
+  startPostgres,
+  type NatsOptions,
+  type NatsServer,
+  type PgServer,
+  type PostgresOptions,
+} from '../harness/index.js';
 
 export interface TestServers {
   readonly pg: PgServer;
@@ -25,7 +32,10 @@ export interface UseServersOptions {
 export function useServers(options: UseServersOptions = {}): TestServers {
   const servers: { pg?: PgServer; nats?: NatsServer; nc?: NatsConnection } = {};
   before(async () => {
-    [servers.pg, servers.nats] = await Promise.all([startPostgres(options.postgres), startNats(options.nats)]);
+    [servers.pg, servers.nats] = await Promise.all([
+      startPostgres(options.postgres),
+      startNats(options.nats),
+    ]);
     servers.nc = await servers.nats.connect();
     await options.afterStart?.(started);
   });
@@ -42,9 +52,15 @@ export function useServers(options: UseServersOptions = {}): TestServers {
     return value;
   };
   const started: TestServers = {
-    get pg() { return must(servers.pg, 'Postgres'); },
-    get nats() { return must(servers.nats, 'nats-server'); },
-    get nc() { return must(servers.nc, 'the NATS connection'); },
+    get pg() {
+      return must(servers.pg, 'Postgres');
+    },
+    get nats() {
+      return must(servers.nats, 'nats-server');
+    },
+    get nc() {
+      return must(servers.nc, 'the NATS connection');
+    },
   };
   return started;
 }

@@ -1,7 +1,11 @@
 /** Reads a replication slot's confirmed position, for tests of the watermark. */
 import type { PgServer } from '../harness/index.js';
 
-export async function confirmedFlushLsn(pg: PgServer, database: string, slot = 'wal2nats'): Promise<bigint | null> {
+export async function confirmedFlushLsn(
+  pg: PgServer,
+  database: string,
+  slot = 'wal2nats',
+): Promise<bigint | null> {
   const client = await pg.connect(database);
   try {
     const result = await client.query<{ lsn: string | null }>(

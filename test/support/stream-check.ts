@@ -11,9 +11,14 @@ export interface StoredCheck {
   readonly violations: string[];
 }
 
-export function checkStored(messages: readonly { readonly data: unknown }[], committed: readonly string[]): StoredCheck {
+export function checkStored(
+  messages: readonly { readonly data: unknown }[],
+  committed: readonly string[],
+): StoredCheck {
   const envelopes = messages.map((m) => m.data as Envelope);
   const seen = new Set<string>();
-  const twice = envelopes.map((e) => changeKey(e.metadata.table_name, e.action, e.record)).filter((k) => (seen.has(k) ? true : (seen.add(k), false)));
+  const twice = envelopes
+    .map((e) => changeKey(e.metadata.table_name, e.action, e.record))
+    .filter((k) => (seen.has(k) ? true : (seen.add(k), false)));
   return { missing: committed.filter((k) => !seen.has(k)), twice, violations: orderViolations(envelopes) };
 }

@@ -53,13 +53,22 @@ export class StreamFixture {
     readonly database: string,
   ) {}
 
-  static async start(pg: PgServer, nats: NatsServer, nc: NatsConnection, options: StreamFixtureOptions): Promise<StreamFixture> {
+  static async start(
+    pg: PgServer,
+    nats: NatsServer,
+    nc: NatsConnection,
+    options: StreamFixtureOptions,
+  ): Promise<StreamFixture> {
     const url = await pg.createDatabase(options.database);
     const client = await pg.connect(options.database);
     if (options.setupSql) await client.query(options.setupSql);
     const prefix = options.subjectPrefix ?? 'sequin';
     const w2n = new Wal2NatsProcess(
-      runArgs({ postgresUrl: url, natsUrl: nats.url, extra: ['--slot', options.database, '--subject-prefix', prefix, ...(options.args ?? [])] }),
+      runArgs({
+        postgresUrl: url,
+        natsUrl: nats.url,
+        extra: ['--slot', options.database, '--subject-prefix', prefix, ...(options.args ?? [])],
+      }),
     );
     try {
       await w2n.streaming();
@@ -81,7 +90,9 @@ export class StreamFixture {
     const base = `${this.prefix}.${this.kind}.${token(this.database)}`;
     if (table === undefined) return `${base}.>`;
     const [schema, name] = table.split('.') as [string, string];
-    return this.kind === 'rows' ? `${base}.${token(schema)}.${token(name)}` : `${base}.${token(schema)}.${token(name)}.>`;
+    return this.kind === 'rows'
+      ? `${base}.${token(schema)}.${token(name)}`
+      : `${base}.${token(schema)}.${token(name)}.>`;
   }
 
   /**
@@ -113,7 +124,9 @@ export class StreamFixture {
 
   /** Warnings and errors wal2nats logged so far. */
   problems(): string[] {
-    return this.w2n.lines.filter((l) => l.level === 'warn' || l.level === 'error').map((l) => JSON.stringify(l));
+    return this.w2n.lines
+      .filter((l) => l.level === 'warn' || l.level === 'error')
+      .map((l) => JSON.stringify(l));
   }
 }
 
@@ -125,7 +138,12 @@ export class Listener {
   /** Set by the first message that breaks the contract (harness/message-schema.ts). */
   private broken: Error | null = null;
 
-  constructor(nc: NatsConnection, readonly subject: string, private readonly what: string, private readonly tail: () => string) {
+  constructor(
+    nc: NatsConnection,
+    readonly subject: string,
+    private readonly what: string,
+    private readonly tail: () => string,
+  ) {
     this.sub = nc.subscribe(subject, {
       callback: (error, msg) => {
         if (error) return;
@@ -134,7 +152,8 @@ export class Listener {
         const msgId = msg.headers?.get('Nats-Msg-Id');
         this.messages.push({ subject: msg.subject, raw, body, msgId });
         const problem = bodyProblem(msg.subject, body, msgId || undefined);
-        if (problem !== null) this.broken ??= new Error(`a message of ${this.what} breaks the contract: ${problem}`);
+        if (problem !== null)
+          this.broken ??= new Error(`a message of ${this.what} breaks the contract: ${problem}`);
         if (this.broken) this.waiter?.reject(this.broken);
         else if (this.waiter && this.messages.length >= this.waiter.count) this.waiter.resolve();
       },
@@ -149,7 +168,11 @@ export class Listener {
       const timer = setTimeout(() => {
         this.waiter = null;
         const got = this.messages.map((m) => m.raw.slice(0, 300)).join('\n');
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${count} messages of ${this.what}; ${this.messages.length} arrived:\n${got}\nwal2nats:\n${this.tail()}`));
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for ${count} messages of ${this.what}; ${this.messages.length} arrived:\n${got}\nwal2nats:\n${this.tail()}`,
+          ),
+        );
       }, timeoutMs);
       this.waiter = {
         count,
@@ -176,7 +199,9 @@ export class Listener {
  * The servers of a test file and one StreamFixture on them, started before its tests; after
  * them wal2nats must stop with exit code 0, then the servers go.
  */
-export function useStreamFixture(options: StreamFixtureOptions & Pick<UseServersOptions, 'postgres' | 'nats'>): { readonly servers: TestServers; readonly stream: StreamFixture } {
+export function useStreamFixture(
+  options: StreamFixtureOptions & Pick<UseServersOptions, 'postgres' | 'nats'>,
+): { readonly servers: TestServers; readonly stream: StreamFixture } {
   let stream: StreamFixture | undefined;
   const servers = useServers({
     ...options,

@@ -23,12 +23,18 @@ export async function readStream(nc: NatsConnection, stream: string): Promise<St
   const consumer = await jetstream(nc).consumers.get(stream); // an ordered consumer from the start
   const messages: StoredMessage[] = [];
   while (messages.length < total) {
-    const batch = await consumer.fetch({ max_messages: Math.min(1000, total - messages.length), expires: 5000 });
+    const batch = await consumer.fetch({
+      max_messages: Math.min(1000, total - messages.length),
+      expires: 5000,
+    });
     let got = 0;
     for await (const m of batch) {
       const msgId = m.headers?.get('Nats-Msg-Id');
       const problem = messageProblem(m.subject, m.string(), msgId || undefined);
-      if (problem !== null) throw new Error(`the stream ${stream} holds a message that breaks the contract at seq ${m.seq}: ${problem}`);
+      if (problem !== null)
+        throw new Error(
+          `the stream ${stream} holds a message that breaks the contract at seq ${m.seq}: ${problem}`,
+        );
       messages.push({ seq: m.seq, subject: m.subject, msgId, data: m.json() });
       got++;
     }

@@ -44,7 +44,10 @@ class Cursor {
   i = 0;
   constructor(readonly s: string) {}
   expect(text: string): void {
-    if (!this.s.startsWith(text, this.i)) throw new Error(`expected ${JSON.stringify(text)} at ${this.i} of ${JSON.stringify(this.s.slice(0, 300))}`);
+    if (!this.s.startsWith(text, this.i))
+      throw new Error(
+        `expected ${JSON.stringify(text)} at ${this.i} of ${JSON.stringify(this.s.slice(0, 300))}`,
+      );
     this.i += text.length;
   }
   at(text: string): boolean {

@@ -15,7 +15,8 @@ import { waitFor } from '../harness/index.js';
  * The checkout's built CLI; `WAL2NATS_CLI` names another build instead (an A/B of two commits
  * with the same bench: `WAL2NATS_CLI=/path/to/old/packages/cli/dist/main.js pnpm bench`).
  */
-export const CLI_PATH = process.env.WAL2NATS_CLI ?? fileURLToPath(new URL('../../packages/cli/dist/main.js', import.meta.url));
+export const CLI_PATH =
+  process.env.WAL2NATS_CLI ?? fileURLToPath(new URL('../../packages/cli/dist/main.js', import.meta.url));
 
 export interface LogLine {
   readonly level?: string;
@@ -61,7 +62,8 @@ export class Wal2NatsProcess {
 
   constructor(args: readonly string[], env: NodeJS.ProcessEnv = {}, options: Wal2NatsProcessOptions = {}) {
     const script = options.script ?? CLI_PATH;
-    if (!existsSync(script)) throw new Error(`${script} is missing${script === CLI_PATH ? ': run pnpm build first' : ''}`);
+    if (!existsSync(script))
+      throw new Error(`${script} is missing${script === CLI_PATH ? ': run pnpm build first' : ''}`);
     const verbose = options.verbose ?? Boolean(process.env.WAL2NATS_TEST_VERBOSE);
     this.startedAt = performance.now();
     this.child = spawn(process.execPath, [...(options.nodeFlags ?? []), script, ...args], {
@@ -130,14 +132,22 @@ export class Wal2NatsProcess {
       };
       const timer = setTimeout(() => {
         this.waiters.delete(waiter);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for wal2nats to log ${what}; last lines:\n${this.tail()}`));
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for wal2nats to log ${what}; last lines:\n${this.tail()}`,
+          ),
+        );
       }, timeoutMs);
       this.waiters.add(waiter);
       void this.exitInfo.then((exit) => {
         if (!this.waiters.has(waiter)) return;
         this.waiters.delete(waiter);
         clearTimeout(timer);
-        reject(new Error(`wal2nats exited (code ${exit.code}${exit.signal ? `, ${exit.signal}` : ''}) before logging ${what}; last lines:\n${this.tail()}`));
+        reject(
+          new Error(
+            `wal2nats exited (code ${exit.code}${exit.signal ? `, ${exit.signal}` : ''}) before logging ${what}; last lines:\n${this.tail()}`,
+          ),
+        );
       });
     });
   }
@@ -154,14 +164,21 @@ export class Wal2NatsProcess {
 
   /** Waits until the replication stream is open; with the time the line arrived. */
   streamingTimed(timeoutMs = 60_000): Promise<TimedLogLine> {
-    return this.waitForTimedLog((l) => l.msg === 'streaming from the slot', '"streaming from the slot"', timeoutMs);
+    return this.waitForTimedLog(
+      (l) => l.msg === 'streaming from the slot',
+      '"streaming from the slot"',
+      timeoutMs,
+    );
   }
 
   /** Waits until /readyz says ready: the slot streams and every shard is connected to NATS. */
   async ready(timeoutMs = 60_000): Promise<void> {
     await this.streaming(timeoutMs);
     const base = await this.httpBase();
-    await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200 || undefined, { what: 'wal2nats /readyz to answer 200', timeoutMs });
+    await waitFor(async () => (await fetch(`${base}/readyz`)).status === 200 || undefined, {
+      what: 'wal2nats /readyz to answer 200',
+      timeoutMs,
+    });
   }
 
   /** The HTTP port from the "HTTP listening" line. */
@@ -176,7 +193,10 @@ export class Wal2NatsProcess {
   }
 
   tail(count = 15): string {
-    return this.lines.slice(-count).map((l) => JSON.stringify(l)).join('\n');
+    return this.lines
+      .slice(-count)
+      .map((l) => JSON.stringify(l))
+      .join('\n');
   }
 
   /** Sends a signal and waits for the exit code; rejects if it has not exited within `timeoutMs`. */
@@ -185,7 +205,15 @@ export class Wal2NatsProcess {
     this.child.kill(signal);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`wal2nats did not exit within ${timeoutMs} ms of ${signal}; last lines:\n${this.tail()}`)), timeoutMs);
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `wal2nats did not exit within ${timeoutMs} ms of ${signal}; last lines:\n${this.tail()}`,
+            ),
+          ),
+        timeoutMs,
+      );
     });
     try {
       return await Promise.race([this.exited, timeout]);
@@ -212,6 +240,21 @@ export class Wal2NatsProcess {
 }
 
 /** The usual arguments for a test run. */
-export function runArgs(options: { postgresUrl: string; natsUrl: string; extra?: readonly string[] }): string[] {
-  return ['run', '--postgres-url', options.postgresUrl, '--nats-url', options.natsUrl, '--http-port', '0', '--log-level', 'debug', ...(options.extra ?? [])];
+export function runArgs(options: {
+  postgresUrl: string;
+  natsUrl: string;
+  extra?: readonly string[];
+}): string[] {
+  return [
+    'run',
+    '--postgres-url',
+    options.postgresUrl,
+    '--nats-url',
+    options.natsUrl,
+    '--http-port',
+    '0',
+    '--log-level',
+    'debug',
+    ...(options.extra ?? []),
+  ];
 }

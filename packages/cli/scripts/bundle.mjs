@@ -41,7 +41,8 @@ try {
   throw new Error(`cannot load the worker registry ${registryFile} (run pnpm build first): ${error.message}`);
 }
 const workerEntries = Object.entries(registry.WorkerEntry ?? {});
-if (workerEntries.length === 0) throw new Error(`${registryFile} exports no WorkerEntry: the bundle would have no worker threads`);
+if (workerEntries.length === 0)
+  throw new Error(`${registryFile} exports no WorkerEntry: the bundle would have no worker threads`);
 
 /** A path in the runtime package as an esbuild output name (no extension, forward slashes). */
 const outName = (path) => relative(runtimeRoot, path).replace(/\.js$/, '').split(sep).join('/');
@@ -56,7 +57,8 @@ const entryPoints = [
   }),
 ];
 
-if (!existsSync(join(consoleDir, 'console.js'))) throw new Error(`the console's scripts are missing from ${consoleDir}: run pnpm build first`);
+if (!existsSync(join(consoleDir, 'console.js')))
+  throw new Error(`the console's scripts are missing from ${consoleDir}: run pnpm build first`);
 rmSync(outdir, { recursive: true, force: true });
 const result = await build({
   entryPoints,
@@ -78,18 +80,32 @@ const result = await build({
 // Every npm package the bundle imports must be a dependency of the package, and nothing from
 // node_modules may be inlined by accident (it would ship without its licence and its updates).
 const inlined = Object.keys(result.metafile.inputs).filter((path) => path.includes('node_modules'));
-if (inlined.length > 0) throw new Error(`the bundle inlines files from node_modules; add their packages to dependencies:\n  ${inlined.join('\n  ')}`);
+if (inlined.length > 0)
+  throw new Error(
+    `the bundle inlines files from node_modules; add their packages to dependencies:\n  ${inlined.join('\n  ')}`,
+  );
 const imported = new Set();
 for (const output of Object.values(result.metafile.outputs)) {
-  for (const { path, external } of output.imports) if (external && !path.startsWith('node:')) imported.add(path);
+  for (const { path, external } of output.imports)
+    if (external && !path.startsWith('node:')) imported.add(path);
 }
-const undeclared = [...imported].filter((path) => !dependencies.some((name) => path === name || path.startsWith(`${name}/`)));
-if (undeclared.length > 0) throw new Error(`the bundle imports packages that are not dependencies of ${manifest.name}: ${undeclared.join(', ')}`);
+const undeclared = [...imported].filter(
+  (path) => !dependencies.some((name) => path === name || path.startsWith(`${name}/`)),
+);
+if (undeclared.length > 0)
+  throw new Error(
+    `the bundle imports packages that are not dependencies of ${manifest.name}: ${undeclared.join(', ')}`,
+  );
 
-cpSync(consoleDir, join(outdir, relative(runtimeRoot, consoleDir)), { recursive: true, filter: (path) => !/\.(map|tsbuildinfo)$|\.d\.ts$/.test(path) });
+cpSync(consoleDir, join(outdir, relative(runtimeRoot, consoleDir)), {
+  recursive: true,
+  filter: (path) => !/\.(map|tsbuildinfo)$|\.d\.ts$/.test(path),
+});
 
 const bin = join(outdir, 'wal2nats.js');
 writeFileSync(bin, `#!/usr/bin/env node\nimport './${registryDir}/wal2nats.js';\n`);
 chmodSync(bin, 0o755);
 const files = Object.keys(result.metafile.outputs).map((path) => relative(outdir, path));
-console.log(`bundled ${manifest.name} ${manifest.version}: ${files.length + 1} files in ${relative(process.cwd(), outdir) || '.'}`);
+console.log(
+  `bundled ${manifest.name} ${manifest.version}: ${files.length + 1} files in ${relative(process.cwd(), outdir) || '.'}`,
+);

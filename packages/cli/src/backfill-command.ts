@@ -8,7 +8,14 @@
  * Exit codes: 0 requested (or, with --wait, done); 2 bad input (the table, the options);
  * 3 Postgres refuses us; 1 a backfill failed (--wait) or anything unexpected.
  */
-import { CONFIG_SCHEMA, configError, ExitCode, parseTablePattern, type Config, type OptionSpec } from '@wal2nats/core';
+import {
+  CONFIG_SCHEMA,
+  configError,
+  ExitCode,
+  parseTablePattern,
+  type Config,
+  type OptionSpec,
+} from '@wal2nats/core';
 import { requestBackfills } from '@wal2nats/runtime';
 import { optionLines } from './help-text.js';
 
@@ -42,16 +49,30 @@ Exit codes: 0 requested (with --wait: done), 2 bad input, 3 refused by Postgres,
 
 /** The tables named by --table, as exact names. */
 function requestedTables(config: Config): { schema: string; table: string }[] {
-  if (config.backfillTables.length === 0) throw configError('table', 'it is required', 'write --table schema.table');
+  if (config.backfillTables.length === 0)
+    throw configError('table', 'it is required', 'write --table schema.table');
   return config.backfillTables.map((text) => {
     const parsed = parseTablePattern(text);
-    if ('problem' in parsed) throw configError('table', parsed.problem, 'write schema.table; quote a name that holds a dot: "Sales Team"."order.items"');
-    if (parsed.schema.literal === null || parsed.table.literal === null) throw configError('table', `"${text}" has a glob; name each table exactly`, 'list the tables: --table public.a,public.b');
+    if ('problem' in parsed)
+      throw configError(
+        'table',
+        parsed.problem,
+        'write schema.table; quote a name that holds a dot: "Sales Team"."order.items"',
+      );
+    if (parsed.schema.literal === null || parsed.table.literal === null)
+      throw configError(
+        'table',
+        `"${text}" has a glob; name each table exactly`,
+        'list the tables: --table public.a,public.b',
+      );
     return { schema: parsed.schema.literal, table: parsed.table.literal };
   });
 }
 
-export async function backfillCommand(config: Config, out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<number> {
+export async function backfillCommand(
+  config: Config,
+  out: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+): Promise<number> {
   const outcome = await requestBackfills(config, requestedTables(config), out);
   return outcome === 'failed' ? ExitCode.unexpected : ExitCode.ok;
 }

@@ -18,6 +18,7 @@ export function loadConfigFile(path: string): Record<string, unknown> {
     throw configError('config', `${path} is not valid YAML or JSON: ${errorMessage(error).split('\n')[0]}`);
   }
   if (parsed === null || parsed === undefined) return {};
-  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw configError('config', `${path} must hold one object of options (key: value)`);
+  if (typeof parsed !== 'object' || Array.isArray(parsed))
+    throw configError('config', `${path} must hold one object of options (key: value)`);
   return parsed as Record<string, unknown>;
 }

@@ -37,7 +37,8 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const config = configFrom(args, process.env);
   for (const spec of Object.values(CONFIG_SCHEMA)) {
-    if ('command' in spec && args.flags[spec.flag] !== undefined) throw configError(spec.flag, `it is an option of wal2nats ${spec.command}, not of run`);
+    if ('command' in spec && args.flags[spec.flag] !== undefined)
+      throw configError(spec.flag, `it is an option of wal2nats ${spec.command}, not of run`);
   }
   return runCommand(config);
 }
@@ -51,7 +52,9 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`wal2nats: ${error.describe()}\n`);
       process.exitCode = error.exitCode;
     } else {
-      process.stderr.write(`wal2nats: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.stderr.write(
+        `wal2nats: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
       process.exitCode = ExitCode.unexpected;
     }
   },

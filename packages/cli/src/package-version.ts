@@ -16,7 +16,8 @@ export function packageVersion(moduleUrl: string = import.meta.url): string {
     const manifest = readManifest(join(dir, 'package.json'));
     if (manifest?.name === PACKAGE_NAME && typeof manifest.version === 'string') return manifest.version;
     const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no package.json named ${PACKAGE_NAME} above ${fileURLToPath(moduleUrl)}`);
+    if (parent === dir)
+      throw new Error(`no package.json named ${PACKAGE_NAME} above ${fileURLToPath(moduleUrl)}`);
     dir = parent;
   }
 }

@@ -20,13 +20,27 @@ describe('parseArgs', () => {
     assert.deepEqual(args.flags, { slot: 's', jetstream: true, 'initial-snapshot': false });
     assert.equal(args.help, true);
     assert.equal(parseArgs(['-v']).version, true);
-    assert.equal(parseArgs(['run', '--jetstream=false']).flags['jetstream'], 'false', 'the schema reads the text');
+    assert.equal(
+      parseArgs(['run', '--jetstream=false']).flags['jetstream'],
+      'false',
+      'the schema reads the text',
+    );
   });
 
   it('refuses an option without its value, rather than take the next option as the value', () => {
-    assert.throws(() => parseArgs(['run', '--slot', '--jetstream']), (e) => e instanceof Wal2NatsError && /--slot: it needs a value/.test(e.message) && e.hint === 'write --slot NAME');
+    assert.throws(
+      () => parseArgs(['run', '--slot', '--jetstream']),
+      (e) =>
+        e instanceof Wal2NatsError &&
+        /--slot: it needs a value/.test(e.message) &&
+        e.hint === 'write --slot NAME',
+    );
     assert.throws(() => parseArgs(['run', '--slot']), /--slot: it needs a value/);
-    assert.equal(parseArgs(['run', '--slot=--odd']).flags['slot'], '--odd', 'an inline value is taken as it is');
+    assert.equal(
+      parseArgs(['run', '--slot=--odd']).flags['slot'],
+      '--odd',
+      'an inline value is taken as it is',
+    );
   });
 
   it('passes an unknown option on with its value, for the schema to name it', () => {

@@ -20,17 +20,34 @@ export interface ParsedArgs {
 }
 
 /** Every option of every command, by flag (status shares its token options with run). */
-const SPECS = new Map<string, OptionSpec>([...Object.values(CONFIG_SCHEMA), ...Object.values(STATUS_SCHEMA)].map((spec: OptionSpec) => [spec.flag, spec]));
+const SPECS = new Map<string, OptionSpec>(
+  [...Object.values(CONFIG_SCHEMA), ...Object.values(STATUS_SCHEMA)].map((spec: OptionSpec) => [
+    spec.flag,
+    spec,
+  ]),
+);
 
 const OPTIONS: NonNullable<ParseArgsConfig['options']> = {
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
   config: { type: 'string' },
-  ...Object.fromEntries([...SPECS.values()].map((spec) => [spec.flag, { type: spec.kind === 'boolean' ? 'boolean' : 'string' } as const])),
+  ...Object.fromEntries(
+    [...SPECS.values()].map((spec) => [
+      spec.flag,
+      { type: spec.kind === 'boolean' ? 'boolean' : 'string' } as const,
+    ]),
+  ),
 };
 
 export function parseArgs(argv: readonly string[]): ParsedArgs {
-  const { tokens } = parseArgv({ args: [...argv], options: OPTIONS, strict: false, allowPositionals: true, allowNegative: true, tokens: true });
+  const { tokens } = parseArgv({
+    args: [...argv],
+    options: OPTIONS,
+    strict: false,
+    allowPositionals: true,
+    allowNegative: true,
+    tokens: true,
+  });
   let command: string | undefined;
   const flags: Record<string, string | boolean> = {};
   let configFile: string | undefined;
@@ -44,7 +61,11 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
         command = token.value;
         continue;
       }
-      throw configError(token.value, `unexpected argument "${token.value}"`, 'options start with --; run wal2nats --help');
+      throw configError(
+        token.value,
+        `unexpected argument "${token.value}"`,
+        'options start with --; run wal2nats --help',
+      );
     }
     if (token.name === 'help' || token.name === 'version') {
       if (token.name === 'help') help = true;
@@ -62,7 +83,11 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     } else if (type === 'string') {
       // Not strict, parseArgs takes the next argument whatever it is: `--slot --jetstream`.
       if (token.value === undefined || (!token.inlineValue && token.value.startsWith('--'))) {
-        throw configError(name, 'it needs a value', `write --${name} ${SPECS.get(name)?.placeholder ?? 'VALUE'}`);
+        throw configError(
+          name,
+          'it needs a value',
+          `write --${name} ${SPECS.get(name)?.placeholder ?? 'VALUE'}`,
+        );
       }
       value = token.value;
     } else if (token.value !== undefined) {
@@ -75,7 +100,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       if (next?.kind === 'positional') i++;
     }
     if (name === 'config') configFile = String(value);
-    else if (SPECS.get(name)?.kind === 'list' && typeof flags[name] === 'string' && typeof value === 'string') flags[name] = `${flags[name]},${value}`;
+    else if (SPECS.get(name)?.kind === 'list' && typeof flags[name] === 'string' && typeof value === 'string')
+      flags[name] = `${flags[name]},${value}`;
     else flags[name] = value;
   }
   return { command, flags, configFile, help, version };

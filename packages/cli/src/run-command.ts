@@ -1,6 +1,13 @@
 /** `wal2nats run`: the composition root of the pipeline, with clean shutdown on signals. */
 import { readFileSync } from 'node:fs';
-import { errorMessage, ExitCode, resolveConfig, Wal2NatsError, deserializeError, type Config } from '@wal2nats/core';
+import {
+  errorMessage,
+  ExitCode,
+  resolveConfig,
+  Wal2NatsError,
+  deserializeError,
+  type Config,
+} from '@wal2nats/core';
 import { createLogger, Pipeline } from '@wal2nats/runtime';
 import { loadConfigFile } from './load-config-file.js';
 import type { ParsedArgs } from './parse-args.js';
@@ -8,7 +15,12 @@ import type { ParsedArgs } from './parse-args.js';
 export function configFrom(args: ParsedArgs, env: NodeJS.ProcessEnv): Config {
   const configFile = args.configFile ?? env.WAL2NATS_CONFIG;
   // `readFile` serves `{ file: PATH }` values of the config file (secrets kept out of it).
-  return resolveConfig({ flags: args.flags, env, ...(configFile ? { file: loadConfigFile(configFile) } : {}), readFile: (path) => readFileSync(path, 'utf8') });
+  return resolveConfig({
+    flags: args.flags,
+    env,
+    ...(configFile ? { file: loadConfigFile(configFile) } : {}),
+    readFile: (path) => readFileSync(path, 'utf8'),
+  });
 }
 
 export async function runCommand(config: Config): Promise<number> {
@@ -19,7 +31,9 @@ export async function runCommand(config: Config): Promise<number> {
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (signalled) {
-      log.warn('second signal: exiting now; undelivered changes stay unconfirmed and will be sent again', { signal });
+      log.warn('second signal: exiting now; undelivered changes stay unconfirmed and will be sent again', {
+        signal,
+      });
       process.exit(ExitCode.unexpected);
     }
     signalled = true;
@@ -48,7 +62,9 @@ export async function runCommand(config: Config): Promise<number> {
       log.error(error.message, { code: error.code, ...(error.hint ? { hint: error.hint } : {}) });
       return error.exitCode;
     }
-    log.error(`unexpected error: ${errorMessage(error)}`, { stack: error instanceof Error ? error.stack : undefined });
+    log.error(`unexpected error: ${errorMessage(error)}`, {
+      stack: error instanceof Error ? error.stack : undefined,
+    });
     return ExitCode.unexpected;
   } finally {
     process.off('SIGINT', onSignal);

@@ -34,34 +34,55 @@ export interface StatusArgs {
 /** The options of `wal2nats status` (argv after the command), by the status schema. */
 export function parseStatusArgs(argv: readonly string[], env: NodeJS.ProcessEnv): StatusArgs {
   const args = parseArgs(argv);
-  if (args.command !== undefined) throw configError(args.command, `unexpected argument "${args.command}"`, 'run wal2nats status --help');
+  if (args.command !== undefined)
+    throw configError(args.command, `unexpected argument "${args.command}"`, 'run wal2nats status --help');
   const flags = args.configFile === undefined ? args.flags : { ...args.flags, config: args.configFile };
   const options = resolveOptions(STATUS_SCHEMA, { flags, env }, 'status');
   try {
     const url = new URL(options.httpUrl);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
   } catch {
-    throw configError('http-url', `"${options.httpUrl}" is not an http:// URL`, 'write --http-url http://HOST:PORT');
+    throw configError(
+      'http-url',
+      `"${options.httpUrl}" is not an http:// URL`,
+      'write --http-url http://HOST:PORT',
+    );
   }
-  return { httpUrl: options.httpUrl.replace(/\/+$/, ''), httpTokenFile: options.httpTokenFile, httpToken: options.httpToken, json: options.json, help: args.help };
+  return {
+    httpUrl: options.httpUrl.replace(/\/+$/, ''),
+    httpTokenFile: options.httpTokenFile,
+    httpToken: options.httpToken,
+    json: options.json,
+    help: args.help,
+  };
 }
 
 const TOKEN_ONLY = { httpToken: STATUS_SCHEMA.httpToken };
 
 /** The `authorization` header for the instance's token, if one is given (never printed). */
 export function authorizationHeader(args: StatusArgs, env: NodeJS.ProcessEnv): Record<string, string> {
-  const token = args.httpTokenFile !== undefined ? readHttpTokenFile(args.httpTokenFile) : (args.httpToken ?? resolveOptions(TOKEN_ONLY, { flags: {}, env }, 'status').httpToken);
+  const token =
+    args.httpTokenFile !== undefined
+      ? readHttpTokenFile(args.httpTokenFile)
+      : (args.httpToken ?? resolveOptions(TOKEN_ONLY, { flags: {}, env }, 'status').httpToken);
   return token ? { authorization: `Bearer ${token}` } : {};
 }
 
 async function getJson<T>(base: string, path: string, auth: Record<string, string>): Promise<T> {
-  const response = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(10_000), headers: { accept: 'application/json', ...auth } });
-  if (response.status === 401) throw new Error(`${path} needs the HTTP token: give --http-token-file FILE or WAL2NATS_HTTP_TOKEN`);
+  const response = await fetch(`${base}${path}`, {
+    signal: AbortSignal.timeout(10_000),
+    headers: { accept: 'application/json', ...auth },
+  });
+  if (response.status === 401)
+    throw new Error(`${path} needs the HTTP token: give --http-token-file FILE or WAL2NATS_HTTP_TOKEN`);
   if (!response.ok) throw new Error(`${path} answered ${response.status} ${response.statusText}`);
   return (await response.json()) as T;
 }
 
-export async function statusCommand(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function statusCommand(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   const args = parseStatusArgs(argv, env);
   if (args.help) {
     process.stdout.write(STATUS_HELP);
@@ -71,16 +92,36 @@ export async function statusCommand(argv: readonly string[], env: NodeJS.Process
   let overview: Overview;
   let failing: MessageView[];
   try {
-    [overview, failing] = await Promise.all([getJson<Overview>(args.httpUrl, '/api/overview', auth), getJson<MessageView[]>(args.httpUrl, '/api/messages?state=failing&limit=20', auth)]);
+    [overview, failing] = await Promise.all([
+      getJson<Overview>(args.httpUrl, '/api/overview', auth),
+      getJson<MessageView[]>(args.httpUrl, '/api/messages?state=failing&limit=20', auth),
+    ]);
   } catch (error) {
-    const reason = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
-    process.stderr.write(`wal2nats status: cannot read ${args.httpUrl}: ${reason}\n  is wal2nats running there? (--http-url, default http://127.0.0.1:9464)\n`);
+    const reason =
+      error instanceof Error
+        ? error.cause instanceof Error
+          ? error.cause.message
+          : error.message
+        : String(error);
+    process.stderr.write(
+      `wal2nats status: cannot read ${args.httpUrl}: ${reason}\n  is wal2nats running there? (--http-url, default http://127.0.0.1:9464)\n`,
+    );
     return ExitCode.unexpected;
   }
   // A wal2nats before /api/overview had `backfills` answers without it.
   const backfills = overview.backfills ?? [];
   if (args.json) process.stdout.write(`${JSON.stringify({ overview, failing, backfills }, null, 2)}\n`);
-  else process.stdout.write(renderStatus(overview, failing, args.httpUrl, colours(process.stdout.isTTY === true && !env.NO_COLOR), Date.parse(overview.now), backfills));
+  else
+    process.stdout.write(
+      renderStatus(
+        overview,
+        failing,
+        args.httpUrl,
+        colours(process.stdout.isTTY === true && !env.NO_COLOR),
+        Date.parse(overview.now),
+        backfills,
+      ),
+    );
   return overview.ready && overview.messages.failing === 0 ? ExitCode.ok : ExitCode.unexpected;
 }
 
@@ -96,8 +137,18 @@ export interface Colours {
 }
 
 export function colours(enabled: boolean): Colours {
-  const wrap = (open: number, close: number) => (s: string): string => (enabled ? `\x1b[${open}m${s}\x1b[${close}m` : s);
-  return { bold: wrap(1, 22), dim: wrap(2, 22), red: wrap(31, 39), green: wrap(32, 39), yellow: wrap(33, 39), cyan: wrap(36, 39) };
+  const wrap =
+    (open: number, close: number) =>
+    (s: string): string =>
+      enabled ? `\x1b[${open}m${s}\x1b[${close}m` : s;
+  return {
+    bold: wrap(1, 22),
+    dim: wrap(2, 22),
+    red: wrap(31, 39),
+    green: wrap(32, 39),
+    yellow: wrap(33, 39),
+    cyan: wrap(36, 39),
+  };
 }
 
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
@@ -148,7 +199,12 @@ const BLOCKS = '▁▂▃▄▅▆▇█';
 export function sparkline(values: readonly (number | null)[], width = 24): string {
   const recent = values.slice(-width);
   const max = Math.max(0, ...recent.map((v) => (v !== null && Number.isFinite(v) ? v : 0)));
-  return recent.map((v) => (v === null || !Number.isFinite(v) ? ' ' : BLOCKS[max > 0 ? Math.min(7, Math.round((v / max) * 7)) : 0])).join('').padStart(width, ' ');
+  return recent
+    .map((v) =>
+      v === null || !Number.isFinite(v) ? ' ' : BLOCKS[max > 0 ? Math.min(7, Math.round((v / max) * 7)) : 0],
+    )
+    .join('')
+    .padStart(width, ' ');
 }
 
 function lsnText(n: number): string {
@@ -180,43 +236,87 @@ export function roleLine(o: Overview, now: number, c: Colours): string {
   const { role, since, active_host: host, active_pid: pid } = o.role;
   const age = since === null ? '' : ` for ${span(Math.max(0, now - Date.parse(since)))}`;
   if (role === 'active') return `${c.green('▶ active')}${c.dim(`${age} · streams from the slot`)}`;
-  if (role === 'standby') return `${c.cyan('◦ standby')}${c.dim(age)} · active: ${host === null ? 'a process that is not wal2nats' : `${host} pid ${pid}`}`;
+  if (role === 'standby')
+    return `${c.cyan('◦ standby')}${c.dim(age)} · active: ${host === null ? 'a process that is not wal2nats' : `${host} pid ${pid}`}`;
   return c.dim('◦ starting');
 }
 
-export function renderStatus(o: Overview, failing: readonly MessageView[], httpUrl: string, c: Colours, now = Date.parse(o.now), backfills: readonly BackfillOverview[] = []): string {
+export function renderStatus(
+  o: Overview,
+  failing: readonly MessageView[],
+  httpUrl: string,
+  c: Colours,
+  now = Date.parse(o.now),
+  backfills: readonly BackfillOverview[] = [],
+): string {
   const t = o.totals;
   const lines: string[] = [];
-  const col = <K extends keyof Overview['history'][number]>(key: K): (number | null)[] => o.history.map((p) => p[key] as number | null);
-  lines.push(`${c.bold('wal2nats')}  ${o.source.database ?? '?'} · slot ${o.source.slot} → ${o.sink.servers.join(', ')}${o.sink.jetstream ? ' (JetStream)' : ''}   ${c.dim(httpUrl)}`);
+  const col = <K extends keyof Overview['history'][number]>(key: K): (number | null)[] =>
+    o.history.map((p) => p[key] as number | null);
+  lines.push(
+    `${c.bold('wal2nats')}  ${o.source.database ?? '?'} · slot ${o.source.slot} → ${o.sink.servers.join(', ')}${o.sink.jetstream ? ' (JetStream)' : ''}   ${c.dim(httpUrl)}`,
+  );
   const readiness = o.ready ? c.green('● ready') : c.red('● not ready');
-  lines.push(`${readiness}   ${c.dim(`up ${span(o.uptime_seconds * 1000)} · pid ${o.process.pid} · RSS ${bytes(o.process.rss_bytes)}${o.process.cpu_percent === null ? '' : ` · CPU ${o.process.cpu_percent.toFixed(0)}%`}`)}`);
+  lines.push(
+    `${readiness}   ${c.dim(`up ${span(o.uptime_seconds * 1000)} · pid ${o.process.pid} · RSS ${bytes(o.process.rss_bytes)}${o.process.cpu_percent === null ? '' : ` · CPU ${o.process.cpu_percent.toFixed(0)}%`}`)}`,
+  );
   for (const reason of o.reasons) lines.push(`  ${c.red('✗')} ${reason}`);
   lines.push(roleLine(o, now, c));
   lines.push('');
 
   const failingTables = t.failing_tables;
   const kpis: string[][] = [
-    ['Throughput', `${rate(t.published_per_s)} msg/s`, c.cyan(sparkline(col('published_per_s'))), `received ${rate(t.received_per_s)}/s · ${integer.format(t.published)} published`],
-    ['Lag', bytes(o.source.lag_bytes), c.cyan(sparkline(col('lag_bytes'))), `confirmed ${o.source.confirmed_lsn ?? '–'} · ${o.source.streaming ? 'streaming' : c.red('not streaming')}${o.source.last_error ? ` · ${o.source.last_error}` : ''}`],
-    ['Latency p99', seconds(t.latency_p99_seconds), c.cyan(sparkline(col('latency_p99_seconds'))), `p50 ${seconds(t.latency_p50_seconds)} · commit → NATS`],
-    ['Undelivered', integer.format(t.mailbox_depth), c.cyan(sparkline(col('mailbox_depth'))), `${o.sink.connected_shards}/${o.sink.shards} shards on NATS`],
+    [
+      'Throughput',
+      `${rate(t.published_per_s)} msg/s`,
+      c.cyan(sparkline(col('published_per_s'))),
+      `received ${rate(t.received_per_s)}/s · ${integer.format(t.published)} published`,
+    ],
+    [
+      'Lag',
+      bytes(o.source.lag_bytes),
+      c.cyan(sparkline(col('lag_bytes'))),
+      `confirmed ${o.source.confirmed_lsn ?? '–'} · ${o.source.streaming ? 'streaming' : c.red('not streaming')}${o.source.last_error ? ` · ${o.source.last_error}` : ''}`,
+    ],
+    [
+      'Latency p99',
+      seconds(t.latency_p99_seconds),
+      c.cyan(sparkline(col('latency_p99_seconds'))),
+      `p50 ${seconds(t.latency_p50_seconds)} · commit → NATS`,
+    ],
+    [
+      'Undelivered',
+      integer.format(t.mailbox_depth),
+      c.cyan(sparkline(col('mailbox_depth'))),
+      `${o.sink.connected_shards}/${o.sink.shards} shards on NATS`,
+    ],
     [
       'Backoff',
       failingTables > 0 ? c.red(`${seconds(t.max_backoff_seconds)} max`) : c.green('0 s'),
-      failingTables > 0 ? c.red(sparkline(col('max_backoff_seconds'))) : c.cyan(sparkline(col('max_backoff_seconds'))),
-      failingTables > 0 ? c.red(`${failingTables} ${failingTables === 1 ? 'table' : 'tables'} failing · ${rate(t.retries_per_s)} retries/s`) : `${integer.format(t.retries)} retries in total`,
+      failingTables > 0
+        ? c.red(sparkline(col('max_backoff_seconds')))
+        : c.cyan(sparkline(col('max_backoff_seconds'))),
+      failingTables > 0
+        ? c.red(
+            `${failingTables} ${failingTables === 1 ? 'table' : 'tables'} failing · ${rate(t.retries_per_s)} retries/s`,
+          )
+        : `${integer.format(t.retries)} retries in total`,
     ],
   ];
   for (const line of table(kpis, ['l', 'r', 'l', 'l'])) lines.push(`  ${line}`);
   for (const b of backfills) {
-    const of = b.estimated === null ? '' : ` of ~${integer.format(b.estimated)}${b.estimated > 0 ? ` (${Math.min(100, Math.floor((b.rows / b.estimated) * 100))}%)` : ''}`;
+    const of =
+      b.estimated === null
+        ? ''
+        : ` of ~${integer.format(b.estimated)}${b.estimated > 0 ? ` (${Math.min(100, Math.floor((b.rows / b.estimated) * 100))}%)` : ''}`;
     lines.push(`  ${'Backfill'.padEnd(12)}${b.table}: ${integer.format(b.rows)}${of} rows delivered`);
   }
   lines.push('');
 
   const shown = o.tables.slice(0, 15);
-  const tableRows: string[][] = [[c.dim('TABLE'), c.dim('MSG/S'), c.dim('PUBLISHED'), c.dim('RETRIES'), c.dim('STATUS')]];
+  const tableRows: string[][] = [
+    [c.dim('TABLE'), c.dim('MSG/S'), c.dim('PUBLISHED'), c.dim('RETRIES'), c.dim('STATUS')],
+  ];
   for (const row of shown) {
     tableRows.push([
       truncate(row.table, 40),
@@ -228,21 +328,30 @@ export function renderStatus(o: Overview, failing: readonly MessageView[], httpU
   }
   if (o.tables.length === 0) lines.push(c.dim('  no change published yet'));
   else for (const line of table(tableRows, ['l', 'r', 'r', 'r', 'l'])) lines.push(`  ${line}`);
-  if (o.tables.length > shown.length) lines.push(c.dim(`  … and ${o.tables.length - shown.length} more tables`));
+  if (o.tables.length > shown.length)
+    lines.push(c.dim(`  … and ${o.tables.length - shown.length} more tables`));
   lines.push('');
 
   if (failing.length === 0) {
-    lines.push(`${c.green('✓')} nothing failing   ${c.dim(`${integer.format(o.messages.inflight)} in flight · ${integer.format(o.messages.delivered)} recently delivered`)}`);
+    lines.push(
+      `${c.green('✓')} nothing failing   ${c.dim(`${integer.format(o.messages.inflight)} in flight · ${integer.format(o.messages.delivered)} recently delivered`)}`,
+    );
   } else {
     lines.push(c.bold(c.red(`FAILING (${o.messages.failing})`)));
     for (const m of failing) {
       lines.push(`  ${c.bold(m.table)}  ${lsnText(m.commit_lsn)} #${m.commit_idx}  ${c.dim(m.subject)}`);
       const behind = m.queued_behind ? ` · ${integer.format(m.queued_behind)} waiting behind it` : '';
-      lines.push(`    deliver count ${c.red(String(m.deliver_count))} · next attempt ${until(m.next_attempt_at, now)}${behind}`);
+      lines.push(
+        `    deliver count ${c.red(String(m.deliver_count))} · next attempt ${until(m.next_attempt_at, now)}${behind}`,
+      );
       lines.push(`    last error: ${c.red(m.last_error ?? '–')}`);
       lines.push(c.dim(`    id ${m.id}`));
     }
-    lines.push(c.dim(`  retry now: curl -X POST -H 'content-type: application/json' -d '{}' ${httpUrl}/api/messages/retry   (or the console: ${httpUrl}/)`));
+    lines.push(
+      c.dim(
+        `  retry now: curl -X POST -H 'content-type: application/json' -d '{}' ${httpUrl}/api/messages/retry   (or the console: ${httpUrl}/)`,
+      ),
+    );
   }
   return `${lines.join('\n')}\n`;
 }

@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { configError, deserializeError, ErrorCode, ExitCode, redactUrl, serializeError, Wal2NatsError } from './errors.js';
+import {
+  configError,
+  deserializeError,
+  ErrorCode,
+  ExitCode,
+  redactUrl,
+  serializeError,
+  Wal2NatsError,
+} from './errors.js';
 
 describe('exit codes', () => {
   it('match the contract: 2 bad configuration, 3 refused for good, 1 anything else', () => {
@@ -22,7 +30,11 @@ describe('exit codes', () => {
       UNAVAILABLE: 1,
       INTERNAL: 1,
     };
-    assert.deepEqual(Object.values(ErrorCode).sort(), Object.keys(expected).sort(), 'every code has an expected exit code');
+    assert.deepEqual(
+      Object.values(ErrorCode).sort(),
+      Object.keys(expected).sort(),
+      'every code has an expected exit code',
+    );
     for (const code of Object.values(ErrorCode)) {
       assert.equal(new Wal2NatsError(code, 'x').exitCode, expected[code], code);
     }
@@ -38,7 +50,12 @@ describe('exit codes', () => {
 describe('Wal2NatsError', () => {
   it('carries code, message, hint and cause', () => {
     const cause = new Error('FATAL: password authentication failed');
-    const error = new Wal2NatsError(ErrorCode.PgAuth, 'Postgres refused the credentials', 'check --postgres-url', { cause });
+    const error = new Wal2NatsError(
+      ErrorCode.PgAuth,
+      'Postgres refused the credentials',
+      'check --postgres-url',
+      { cause },
+    );
     assert.ok(error instanceof Error);
     assert.equal(error.name, 'Wal2NatsError');
     assert.equal(error.code, 'PG_AUTH');
@@ -48,7 +65,14 @@ describe('Wal2NatsError', () => {
   });
 
   it('describe() shows the hint when there is one', () => {
-    assert.equal(new Wal2NatsError(ErrorCode.PgWalLevel, 'wal_level is replica', 'set wal_level = logical and restart').describe(), 'wal_level is replica\n  hint: set wal_level = logical and restart');
+    assert.equal(
+      new Wal2NatsError(
+        ErrorCode.PgWalLevel,
+        'wal_level is replica',
+        'set wal_level = logical and restart',
+      ).describe(),
+      'wal_level is replica\n  hint: set wal_level = logical and restart',
+    );
     assert.equal(new Wal2NatsError(ErrorCode.Internal, 'boom').describe(), 'boom');
   });
 
@@ -63,7 +87,11 @@ describe('Wal2NatsError', () => {
 
 describe('serializeError / deserializeError', () => {
   it('round-trips a Wal2NatsError with its code, message, hint and exit code, also through structuredClone', () => {
-    const original = new Wal2NatsError(ErrorCode.PgSlotActive, 'slot "wal2nats" is active for PID 42', 'stop the other process');
+    const original = new Wal2NatsError(
+      ErrorCode.PgSlotActive,
+      'slot "wal2nats" is active for PID 42',
+      'stop the other process',
+    );
     const data = structuredClone(serializeError(original));
     assert.equal(data.code, 'PG_SLOT_ACTIVE');
     assert.equal(data.hint, 'stop the other process');
@@ -87,7 +115,9 @@ describe('serializeError / deserializeError', () => {
   );
 
   it('round-trips a Wal2NatsError without a hint', () => {
-    const back = deserializeError(serializeError(new Wal2NatsError(ErrorCode.Unavailable, 'connection refused')));
+    const back = deserializeError(
+      serializeError(new Wal2NatsError(ErrorCode.Unavailable, 'connection refused')),
+    );
     assert.ok(back instanceof Wal2NatsError);
     assert.equal(back.code, 'UNAVAILABLE');
     assert.equal(back.hint, undefined);
@@ -112,29 +142,36 @@ describe('serializeError / deserializeError', () => {
 
 describe('redactUrl', () => {
   it('hides the password and keeps the rest', () => {
-    assert.equal(redactUrl('postgres://wal2nats:s3cret@db.example.com:5432/shop?sslmode=require'), 'postgres://wal2nats:***@db.example.com:5432/shop?sslmode=require');
+    assert.equal(
+      redactUrl('postgres://wal2nats:s3cret@db.example.com:5432/shop?sslmode=require'),
+      'postgres://wal2nats:***@db.example.com:5432/shop?sslmode=require',
+    );
     assert.equal(redactUrl('postgresql://u:p%40ss%2Fw0rd@127.0.0.1/db'), 'postgresql://u:***@127.0.0.1/db');
     assert.equal(redactUrl('nats://:token@localhost:4222'), 'nats://:***@localhost:4222');
     assert.equal(redactUrl('postgres://user:@host/db'), 'postgres://user:***@host/db');
   });
 
   it('leaves URLs without a password alone', () => {
-    for (const url of ['postgres://host/db', 'postgres://user@host/db', 'postgres://host:5432/db?user=a', 'nats://localhost:4222']) {
+    for (const url of [
+      'postgres://host/db',
+      'postgres://user@host/db',
+      'postgres://host:5432/db?user=a',
+      'nats://localhost:4222',
+    ]) {
       assert.equal(redactUrl(url), url);
     }
   });
 
   it('does not mistake a port or an @ in the path or query for credentials', () => {
-    assert.equal(redactUrl('postgres://host:5432/db?application_name=a@b'), 'postgres://host:5432/db?application_name=a@b');
+    assert.equal(
+      redactUrl('postgres://host:5432/db?application_name=a@b'),
+      'postgres://host:5432/db?application_name=a@b',
+    );
   });
 
-  it(
-    'hides all of a password that holds a raw @ (which the pg driver accepts)',
-    {},
-    () => {
-      const redacted = redactUrl('postgres://u:p@ss@host:5432/db');
-      assert.equal(redacted.includes('ss@'), false, redacted);
-      assert.equal(redacted, 'postgres://u:***@host:5432/db');
-    },
-  );
+  it('hides all of a password that holds a raw @ (which the pg driver accepts)', {}, () => {
+    const redacted = redactUrl('postgres://u:p@ss@host:5432/db');
+    assert.equal(redacted.includes('ss@'), false, redacted);
+    assert.equal(redacted, 'postgres://u:***@host:5432/db');
+  });
 });

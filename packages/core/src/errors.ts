@@ -97,7 +97,8 @@ export function configError(option: string, problem: string, hint?: string): Wal
  * (`schema.table`, quoted as SQL needs), for the refusal below and the start-up warning.
  */
 export function replicaIdentityFixes(tables: readonly { schema: string; table: string }[]): string {
-  const sql = (t: { schema: string; table: string }): string => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`;
+  const sql = (t: { schema: string; table: string }): string =>
+    `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`;
   const first = tables[0] ? sql(tables[0]) : 'schema.table';
   return (
     `for each table, either add a primary key (ALTER TABLE ${first} ADD PRIMARY KEY (…)), ` +
@@ -110,7 +111,10 @@ export function replicaIdentityFixes(tables: readonly { schema: string; table: s
  * The refusal to create a publication that would make Postgres refuse writes: publishing a
  * table for updates and deletes needs a replica identity (docs/operations.md).
  */
-export function noReplicaIdentityError(publication: string, tables: readonly { schema: string; table: string }[]): Wal2NatsError {
+export function noReplicaIdentityError(
+  publication: string,
+  tables: readonly { schema: string; table: string }[],
+): Wal2NatsError {
   return new Wal2NatsError(
     ErrorCode.PgNoReplicaIdentity,
     `not creating the publication "${publication}": ${tables.length} table(s) have neither a primary key nor a replica identity, ` +
@@ -131,9 +135,16 @@ export interface SerializedError {
 
 export function serializeError(error: unknown): SerializedError {
   if (error instanceof Wal2NatsError) {
-    return { name: error.name, message: error.message, code: error.code, ...(error.hint ? { hint: error.hint } : {}), ...(error.stack ? { stack: error.stack } : {}) };
+    return {
+      name: error.name,
+      message: error.message,
+      code: error.code,
+      ...(error.hint ? { hint: error.hint } : {}),
+      ...(error.stack ? { stack: error.stack } : {}),
+    };
   }
-  if (error instanceof Error) return { name: error.name, message: error.message, ...(error.stack ? { stack: error.stack } : {}) };
+  if (error instanceof Error)
+    return { name: error.name, message: error.message, ...(error.stack ? { stack: error.stack } : {}) };
   return { name: 'Error', message: String(error) };
 }
 

@@ -31,7 +31,10 @@ describe('parseLsn', () => {
     for (const text of ['', '/', '1234', '/1', '1/', 'x/1', '1/y', 'G/0', 'hello']) {
       assert.throws(
         () => parseLsn(text),
-        (error: unknown) => error instanceof Error && error.message.includes(`"${text}"`) && error.message.includes('16/B374D848'),
+        (error: unknown) =>
+          error instanceof Error &&
+          error.message.includes(`"${text}"`) &&
+          error.message.includes('16/B374D848'),
         `input ${JSON.stringify(text)}`,
       );
     }
@@ -50,7 +53,18 @@ describe('parseLsn', () => {
 
 describe('formatLsn', () => {
   it('formats with upper-case hex and round-trips through parseLsn', () => {
-    for (const lsn of [0, 1, 0xff, 0x1520c98, TWO_32 - 1, TWO_32, TWO_32 + 1, 0x16 * TWO_32 + 0xb374d848, 2 ** 40 + 12345, Number.MAX_SAFE_INTEGER]) {
+    for (const lsn of [
+      0,
+      1,
+      0xff,
+      0x1520c98,
+      TWO_32 - 1,
+      TWO_32,
+      TWO_32 + 1,
+      0x16 * TWO_32 + 0xb374d848,
+      2 ** 40 + 12345,
+      Number.MAX_SAFE_INTEGER,
+    ]) {
       const text = formatLsn(lsn);
       assert.match(text, /^[0-9A-F]+\/[0-9A-F]+$/, text);
       assert.equal(parseLsn(text), lsn, text);
@@ -69,15 +83,11 @@ describe('formatLsn', () => {
     }
   });
 
-  it(
-    'prints a short low word without zero padding, as Postgres does (pg_lsn_out is "%X/%X")',
-    {},
-    () => {
-      assert.equal(formatLsn(0x1520c98), '0/1520C98');
-      assert.equal(formatLsn(0), '0/0');
-      assert.equal(formatLsn(TWO_32 + 1), '1/1');
-    },
-  );
+  it('prints a short low word without zero padding, as Postgres does (pg_lsn_out is "%X/%X")', {}, () => {
+    assert.equal(formatLsn(0x1520c98), '0/1520C98');
+    assert.equal(formatLsn(0), '0/0');
+    assert.equal(formatLsn(TWO_32 + 1), '1/1');
+  });
 });
 
 describe('readLsn / writeLsn', () => {

@@ -17,7 +17,8 @@ export function parseLsn(text: string): Lsn {
   const slash = text.indexOf('/');
   const hi = Number.parseInt(text.slice(0, slash), 16);
   const lo = Number.parseInt(text.slice(slash + 1), 16);
-  if (!Number.isFinite(hi) || !Number.isFinite(lo)) throw new Error(`not an LSN: "${text}" (expected the form 16/B374D848)`);
+  if (!Number.isFinite(hi) || !Number.isFinite(lo))
+    throw new Error(`not an LSN: "${text}" (expected the form 16/B374D848)`);
   return hi * TWO_POW_32 + lo;
 }
 

@@ -36,7 +36,13 @@ import { checkPublishPermissions, includedTables } from './sink/publish-permissi
 import { runInitialSnapshot } from './snapshot/initial-snapshot.js';
 import { prepareSource, type SourceInfo } from './source/replication-setup.js';
 import { releaseProxy, wrapWorker, type Remote } from './threads/comlink.js';
-import type { ReaderApi, ReaderWorkerData, RunOutcome, ShardApi, ShardWorkerData } from './threads/thread-messages.js';
+import type {
+  ReaderApi,
+  ReaderWorkerData,
+  RunOutcome,
+  ShardApi,
+  ShardWorkerData,
+} from './threads/thread-messages.js';
 import { WorkerEntry } from './threads/worker-entries.js';
 
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -66,7 +72,11 @@ interface Thread<T> {
 const WORKER_YOUNG_GENERATION_MB = 12;
 
 function startThread<T>(entry: URL, workerData: unknown, transferList: MessagePort[]): Thread<T> {
-  const worker = new Worker(entry, { workerData, transferList, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
+  const worker = new Worker(entry, {
+    workerData,
+    transferList,
+    resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+  });
   const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
   return { worker, api: wrapWorker<T>(worker), exited };
 }
@@ -98,11 +108,19 @@ export class Pipeline {
     this.messagesApi = new MessagesApi(() => this.shards.map((s) => s.api));
     this.sampler = new OverviewSampler({
       metrics: () => this.gatherer.json(),
-      reader: async () => (this.reader ? withTimeout(this.reader.api.status(), STATUS_TIMEOUT_MS, 'the reader thread') : null),
-      shards: () => Promise.all(this.shards.map(async (s) => {
-        const [status, counts] = await withTimeout(Promise.all([s.api.status(), s.api.messageCounts()]), STATUS_TIMEOUT_MS, 'a shard thread');
-        return { ...status, counts };
-      })),
+      reader: async () =>
+        this.reader ? withTimeout(this.reader.api.status(), STATUS_TIMEOUT_MS, 'the reader thread') : null,
+      shards: () =>
+        Promise.all(
+          this.shards.map(async (s) => {
+            const [status, counts] = await withTimeout(
+              Promise.all([s.api.status(), s.api.messageCounts()]),
+              STATUS_TIMEOUT_MS,
+              'a shard thread',
+            );
+            return { ...status, counts };
+          }),
+        ),
       readiness: () => this.readiness(),
       info: () => {
         const { config } = this.options;
@@ -135,9 +153,16 @@ export class Pipeline {
     const access = httpAccessFromConfig(config);
     const address = await this.http.listen(config.httpHost, config.httpPort, access);
     this.httpAddress = { host: address.address, port: address.port };
-    log.info('HTTP listening', { metrics: `http://${address.address}:${address.port}/metrics`, console: `http://${address.address}:${address.port}/`, token_required: access.tokenDigest !== null });
+    log.info('HTTP listening', {
+      metrics: `http://${address.address}:${address.port}/metrics`,
+      console: `http://${address.address}:${address.port}/`,
+      token_required: access.tokenDigest !== null,
+    });
     if (access.exposedWithoutToken) {
-      log.warn('the HTTP port is open to the network without a token (--http-allow-anonymous): anyone who reaches it sees row data in the console and /api/messages and can retry messages', { http_host: config.httpHost });
+      log.warn(
+        'the HTTP port is open to the network without a token (--http-allow-anonymous): anyone who reaches it sees row data in the console and /api/messages and can retry messages',
+        { http_host: config.httpHost },
+      );
     }
     this.sampler.start();
 
@@ -156,44 +181,97 @@ export class Pipeline {
     // NATS is not reachable yet, reading starts anyway and the check ends when NATS is up: a
     // refused publish is never confirmed, so a late refusal loses nothing.
     let natsWaiting!: () => void;
-    const waiting = new Promise<'waiting'>((resolve) => { natsWaiting = () => resolve('waiting'); });
+    const waiting = new Promise<'waiting'>((resolve) => {
+      natsWaiting = () => resolve('waiting');
+    });
     this.options.signal?.addEventListener('abort', () => this.startupChecks.abort(), { once: true });
     if (this.options.signal?.aborted) this.startupChecks.abort();
-    const permissionCheck = checkPublishPermissions(config, this.source.databaseName, this.source.tables, log, { signal: this.startupChecks.signal, onWaiting: natsWaiting });
+    const permissionCheck = checkPublishPermissions(
+      config,
+      this.source.databaseName,
+      this.source.tables,
+      log,
+      { signal: this.startupChecks.signal, onWaiting: natsWaiting },
+    );
     const checked = await Promise.race([permissionCheck, waiting]);
     if (checked === false) return { ok: true };
-    if (checked === 'waiting') log.info('NATS is not reachable yet: reading starts now; publish permissions are checked once it is');
+    if (checked === 'waiting')
+      log.info('NATS is not reachable yet: reading starts now; publish permissions are checked once it is');
     const permissionRefusal = permissionCheck.then(
       () => new Promise<RunOutcome>(() => {}),
       (error: unknown): RunOutcome => ({ ok: false, error: serializeError(error) }),
     );
     let streams: readonly ChainStream[] = [];
     if (config.jetstream) {
-      const target = await checkJetStream(config, this.source.databaseName, includedTables(config, this.source.tables), log, this.startupChecks.signal);
+      const target = await checkJetStream(
+        config,
+        this.source.databaseName,
+        includedTables(config, this.source.tables),
+        log,
+        this.startupChecks.signal,
+      );
       if (target === null) return { ok: true };
       streams = target.streams;
       // One ordered chain per stream, in one shard: as many shards as streams.
-      if (config.shards !== streams.length) log.info('JetStream mode: one shard per stream', { shards: streams.length, streams: streams.map((s) => s.name).join(' ') });
+      if (config.shards !== streams.length)
+        log.info('JetStream mode: one shard per stream', {
+          shards: streams.length,
+          streams: streams.map((s) => s.name).join(' '),
+        });
     }
 
     if (this.source.snapshotNeeded) {
-      this.startingReason = 'starting: publishing the initial snapshot (progress: wal2nats_snapshot_rows_total); streaming begins once it is delivered';
+      this.startingReason =
+        'starting: publishing the initial snapshot (progress: wal2nats_snapshot_rows_total); streaming begins once it is delivered';
       // --initial-snapshot on a new slot: every existing row first; the slot is created at the
       // snapshot's consistent point, where streaming then starts (docs/data.md).
-      const startLsn = await runInitialSnapshot({ config, source: this.source, log, registry: this.mainRegistry, ...(this.options.signal ? { signal: this.options.signal } : {}) });
+      const startLsn = await runInitialSnapshot({
+        config,
+        source: this.source,
+        log,
+        registry: this.mainRegistry,
+        ...(this.options.signal ? { signal: this.options.signal } : {}),
+      });
       if (startLsn === null) return { ok: true };
       this.source = { ...this.source, startLsn, slotCreated: true, snapshotNeeded: false };
     }
 
-    const channels = Array.from({ length: config.jetstream ? streams.length : config.shards }, () => new MessageChannel());
+    const channels = Array.from(
+      { length: config.jetstream ? streams.length : config.shards },
+      () => new MessageChannel(),
+    );
     const leaseBuffer = PublishLease.allocate();
     const logFormat = this.options.logFormat;
     this.shards = channels.map((channel, shard) => {
-      const data: ShardWorkerData = { shard, config, systemIdentifier: this.source!.systemIdentifier, databaseName: this.source!.databaseName, primaryKeys: this.source!.primaryKeys, userTypes: this.source!.userTypes, readerPort: channel.port1, logFormat, leaseBuffer, streams };
+      const data: ShardWorkerData = {
+        shard,
+        config,
+        systemIdentifier: this.source!.systemIdentifier,
+        databaseName: this.source!.databaseName,
+        primaryKeys: this.source!.primaryKeys,
+        userTypes: this.source!.userTypes,
+        readerPort: channel.port1,
+        logFormat,
+        leaseBuffer,
+        streams,
+      };
       return startThread<ShardApi>(WorkerEntry.shard, data, [channel.port1]);
     });
-    const readerData: ReaderWorkerData = { config, startLsn: this.source.startLsn, serverVersionNum: this.source.serverVersionNum, shardPorts: channels.map((c) => c.port2), logFormat, databaseName: this.source.databaseName, leaseBuffer, streams };
-    this.reader = startThread<ReaderApi>(WorkerEntry.reader, readerData, channels.map((c) => c.port2));
+    const readerData: ReaderWorkerData = {
+      config,
+      startLsn: this.source.startLsn,
+      serverVersionNum: this.source.serverVersionNum,
+      shardPorts: channels.map((c) => c.port2),
+      logFormat,
+      databaseName: this.source.databaseName,
+      leaseBuffer,
+      streams,
+    };
+    this.reader = startThread<ReaderApi>(
+      WorkerEntry.reader,
+      readerData,
+      channels.map((c) => c.port2),
+    );
 
     const outcome = await Promise.race([
       permissionRefusal,
@@ -201,11 +279,27 @@ export class Pipeline {
       ...this.shards.map((s) => s.api.run()),
       // A thread that ends while we stop is expected; before that it is a crash.
       ...[this.reader, ...this.shards].map((t) =>
-        t.exited.then((code): RunOutcome => (this.stopping ? { ok: true } : { ok: false, error: { name: 'Error', message: `a worker thread exited unexpectedly (code ${code})` } })),
+        t.exited.then((code): RunOutcome =>
+          this.stopping
+            ? { ok: true }
+            : {
+                ok: false,
+                error: { name: 'Error', message: `a worker thread exited unexpectedly (code ${code})` },
+              },
+        ),
       ),
       new Promise<RunOutcome>((resolve) => {
         for (const t of [this.reader!, ...this.shards]) {
-          t.worker.once('error', (error) => resolve({ ok: false, error: { name: error.name, message: `a worker thread crashed: ${error.message}`, ...(error.stack ? { stack: error.stack } : {}) } }));
+          t.worker.once('error', (error) =>
+            resolve({
+              ok: false,
+              error: {
+                name: error.name,
+                message: `a worker thread crashed: ${error.message}`,
+                ...(error.stack ? { stack: error.stack } : {}),
+              },
+            }),
+          );
         }
       }),
     ]);
@@ -224,7 +318,8 @@ export class Pipeline {
       backoff: { ...DEFAULT_BACKOFF, maxMs: config.maxBackoffMs },
       retryable: (error) => error instanceof Wal2NatsError && error.code === ErrorCode.Unavailable,
       signal,
-      onRetry: ({ error, attempt, delayMs }) => log.warn('waiting for Postgres', { error: errorMessage(error), attempt, retry_in_ms: delayMs }),
+      onRetry: ({ error, attempt, delayMs }) =>
+        log.warn('waiting for Postgres', { error: errorMessage(error), attempt, retry_in_ms: delayMs }),
     });
   }
 
@@ -238,14 +333,20 @@ export class Pipeline {
         const status = await withTimeout(this.reader.api.status(), STATUS_TIMEOUT_MS, 'the reader thread');
         role = status.ha.role;
         // A standby is ready: it is what it should be, and a rolling update of two must go on.
-        if (!status.streaming && role !== 'standby') reasons.push(`the replication slot is not streaming${status.lastError ? `: ${status.lastError}` : ''}`);
+        if (!status.streaming && role !== 'standby')
+          reasons.push(
+            `the replication slot is not streaming${status.lastError ? `: ${status.lastError}` : ''}`,
+          );
       } catch (error) {
         reasons.push(errorMessage(error));
       }
     }
     const shardStatuses = await Promise.all(
       this.shards.map((s, shard) =>
-        withTimeout(s.api.status(), STATUS_TIMEOUT_MS, `shard ${shard}`).catch((error: unknown) => ({ shard, error: errorMessage(error) })),
+        withTimeout(s.api.status(), STATUS_TIMEOUT_MS, `shard ${shard}`).catch((error: unknown) => ({
+          shard,
+          error: errorMessage(error),
+        })),
       ),
     );
     for (const status of shardStatuses) {
@@ -267,11 +368,16 @@ export class Pipeline {
     this.sampler.stop();
     const reader = this.reader;
     if (reader) await reader.api.pause().catch(() => {});
-    const frontiers = await Promise.all(this.shards.map((s) => s.api.drain(DRAIN_TIMEOUT_MS).catch(() => null)));
+    const frontiers = await Promise.all(
+      this.shards.map((s) => s.api.drain(DRAIN_TIMEOUT_MS).catch(() => null)),
+    );
     if (reader) {
       const complete = frontiers.every((f) => f !== null);
       // Without every shard's frontier we confirm nothing more: the next start replays.
-      if (complete) await reader.api.finish(frontiers.filter((f) => f !== null)).catch((e: unknown) => log.warn('final confirmation failed', { error: String(e) }));
+      if (complete)
+        await reader.api
+          .finish(frontiers.filter((f) => f !== null))
+          .catch((e: unknown) => log.warn('final confirmation failed', { error: String(e) }));
       else await reader.api.finish([]).catch(() => {});
     }
     for (const thread of [...(reader ? [reader] : []), ...this.shards]) {

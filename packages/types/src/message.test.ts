@@ -10,7 +10,9 @@ import { describe, it } from 'node:test';
 import { Ajv } from 'ajv';
 import type { ChangeEvent, Metadata, RecordEvent, Wal2NatsMessage } from './message.js';
 
-const schema: unknown = JSON.parse(readFileSync(new URL('../schema/message.schema.json', import.meta.url), 'utf8'));
+const schema: unknown = JSON.parse(
+  readFileSync(new URL('../schema/message.schema.json', import.meta.url), 'utf8'),
+);
 const validate = new Ajv({ allErrors: true, strict: true }).compile(schema as object);
 
 function problems(body: unknown): string {
@@ -31,12 +33,32 @@ const metadata: Metadata = {
 };
 
 const changeEvents: readonly ChangeEvent[] = [
-  { record: { id: 1234, price: '199.99', tags: ['a'], doc: { k: [1, null] } }, changes: null, action: 'insert', metadata },
-  { record: { id: 1234, status: 'paid' }, changes: { status: 'pending' }, action: 'update', metadata: { ...metadata, transaction_annotations: { user: 'paul' } } },
-  { record: { id: 1234, status: 'paid' }, changes: {}, action: 'update', metadata: { ...metadata, unchanged_toast_columns: ['body'] } },
+  {
+    record: { id: 1234, price: '199.99', tags: ['a'], doc: { k: [1, null] } },
+    changes: null,
+    action: 'insert',
+    metadata,
+  },
+  {
+    record: { id: 1234, status: 'paid' },
+    changes: { status: 'pending' },
+    action: 'update',
+    metadata: { ...metadata, transaction_annotations: { user: 'paul' } },
+  },
+  {
+    record: { id: 1234, status: 'paid' },
+    changes: {},
+    action: 'update',
+    metadata: { ...metadata, unchanged_toast_columns: ['body'] },
+  },
   { record: { id: 1234, price: null }, changes: null, action: 'delete', metadata },
   { record: null, changes: null, action: 'truncate', metadata: { ...metadata, record_pks: [] } },
-  { record: { id: 1 }, changes: null, action: 'read', metadata: { ...metadata, idempotency_key: '7432109876543210987:shop:123456789:read:16384:0' } },
+  {
+    record: { id: 1 },
+    changes: null,
+    action: 'read',
+    metadata: { ...metadata, idempotency_key: '7432109876543210987:shop:123456789:read:16384:0' },
+  },
 ];
 
 const recordEvents: readonly RecordEvent[] = [

@@ -11,7 +11,8 @@
 import type { ChangeAction } from './subjects.js';
 
 /** A JSON value as JSON.parse returns it. */
-export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+export type JsonValue =
+  string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
 
 /**
  * A row: column name → value. Integers (int2/4/8) are numbers with every digit (parse int8 above

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { CHANGE_ACTIONS, changeSubject, escapeSubjectToken, parseSubject, rowsSubject, unescapeSubjectToken } from './subjects.js';
+import {
+  CHANGE_ACTIONS,
+  changeSubject,
+  escapeSubjectToken,
+  parseSubject,
+  rowsSubject,
+  unescapeSubjectToken,
+} from './subjects.js';
 
 /**
  * The contract's rule, written independently: each UTF-8 byte outside [A-Za-z0-9_-] becomes %XX
@@ -42,7 +49,17 @@ describe('escapeSubjectToken', () => {
   });
 
   it('leaves [A-Za-z0-9_-] alone', () => {
-    for (const name of ['orders', 'Orders', 'ORDER_ITEMS', 'order-items', 'v2', '0', '_', '-', 'abcXYZ0189_-']) {
+    for (const name of [
+      'orders',
+      'Orders',
+      'ORDER_ITEMS',
+      'order-items',
+      'v2',
+      '0',
+      '_',
+      '-',
+      'abcXYZ0189_-',
+    ]) {
       assert.equal(escapeSubjectToken(name), name);
     }
   });
@@ -72,7 +89,25 @@ describe('escapeSubjectToken', () => {
   it('agrees with the reference rule on random identifiers, and always yields one token', () => {
     let state = 12345;
     const next = (): number => (state = (Math.imul(state, 1103515245) + 12345) >>> 0);
-    const alphabet = ['a', 'Z', '9', '_', '-', '.', ' ', '*', '>', '%', 'é', '日', '😀', '\t', '"', '\u0000', '$'];
+    const alphabet = [
+      'a',
+      'Z',
+      '9',
+      '_',
+      '-',
+      '.',
+      ' ',
+      '*',
+      '>',
+      '%',
+      'é',
+      '日',
+      '😀',
+      '\t',
+      '"',
+      '\u0000',
+      '$',
+    ];
     const seen = new Map<string, string>();
     for (let i = 0; i < 3000; i++) {
       let name = '';
@@ -82,7 +117,10 @@ describe('escapeSubjectToken', () => {
       assert.equal(token, referenceEscape(name), JSON.stringify(name));
       assert.ok(isOneToken(token), JSON.stringify(name));
       const previous = seen.get(token);
-      assert.ok(previous === undefined || previous === name, `${JSON.stringify(name)} and ${JSON.stringify(previous)} share ${token}`);
+      assert.ok(
+        previous === undefined || previous === name,
+        `${JSON.stringify(name)} and ${JSON.stringify(previous)} share ${token}`,
+      );
       seen.set(token, name);
     }
   });
@@ -90,9 +128,15 @@ describe('escapeSubjectToken', () => {
 
 describe('changeSubject / rowsSubject', () => {
   it('builds <prefix>.changes.<db>.<schema>.<table>.<action>', () => {
-    assert.equal(changeSubject('sequin', 'shop', 'public', 'orders', 'insert'), 'sequin.changes.shop.public.orders.insert');
+    assert.equal(
+      changeSubject('sequin', 'shop', 'public', 'orders', 'insert'),
+      'sequin.changes.shop.public.orders.insert',
+    );
     for (const action of ['insert', 'update', 'delete', 'read', 'truncate'] as const) {
-      assert.equal(changeSubject('sequin', 'shop', 'public', 'orders', action), `sequin.changes.shop.public.orders.${action}`);
+      assert.equal(
+        changeSubject('sequin', 'shop', 'public', 'orders', action),
+        `sequin.changes.shop.public.orders.${action}`,
+      );
     }
   });
 
@@ -112,7 +156,26 @@ describe('unescapeSubjectToken', () => {
   it('reads back what escapeSubjectToken wrote, for random identifiers', () => {
     let state = 777;
     const next = (): number => (state = (Math.imul(state, 1103515245) + 12345) >>> 0);
-    const alphabet = ['a', 'Z', '9', '_', '-', '.', ' ', '*', '>', '%', 'é', '日', '😀', '\t', '"', '$', '%2E', '%00'];
+    const alphabet = [
+      'a',
+      'Z',
+      '9',
+      '_',
+      '-',
+      '.',
+      ' ',
+      '*',
+      '>',
+      '%',
+      'é',
+      '日',
+      '😀',
+      '\t',
+      '"',
+      '$',
+      '%2E',
+      '%00',
+    ];
     for (let i = 0; i < 3000; i++) {
       let name = '';
       const length = 1 + (next() % 12);
@@ -132,10 +195,21 @@ describe('unescapeSubjectToken', () => {
 describe('parseSubject', () => {
   it('reads a change subject back into raw names, with and without the prefix', () => {
     const subject = changeSubject('acme.cdc', 'my.db', 'Sales Team', 'order.items', 'update');
-    const expected = { kind: 'changes', prefix: 'acme.cdc', database: 'my.db', schema: 'Sales Team', table: 'order.items', action: 'update' };
+    const expected = {
+      kind: 'changes',
+      prefix: 'acme.cdc',
+      database: 'my.db',
+      schema: 'Sales Team',
+      table: 'order.items',
+      action: 'update',
+    };
     assert.deepEqual(parseSubject(subject, 'acme.cdc'), expected);
     assert.deepEqual(parseSubject(subject), expected);
-    for (const action of CHANGE_ACTIONS) assert.equal(parseSubject(changeSubject('sequin', 'shop', 'public', 'orders', action))?.kind, 'changes');
+    for (const action of CHANGE_ACTIONS)
+      assert.equal(
+        parseSubject(changeSubject('sequin', 'shop', 'public', 'orders', action))?.kind,
+        'changes',
+      );
   });
 
   it('reads a rows subject back', () => {
@@ -146,8 +220,21 @@ describe('parseSubject', () => {
   });
 
   it('with the prefix given, reads the subjects that are ambiguous without it', () => {
-    assert.deepEqual(parseSubject('p.changes.rows.s.t.insert', 'p'), { kind: 'changes', prefix: 'p', database: 'rows', schema: 's', table: 't', action: 'insert' });
-    assert.deepEqual(parseSubject('p.changes.rows.s.t.insert', 'p.changes'), { kind: 'rows', prefix: 'p.changes', database: 's', schema: 't', table: 'insert' });
+    assert.deepEqual(parseSubject('p.changes.rows.s.t.insert', 'p'), {
+      kind: 'changes',
+      prefix: 'p',
+      database: 'rows',
+      schema: 's',
+      table: 't',
+      action: 'insert',
+    });
+    assert.deepEqual(parseSubject('p.changes.rows.s.t.insert', 'p.changes'), {
+      kind: 'rows',
+      prefix: 'p.changes',
+      database: 's',
+      schema: 't',
+      table: 'insert',
+    });
   });
 
   it('returns null for subjects that are not wal2nats subjects', () => {

@@ -21,7 +21,13 @@ const EMPTY_NAME_TOKEN = '%00';
 const HEX = '0123456789ABCDEF';
 
 function isPlainByte(b: number): boolean {
-  return (b >= 0x61 && b <= 0x7a) || (b >= 0x41 && b <= 0x5a) || (b >= 0x30 && b <= 0x39) || b === 0x5f || b === 0x2d;
+  return (
+    (b >= 0x61 && b <= 0x7a) ||
+    (b >= 0x41 && b <= 0x5a) ||
+    (b >= 0x30 && b <= 0x39) ||
+    b === 0x5f ||
+    b === 0x2d
+  );
 }
 
 function escapeByte(b: number): string {
@@ -33,8 +39,14 @@ function escapeCodePoint(cp: number): string {
   if (cp < 0x80) return escapeByte(cp);
   if (cp < 0x800) return escapeByte(0xc0 | (cp >> 6)) + escapeByte(0x80 | (cp & 63));
   if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd;
-  if (cp < 0x10000) return escapeByte(0xe0 | (cp >> 12)) + escapeByte(0x80 | ((cp >> 6) & 63)) + escapeByte(0x80 | (cp & 63));
-  return escapeByte(0xf0 | (cp >> 18)) + escapeByte(0x80 | ((cp >> 12) & 63)) + escapeByte(0x80 | ((cp >> 6) & 63)) + escapeByte(0x80 | (cp & 63));
+  if (cp < 0x10000)
+    return escapeByte(0xe0 | (cp >> 12)) + escapeByte(0x80 | ((cp >> 6) & 63)) + escapeByte(0x80 | (cp & 63));
+  return (
+    escapeByte(0xf0 | (cp >> 18)) +
+    escapeByte(0x80 | ((cp >> 12) & 63)) +
+    escapeByte(0x80 | ((cp >> 6) & 63)) +
+    escapeByte(0x80 | (cp & 63))
+  );
 }
 
 /** Escapes one identifier into one subject token. */
@@ -70,7 +82,13 @@ export function unescapeSubjectToken(token: string): string | null {
 }
 
 /** `<prefix>.changes.<db>.<schema>.<table>.<action>` */
-export function changeSubject(prefix: string, database: string, schema: string, table: string, action: ChangeAction): string {
+export function changeSubject(
+  prefix: string,
+  database: string,
+  schema: string,
+  table: string,
+  action: ChangeAction,
+): string {
   return `${prefix}.changes.${escapeSubjectToken(database)}.${escapeSubjectToken(schema)}.${escapeSubjectToken(table)}.${action}`;
 }
 
@@ -81,8 +99,21 @@ export function rowsSubject(prefix: string, database: string, schema: string, ta
 
 /** A subject of wal2nats, read back: the raw (unescaped) names, as in the body's metadata. */
 export type ParsedSubject =
-  | { readonly kind: 'changes'; readonly prefix: string; readonly database: string; readonly schema: string; readonly table: string; readonly action: ChangeAction }
-  | { readonly kind: 'rows'; readonly prefix: string; readonly database: string; readonly schema: string; readonly table: string };
+  | {
+      readonly kind: 'changes';
+      readonly prefix: string;
+      readonly database: string;
+      readonly schema: string;
+      readonly table: string;
+      readonly action: ChangeAction;
+    }
+  | {
+      readonly kind: 'rows';
+      readonly prefix: string;
+      readonly database: string;
+      readonly schema: string;
+      readonly table: string;
+    };
 
 function isChangeAction(token: string | undefined): token is ChangeAction {
   return (CHANGE_ACTIONS as readonly (string | undefined)[]).includes(token);
@@ -123,7 +154,10 @@ function readRows(prefix: string | null, tokens: readonly string[], exact: boole
   return names && { kind: 'rows', prefix: prefix ?? tokens.slice(0, at).join('.'), ...names };
 }
 
-function readNames(tokens: readonly string[], from: number): { database: string; schema: string; table: string } | null {
+function readNames(
+  tokens: readonly string[],
+  from: number,
+): { database: string; schema: string; table: string } | null {
   const database = unescapeSubjectToken(tokens[from] ?? '');
   const schema = unescapeSubjectToken(tokens[from + 1] ?? '');
   const table = unescapeSubjectToken(tokens[from + 2] ?? '');

@@ -18,7 +18,13 @@
  * replication connection was reset), the chunk is read again: `redo`.
  */
 import type { Lsn } from '../lsn.js';
-import type { DeleteMessage, InsertMessage, RelationMessage, Tuple, UpdateMessage } from '../pgoutput/pgoutput.types.js';
+import type {
+  DeleteMessage,
+  InsertMessage,
+  RelationMessage,
+  Tuple,
+  UpdateMessage,
+} from '../pgoutput/pgoutput.types.js';
 import type { WatermarkKind } from './watermark-messages.js';
 
 export interface BackfillChunkRequest {
@@ -31,7 +37,13 @@ export interface BackfillChunkRequest {
 }
 
 export type ChunkOutcome =
-  | { readonly kind: 'routed'; readonly token: string; readonly routed: number; readonly dropped: number; readonly commitEndLsn: Lsn }
+  | {
+      readonly kind: 'routed';
+      readonly token: string;
+      readonly routed: number;
+      readonly dropped: number;
+      readonly commitEndLsn: Lsn;
+    }
   | { readonly kind: 'redo'; readonly token: string; readonly reason: string };
 
 /** What to route at a high watermark. */
@@ -45,7 +57,13 @@ type State = 'idle' | 'expecting' | 'open' | 'closing';
 
 /** `a` and `b` describe the same row layout and key flags. */
 export function sameRelation(a: RelationMessage, b: RelationMessage): boolean {
-  if (a.relationId !== b.relationId || a.schema !== b.schema || a.name !== b.name || a.replicaIdentity !== b.replicaIdentity) return false;
+  if (
+    a.relationId !== b.relationId ||
+    a.schema !== b.schema ||
+    a.name !== b.name ||
+    a.replicaIdentity !== b.replicaIdentity
+  )
+    return false;
   if (a.columns.length !== b.columns.length) return false;
   return a.columns.every((c, i) => {
     const d = b.columns[i]!;
@@ -98,7 +116,8 @@ export class BackfillWindow {
 
   /** Registers the next chunk before its low watermark is written. */
   expect(request: BackfillChunkRequest, onOutcome: (outcome: ChunkOutcome) => void): void {
-    if (this.state !== 'idle') throw new Error(`a backfill chunk (${this.request?.token}) is still in progress`);
+    if (this.state !== 'idle')
+      throw new Error(`a backfill chunk (${this.request?.token}) is still in progress`);
     this.state = 'expecting';
     this.request = request;
     this.onOutcome = onOutcome;
@@ -131,7 +150,8 @@ export class BackfillWindow {
     // A column added or dropped in the window: the rows read may predate it. (Other details of
     // the description do not matter here: the reads are encoded with the chunk's own.)
     const names = (r: RelationMessage): string => JSON.stringify(r.columns.map((c) => c.name));
-    if (names(relation) !== names(this.request!.relation)) this.redoReason ??= `the columns of ${relation.schema}.${relation.name} changed while a chunk was read`;
+    if (names(relation) !== names(this.request!.relation))
+      this.redoReason ??= `the columns of ${relation.schema}.${relation.name} changed while a chunk was read`;
     this.streamKeyIndexes = keyIndexes(relation, this.request!.keyColumns);
   }
 
@@ -144,17 +164,25 @@ export class BackfillWindow {
       return;
     }
     const tuples: Tuple[] =
-      message.tag === 'insert' ? [message.newTuple] : message.tag === 'delete' ? [message.oldTuple] : message.oldTuple ? [message.newTuple, message.oldTuple] : [message.newTuple];
+      message.tag === 'insert'
+        ? [message.newTuple]
+        : message.tag === 'delete'
+          ? [message.oldTuple]
+          : message.oldTuple
+            ? [message.newTuple, message.oldTuple]
+            : [message.newTuple];
     for (const tuple of tuples) {
       const key = keyOf(tuple, indexes);
-      if (key === null) this.redoReason ??= 'a change did not carry its key (an unchanged TOASTed key column)';
+      if (key === null)
+        this.redoReason ??= 'a change did not carry its key (an unchanged TOASTed key column)';
       else this.changedKeys.add(key);
     }
   }
 
   /** A routed truncate of these tables. */
   noteTruncate(relationIds: readonly number[]): void {
-    if (this.state === 'open' && relationIds.includes(this.request!.relation.relationId)) this.truncated = true;
+    if (this.state === 'open' && relationIds.includes(this.request!.relation.relationId))
+      this.truncated = true;
   }
 
   /**
@@ -162,7 +190,11 @@ export class BackfillWindow {
    * table's latest Relation message in the stream). At the matching high one it returns the
    * reads to route, or null (not ours, or the chunk must be read again).
    */
-  onWatermark(kind: WatermarkKind, token: string, streamRelation: RelationMessage | undefined): ChunkReads | null {
+  onWatermark(
+    kind: WatermarkKind,
+    token: string,
+    streamRelation: RelationMessage | undefined,
+  ): ChunkReads | null {
     if (this.request?.token !== token) return null;
     if (kind === 'low') {
       if (this.state !== 'expecting') return null;
@@ -198,7 +230,14 @@ export class BackfillWindow {
     if (this.state !== 'closing') return;
     const token = this.request!.token;
     if (this.redoReason !== null) this.finish({ kind: 'redo', token, reason: this.redoReason });
-    else this.finish({ kind: 'routed', token, routed: this.routedCount, dropped: this.droppedCount, commitEndLsn: endLsn });
+    else
+      this.finish({
+        kind: 'routed',
+        token,
+        routed: this.routedCount,
+        dropped: this.droppedCount,
+        commitEndLsn: endLsn,
+      });
   }
 
   private finish(outcome: ChunkOutcome): void {

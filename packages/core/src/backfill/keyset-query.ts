@@ -19,13 +19,21 @@ export interface ChunkTable {
 }
 
 /** `cursor`: the key of the last row of the previous chunk (text values), or null for the first chunk. */
-export function chunkQuery(table: ChunkTable, cursor: readonly string[] | null, limit: number): { text: string; values: string[] } {
+export function chunkQuery(
+  table: ChunkTable,
+  cursor: readonly string[] | null,
+  limit: number,
+): { text: string; values: string[] } {
   if (table.keyColumns.length === 0) throw new Error(`${table.schema}.${table.name} has no key to page on`);
-  if (cursor !== null && cursor.length !== table.keyColumns.length) throw new Error(`the cursor has ${cursor.length} values; the key has ${table.keyColumns.length} columns`);
+  if (cursor !== null && cursor.length !== table.keyColumns.length)
+    throw new Error(`the cursor has ${cursor.length} values; the key has ${table.keyColumns.length} columns`);
   const keys = table.keyColumns.map(quoteIdent);
   const conditions: string[] = [];
   if (table.rowFilter) conditions.push(`(${table.rowFilter})`);
-  if (cursor !== null) conditions.push(`(${keys.join(', ')}) > (${table.keyTypes.map((type, i) => `$${i + 1}::${type}`).join(', ')})`);
+  if (cursor !== null)
+    conditions.push(
+      `(${keys.join(', ')}) > (${table.keyTypes.map((type, i) => `$${i + 1}::${type}`).join(', ')})`,
+    );
   const select = table.columns.length > 0 ? table.columns.map(quoteIdent).join(', ') : 'NULL';
   const text =
     `SELECT ${select} FROM ${quoteIdent(table.schema)}.${quoteIdent(table.name)}` +

@@ -7,7 +7,11 @@ import { encodeRelationMessage, encodeRowMessage } from './pgoutput-encoder.js';
 describe('pgoutput encoder for backfill frames', () => {
   it('writes a Relation message that the stream decoder reads back', () => {
     const relation: RelationMessage = {
-      tag: 'relation', relationId: 0xfffffff0, schema: 'Sales Team', name: 'order.items', replicaIdentity: 'i',
+      tag: 'relation',
+      relationId: 0xfffffff0,
+      schema: 'Sales Team',
+      name: 'order.items',
+      replicaIdentity: 'i',
       columns: [
         { name: 'id', typeOid: 20, typeMod: -1, isKey: true },
         { name: 'prix', typeOid: 1700, typeMod: 655366, isKey: false },
@@ -18,6 +22,10 @@ describe('pgoutput encoder for backfill frames', () => {
   });
 
   it('writes a row as an Insert message, NULLs and multi-byte text included', () => {
-    assert.deepEqual(decodePgoutput(encodeRowMessage(7, ['1', null, 'héllo €', ''])), { tag: 'insert', relationId: 7, newTuple: ['1', null, 'héllo €', ''] });
+    assert.deepEqual(decodePgoutput(encodeRowMessage(7, ['1', null, 'héllo €', ''])), {
+      tag: 'insert',
+      relationId: 7,
+      newTuple: ['1', null, 'héllo €', ''],
+    });
   });
 });

@@ -9,18 +9,41 @@
 import { Buffer } from 'node:buffer';
 import { PgoutputTag, type RelationMessage, type Tuple } from '../pgoutput/pgoutput.types.js';
 
-const REPLICA_IDENTITY_BYTE: Record<RelationMessage['replicaIdentity'], number> = { d: 0x64, n: 0x6e, f: 0x66, i: 0x69 };
+const REPLICA_IDENTITY_BYTE: Record<RelationMessage['replicaIdentity'], number> = {
+  d: 0x64,
+  n: 0x6e,
+  f: 0x66,
+  i: 0x69,
+};
 
 class ByteWriter {
   private chunks: Buffer[] = [];
   private length = 0;
 
-  u8(value: number): void { this.push(Buffer.from([value])); }
-  u16(value: number): void { const b = Buffer.alloc(2); b.writeUInt16BE(value); this.push(b); }
-  u32(value: number): void { const b = Buffer.alloc(4); b.writeUInt32BE(value >>> 0); this.push(b); }
-  i32(value: number): void { const b = Buffer.alloc(4); b.writeInt32BE(value); this.push(b); }
-  cstring(text: string): void { this.push(Buffer.from(`${text}\0`, 'utf8')); }
-  bytes(data: Buffer): void { this.push(data); }
+  u8(value: number): void {
+    this.push(Buffer.from([value]));
+  }
+  u16(value: number): void {
+    const b = Buffer.alloc(2);
+    b.writeUInt16BE(value);
+    this.push(b);
+  }
+  u32(value: number): void {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(value >>> 0);
+    this.push(b);
+  }
+  i32(value: number): void {
+    const b = Buffer.alloc(4);
+    b.writeInt32BE(value);
+    this.push(b);
+  }
+  cstring(text: string): void {
+    this.push(Buffer.from(`${text}\0`, 'utf8'));
+  }
+  bytes(data: Buffer): void {
+    this.push(data);
+  }
 
   private push(b: Buffer): void {
     this.chunks.push(b);
@@ -55,7 +78,8 @@ export function encodeRelationMessage(relation: RelationMessage): Uint8Array {
  */
 export function encodeRowMessage(relationId: number, row: Tuple): Uint8Array {
   let size = 1 + 4 + 1 + 2;
-  for (const value of row) size += value === null || value === undefined ? 1 : 5 + Buffer.byteLength(value, 'utf8');
+  for (const value of row)
+    size += value === null || value === undefined ? 1 : 5 + Buffer.byteLength(value, 'utf8');
   const out = Buffer.allocUnsafe(size);
   out[0] = PgoutputTag.insert;
   out.writeUInt32BE(relationId >>> 0, 1);

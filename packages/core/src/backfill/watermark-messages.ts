@@ -42,7 +42,12 @@ export function watermarkContent(token: string): string {
 export function parseWatermarkContent(content: string): string | null {
   try {
     const parsed = JSON.parse(content) as unknown;
-    if (parsed !== null && typeof parsed === 'object' && typeof (parsed as { chunk?: unknown }).chunk === 'string') return (parsed as { chunk: string }).chunk;
+    if (
+      parsed !== null &&
+      typeof parsed === 'object' &&
+      typeof (parsed as { chunk?: unknown }).chunk === 'string'
+    )
+      return (parsed as { chunk: string }).chunk;
   } catch {
     // Not ours.
   }

@@ -21,7 +21,10 @@ const derived: [
   Equal<Config['messageKind'], 'changes' | 'records'>,
   Equal<Config['logLevel'], 'debug' | 'info' | 'warn' | 'error'>,
   Equal<keyof Config, keyof typeof CONFIG_SCHEMA>,
-  Equal<StatusOptions, { httpUrl: string; httpTokenFile: string | undefined; httpToken: string | undefined; json: boolean }>,
+  Equal<
+    StatusOptions,
+    { httpUrl: string; httpTokenFile: string | undefined; httpToken: string | undefined; json: boolean }
+  >,
 ] = [true, true, true, true, true, true, true, true, true, true];
 
 describe('the Config type from the schema', () => {
@@ -32,10 +35,21 @@ describe('the Config type from the schema', () => {
   it('resolves to exactly the options of the schema, each with a value of its kind', () => {
     const config = resolveConfig({ flags: { 'postgres-url': 'postgres://u@h/db' }, env: {} });
     assert.deepEqual(Object.keys(config).sort(), Object.keys(CONFIG_SCHEMA).sort());
-    const typeOf = { string: 'string', integer: 'number', duration: 'number', boolean: 'boolean', enum: 'string', list: 'object' } as const;
+    const typeOf = {
+      string: 'string',
+      integer: 'number',
+      duration: 'number',
+      boolean: 'boolean',
+      enum: 'string',
+      list: 'object',
+    } as const;
     for (const [name, spec] of Object.entries(CONFIG_SCHEMA)) {
       const value: unknown = config[name as keyof Config];
-      if (value === undefined) assert.ok(!('default' in spec) && !('required' in spec), `${name} is unset although it has a default`);
+      if (value === undefined)
+        assert.ok(
+          !('default' in spec) && !('required' in spec),
+          `${name} is unset although it has a default`,
+        );
       else assert.equal(typeof value, typeOf[spec.kind], name);
     }
   });

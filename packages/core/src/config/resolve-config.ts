@@ -41,7 +41,9 @@ function fileValue(file: Readonly<Record<string, unknown>> | undefined, flag: st
 
 function convert(spec: OptionSpec, raw: unknown, source: string): unknown {
   const where = source === 'flag' ? '' : ` (from ${source})`;
-  const fail = (problem: string): never => { throw configError(spec.flag, `${problem}${where}`); };
+  const fail = (problem: string): never => {
+    throw configError(spec.flag, `${problem}${where}`);
+  };
   switch (spec.kind) {
     case 'string': {
       if (typeof raw !== 'string' && typeof raw !== 'number') fail('expected a text value');
@@ -65,8 +67,10 @@ function convert(spec: OptionSpec, raw: unknown, source: string): unknown {
     }
     case 'duration': {
       const ms = typeof raw === 'number' ? raw * 1000 : parseDurationMs(String(raw));
-      if (ms === null || !Number.isFinite(ms)) return fail(`"${String(raw)}" is not a duration; write e.g. 500ms, 30s, 3m or 1h`);
-      if (spec.min !== undefined && ms < spec.min) fail(`${String(raw)} is shorter than the minimum ${spec.min / 1000}s`);
+      if (ms === null || !Number.isFinite(ms))
+        return fail(`"${String(raw)}" is not a duration; write e.g. 500ms, 30s, 3m or 1h`);
+      if (spec.min !== undefined && ms < spec.min)
+        fail(`${String(raw)} is shorter than the minimum ${spec.min / 1000}s`);
       return ms;
     }
     case 'list': {
@@ -92,10 +96,15 @@ export function resolveConfig(sources: ConfigSources): Config {
  * by its spec (the checks between options are the command's). `command` names the --help to
  * point to when a flag is unknown.
  */
-export function resolveOptions<Schema extends Readonly<Record<string, OptionSpec>>>(schema: Schema, sources: ConfigSources, command: string): OptionsOf<Schema> {
+export function resolveOptions<Schema extends Readonly<Record<string, OptionSpec>>>(
+  schema: Schema,
+  sources: ConfigSources,
+  command: string,
+): OptionsOf<Schema> {
   const known = new Set<string>(Object.values(schema).map((s) => s.flag));
   for (const flag of Object.keys(sources.flags)) {
-    if (!known.has(flag)) throw configError(flag, 'unknown option', `run \`wal2nats ${command} --help\` for the list of options`);
+    if (!known.has(flag))
+      throw configError(flag, 'unknown option', `run \`wal2nats ${command} --help\` for the list of options`);
   }
   const out: Partial<Record<keyof Schema, unknown>> = {};
   for (const name of Object.keys(schema) as (keyof Schema & string)[]) {
@@ -103,13 +112,19 @@ export function resolveOptions<Schema extends Readonly<Record<string, OptionSpec
     const env = envNameOf(spec.flag);
     let value: unknown;
     if (sources.flags[spec.flag] !== undefined) value = convert(spec, sources.flags[spec.flag], 'flag');
-    else if (sources.env[env] !== undefined && sources.env[env] !== '') value = convert(spec, sources.env[env], `environment variable ${env}`);
+    else if (sources.env[env] !== undefined && sources.env[env] !== '')
+      value = convert(spec, sources.env[env], `environment variable ${env}`);
     else if (fileValue(sources.file, spec.flag) !== undefined) {
       const { raw, source } = dereference(spec, fileValue(sources.file, spec.flag), sources);
       value = convert(spec, raw, source);
-    }
-    else if (spec.default !== undefined) value = Array.isArray(spec.default) ? [...spec.default] : spec.default;
-    else if (spec.required) throw configError(spec.flag, 'it is required', `pass --${spec.flag}, set ${env}, or put "${spec.flag}" in the --config file`);
+    } else if (spec.default !== undefined)
+      value = Array.isArray(spec.default) ? [...spec.default] : spec.default;
+    else if (spec.required)
+      throw configError(
+        spec.flag,
+        'it is required',
+        `pass --${spec.flag}, set ${env}, or put "${spec.flag}" in the --config file`,
+      );
     out[name] = value;
   }
   // convert() gives each option the type its kind stands for in OptionsOf (config-schema.ts),
@@ -123,17 +138,28 @@ export function resolveOptions<Schema extends Readonly<Record<string, OptionSpec
  * trailing newline dropped, e.g. a Docker or Kubernetes secret). Any other value is taken as is.
  * Errors name the variable or the path, never the value.
  */
-function dereference(spec: OptionSpec, raw: unknown, sources: ConfigSources): { raw: unknown; source: string } {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return { raw, source: 'the config file' };
+function dereference(
+  spec: OptionSpec,
+  raw: unknown,
+  sources: ConfigSources,
+): { raw: unknown; source: string } {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    return { raw, source: 'the config file' };
   const keys = Object.keys(raw);
   const ref = raw as Record<string, unknown>;
-  if (keys.length !== 1 || (keys[0] !== 'env' && keys[0] !== 'file') || typeof ref[keys[0]] !== 'string' || ref[keys[0]] === '') {
+  if (
+    keys.length !== 1 ||
+    (keys[0] !== 'env' && keys[0] !== 'file') ||
+    typeof ref[keys[0]] !== 'string' ||
+    ref[keys[0]] === ''
+  ) {
     throw configError(spec.flag, 'expected a value, { env: NAME } or { file: PATH } (from the config file)');
   }
   if (keys[0] === 'env') {
     const name = String(ref.env);
     const value = sources.env[name];
-    if (value === undefined || value === '') throw configError(spec.flag, `environment variable ${name} is not set (named in the config file)`);
+    if (value === undefined || value === '')
+      throw configError(spec.flag, `environment variable ${name} is not set (named in the config file)`);
     return { raw: value, source: `environment variable ${name}, named in the config file` };
   }
   const path = String(ref.file);
@@ -155,35 +181,72 @@ function validateTogether(config: Config): void {
   // libpq's multi-host URLs (h1:5432,h2:5432, target_session_attrs) are not understood by
   // node-postgres, which would fail with a bare "Invalid URL".
   if (/^postgres(ql)?:\/\/[^/?#]*,/.test(config.postgresUrl)) {
-    throw configError('postgres-url', 'several hosts in one URL are not supported', 'point --postgres-url at one name that always reaches the primary: a DNS record or virtual IP moved on promotion, or a proxy such as Patroni\'s HAProxy or CloudNativePG\'s -rw service (docs/operations.md, "Postgres primary failover")');
+    throw configError(
+      'postgres-url',
+      'several hosts in one URL are not supported',
+      'point --postgres-url at one name that always reaches the primary: a DNS record or virtual IP moved on promotion, or a proxy such as Patroni\'s HAProxy or CloudNativePG\'s -rw service (docs/operations.md, "Postgres primary failover")',
+    );
   }
   const prefixProblem = subjectPrefixProblem(config.subjectPrefix);
-  if (prefixProblem) throw configError('subject-prefix', `"${config.subjectPrefix}" is not a valid prefix: ${prefixProblem}`, 'use dot-separated tokens such as acme.cdc');
+  if (prefixProblem)
+    throw configError(
+      'subject-prefix',
+      `"${config.subjectPrefix}" is not a valid prefix: ${prefixProblem}`,
+      'use dot-separated tokens such as acme.cdc',
+    );
   for (const name of [config.slot]) {
-    if (!/^[a-z0-9_]{1,63}$/.test(name)) throw configError('slot', `"${name}" is not a valid slot name`, 'use lower-case letters, digits and _ (at most 63)');
+    if (!/^[a-z0-9_]{1,63}$/.test(name))
+      throw configError(
+        'slot',
+        `"${name}" is not a valid slot name`,
+        'use lower-case letters, digits and _ (at most 63)',
+      );
   }
-  for (const [flag, patterns] of [['tables', config.tables], ['exclude-tables', config.excludeTables]] as const) {
+  for (const [flag, patterns] of [
+    ['tables', config.tables],
+    ['exclude-tables', config.excludeTables],
+  ] as const) {
     for (const pattern of patterns) {
       const parsed = parseTablePattern(pattern);
-      if ('problem' in parsed) throw configError(flag, parsed.problem, 'list tables as schema.table separated by commas; * and ? are globs; quote a name that holds a dot: "Sales Team"."order.items"');
+      if ('problem' in parsed)
+        throw configError(
+          flag,
+          parsed.problem,
+          'list tables as schema.table separated by commas; * and ? are globs; quote a name that holds a dot: "Sales Team"."order.items"',
+        );
     }
   }
   for (const action of config.actions) {
     if (!FILTER_ACTIONS.includes(action as (typeof FILTER_ACTIONS)[number])) {
-      throw configError('actions', `"${action}" is not one of ${FILTER_ACTIONS.join(', ')}`, 'e.g. --actions insert,update');
+      throw configError(
+        'actions',
+        `"${action}" is not one of ${FILTER_ACTIONS.join(', ')}`,
+        'e.g. --actions insert,update',
+      );
     }
   }
   if ((config.natsUser === undefined) !== (config.natsPassword === undefined)) {
-    throw configError(config.natsUser === undefined ? 'nats-user' : 'nats-password', 'a NATS user and password go together');
+    throw configError(
+      config.natsUser === undefined ? 'nats-user' : 'nats-password',
+      'a NATS user and password go together',
+    );
   }
   for (const url of config.natsUrl) {
     const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(url)?.[1]?.toLowerCase();
     if (scheme !== undefined && scheme !== 'nats' && scheme !== 'tls') {
-      throw configError('nats-url', `"${redactUrl(url)}" is not a nats:// or tls:// URL`, 'write nats://HOST:PORT, tls://HOST:PORT (TLS required) or HOST:PORT');
+      throw configError(
+        'nats-url',
+        `"${redactUrl(url)}" is not a nats:// or tls:// URL`,
+        'write nats://HOST:PORT, tls://HOST:PORT (TLS required) or HOST:PORT',
+      );
     }
     // nats.js ignores credentials in a URL: say so rather than fail to authenticate.
     if (/^(?:[A-Za-z][A-Za-z0-9+.-]*:\/\/)?[^/@]+@/.test(url)) {
-      throw configError('nats-url', `"${url.replace(/^((?:[A-Za-z][A-Za-z0-9+.-]*:\/\/)?)[^/@]+@/, '$1…@')}" holds credentials, which are not taken from a URL`, 'pass them with --nats-user/--nats-password or --nats-token');
+      throw configError(
+        'nats-url',
+        `"${url.replace(/^((?:[A-Za-z][A-Za-z0-9+.-]*:\/\/)?)[^/@]+@/, '$1…@')}" holds credentials, which are not taken from a URL`,
+        'pass them with --nats-user/--nats-password or --nats-token',
+      );
     }
   }
   const authMethods = [
@@ -193,17 +256,32 @@ function validateTogether(config: Config): void {
     ...(config.natsNkeySeedFile !== undefined ? ['--nats-nkey-seed-file'] : []),
   ];
   if (authMethods.length > 1) {
-    throw configError(authMethods[1]!.slice(2).split('/')[0]!, `it cannot be combined with ${authMethods[0]}`, 'choose one NATS authentication method (a TLS client certificate may go with any)');
+    throw configError(
+      authMethods[1]!.slice(2).split('/')[0]!,
+      `it cannot be combined with ${authMethods[0]}`,
+      'choose one NATS authentication method (a TLS client certificate may go with any)',
+    );
   }
   if ((config.natsTlsCert === undefined) !== (config.natsTlsKey === undefined)) {
-    throw configError(config.natsTlsCert === undefined ? 'nats-tls-cert' : 'nats-tls-key', 'a client certificate and key go together');
+    throw configError(
+      config.natsTlsCert === undefined ? 'nats-tls-cert' : 'nats-tls-key',
+      'a client certificate and key go together',
+    );
   }
   validateHttpAccess(config);
   if (config.createStream !== undefined && !config.jetstream) {
-    throw configError('create-stream', 'it only applies with --jetstream', 'add --jetstream, or drop --create-stream');
+    throw configError(
+      'create-stream',
+      'it only applies with --jetstream',
+      'add --jetstream, or drop --create-stream',
+    );
   }
   if (config.createStream !== undefined && !/^[A-Za-z0-9_-]{1,255}$/.test(config.createStream)) {
-    throw configError('create-stream', `"${config.createStream}" is not a valid stream name`, 'use letters, digits, _ and -');
+    throw configError(
+      'create-stream',
+      `"${config.createStream}" is not a valid stream name`,
+      'use letters, digits, _ and -',
+    );
   }
 }
 
@@ -212,20 +290,35 @@ export const MIN_HTTP_TOKEN_LENGTH = 16;
 
 function validateHttpAccess(config: Config): void {
   if (config.httpToken !== undefined && config.httpTokenFile !== undefined) {
-    throw configError('http-token-file', 'it cannot be combined with --http-token', 'give the HTTP token one way');
+    throw configError(
+      'http-token-file',
+      'it cannot be combined with --http-token',
+      'give the HTTP token one way',
+    );
   }
   if (config.httpToken !== undefined && config.httpToken.length < MIN_HTTP_TOKEN_LENGTH) {
-    throw configError('http-token', `it is shorter than ${MIN_HTTP_TOKEN_LENGTH} characters`, 'generate one with: openssl rand -hex 32');
+    throw configError(
+      'http-token',
+      `it is shorter than ${MIN_HTTP_TOKEN_LENGTH} characters`,
+      'generate one with: openssl rand -hex 32',
+    );
   }
   const hasToken = config.httpToken !== undefined || config.httpTokenFile !== undefined;
   if (config.httpProtectMetrics && !hasToken) {
-    throw configError('http-protect-metrics', 'it needs an HTTP token', 'add --http-token-file (or --http-token)');
+    throw configError(
+      'http-protect-metrics',
+      'it needs an HTTP token',
+      'add --http-token-file (or --http-token)',
+    );
   }
   // Refused rather than warned about: a warning in a log nobody reads leaves row data and
   // "retry now" open to the network (docs/operations.md "Securing the HTTP port").
   if (!hasToken && !config.httpAllowAnonymous && !isLoopbackHost(config.httpHost)) {
-    throw configError('http-host', `"${config.httpHost}" is reachable from other machines, and without a token the console and /api would show row data and let anyone retry messages`,
-      'add --http-token-file FILE (or --http-token); or --http-allow-anonymous to serve them open anyway (e.g. behind an authenticating proxy)');
+    throw configError(
+      'http-host',
+      `"${config.httpHost}" is reachable from other machines, and without a token the console and /api would show row data and let anyone retry messages`,
+      'add --http-token-file FILE (or --http-token); or --http-allow-anonymous to serve them open anyway (e.g. behind an authenticating proxy)',
+    );
   }
 }
 

@@ -37,25 +37,37 @@ describe('backoffDelayMs', () => {
   });
 
   it('keeps the jitter within ±jitter of the base delay, drawn from the injected random', () => {
-    assert.equal(backoffDelayMs(1, DEFAULT_BACKOFF, () => 0), 800);
-    assert.equal(backoffDelayMs(3, DEFAULT_BACKOFF, () => 0), 3200);
-    assert.equal(backoffDelayMs(3, DEFAULT_BACKOFF, () => 0.25), 3600);
+    assert.equal(
+      backoffDelayMs(1, DEFAULT_BACKOFF, () => 0),
+      800,
+    );
+    assert.equal(
+      backoffDelayMs(3, DEFAULT_BACKOFF, () => 0),
+      3200,
+    );
+    assert.equal(
+      backoffDelayMs(3, DEFAULT_BACKOFF, () => 0.25),
+      3600,
+    );
     assert.ok(Math.abs(backoffDelayMs(3, DEFAULT_BACKOFF, () => 0.999_999) - 4800) <= 1);
     let state = 7;
-    const random = (): number => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const random = (): number => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32;
     for (let attempt = 1; attempt <= 12; attempt++) {
       const base = Math.min(180_000, 1000 * 2 ** (attempt - 1));
       for (let k = 0; k < 200; k++) {
         const d = backoffDelayMs(attempt, DEFAULT_BACKOFF, random);
         assert.ok(Number.isInteger(d));
-        assert.ok(d >= Math.floor(base * 0.8) && d <= Math.min(180_000, Math.ceil(base * 1.2)), `attempt ${attempt}: ${d}`);
+        assert.ok(
+          d >= Math.floor(base * 0.8) && d <= Math.min(180_000, Math.ceil(base * 1.2)),
+          `attempt ${attempt}: ${d}`,
+        );
       }
     }
   });
 
   it('spreads retries of the same attempt (jitter is really applied)', () => {
     let state = 99;
-    const random = (): number => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const random = (): number => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32;
     const delays = new Set(Array.from({ length: 100 }, () => backoffDelayMs(4, DEFAULT_BACKOFF, random)));
     assert.ok(delays.size > 20, `only ${delays.size} distinct delays`);
   });
@@ -70,8 +82,14 @@ describe('backoffDelayMs', () => {
   it('follows a custom policy and never returns less than 1 ms', () => {
     const policy: BackoffPolicy = { initialMs: 250, maxMs: 5000, jitter: 0.5 };
     assert.equal(backoffDelayMs(1, policy, MIDDLE), 250);
-    assert.equal(backoffDelayMs(2, policy, () => 0), 250);
-    assert.equal(backoffDelayMs(3, policy, () => 0), 500);
+    assert.equal(
+      backoffDelayMs(2, policy, () => 0),
+      250,
+    );
+    assert.equal(
+      backoffDelayMs(3, policy, () => 0),
+      500,
+    );
     assert.equal(backoffDelayMs(10, policy, MIDDLE), 5000);
     assert.equal(backoffDelayMs(1, { initialMs: 0, maxMs: 10, jitter: 0 }), 1);
   });

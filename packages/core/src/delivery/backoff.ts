@@ -12,7 +12,11 @@ export interface BackoffPolicy {
 export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 180_000, jitter: 0.2 };
 
 /** The delay before retry number `attempt` (1 = the first retry). */
-export function backoffDelayMs(attempt: number, policy: BackoffPolicy = DEFAULT_BACKOFF, random: () => number = Math.random): number {
+export function backoffDelayMs(
+  attempt: number,
+  policy: BackoffPolicy = DEFAULT_BACKOFF,
+  random: () => number = Math.random,
+): number {
   const exponent = Math.min(Math.max(attempt, 1) - 1, 30);
   const base = Math.min(policy.maxMs, policy.initialMs * 2 ** exponent);
   const jittered = base * (1 - policy.jitter + 2 * policy.jitter * random());

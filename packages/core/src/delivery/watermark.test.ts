@@ -34,7 +34,7 @@ describe('DeliveryWatermark', () => {
     assert.ok(w.isDrained());
     w.noteSent(1, 3);
     w.noteCommit(200, 3);
-    assert.equal(w.advance(), null, 'the new session\'s change 3 is not delivered yet');
+    assert.equal(w.advance(), null, "the new session's change 3 is not delivered yet");
     w.noteDelivered(1, 3);
     assert.equal(w.advance(), 200);
   });
@@ -258,12 +258,16 @@ function runRandomScenario(
     const result = w.advance();
     if (result !== null) {
       assert.ok(result > confirmed, `seed ${seed}: confirmed went from ${confirmed} to ${result}`);
-      assert.ok(commits.some((c) => c.endLsn === result), `seed ${seed}: ${result} is not a commit LSN`);
+      assert.ok(
+        commits.some((c) => c.endLsn === result),
+        `seed ${seed}: ${result} is not a commit LSN`,
+      );
       confirmed = result;
     }
     // Every change up to the last seq of every confirmed commit must be delivered.
     while (allDeliveredThrough < seq && delivered.has(allDeliveredThrough + 1)) allDeliveredThrough++;
-    while (confirmedCommits < commits.length && commits[confirmedCommits]!.endLsn <= confirmed) confirmedCommits++;
+    while (confirmedCommits < commits.length && commits[confirmedCommits]!.endLsn <= confirmed)
+      confirmedCommits++;
     if (confirmedCommits > 0) {
       const commit = commits[confirmedCommits - 1]!;
       assert.ok(

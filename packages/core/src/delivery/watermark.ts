@@ -79,7 +79,8 @@ export class DeliveryWatermark {
   discardPending(): void {
     this.commits = [];
     this.head = 0;
-    for (let s = 0; s < this.lastSent.length; s++) if (this.deliveredThrough[s]! < this.lastSent[s]!) this.deliveredThrough[s] = this.lastSent[s]!;
+    for (let s = 0; s < this.lastSent.length; s++)
+      if (this.deliveredThrough[s]! < this.lastSent[s]!) this.deliveredThrough[s] = this.lastSent[s]!;
   }
 
   /** Committed transactions not yet fully delivered. */

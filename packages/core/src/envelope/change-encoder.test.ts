@@ -8,7 +8,15 @@ import type { RelationColumn, RelationMessage, Tuple, UpdateMessage } from '../p
 import { ChangeEncoder, type ChangePosition, type EncoderContext } from './change-encoder.js';
 import { idempotencyKeyPrefix } from './idempotency-key.js';
 
-const OID = { bool: 16, int8: 20, int4: 23, text: 25, numeric: 1700, jsonb: 3802, timestamptz: 1184 } as const;
+const OID = {
+  bool: 16,
+  int8: 20,
+  int4: 23,
+  text: 25,
+  numeric: 1700,
+  jsonb: 3802,
+  timestamptz: 1184,
+} as const;
 
 function column(name: string, typeOid: number, isKey = false): RelationColumn {
   return { name, typeOid, typeMod: -1, isKey };
@@ -24,10 +32,21 @@ const ORDERS_COLUMNS = [
 ];
 
 /** public.orders under REPLICA IDENTITY DEFAULT: pgoutput flags the primary key. */
-const ORDERS: RelationMessage = { tag: 'relation', relationId: 16389, schema: 'public', name: 'orders', replicaIdentity: 'd', columns: ORDERS_COLUMNS };
+const ORDERS: RelationMessage = {
+  tag: 'relation',
+  relationId: 16389,
+  schema: 'public',
+  name: 'orders',
+  replicaIdentity: 'd',
+  columns: ORDERS_COLUMNS,
+};
 
 /** public.orders under REPLICA IDENTITY FULL: pgoutput flags every column. */
-const ORDERS_FULL: RelationMessage = { ...ORDERS, replicaIdentity: 'f', columns: ORDERS_COLUMNS.map((c) => ({ ...c, isKey: true })) };
+const ORDERS_FULL: RelationMessage = {
+  ...ORDERS,
+  replicaIdentity: 'f',
+  columns: ORDERS_COLUMNS.map((c) => ({ ...c, isKey: true })),
+};
 
 const CTX: EncoderContext = {
   subjectPrefix: 'sequin',
@@ -50,7 +69,10 @@ const ROW: Tuple = ['1234', '199.99', 'pending', 'f', '{"a": [1, 2]}', null];
 
 describe('ChangeEncoder: golden wire format', () => {
   it('insert', () => {
-    const out = new ChangeEncoder(ORDERS, CTX).encodeInsert({ tag: 'insert', relationId: 16389, newTuple: ROW }, at(0));
+    const out = new ChangeEncoder(ORDERS, CTX).encodeInsert(
+      { tag: 'insert', relationId: 16389, newTuple: ROW },
+      at(0),
+    );
     assert.equal(
       out.json,
       '{"record":{"id":1234,"price":"199.99","status":"pending","paid":false,"meta":{"a": [1, 2]},"note":null},' +
@@ -67,7 +89,13 @@ describe('ChangeEncoder: golden wire format', () => {
 
   it('update with the whole old row (REPLICA IDENTITY FULL) and transaction annotations', () => {
     const out = new ChangeEncoder(ORDERS_FULL, CTX_WITH_PKS).encodeUpdate(
-      { tag: 'update', relationId: 16389, oldKind: 'old', oldTuple: ROW, newTuple: ['1234', '199.99', 'paid', 't', '{"a": [1, 2]}', 'rush'] },
+      {
+        tag: 'update',
+        relationId: 16389,
+        oldKind: 'old',
+        oldTuple: ROW,
+        newTuple: ['1234', '199.99', 'paid', 't', '{"a": [1, 2]}', 'rush'],
+      },
       at(1, '{"user":"paul"}'),
     );
     assert.equal(
@@ -84,7 +112,13 @@ describe('ChangeEncoder: golden wire format', () => {
 
   it('update without an old row, with an unchanged TOASTed column', () => {
     const out = new ChangeEncoder(ORDERS, CTX).encodeUpdate(
-      { tag: 'update', relationId: 16389, oldKind: null, oldTuple: null, newTuple: ['1234', '199.99', 'paid', 't', '{}', undefined] },
+      {
+        tag: 'update',
+        relationId: 16389,
+        oldKind: null,
+        oldTuple: null,
+        newTuple: ['1234', '199.99', 'paid', 't', '{}', undefined],
+      },
       at(2),
     );
     assert.equal(
@@ -116,7 +150,10 @@ describe('ChangeEncoder: golden wire format', () => {
   });
 
   it('delete under REPLICA IDENTITY FULL (the whole old row)', () => {
-    const out = new ChangeEncoder(ORDERS_FULL, CTX_WITH_PKS).encodeDelete({ tag: 'delete', relationId: 16389, oldKind: 'old', oldTuple: ROW }, at(0));
+    const out = new ChangeEncoder(ORDERS_FULL, CTX_WITH_PKS).encodeDelete(
+      { tag: 'delete', relationId: 16389, oldKind: 'old', oldTuple: ROW },
+      at(0),
+    );
     assert.equal(
       out.json,
       '{"record":{"id":1234,"price":"199.99","status":"pending","paid":false,"meta":{"a": [1, 2]},"note":null},' +
@@ -148,8 +185,14 @@ describe('ChangeEncoder: envelope', () => {
     const encoder = new ChangeEncoder(ORDERS, CTX);
     const outs = [
       encoder.encodeInsert({ tag: 'insert', relationId: 1, newTuple: ROW }, at(0)),
-      encoder.encodeUpdate({ tag: 'update', relationId: 1, oldKind: null, oldTuple: null, newTuple: ROW }, at(1)),
-      encoder.encodeDelete({ tag: 'delete', relationId: 1, oldKind: 'key', oldTuple: ['1', null, null, null, null, null] }, at(2)),
+      encoder.encodeUpdate(
+        { tag: 'update', relationId: 1, oldKind: null, oldTuple: null, newTuple: ROW },
+        at(1),
+      ),
+      encoder.encodeDelete(
+        { tag: 'delete', relationId: 1, oldKind: 'key', oldTuple: ['1', null, null, null, null, null] },
+        at(2),
+      ),
       encoder.encodeTruncate(at(3)),
     ];
     for (const out of outs) {
@@ -167,7 +210,11 @@ describe('ChangeEncoder: envelope', () => {
         'transaction_annotations',
         'consumer',
       ]);
-      assert.equal(body.metadata['idempotency_key'], out.msgId, 'Nats-Msg-Id equals metadata.idempotency_key');
+      assert.equal(
+        body.metadata['idempotency_key'],
+        out.msgId,
+        'Nats-Msg-Id equals metadata.idempotency_key',
+      );
     }
   });
 
@@ -181,15 +228,27 @@ describe('ChangeEncoder: envelope', () => {
       columns: [column('id', OID.int4, true), column('a"b\\c\nd', OID.text)],
     };
     const encoder = new ChangeEncoder(relation, { ...CTX, databaseName: 'my db' });
-    const out = encoder.encodeInsert({ tag: 'insert', relationId: 7, newTuple: ['1', 'va"l\\ue\u0001 ☕'] }, at(0));
-    assert.equal(out.subject, 'sequin.changes.my%20db.Sales%20Team.order%2Eitems%20%22x%22%20%5C%20%C3%A9.insert');
+    const out = encoder.encodeInsert(
+      { tag: 'insert', relationId: 7, newTuple: ['1', 'va"l\\ue\u0001 ☕'] },
+      at(0),
+    );
+    assert.equal(
+      out.subject,
+      'sequin.changes.my%20db.Sales%20Team.order%2Eitems%20%22x%22%20%5C%20%C3%A9.insert',
+    );
     assert.equal(encoder.label, 'Sales Team.order.items "x" \\ é');
-    const body = JSON.parse(out.json) as { record: Record<string, unknown>; metadata: Record<string, unknown> };
+    const body = JSON.parse(out.json) as {
+      record: Record<string, unknown>;
+      metadata: Record<string, unknown>;
+    };
     assert.deepEqual(body.record, { id: 1, 'a"b\\c\nd': 'va"l\\ue\u0001 ☕' });
     assert.equal(body.metadata['table_schema'], 'Sales Team');
     assert.equal(body.metadata['table_name'], 'order.items "x" \\ é');
     assert.equal(body.metadata['database_name'], 'my db');
-    assert.equal(encoder.subjectFor('read'), 'sequin.changes.my%20db.Sales%20Team.order%2Eitems%20%22x%22%20%5C%20%C3%A9.read');
+    assert.equal(
+      encoder.subjectFor('read'),
+      'sequin.changes.my%20db.Sales%20Team.order%2Eitems%20%22x%22%20%5C%20%C3%A9.read',
+    );
   });
 
   it('keeps every digit of int8 values and of commit_lsn above 2^32', () => {
@@ -208,9 +267,11 @@ describe('ChangeEncoder: envelope', () => {
   it('writes commit_timestamp with microseconds', () => {
     const encoder = new ChangeEncoder(ORDERS, CTX);
     const iso = (commitTime: number): unknown =>
-      (JSON.parse(encoder.encodeTruncate({ commitLsn: 1, commitIdx: 0, commitTime, annotations: null }).json) as { metadata: Record<string, unknown> }).metadata[
-        'commit_timestamp'
-      ];
+      (
+        JSON.parse(
+          encoder.encodeTruncate({ commitLsn: 1, commitIdx: 0, commitTime, annotations: null }).json,
+        ) as { metadata: Record<string, unknown> }
+      ).metadata['commit_timestamp'];
     assert.equal(iso(COMMIT_TIME), '2024-10-28T21:37:01.127470Z');
     assert.equal(iso(COMMIT_TIME + 1), '2024-10-28T21:37:01.127471Z');
     assert.equal(iso(COMMIT_TIME - 127_470), '2024-10-28T21:37:01.000000Z');
@@ -218,26 +279,49 @@ describe('ChangeEncoder: envelope', () => {
   });
 
   it('embeds the transaction annotations as JSON', () => {
-    const out = new ChangeEncoder(ORDERS, CTX).encodeInsert({ tag: 'insert', relationId: 1, newTuple: ROW }, at(0, '{"user":"paul","tags":["a",1,null]}'));
+    const out = new ChangeEncoder(ORDERS, CTX).encodeInsert(
+      { tag: 'insert', relationId: 1, newTuple: ROW },
+      at(0, '{"user":"paul","tags":["a",1,null]}'),
+    );
     const body = JSON.parse(out.json) as { metadata: Record<string, unknown> };
     assert.deepEqual(body.metadata['transaction_annotations'], { user: 'paul', tags: ['a', 1, null] });
   });
 
   it('builds the consumer object from the context', () => {
-    const out = new ChangeEncoder(ORDERS, { ...CTX, consumerId: 'slot_1', consumerName: 'my "app"' }).encodeTruncate(at(0));
+    const out = new ChangeEncoder(ORDERS, {
+      ...CTX,
+      consumerId: 'slot_1',
+      consumerName: 'my "app"',
+    }).encodeTruncate(at(0));
     const body = JSON.parse(out.json) as { metadata: Record<string, unknown> };
     assert.deepEqual(body.metadata['consumer'], { id: 'slot_1', name: 'my "app"' });
   });
 });
 
 describe('ChangeEncoder: changes and unchanged TOAST columns', () => {
-  const parse = (json: string): { record: Record<string, unknown> | null; changes: Record<string, unknown> | null; metadata: Record<string, unknown> } =>
-    JSON.parse(json) as { record: Record<string, unknown> | null; changes: Record<string, unknown> | null; metadata: Record<string, unknown> };
+  const parse = (
+    json: string,
+  ): {
+    record: Record<string, unknown> | null;
+    changes: Record<string, unknown> | null;
+    metadata: Record<string, unknown>;
+  } =>
+    JSON.parse(json) as {
+      record: Record<string, unknown> | null;
+      changes: Record<string, unknown> | null;
+      metadata: Record<string, unknown>;
+    };
 
   it('lists in changes only the columns whose value changed, with their old values', () => {
     const encoder = new ChangeEncoder(ORDERS_FULL, CTX_WITH_PKS);
     const out = encoder.encodeUpdate(
-      { tag: 'update', relationId: 1, oldKind: 'old', oldTuple: ['1', '5.00', 'a', 't', '{"k": 1}', null], newTuple: ['1', '5.00', 'b', 't', '{"k": 2}', 'now set'] },
+      {
+        tag: 'update',
+        relationId: 1,
+        oldKind: 'old',
+        oldTuple: ['1', '5.00', 'a', 't', '{"k": 1}', null],
+        newTuple: ['1', '5.00', 'b', 't', '{"k": 2}', 'now set'],
+      },
       at(0),
     );
     assert.deepEqual(parse(out.json).changes, { status: 'a', meta: { k: 1 }, note: null });
@@ -245,7 +329,13 @@ describe('ChangeEncoder: changes and unchanged TOAST columns', () => {
 
   it('reports a value set to null as a change', () => {
     const out = new ChangeEncoder(ORDERS_FULL, CTX).encodeUpdate(
-      { tag: 'update', relationId: 1, oldKind: 'old', oldTuple: ['1', '5.00', 'a', 't', '{}', 'gone'], newTuple: ['1', '5.00', 'a', 't', '{}', null] },
+      {
+        tag: 'update',
+        relationId: 1,
+        oldKind: 'old',
+        oldTuple: ['1', '5.00', 'a', 't', '{}', 'gone'],
+        newTuple: ['1', '5.00', 'a', 't', '{}', null],
+      },
       at(0),
     );
     assert.deepEqual(parse(out.json).changes, { note: 'gone' });
@@ -254,8 +344,24 @@ describe('ChangeEncoder: changes and unchanged TOAST columns', () => {
 
   it('gives {} when Postgres sent no old row, and {} when nothing changed', () => {
     const encoder = new ChangeEncoder(ORDERS_FULL, CTX);
-    assert.deepEqual(parse(encoder.encodeUpdate({ tag: 'update', relationId: 1, oldKind: null, oldTuple: null, newTuple: ROW }, at(0)).json).changes, {});
-    assert.deepEqual(parse(encoder.encodeUpdate({ tag: 'update', relationId: 1, oldKind: 'old', oldTuple: ROW, newTuple: ROW }, at(0)).json).changes, {});
+    assert.deepEqual(
+      parse(
+        encoder.encodeUpdate(
+          { tag: 'update', relationId: 1, oldKind: null, oldTuple: null, newTuple: ROW },
+          at(0),
+        ).json,
+      ).changes,
+      {},
+    );
+    assert.deepEqual(
+      parse(
+        encoder.encodeUpdate(
+          { tag: 'update', relationId: 1, oldKind: 'old', oldTuple: ROW, newTuple: ROW },
+          at(0),
+        ).json,
+      ).changes,
+      {},
+    );
   });
 
   it('fills unchanged TOASTed columns from the whole old row (REPLICA IDENTITY FULL)', () => {
@@ -266,11 +372,25 @@ describe('ChangeEncoder: changes and unchanged TOAST columns', () => {
       schema: 'public',
       name: 'docs',
       replicaIdentity: 'f',
-      columns: [column('id', OID.int4, true), column('title', OID.text, true), column('body', OID.text, true), column('m', 16385, true)],
+      columns: [
+        column('id', OID.int4, true),
+        column('title', OID.text, true),
+        column('body', OID.text, true),
+        column('m', 16385, true),
+      ],
     };
     const big = 'x'.repeat(5000);
-    const out = new ChangeEncoder(docs, { ...CTX, primaryKeys: new Map([['public.docs', ['id']]]) }).encodeUpdate(
-      { tag: 'update', relationId: 16396, oldKind: 'old', oldTuple: ['1', 't', big, 'happy'], newTuple: ['1', 't2', undefined, 'happy'] },
+    const out = new ChangeEncoder(docs, {
+      ...CTX,
+      primaryKeys: new Map([['public.docs', ['id']]]),
+    }).encodeUpdate(
+      {
+        tag: 'update',
+        relationId: 16396,
+        oldKind: 'old',
+        oldTuple: ['1', 't', big, 'happy'],
+        newTuple: ['1', 't2', undefined, 'happy'],
+      },
       at(0),
     );
     const body = parse(out.json);
@@ -283,11 +403,21 @@ describe('ChangeEncoder: changes and unchanged TOAST columns', () => {
   it('leaves unchanged TOASTed columns out of record and names them when there is no whole old row', () => {
     const encoder = new ChangeEncoder(ORDERS, CTX);
     const noOld = parse(
-      encoder.encodeUpdate({ tag: 'update', relationId: 1, oldKind: null, oldTuple: null, newTuple: ['1', undefined, 'a', 't', undefined, undefined] }, at(0)).json,
+      encoder.encodeUpdate(
+        {
+          tag: 'update',
+          relationId: 1,
+          oldKind: null,
+          oldTuple: null,
+          newTuple: ['1', undefined, 'a', 't', undefined, undefined],
+        },
+        at(0),
+      ).json,
     );
     assert.deepEqual(noOld.record, { id: 1, status: 'a', paid: true });
     assert.deepEqual(noOld.metadata['unchanged_toast_columns'], ['price', 'meta', 'note']);
-    for (const name of ['price', 'meta', 'note']) assert.equal(name in noOld.record!, false, `${name} must not be reported as null`);
+    for (const name of ['price', 'meta', 'note'])
+      assert.equal(name in noOld.record!, false, `${name} must not be reported as null`);
   });
 
   it('does not fill from a key-only old tuple (its non-key columns are nulls, not values)', () => {
@@ -302,13 +432,25 @@ describe('ChangeEncoder: changes and unchanged TOAST columns', () => {
       columns: [column('id', OID.int4, true), column('body', OID.text)],
     };
     const body = parse(
-      new ChangeEncoder(plain, CTX).encodeUpdate({ tag: 'update', relationId: 16403, oldKind: 'key', oldTuple: ['1', null], newTuple: ['2', undefined] }, at(0)).json,
+      new ChangeEncoder(plain, CTX).encodeUpdate(
+        {
+          tag: 'update',
+          relationId: 16403,
+          oldKind: 'key',
+          oldTuple: ['1', null],
+          newTuple: ['2', undefined],
+        },
+        at(0),
+      ).json,
     );
     assert.deepEqual(body.record, { id: 2 });
     assert.deepEqual(body.metadata['unchanged_toast_columns'], ['body']);
     assert.deepEqual(body.metadata['record_pks'], ['2']);
     // Only the key's old value is known ({} would also honour the contract); never body: null.
-    assert.ok([JSON.stringify({ id: 1 }), '{}'].includes(JSON.stringify(body.changes)), JSON.stringify(body.changes));
+    assert.ok(
+      [JSON.stringify({ id: 1 }), '{}'].includes(JSON.stringify(body.changes)),
+      JSON.stringify(body.changes),
+    );
   });
 
   it('takes an unchanged TOASTed key from the old key tuple (test_decoding toast.sql)', () => {
@@ -320,49 +462,80 @@ describe('ChangeEncoder: changes and unchanged TOAST columns', () => {
       schema: 'public',
       name: 'toasted_key',
       replicaIdentity: 'd',
-      columns: [column('id', OID.int4), column('toasted_key', OID.text, true), column('toasted_col1', OID.text), column('toasted_col2', OID.text)],
+      columns: [
+        column('id', OID.int4),
+        column('toasted_key', OID.text, true),
+        column('toasted_col1', OID.text),
+        column('toasted_col2', OID.text),
+      ],
     };
     const key = '1234567890'.repeat(200);
-    const update: UpdateMessage = { tag: 'update', relationId: 16410, oldKind: 'key', oldTuple: [null, key, null, null], newTuple: ['1', undefined, undefined, 'v'] };
+    const update: UpdateMessage = {
+      tag: 'update',
+      relationId: 16410,
+      oldKind: 'key',
+      oldTuple: [null, key, null, null],
+      newTuple: ['1', undefined, undefined, 'v'],
+    };
     const body = parse(new ChangeEncoder(toastedKey, CTX).encodeUpdate(update, at(0)).json);
     assert.deepEqual(body.record, { id: 1, toasted_key: key, toasted_col2: 'v' });
-    assert.deepEqual(body.metadata['unchanged_toast_columns'], ['toasted_col1'], 'a non-key column is never filled from the key tuple');
+    assert.deepEqual(
+      body.metadata['unchanged_toast_columns'],
+      ['toasted_col1'],
+      'a non-key column is never filled from the key tuple',
+    );
     assert.deepEqual(body.metadata['record_pks'], [key]);
     assert.deepEqual(body.changes, {});
   });
 
-  it(
-    'does not report the non-key columns of a key-only old tuple as changed to null',
-    {},
-    () => {
-      // UPDATE orders SET id = 1235 WHERE id = 1234, as Postgres 15 sent it (see pgoutput-decoder.test.ts).
-      const relation: RelationMessage = {
-        tag: 'relation',
-        relationId: 16389,
-        schema: 'public',
-        name: 'orders',
-        replicaIdentity: 'd',
-        columns: [column('id', OID.int8, true), column('price', OID.numeric), column('status', OID.text), column('note', OID.text)],
-      };
-      const body = parse(
-        new ChangeEncoder(relation, CTX).encodeUpdate(
-          { tag: 'update', relationId: 16389, oldKind: 'key', oldTuple: ['1234', null, null, null], newTuple: ['1235', '199.99', 'paid', null] },
-          at(0),
-        ).json,
-      );
-      // price and status did not change; Postgres just did not send their old values.
-      assert.equal('price' in body.changes!, false, JSON.stringify(body.changes));
-      assert.equal('status' in body.changes!, false, JSON.stringify(body.changes));
-      // The key's old value is known; {} ("Postgres did not send the old row") would also do.
-      assert.ok([JSON.stringify({ id: 1234 }), '{}'].includes(JSON.stringify(body.changes)), JSON.stringify(body.changes));
-    },
-  );
+  it('does not report the non-key columns of a key-only old tuple as changed to null', {}, () => {
+    // UPDATE orders SET id = 1235 WHERE id = 1234, as Postgres 15 sent it (see pgoutput-decoder.test.ts).
+    const relation: RelationMessage = {
+      tag: 'relation',
+      relationId: 16389,
+      schema: 'public',
+      name: 'orders',
+      replicaIdentity: 'd',
+      columns: [
+        column('id', OID.int8, true),
+        column('price', OID.numeric),
+        column('status', OID.text),
+        column('note', OID.text),
+      ],
+    };
+    const body = parse(
+      new ChangeEncoder(relation, CTX).encodeUpdate(
+        {
+          tag: 'update',
+          relationId: 16389,
+          oldKind: 'key',
+          oldTuple: ['1234', null, null, null],
+          newTuple: ['1235', '199.99', 'paid', null],
+        },
+        at(0),
+      ).json,
+    );
+    // price and status did not change; Postgres just did not send their old values.
+    assert.equal('price' in body.changes!, false, JSON.stringify(body.changes));
+    assert.equal('status' in body.changes!, false, JSON.stringify(body.changes));
+    // The key's old value is known; {} ("Postgres did not send the old row") would also do.
+    assert.ok(
+      [JSON.stringify({ id: 1234 }), '{}'].includes(JSON.stringify(body.changes)),
+      JSON.stringify(body.changes),
+    );
+  });
 });
 
 describe('ChangeEncoder: record_pks', () => {
   const pks = (relation: RelationMessage, ctx: EncoderContext, tuple: Tuple): unknown =>
-    (JSON.parse(new ChangeEncoder(relation, ctx).encodeInsert({ tag: 'insert', relationId: 1, newTuple: tuple }, at(0)).json) as { metadata: Record<string, unknown> })
-      .metadata['record_pks'];
+    (
+      JSON.parse(
+        new ChangeEncoder(relation, ctx).encodeInsert(
+          { tag: 'insert', relationId: 1, newTuple: tuple },
+          at(0),
+        ).json,
+      ) as { metadata: Record<string, unknown> }
+    ).metadata['record_pks'];
 
   it('uses the key flags under the default replica identity', () => {
     assert.deepEqual(pks(ORDERS, CTX, ROW), ['1234']);
@@ -409,13 +582,26 @@ describe('ChangeEncoder: record_pks', () => {
 
   it('takes the key of a delete from the old tuple and of an update from the new one', () => {
     const encoder = new ChangeEncoder(ORDERS, CTX);
-    const del = JSON.parse(encoder.encodeDelete({ tag: 'delete', relationId: 1, oldKind: 'key', oldTuple: ['55', null, null, null, null, null] }, at(0)).json) as {
+    const del = JSON.parse(
+      encoder.encodeDelete(
+        { tag: 'delete', relationId: 1, oldKind: 'key', oldTuple: ['55', null, null, null, null, null] },
+        at(0),
+      ).json,
+    ) as {
       metadata: Record<string, unknown>;
     };
     assert.deepEqual(del.metadata['record_pks'], ['55']);
     const upd = JSON.parse(
-      encoder.encodeUpdate({ tag: 'update', relationId: 1, oldKind: 'key', oldTuple: ['55', null, null, null, null, null], newTuple: ['56', '1', 'a', 'f', '{}', null] }, at(0))
-        .json,
+      encoder.encodeUpdate(
+        {
+          tag: 'update',
+          relationId: 1,
+          oldKind: 'key',
+          oldTuple: ['55', null, null, null, null, null],
+          newTuple: ['56', '1', 'a', 'f', '{}', null],
+        },
+        at(0),
+      ).json,
     ) as { metadata: Record<string, unknown> };
     assert.deepEqual(upd.metadata['record_pks'], ['56']);
   });

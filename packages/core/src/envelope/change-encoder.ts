@@ -8,8 +8,19 @@
  * values. JSON is written as text, never through an object and JSON.stringify, so that int8
  * keeps every digit and nothing is built twice.
  */
-import type { DeleteMessage, InsertMessage, RelationMessage, Tuple, UpdateMessage } from '../pgoutput/pgoutput.types.js';
-import { columnValueToJson, resolveColumnType, type ColumnType, type PgTypeInfo } from '../values/column-types.js';
+import type {
+  DeleteMessage,
+  InsertMessage,
+  RelationMessage,
+  Tuple,
+  UpdateMessage,
+} from '../pgoutput/pgoutput.types.js';
+import {
+  columnValueToJson,
+  resolveColumnType,
+  type ColumnType,
+  type PgTypeInfo,
+} from '../values/column-types.js';
 import { Buffer } from 'node:buffer';
 import { isPlainAscii, type JsonBytes } from '../values/json-bytes.js';
 import { quoteJson } from '../values/json-text.js';
@@ -157,7 +168,11 @@ export class ChangeEncoder {
    * without it, `ctx.primaryKeys` and the key flags give `record_pks`, and user-defined types
    * keep their text form.
    */
-  constructor(readonly relation: RelationMessage, private readonly ctx: EncoderContext, catalog?: RelationCatalogInfo) {
+  constructor(
+    readonly relation: RelationMessage,
+    private readonly ctx: EncoderContext,
+    catalog?: RelationCatalogInfo,
+  ) {
     this.schema = relation.schema;
     this.table = relation.name;
     this.label = `${relation.schema}.${relation.name}`;
@@ -166,13 +181,22 @@ export class ChangeEncoder {
     this.typeOids = types.map((t) => t.oid);
     this.arrayElements = types.map((t) => t.arrayElement);
     this.columnTypes = types;
-    this.keyColumns = keyColumnsOf(relation, catalog?.primaryKey !== undefined ? catalog.primaryKey : ctx.primaryKeys?.get(this.label));
+    this.keyColumns = keyColumnsOf(
+      relation,
+      catalog?.primaryKey !== undefined ? catalog.primaryKey : ctx.primaryKeys?.get(this.label),
+    );
     this.records = ctx.messageKind === 'records';
     const subject = (action: ChangeAction): string =>
       this.records
         ? rowsSubject(ctx.subjectPrefix, ctx.databaseName, relation.schema, relation.name)
         : changeSubject(ctx.subjectPrefix, ctx.databaseName, relation.schema, relation.name, action);
-    this.subjects = { insert: subject('insert'), update: subject('update'), delete: subject('delete'), read: subject('read'), truncate: subject('truncate') };
+    this.subjects = {
+      insert: subject('insert'),
+      update: subject('update'),
+      delete: subject('delete'),
+      read: subject('read'),
+      truncate: subject('truncate'),
+    };
     this.metaHead = `"metadata":{"table_schema":${jsonString(relation.schema)},"table_name":${jsonString(relation.name)},"commit_timestamp":"`;
     this.databaseJson = `"database_name":${jsonString(ctx.databaseName)},"idempotency_key":`;
     this.metaTail = `"consumer":{"id":${jsonString(ctx.consumerId)},"name":${jsonString(ctx.consumerName)}}}}`;
@@ -181,7 +205,13 @@ export class ChangeEncoder {
     const prefix = Buffer.from(ctx.idempotencyPrefix);
     this.bytes = {
       keys: this.keys.map((k) => Buffer.from(k)),
-      actions: { insert: action('insert'), update: action('update'), delete: action('delete'), read: action('read'), truncate: action('truncate') },
+      actions: {
+        insert: action('insert'),
+        update: action('update'),
+        delete: action('delete'),
+        read: action('read'),
+        truncate: action('truncate'),
+      },
       metaHead: Buffer.from(this.metaHead),
       database: Buffer.from(this.databaseJson),
       metaTail: Buffer.from(this.metaTail),
@@ -196,7 +226,14 @@ export class ChangeEncoder {
 
   encodeInsert(message: InsertMessage, position: ChangePosition): EncodedChange {
     const record = this.recordJson(message.newTuple, null);
-    return this.finish('insert', record.json, 'null', this.pksJson(message.newTuple), record.toastMissing, position);
+    return this.finish(
+      'insert',
+      record.json,
+      'null',
+      this.pksJson(message.newTuple),
+      record.toastMissing,
+      position,
+    );
   }
 
   encodeUpdate(message: UpdateMessage, position: ChangePosition): EncodedChange {
@@ -206,13 +243,28 @@ export class ChangeEncoder {
     const fillFrom = message.oldTuple;
     const fillKeysOnly = message.oldKind === 'key';
     const record = this.recordJson(message.newTuple, fillFrom, fillKeysOnly);
-    const changes = message.oldTuple === null ? '{}' : this.changesJson(message.oldTuple, message.newTuple, fillKeysOnly);
-    return this.finish('update', record.json, changes, this.pksJson(message.newTuple, fillFrom), record.toastMissing, position);
+    const changes =
+      message.oldTuple === null ? '{}' : this.changesJson(message.oldTuple, message.newTuple, fillKeysOnly);
+    return this.finish(
+      'update',
+      record.json,
+      changes,
+      this.pksJson(message.newTuple, fillFrom),
+      record.toastMissing,
+      position,
+    );
   }
 
   encodeDelete(message: DeleteMessage, position: ChangePosition): EncodedChange {
     const record = this.recordJson(message.oldTuple, null);
-    return this.finish('delete', record.json, 'null', this.pksJson(message.oldTuple), record.toastMissing, position);
+    return this.finish(
+      'delete',
+      record.json,
+      'null',
+      this.pksJson(message.oldTuple),
+      record.toastMissing,
+      position,
+    );
   }
 
   encodeTruncate(position: ChangePosition): EncodedChange {
@@ -345,7 +397,12 @@ export class ChangeEncoder {
   }
 
   /** `fillFrom`: where unchanged TOASTed values are taken from (its key columns only if `fillKeysOnly`). */
-  private recordBytes(t: RawTuple, fillFrom: RawTuple | null, out: JsonBytes, fillKeysOnly = false): string[] | null {
+  private recordBytes(
+    t: RawTuple,
+    fillFrom: RawTuple | null,
+    out: JsonBytes,
+    fillKeysOnly = false,
+  ): string[] | null {
     let toastMissing: string[] | null = null;
     let first = true;
     const keys = this.bytes.keys;
@@ -381,7 +438,12 @@ export class ChangeEncoder {
       const before = oldTuple.kind(i);
       const after = newTuple.kind(i);
       if (before === RawKind.unchanged || after === RawKind.unchanged) continue;
-      if (before === after && (before === RawKind.null || sameBytes(src, oldTuple.starts[i]!, oldTuple.ends[i]!, newTuple.starts[i]!, newTuple.ends[i]!))) continue;
+      if (
+        before === after &&
+        (before === RawKind.null ||
+          sameBytes(src, oldTuple.starts[i]!, oldTuple.ends[i]!, newTuple.starts[i]!, newTuple.ends[i]!))
+      )
+        continue;
       if (!first) out.byte(0x2c);
       first = false;
       out.bytes(keys[i]!);
@@ -413,10 +475,16 @@ export class ChangeEncoder {
   }
 
   private valueJson(i: number, text: string): string {
-    return this.arrayElements[i]! < 0 ? valueToJson(this.typeOids[i]!, text) : columnValueToJson(this.columnTypes[i]!, text);
+    return this.arrayElements[i]! < 0
+      ? valueToJson(this.typeOids[i]!, text)
+      : columnValueToJson(this.columnTypes[i]!, text);
   }
 
-  private recordJson(tuple: Tuple, fillFrom: Tuple | null, fillKeysOnly = false): { json: string; toastMissing: string[] | null } {
+  private recordJson(
+    tuple: Tuple,
+    fillFrom: Tuple | null,
+    fillKeysOnly = false,
+  ): { json: string; toastMissing: string[] | null } {
     let json = '{';
     let toastMissing: string[] | null = null;
     let first = true;
@@ -477,7 +545,9 @@ export class ChangeEncoder {
     // of a truncated table) is flagged, as there is no action to tell.
     const deleted = this.records ? `"deleted":${action === 'delete' || action === 'truncate'},` : '';
     const json =
-      (this.records ? `{"record":${record},` : `{"record":${record},"changes":${changes},"action":"${action}",`) +
+      (this.records
+        ? `{"record":${record},`
+        : `{"record":${record},"changes":${changes},"action":"${action}",`) +
       `${this.metaHead}${pgMicrosToIso(position.commitTime)}","commit_lsn":${position.commitLsn},"commit_idx":${position.commitIdx},` +
       `${this.databaseJson}${quoteJson(msgId)},"record_pks":${pks},` +
       `"transaction_annotations":${position.annotations ?? 'null'},${toast}${deleted}${this.metaTail}`;

@@ -4,7 +4,15 @@ import { describe, it } from 'node:test';
 import { pgMicrosToIso, pgMicrosToUnixMs } from './pg-time.js';
 
 /** Microseconds since 2000-01-01 UTC of a UTC date and a microsecond part. */
-function micros(year: number, month: number, day: number, h: number, m: number, s: number, us: number): number {
+function micros(
+  year: number,
+  month: number,
+  day: number,
+  h: number,
+  m: number,
+  s: number,
+  us: number,
+): number {
   return (Date.UTC(year, month - 1, day, h, m, s) - Date.UTC(2000, 0, 1)) * 1000 + us;
 }
 
@@ -42,7 +50,11 @@ describe('pgMicrosToIso', () => {
     // Same instant computed with BigInt: seconds since 2000 + microsecond part.
     const seconds = BigInt(commitTime) / 1_000_000n;
     const fraction = String(BigInt(commitTime) % 1_000_000n).padStart(6, '0');
-    const expected = new Date(Date.UTC(2000, 0, 1) + Number(seconds) * 1000).toISOString().slice(0, 19) + '.' + fraction + 'Z';
+    const expected =
+      new Date(Date.UTC(2000, 0, 1) + Number(seconds) * 1000).toISOString().slice(0, 19) +
+      '.' +
+      fraction +
+      'Z';
     assert.equal(iso, expected);
   });
 });
@@ -51,7 +63,10 @@ describe('pgMicrosToUnixMs', () => {
   it('converts to fractional Unix milliseconds', () => {
     assert.equal(pgMicrosToUnixMs(0), Date.UTC(2000, 0, 1));
     assert.equal(pgMicrosToUnixMs(1500), Date.UTC(2000, 0, 1) + 1.5);
-    assert.equal(pgMicrosToUnixMs(micros(2024, 10, 28, 21, 37, 1, 127_000)), Date.UTC(2024, 9, 28, 21, 37, 1, 127));
+    assert.equal(
+      pgMicrosToUnixMs(micros(2024, 10, 28, 21, 37, 1, 127_000)),
+      Date.UTC(2024, 9, 28, 21, 37, 1, 127),
+    );
     assert.equal(pgMicrosToUnixMs(-1_000_000), Date.UTC(1999, 11, 31, 23, 59, 59));
   });
 });

@@ -44,14 +44,25 @@ export function fnv1aHex(text: string): string {
 
 export function holderFingerprint(options: PublishingOptions): Pick<SlotHolder, 'publication' | 'subjects'> {
   // JSON keeps list boundaries apart ("a,b" + "c" differs from "a" + "b,c").
-  const subjects = JSON.stringify([options.subjectPrefix, options.databaseName, options.messageKind, options.tables, options.excludeTables, options.actions, options.jetstream]);
+  const subjects = JSON.stringify([
+    options.subjectPrefix,
+    options.databaseName,
+    options.messageKind,
+    options.tables,
+    options.excludeTables,
+    options.actions,
+    options.jetstream,
+  ]);
   return { publication: fnv1aHex(options.publication), subjects: fnv1aHex(subjects) };
 }
 
 export function holderName(holder: SlotHolder): string {
   const tail = ` ${holder.pid} ${holder.publication}-${holder.subjects}`;
   // Printable ASCII without spaces, cut so that the whole name fits.
-  const host = (holder.host.replace(/[^\x21-\x7e]/g, '_') || 'host').slice(0, MAX_BYTES - PREFIX.length - 1 - tail.length);
+  const host = (holder.host.replace(/[^\x21-\x7e]/g, '_') || 'host').slice(
+    0,
+    MAX_BYTES - PREFIX.length - 1 - tail.length,
+  );
   return `${PREFIX} ${host}${tail}`;
 }
 

@@ -127,9 +127,18 @@ describe('decodePgoutput: hand-built messages', () => {
       .string('café')
       .byte('i')
       .int16(3)
-      .int8(1).string('id').int32(20).int32(-1)
-      .int8(0).string('naïve col').int32(1043).int32(104)
-      .int8(1).string('tenant').int32(2950).int32(-1)
+      .int8(1)
+      .string('id')
+      .int32(20)
+      .int32(-1)
+      .int8(0)
+      .string('naïve col')
+      .int32(1043)
+      .int32(104)
+      .int8(1)
+      .string('tenant')
+      .int32(2950)
+      .int32(-1)
       .build();
     assert.deepEqual(decodePgoutput(bytes), {
       tag: 'relation',
@@ -154,7 +163,9 @@ describe('decodePgoutput: hand-built messages', () => {
   });
 
   it('decodes relation ids above 2^31 as unsigned', () => {
-    const m = decodePgoutput(Msg.tag('R').int32(0xfffffffe).string('s').string('t').byte('d').int16(0).build());
+    const m = decodePgoutput(
+      Msg.tag('R').int32(0xfffffffe).string('s').string('t').byte('d').int16(0).build(),
+    );
     assert.equal(m.tag === 'relation' && m.relationId, 4_294_967_294);
   });
 
@@ -176,22 +187,56 @@ describe('decodePgoutput: hand-built messages', () => {
 
   it('decodes Update without an old tuple', () => {
     const m = decodePgoutput(Msg.tag('U').int32(5).byte('N').tuple(['1', 'new']).build());
-    assert.deepEqual(m, { tag: 'update', relationId: 5, oldKind: null, oldTuple: null, newTuple: ['1', 'new'] });
+    assert.deepEqual(m, {
+      tag: 'update',
+      relationId: 5,
+      oldKind: null,
+      oldTuple: null,
+      newTuple: ['1', 'new'],
+    });
   });
 
   it('decodes Update with a K (key) old tuple', () => {
-    const m = decodePgoutput(Msg.tag('U').int32(5).byte('K').tuple(['1', null]).byte('N').tuple(['2', undefined]).build());
-    assert.deepEqual(m, { tag: 'update', relationId: 5, oldKind: 'key', oldTuple: ['1', null], newTuple: ['2', undefined] });
+    const m = decodePgoutput(
+      Msg.tag('U').int32(5).byte('K').tuple(['1', null]).byte('N').tuple(['2', undefined]).build(),
+    );
+    assert.deepEqual(m, {
+      tag: 'update',
+      relationId: 5,
+      oldKind: 'key',
+      oldTuple: ['1', null],
+      newTuple: ['2', undefined],
+    });
   });
 
   it('decodes Update with an O (whole old row) tuple', () => {
-    const m = decodePgoutput(Msg.tag('U').int32(5).byte('O').tuple(['1', 'old', 'big']).byte('N').tuple(['1', 'new', undefined]).build());
-    assert.deepEqual(m, { tag: 'update', relationId: 5, oldKind: 'old', oldTuple: ['1', 'old', 'big'], newTuple: ['1', 'new', undefined] });
+    const m = decodePgoutput(
+      Msg.tag('U')
+        .int32(5)
+        .byte('O')
+        .tuple(['1', 'old', 'big'])
+        .byte('N')
+        .tuple(['1', 'new', undefined])
+        .build(),
+    );
+    assert.deepEqual(m, {
+      tag: 'update',
+      relationId: 5,
+      oldKind: 'old',
+      oldTuple: ['1', 'old', 'big'],
+      newTuple: ['1', 'new', undefined],
+    });
   });
 
   it('rejects an Update without its N marker', () => {
-    assert.throws(() => decodePgoutput(Msg.tag('U').int32(5).byte('X').tuple(['1']).build()), PgoutputDecodeError);
-    assert.throws(() => decodePgoutput(Msg.tag('U').int32(5).byte('K').tuple(['1']).byte('K').tuple(['1']).build()), PgoutputDecodeError);
+    assert.throws(
+      () => decodePgoutput(Msg.tag('U').int32(5).byte('X').tuple(['1']).build()),
+      PgoutputDecodeError,
+    );
+    assert.throws(
+      () => decodePgoutput(Msg.tag('U').int32(5).byte('K').tuple(['1']).byte('K').tuple(['1']).build()),
+      PgoutputDecodeError,
+    );
   });
 
   it('decodes Delete with K and with O', () => {
@@ -210,22 +255,36 @@ describe('decodePgoutput: hand-built messages', () => {
   });
 
   it('rejects a Delete whose marker is neither K nor O', () => {
-    assert.throws(() => decodePgoutput(Msg.tag('D').int32(9).byte('N').tuple(['7']).build()), PgoutputDecodeError);
+    assert.throws(
+      () => decodePgoutput(Msg.tag('D').int32(9).byte('N').tuple(['7']).build()),
+      PgoutputDecodeError,
+    );
   });
 
   it('rejects an Insert whose marker is not N', () => {
-    assert.throws(() => decodePgoutput(Msg.tag('I').int32(9).byte('K').tuple(['7']).build()), PgoutputDecodeError);
+    assert.throws(
+      () => decodePgoutput(Msg.tag('I').int32(9).byte('K').tuple(['7']).build()),
+      PgoutputDecodeError,
+    );
   });
 
   it('decodes Truncate with several relation ids and its option bits', () => {
-    const m = decodePgoutput(Msg.tag('T').int32(3).int8(3).int32(16389).int32(16403).int32(0xfffffff0).build());
+    const m = decodePgoutput(
+      Msg.tag('T').int32(3).int8(3).int32(16389).int32(16403).int32(0xfffffff0).build(),
+    );
     assert.deepEqual(m, { tag: 'truncate', options: 3, relationIds: [16389, 16403, 4_294_967_280] });
   });
 
   it('decodes transactional and non-transactional logical messages', () => {
     const content = Buffer.from('{"user":"paul","note":"café"}', 'utf8');
     const tx = decodePgoutput(
-      Msg.tag('M').int8(1).int64(0x2_0000_0010n).string('sequin:transaction_annotations.set').int32(content.length).raw(content).build(),
+      Msg.tag('M')
+        .int8(1)
+        .int64(0x2_0000_0010n)
+        .string('sequin:transaction_annotations.set')
+        .int32(content.length)
+        .raw(content)
+        .build(),
     );
     assert.deepEqual(tx, {
       tag: 'message',
@@ -234,8 +293,16 @@ describe('decodePgoutput: hand-built messages', () => {
       prefix: 'sequin:transaction_annotations.set',
       content: '{"user":"paul","note":"café"}',
     });
-    const nonTx = decodePgoutput(Msg.tag('M').int8(0).int64(0x99n).string('wal2nats:heartbeat').int32(0).build());
-    assert.deepEqual(nonTx, { tag: 'message', transactional: false, lsn: 0x99, prefix: 'wal2nats:heartbeat', content: '' });
+    const nonTx = decodePgoutput(
+      Msg.tag('M').int8(0).int64(0x99n).string('wal2nats:heartbeat').int32(0).build(),
+    );
+    assert.deepEqual(nonTx, {
+      tag: 'message',
+      transactional: false,
+      lsn: 0x99,
+      prefix: 'wal2nats:heartbeat',
+      content: '',
+    });
   });
 
   it('reads message content by its length, even with a NUL byte inside', () => {
@@ -260,13 +327,32 @@ describe('decodePgoutput: hand-built messages', () => {
 
   it('decodes a message that is a view at an offset into a larger buffer', () => {
     const insert = Msg.tag('I').int32(77).byte('N').tuple(['a', null, 'é']).build();
-    assert.deepEqual(decodePgoutput(atOffset(insert)), { tag: 'insert', relationId: 77, newTuple: ['a', null, 'é'] });
-    const relation = Msg.tag('R').int32(3).string('public').string('t').byte('d').int16(1).int8(1).string('id').int32(23).int32(-1).build();
+    assert.deepEqual(decodePgoutput(atOffset(insert)), {
+      tag: 'insert',
+      relationId: 77,
+      newTuple: ['a', null, 'é'],
+    });
+    const relation = Msg.tag('R')
+      .int32(3)
+      .string('public')
+      .string('t')
+      .byte('d')
+      .int16(1)
+      .int8(1)
+      .string('id')
+      .int32(23)
+      .int32(-1)
+      .build();
     const m = decodePgoutput(atOffset(relation, 3));
     assert.equal(m.tag === 'relation' && m.name, 't');
     assert.equal(m.tag === 'relation' && m.columns[0]!.name, 'id');
     const begin = Msg.tag('B').int64(0x1_0000_0001n).int64(5n).int32(6).build();
-    assert.deepEqual(decodePgoutput(atOffset(begin, 5)), { tag: 'begin', commitLsn: TWO_32 + 1, commitTime: 5, xid: 6 });
+    assert.deepEqual(decodePgoutput(atOffset(begin, 5)), {
+      tag: 'begin',
+      commitLsn: TWO_32 + 1,
+      commitTime: 5,
+      xid: 6,
+    });
   });
 
   it('throws PgoutputDecodeError for unknown message tags', () => {
@@ -274,15 +360,24 @@ describe('decodePgoutput: hand-built messages', () => {
     for (const tag of ['S', 'E', 'A', 'c', 'P', 'K', 'Z', '\u0000', 'b', 'i']) {
       assert.throws(
         () => decodePgoutput(Msg.tag(tag).int32(1).int32(2).int32(3).build()),
-        (error: unknown) => error instanceof PgoutputDecodeError && error.name === 'PgoutputDecodeError' && /unknown pgoutput message type/.test(error.message),
+        (error: unknown) =>
+          error instanceof PgoutputDecodeError &&
+          error.name === 'PgoutputDecodeError' &&
+          /unknown pgoutput message type/.test(error.message),
         `tag ${JSON.stringify(tag)}`,
       );
     }
   });
 
   it('throws PgoutputDecodeError for binary and unknown tuple value kinds', () => {
-    assert.throws(() => decodePgoutput(Msg.tag('I').int32(1).byte('N').int16(1).byte('b').int32(1).int8(1).build()), PgoutputDecodeError);
-    assert.throws(() => decodePgoutput(Msg.tag('I').int32(1).byte('N').int16(1).byte('x').build()), PgoutputDecodeError);
+    assert.throws(
+      () => decodePgoutput(Msg.tag('I').int32(1).byte('N').int16(1).byte('b').int32(1).int8(1).build()),
+      PgoutputDecodeError,
+    );
+    assert.throws(
+      () => decodePgoutput(Msg.tag('I').int32(1).byte('N').int16(1).byte('x').build()),
+      PgoutputDecodeError,
+    );
   });
 
   it('throws PgoutputDecodeError for an unterminated string', () => {
@@ -303,9 +398,22 @@ describe('decodePgoutput: truncated input', () => {
     'throws PgoutputDecodeError when a value or a message content runs past the end of the message',
     {},
     () => {
-      const cutValue = Msg.tag('I').int32(1).byte('N').int16(1).byte('t').int32(10).raw(Buffer.from('abc')).build();
+      const cutValue = Msg.tag('I')
+        .int32(1)
+        .byte('N')
+        .int16(1)
+        .byte('t')
+        .int32(10)
+        .raw(Buffer.from('abc'))
+        .build();
       assert.throws(() => decodePgoutput(cutValue), PgoutputDecodeError);
-      const cutContent = Msg.tag('M').int8(1).int64(1n).string('p').int32(50).raw(Buffer.from('{"a":1}')).build();
+      const cutContent = Msg.tag('M')
+        .int8(1)
+        .int64(1n)
+        .string('p')
+        .int32(50)
+        .raw(Buffer.from('{"a":1}'))
+        .build();
       assert.throws(() => decodePgoutput(cutContent), PgoutputDecodeError);
       assert.throws(() => decodePgoutput(Msg.tag('B').int64(1n).build()), PgoutputDecodeError);
     },
@@ -383,13 +491,25 @@ describe('decodePgoutput: real messages from Postgres 15', () => {
       sql: 'COMMIT',
       lsn: 0x1520db8,
       hex: '43000000000001520d880000000001520db80003045adbfb861f',
-      expected: { tag: 'commit', flags: 0, commitLsn: 0x1520d88, endLsn: 0x1520db8, commitTime: Number(0x0003045adbfb861fn) },
+      expected: {
+        tag: 'commit',
+        flags: 0,
+        commitLsn: 0x1520d88,
+        endLsn: 0x1520db8,
+        commitTime: Number(0x0003045adbfb861fn),
+      },
     },
     {
       sql: "UPDATE orders SET status = 'paid' (default identity, key unchanged: no old tuple)",
       lsn: 0x1520db8,
       hex: '55000040054e000474000000043132333474000000063139392e39397400000004706169646e',
-      expected: { tag: 'update', relationId: 16389, oldKind: null, oldTuple: null, newTuple: ['1234', '199.99', 'paid', null] },
+      expected: {
+        tag: 'update',
+        relationId: 16389,
+        oldKind: null,
+        oldTuple: null,
+        newTuple: ['1234', '199.99', 'paid', null],
+      },
     },
     {
       sql: 'UPDATE orders SET id = 1235 (key changed: K tuple, non-key columns null)',
@@ -437,7 +557,8 @@ describe('decodePgoutput: real messages from Postgres 15', () => {
       sql: "UPDATE docs SET title = 't2' (FULL: O tuple has the TOASTed body, new tuple says 'u')",
       lsn: 0x1522680,
       hex:
-        '550000400c4f00047400000001317400000001747400001388' + '78'.repeat(5000) +
+        '550000400c4f00047400000001317400000001747400001388' +
+        '78'.repeat(5000) +
         '740000000568617070794e0004740000000131740000000274327574000000056861707079',
       expected: {
         tag: 'update',
@@ -450,26 +571,50 @@ describe('decodePgoutput: real messages from Postgres 15', () => {
     {
       sql: 'DELETE FROM docs (FULL: O tuple)',
       lsn: 0x1523ab8,
-      hex: '440000400c4f0004740000000131740000000274327400001388' + '78'.repeat(5000) + '74000000056861707079',
-      expected: { tag: 'delete', relationId: 16396, oldKind: 'old', oldTuple: ['1', 't2', 'x'.repeat(5000), 'happy'] },
+      hex:
+        '440000400c4f0004740000000131740000000274327400001388' + '78'.repeat(5000) + '74000000056861707079',
+      expected: {
+        tag: 'delete',
+        relationId: 16396,
+        oldKind: 'old',
+        oldTuple: ['1', 't2', 'x'.repeat(5000), 'happy'],
+      },
     },
     {
       sql: "UPDATE plain SET id = 2 (K tuple; the TOASTed body is 'u' in the new tuple)",
       lsn: 0x1526668,
       hex: '55000040134b00027400000001316e4e000274000000013275',
-      expected: { tag: 'update', relationId: 16403, oldKind: 'key', oldTuple: ['1', null], newTuple: ['2', undefined] },
+      expected: {
+        tag: 'update',
+        relationId: 16403,
+        oldKind: 'key',
+        oldTuple: ['1', null],
+        newTuple: ['2', undefined],
+      },
     },
     {
       sql: `SELECT pg_logical_emit_message(true, 'sequin:transaction_annotations.set', '{"user":"paul"}')`,
       lsn: 0x15267a8,
       hex: '4d0100000000015267a873657175696e3a7472616e73616374696f6e5f616e6e6f746174696f6e732e736574000000000f7b2275736572223a227061756c227d',
-      expected: { tag: 'message', transactional: true, lsn: 0x15267a8, prefix: 'sequin:transaction_annotations.set', content: '{"user":"paul"}' },
+      expected: {
+        tag: 'message',
+        transactional: true,
+        lsn: 0x15267a8,
+        prefix: 'sequin:transaction_annotations.set',
+        content: '{"user":"paul"}',
+      },
     },
     {
       sql: "SELECT pg_logical_emit_message(false, 'wal2nats:heartbeat', '')",
       lsn: 0x15268a8,
       hex: '4d0000000000015268a877616c326e6174733a6865617274626561740000000000',
-      expected: { tag: 'message', transactional: false, lsn: 0x15268a8, prefix: 'wal2nats:heartbeat', content: '' },
+      expected: {
+        tag: 'message',
+        transactional: false,
+        lsn: 0x15268a8,
+        prefix: 'wal2nats:heartbeat',
+        content: '',
+      },
     },
     {
       sql: 'TRUNCATE orders, plain RESTART IDENTITY CASCADE',
@@ -490,7 +635,8 @@ describe('decodePgoutput: real messages from Postgres 15', () => {
       const bytes = hex(text);
       assert.deepEqual(decodePgoutput(bytes), expected);
       assert.deepEqual(decodePgoutput(atOffset(bytes)), expected);
-      if (expected.tag === 'commit') assert.equal(expected.endLsn, lsn, 'a Commit row is reported at its end LSN');
+      if (expected.tag === 'commit')
+        assert.equal(expected.endLsn, lsn, 'a Commit row is reported at its end LSN');
       if (expected.tag === 'message' && !expected.transactional) assert.equal(expected.lsn, lsn);
       if (['relation', 'insert', 'update', 'delete'].includes(expected.tag)) {
         assert.equal(peekRelationId(bytes), (expected as { relationId: number }).relationId);

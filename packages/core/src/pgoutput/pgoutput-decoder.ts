@@ -29,11 +29,29 @@ class ByteCursor {
     this.offset = 0;
   }
 
-  u8(): number { return this.view.getUint8(this.offset++); }
-  i16(): number { const v = this.view.getInt16(this.offset); this.offset += 2; return v; }
-  i32(): number { const v = this.view.getInt32(this.offset); this.offset += 4; return v; }
-  u32(): number { const v = this.view.getUint32(this.offset); this.offset += 4; return v; }
-  u64(): number { const v = readLsn(this.view, this.offset); this.offset += 8; return v; }
+  u8(): number {
+    return this.view.getUint8(this.offset++);
+  }
+  i16(): number {
+    const v = this.view.getInt16(this.offset);
+    this.offset += 2;
+    return v;
+  }
+  i32(): number {
+    const v = this.view.getInt32(this.offset);
+    this.offset += 4;
+    return v;
+  }
+  u32(): number {
+    const v = this.view.getUint32(this.offset);
+    this.offset += 4;
+    return v;
+  }
+  u64(): number {
+    const v = readLsn(this.view, this.offset);
+    this.offset += 8;
+    return v;
+  }
   /** A signed int64 (timestamps); exact while |v| < 2^53. */
   i64(): number {
     const hi = this.view.getInt32(this.offset);
@@ -49,7 +67,8 @@ class ByteCursor {
     return text;
   }
   utf8(length: number): string {
-    if (this.offset + length > this.buffer.length) throw new PgoutputDecodeError(`a value of ${length} bytes runs past the end of the message`);
+    if (this.offset + length > this.buffer.length)
+      throw new PgoutputDecodeError(`a value of ${length} bytes runs past the end of the message`);
     const text = this.buffer.toString('utf8', this.offset, this.offset + length);
     this.offset += length;
     return text;
@@ -65,7 +84,10 @@ export function decodePgoutput(bytes: Uint8Array): PgoutputMessage {
     return decodeMessage(new ByteCursor(bytes));
   } catch (error) {
     // DataView reads past the end throw RangeError: a truncated message.
-    if (error instanceof RangeError) throw new PgoutputDecodeError(`truncated pgoutput message (${bytes.byteLength} bytes)`, { cause: error });
+    if (error instanceof RangeError)
+      throw new PgoutputDecodeError(`truncated pgoutput message (${bytes.byteLength} bytes)`, {
+        cause: error,
+      });
     throw error;
   }
 }
@@ -93,7 +115,8 @@ function decodeMessage(c: ByteCursor): PgoutputMessage {
       let marker = c.u8();
       let oldKind: 'key' | 'old' | null = null;
       let oldTuple: Tuple | null = null;
-      if (marker === 0x4b || marker === 0x4f) { // K or O
+      if (marker === 0x4b || marker === 0x4f) {
+        // K or O
         oldKind = marker === 0x4b ? 'key' : 'old';
         oldTuple = decodeTuple(c);
         marker = c.u8();
@@ -104,8 +127,14 @@ function decodeMessage(c: ByteCursor): PgoutputMessage {
     case PgoutputTag.delete: {
       const relationId = c.u32();
       const marker = c.u8();
-      if (marker !== 0x4b && marker !== 0x4f) throw new PgoutputDecodeError(`delete: expected K or O, got 0x${marker.toString(16)}`);
-      return { tag: 'delete', relationId, oldKind: marker === 0x4b ? 'key' : 'old', oldTuple: decodeTuple(c) };
+      if (marker !== 0x4b && marker !== 0x4f)
+        throw new PgoutputDecodeError(`delete: expected K or O, got 0x${marker.toString(16)}`);
+      return {
+        tag: 'delete',
+        relationId,
+        oldKind: marker === 0x4b ? 'key' : 'old',
+        oldTuple: decodeTuple(c),
+      };
     }
     case PgoutputTag.truncate: {
       const count = c.u32();
@@ -128,7 +157,8 @@ function decodeMessage(c: ByteCursor): PgoutputMessage {
 
 function expectByte(c: ByteCursor, expected: number, what: string): void {
   const got = c.u8();
-  if (got !== expected) throw new PgoutputDecodeError(`${what}: expected 0x${expected.toString(16)}, got 0x${got.toString(16)}`);
+  if (got !== expected)
+    throw new PgoutputDecodeError(`${what}: expected 0x${expected.toString(16)}, got 0x${got.toString(16)}`);
 }
 
 function decodeRelation(c: ByteCursor): RelationMessage {
@@ -151,11 +181,19 @@ function decodeTuple(c: ByteCursor): Tuple {
   for (let i = 0; i < count; i++) {
     const kind = c.u8();
     switch (kind) {
-      case 0x6e: values[i] = null; break; // n
-      case 0x75: values[i] = undefined; break; // u: unchanged TOAST, not sent
-      case 0x74: values[i] = c.utf8(c.u32()); break; // t
-      case 0x62: throw new PgoutputDecodeError('binary tuple values are not requested and not supported');
-      default: throw new PgoutputDecodeError(`unknown tuple value kind 0x${kind.toString(16)}`);
+      case 0x6e:
+        values[i] = null;
+        break; // n
+      case 0x75:
+        values[i] = undefined;
+        break; // u: unchanged TOAST, not sent
+      case 0x74:
+        values[i] = c.utf8(c.u32());
+        break; // t
+      case 0x62:
+        throw new PgoutputDecodeError('binary tuple values are not requested and not supported');
+      default:
+        throw new PgoutputDecodeError(`unknown tuple value kind 0x${kind.toString(16)}`);
     }
   }
   return values;

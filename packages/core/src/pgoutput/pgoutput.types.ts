@@ -25,9 +25,24 @@ export type ReplicaIdentity = 'd' | 'n' | 'f' | 'i';
 export type TupleValue = string | null | undefined;
 export type Tuple = readonly TupleValue[];
 
-export interface BeginMessage { readonly tag: 'begin'; readonly commitLsn: Lsn; readonly commitTime: PgMicros; readonly xid: number }
-export interface CommitMessage { readonly tag: 'commit'; readonly flags: number; readonly commitLsn: Lsn; readonly endLsn: Lsn; readonly commitTime: PgMicros }
-export interface OriginMessage { readonly tag: 'origin'; readonly originLsn: Lsn; readonly name: string }
+export interface BeginMessage {
+  readonly tag: 'begin';
+  readonly commitLsn: Lsn;
+  readonly commitTime: PgMicros;
+  readonly xid: number;
+}
+export interface CommitMessage {
+  readonly tag: 'commit';
+  readonly flags: number;
+  readonly commitLsn: Lsn;
+  readonly endLsn: Lsn;
+  readonly commitTime: PgMicros;
+}
+export interface OriginMessage {
+  readonly tag: 'origin';
+  readonly originLsn: Lsn;
+  readonly name: string;
+}
 export interface RelationMessage {
   readonly tag: 'relation';
   readonly relationId: number;
@@ -36,8 +51,17 @@ export interface RelationMessage {
   readonly replicaIdentity: ReplicaIdentity;
   readonly columns: readonly RelationColumn[];
 }
-export interface TypeMessage { readonly tag: 'type'; readonly typeOid: number; readonly schema: string; readonly name: string }
-export interface InsertMessage { readonly tag: 'insert'; readonly relationId: number; readonly newTuple: Tuple }
+export interface TypeMessage {
+  readonly tag: 'type';
+  readonly typeOid: number;
+  readonly schema: string;
+  readonly name: string;
+}
+export interface InsertMessage {
+  readonly tag: 'insert';
+  readonly relationId: number;
+  readonly newTuple: Tuple;
+}
 export interface UpdateMessage {
   readonly tag: 'update';
   readonly relationId: number;
@@ -46,8 +70,17 @@ export interface UpdateMessage {
   readonly oldTuple: Tuple | null;
   readonly newTuple: Tuple;
 }
-export interface DeleteMessage { readonly tag: 'delete'; readonly relationId: number; readonly oldKind: 'key' | 'old'; readonly oldTuple: Tuple }
-export interface TruncateMessage { readonly tag: 'truncate'; readonly options: number; readonly relationIds: readonly number[] }
+export interface DeleteMessage {
+  readonly tag: 'delete';
+  readonly relationId: number;
+  readonly oldKind: 'key' | 'old';
+  readonly oldTuple: Tuple;
+}
+export interface TruncateMessage {
+  readonly tag: 'truncate';
+  readonly options: number;
+  readonly relationIds: readonly number[];
+}
 export interface LogicalMessage {
   readonly tag: 'message';
   readonly transactional: boolean;

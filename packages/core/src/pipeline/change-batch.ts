@@ -54,20 +54,31 @@ export class ChangeBatchWriter {
     this.bytes = new Uint8Array(this.buffer);
   }
 
-  get frameCount(): number { return this.frames; }
-  get byteLength(): number { return this.length; }
+  get frameCount(): number {
+    return this.frames;
+  }
+  get byteLength(): number {
+    return this.length;
+  }
 
   append(kind: FrameKind, meta: FrameMeta, payload: Uint8Array): void {
     this.ensure(HEADER_BYTES + payload.byteLength);
     const v = this.view;
     let o = this.length;
-    v.setUint8(o, kind); o += 1;
-    v.setUint32(o, payload.byteLength); o += 4;
-    v.setFloat64(o, meta.seq); o += 8;
-    v.setFloat64(o, meta.commitLsn); o += 8;
-    v.setFloat64(o, meta.commitTime); o += 8;
-    v.setUint32(o, meta.commitIdx); o += 4;
-    v.setInt32(o, this.annotationIndex(meta.annotations)); o += 4;
+    v.setUint8(o, kind);
+    o += 1;
+    v.setUint32(o, payload.byteLength);
+    o += 4;
+    v.setFloat64(o, meta.seq);
+    o += 8;
+    v.setFloat64(o, meta.commitLsn);
+    o += 8;
+    v.setFloat64(o, meta.commitTime);
+    o += 8;
+    v.setUint32(o, meta.commitIdx);
+    o += 4;
+    v.setInt32(o, this.annotationIndex(meta.annotations));
+    o += 4;
     this.bytes.set(payload, o);
     this.length = o + payload.byteLength;
     this.frames++;
@@ -88,7 +99,9 @@ export class ChangeBatchWriter {
       annotations: this.annotations,
     };
     // Size the next buffer like this batch, with headroom, so a batch rarely has to grow.
-    this.buffer = new ArrayBuffer(Math.max(this.initialBytes, Math.min(Math.ceil(this.length * 1.5), 8 * 1024 * 1024)));
+    this.buffer = new ArrayBuffer(
+      Math.max(this.initialBytes, Math.min(Math.ceil(this.length * 1.5), 8 * 1024 * 1024)),
+    );
     this.view = new DataView(this.buffer);
     this.bytes = new Uint8Array(this.buffer);
     this.length = 0;
@@ -119,7 +132,10 @@ export class ChangeBatchWriter {
 }
 
 /** Visits each frame of a batch in order. The payload is a view into the batch's buffer. */
-export function forEachFrame(batch: ChangeBatch, visit: (kind: FrameKind, meta: FrameMeta, payload: Uint8Array) => void): void {
+export function forEachFrame(
+  batch: ChangeBatch,
+  visit: (kind: FrameKind, meta: FrameMeta, payload: Uint8Array) => void,
+): void {
   const view = new DataView(batch.buffer, 0, batch.byteLength);
   const meta: FrameMeta = { seq: 0, commitLsn: 0, commitTime: 0, commitIdx: 0, annotations: null };
   let o = 0;

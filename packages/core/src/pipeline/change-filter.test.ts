@@ -9,19 +9,36 @@ function filter(tables: string[], excludeTables: string[] = [], actions: string[
 
 describe('parseTablePattern', () => {
   it('parses schema.table with globs and quoted names', () => {
-    for (const text of ['public.orders', 'public.*', 'audit.*_log', '*.*', 'a?c.t', '"Sales Team"."order.items"', '"a""b".t']) {
+    for (const text of [
+      'public.orders',
+      'public.*',
+      'audit.*_log',
+      '*.*',
+      'a?c.t',
+      '"Sales Team"."order.items"',
+      '"a""b".t',
+    ]) {
       assert.ok(!('problem' in parseTablePattern(text)), text);
     }
   });
 
   it('names what is wrong', () => {
-    assert.match((parseTablePattern('orders') as { problem: string }).problem, /"orders" is not schema\.table/);
-    assert.match((parseTablePattern('a.b.c') as { problem: string }).problem, /quote a name that holds a dot/);
+    assert.match(
+      (parseTablePattern('orders') as { problem: string }).problem,
+      /"orders" is not schema\.table/,
+    );
+    assert.match(
+      (parseTablePattern('a.b.c') as { problem: string }).problem,
+      /quote a name that holds a dot/,
+    );
     assert.match((parseTablePattern('.t') as { problem: string }).problem, /a name is empty/);
     assert.match((parseTablePattern('s.') as { problem: string }).problem, /a name is empty/);
     assert.match((parseTablePattern('"s.t') as { problem: string }).problem, /not closed/);
     assert.match((parseTablePattern('"s"x.t') as { problem: string }).problem, /followed by/);
-    assert.match((parseTablePattern('s.t"x"') as { problem: string }).problem, /a quote may only start a name/);
+    assert.match(
+      (parseTablePattern('s.t"x"') as { problem: string }).problem,
+      /a quote may only start a name/,
+    );
   });
 });
 

@@ -44,15 +44,27 @@ function parseSide(text: string, start: number): { pattern: NamePattern; end: nu
     for (;;) {
       if (i >= text.length) throw new Error('a quoted name is not closed');
       if (text[i] === '"') {
-        if (text[i + 1] === '"') { name += '"'; i += 2; continue; }
+        if (text[i + 1] === '"') {
+          name += '"';
+          i += 2;
+          continue;
+        }
         i++;
         break;
       }
       name += text[i];
       i++;
     }
-    if (i < text.length && text[i] !== '.') throw new Error('a quoted name must be followed by "." or the end');
-    return { pattern: { source: text.slice(start, i), literal: name, regex: new RegExp(`^${[...name].map(escapeRegex).join('')}$`, 'su') }, end: i };
+    if (i < text.length && text[i] !== '.')
+      throw new Error('a quoted name must be followed by "." or the end');
+    return {
+      pattern: {
+        source: text.slice(start, i),
+        literal: name,
+        regex: new RegExp(`^${[...name].map(escapeRegex).join('')}$`, 'su'),
+      },
+      end: i,
+    };
   }
   let i = start;
   let regex = '';
@@ -60,14 +72,21 @@ function parseSide(text: string, start: number): { pattern: NamePattern; end: nu
   while (i < text.length && text[i] !== '.') {
     const char = text[i]!;
     if (char === '"') throw new Error('a quote may only start a name');
-    if (char === '*') { regex += '.*'; glob = true; }
-    else if (char === '?') { regex += '.'; glob = true; }
-    else regex += escapeRegex(char);
+    if (char === '*') {
+      regex += '.*';
+      glob = true;
+    } else if (char === '?') {
+      regex += '.';
+      glob = true;
+    } else regex += escapeRegex(char);
     i++;
   }
   if (i === start) throw new Error('a name is empty');
   const source = text.slice(start, i);
-  return { pattern: { source, literal: glob ? null : source, regex: new RegExp(`^${regex}$`, 'su') }, end: i };
+  return {
+    pattern: { source, literal: glob ? null : source, regex: new RegExp(`^${regex}$`, 'su') },
+    end: i,
+  };
 }
 
 /** Parses `schema.table`; returns the pattern, or the problem with it. */
@@ -76,7 +95,8 @@ export function parseTablePattern(text: string): TablePattern | { problem: strin
     const schema = parseSide(text, 0);
     if (schema.end >= text.length) return { problem: `"${text}" is not schema.table` };
     const table = parseSide(text, schema.end + 1);
-    if (table.end < text.length) return { problem: `"${text}" is not schema.table (quote a name that holds a dot: "order.items")` };
+    if (table.end < text.length)
+      return { problem: `"${text}" is not schema.table (quote a name that holds a dot: "order.items")` };
     return { text, schema: schema.pattern, table: table.pattern };
   } catch (error) {
     return { problem: `"${text}" is not schema.table: ${errorMessage(error)}` };

@@ -29,9 +29,18 @@ describe('shardForTable', () => {
 
   it('stays within range for every shard count', () => {
     for (let shards = 1; shards <= 64; shards++) {
-      for (const [schema, table] of [['public', 'orders'], ['a', 'b'], ['', ''], ['Sales Team', 'order.items'], ['s', '日本']]) {
+      for (const [schema, table] of [
+        ['public', 'orders'],
+        ['a', 'b'],
+        ['', ''],
+        ['Sales Team', 'order.items'],
+        ['s', '日本'],
+      ]) {
         const shard = shardForTable(schema!, table!, shards);
-        assert.ok(Number.isInteger(shard) && shard >= 0 && shard < shards, `${schema}.${table} on ${shards}: ${shard}`);
+        assert.ok(
+          Number.isInteger(shard) && shard >= 0 && shard < shards,
+          `${schema}.${table} on ${shards}: ${shard}`,
+        );
       }
     }
   });
@@ -49,11 +58,43 @@ describe('shardForTable', () => {
   });
 
   it('spreads realistic names over 4 shards too', () => {
-    const names = ['users', 'orders', 'order_items', 'products', 'payments', 'invoices', 'customers', 'addresses', 'sessions', 'events', 'audit_log', 'carts',
-      'cart_items', 'reviews', 'categories', 'inventory', 'shipments', 'refunds', 'coupons', 'subscriptions', 'plans', 'teams', 'memberships', 'invites',
-      'notifications', 'messages', 'threads', 'attachments', 'tags', 'taggings', 'settings', 'api_keys'];
+    const names = [
+      'users',
+      'orders',
+      'order_items',
+      'products',
+      'payments',
+      'invoices',
+      'customers',
+      'addresses',
+      'sessions',
+      'events',
+      'audit_log',
+      'carts',
+      'cart_items',
+      'reviews',
+      'categories',
+      'inventory',
+      'shipments',
+      'refunds',
+      'coupons',
+      'subscriptions',
+      'plans',
+      'teams',
+      'memberships',
+      'invites',
+      'notifications',
+      'messages',
+      'threads',
+      'attachments',
+      'tags',
+      'taggings',
+      'settings',
+      'api_keys',
+    ];
     const counts = [0, 0, 0, 0];
-    for (const schema of ['public', 'billing']) for (const name of names) counts[shardForTable(schema, name, 4)]!++;
+    for (const schema of ['public', 'billing'])
+      for (const name of names) counts[shardForTable(schema, name, 4)]!++;
     for (const c of counts) assert.ok(c >= 6 && c <= 26, `counts ${counts.join(',')}`);
   });
 

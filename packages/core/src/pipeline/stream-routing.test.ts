@@ -5,9 +5,19 @@ import { streamCapturing, subjectMatches } from './stream-routing.js';
 describe('subjectMatches', () => {
   it('matches literal tokens, * for one token and > for one or more', () => {
     assert.equal(subjectMatches('sequin.changes.shop.public.orders.insert', 'sequin.changes.shop.>'), true);
-    assert.equal(subjectMatches('sequin.changes.shop.public.orders.insert', 'sequin.changes.*.public.orders.insert'), true);
-    assert.equal(subjectMatches('sequin.changes.shop.public.orders.insert', 'sequin.changes.shop.public.orders.delete'), false);
-    assert.equal(subjectMatches('sequin.changes.shop', 'sequin.changes.shop.>'), false, '> needs at least one token');
+    assert.equal(
+      subjectMatches('sequin.changes.shop.public.orders.insert', 'sequin.changes.*.public.orders.insert'),
+      true,
+    );
+    assert.equal(
+      subjectMatches('sequin.changes.shop.public.orders.insert', 'sequin.changes.shop.public.orders.delete'),
+      false,
+    );
+    assert.equal(
+      subjectMatches('sequin.changes.shop', 'sequin.changes.shop.>'),
+      false,
+      '> needs at least one token',
+    );
     assert.equal(subjectMatches('sequin.changes.shop.x', 'sequin.changes.shop'), false);
     assert.equal(subjectMatches('sequin.changes.shop', 'sequin.changes.shop.*'), false);
     assert.equal(subjectMatches('a.b', '>'), true);

@@ -13,7 +13,11 @@ function bytes(tag: string, ...parts: (number[] | Buffer)[]): Uint8Array {
   return Uint8Array.from([tag.charCodeAt(0), ...parts.flatMap((p) => [...p])]);
 }
 const i32 = (v: number): number[] => [(v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff];
-const i64 = (v: number): Buffer => { const b = Buffer.alloc(8); b.writeBigInt64BE(BigInt(v)); return b; };
+const i64 = (v: number): Buffer => {
+  const b = Buffer.alloc(8);
+  b.writeBigInt64BE(BigInt(v));
+  return b;
+};
 const str = (s: string): Buffer => Buffer.concat([Buffer.from(s, 'utf8'), Buffer.from([0])]);
 const tuple = [0, 1, 0x74, ...i32(1), 0x31];
 
@@ -29,12 +33,16 @@ const truncate = (ids: number[]): Uint8Array => bytes('T', i32(ids.length), [0],
 function setup(filter: ChangeFilter) {
   const watermark = new DeliveryWatermark(1);
   const batches: ChangeBatch[] = [];
-  const router = new WalRouter({ shardCount: 1, maxBatchFrames: 1000, filter }, watermark, (_shard, batch) => batches.push(batch));
+  const router = new WalRouter({ shardCount: 1, maxBatchFrames: 1000, filter }, watermark, (_shard, batch) =>
+    batches.push(batch),
+  );
   const frames = () => {
     router.flush();
     const out: { kind: FrameKind; tag: string; seq: number; commitIdx: number }[] = [];
     for (const batch of batches.splice(0)) {
-      forEachFrame(batch, (kind, meta, payload) => out.push({ kind, tag: String.fromCharCode(payload[0]!), seq: meta.seq, commitIdx: meta.commitIdx }));
+      forEachFrame(batch, (kind, meta, payload) =>
+        out.push({ kind, tag: String.fromCharCode(payload[0]!), seq: meta.seq, commitIdx: meta.commitIdx }),
+      );
     }
     return out;
   };
@@ -43,7 +51,9 @@ function setup(filter: ChangeFilter) {
 
 describe('WalRouter with a filter', () => {
   it('routes neither the Relation nor the changes of an excluded table, keeping commit_idx positions', () => {
-    const { router, frames } = setup(new ChangeFilter({ tables: ['public.*'], excludeTables: ['public.secret'], actions: [] }));
+    const { router, frames } = setup(
+      new ChangeFilter({ tables: ['public.*'], excludeTables: ['public.secret'], actions: [] }),
+    );
     router.route(begin(100));
     router.route(relation(1, 'public', 'orders'));
     router.route(relation(2, 'public', 'secret'));
@@ -63,7 +73,9 @@ describe('WalRouter with a filter', () => {
   });
 
   it('leaves out the actions not listed, truncate included', () => {
-    const { router, frames } = setup(new ChangeFilter({ tables: [], excludeTables: [], actions: ['insert', 'update'] }));
+    const { router, frames } = setup(
+      new ChangeFilter({ tables: [], excludeTables: [], actions: ['insert', 'update'] }),
+    );
     router.route(begin(100));
     router.route(relation(1, 'public', 'orders'));
     router.route(insert(1));
@@ -72,22 +84,40 @@ describe('WalRouter with a filter', () => {
     router.route(truncate([1]));
     router.route(insert(1));
     router.route(commit(100, 110));
-    assert.deepEqual(frames().map((f) => [f.tag, f.commitIdx]), [['R', 0], ['I', 0], ['U', 2], ['I', 4]]);
+    assert.deepEqual(
+      frames().map((f) => [f.tag, f.commitIdx]),
+      [
+        ['R', 0],
+        ['I', 0],
+        ['U', 2],
+        ['I', 4],
+      ],
+    );
   });
 
   it('routes a truncate only for its included tables, and not at all when none is', () => {
-    const { router, frames } = setup(new ChangeFilter({ tables: [], excludeTables: ['audit.*'], actions: [] }));
+    const { router, frames } = setup(
+      new ChangeFilter({ tables: [], excludeTables: ['audit.*'], actions: [] }),
+    );
     router.route(begin(100));
     router.route(relation(1, 'public', 'orders'));
     router.route(relation(2, 'audit', 'log'));
     router.route(truncate([2]));
     router.route(truncate([2, 1]));
     router.route(commit(100, 110));
-    assert.deepEqual(frames().map((f) => [f.tag, f.seq, f.commitIdx]), [['R', 0, 0], ['T', 1, 1]]);
+    assert.deepEqual(
+      frames().map((f) => [f.tag, f.seq, f.commitIdx]),
+      [
+        ['R', 0, 0],
+        ['T', 1, 1],
+      ],
+    );
   });
 
   it('lets the slot advance past a transaction whose every change was left out', () => {
-    const { router, watermark, frames } = setup(new ChangeFilter({ tables: [], excludeTables: ['audit.*'], actions: [] }));
+    const { router, watermark, frames } = setup(
+      new ChangeFilter({ tables: [], excludeTables: ['audit.*'], actions: [] }),
+    );
     router.route(begin(100));
     router.route(relation(2, 'audit', 'log'));
     router.route(insert(2));
@@ -98,7 +128,9 @@ describe('WalRouter with a filter', () => {
   });
 
   it('decides again at each Relation message, so a rename moves a table in or out', () => {
-    const { router, frames } = setup(new ChangeFilter({ tables: [], excludeTables: ['public.old_*'], actions: [] }));
+    const { router, frames } = setup(
+      new ChangeFilter({ tables: [], excludeTables: ['public.old_*'], actions: [] }),
+    );
     router.route(begin(100));
     router.route(relation(1, 'public', 'old_orders'));
     router.route(insert(1));
@@ -107,6 +139,12 @@ describe('WalRouter with a filter', () => {
     router.route(relation(1, 'public', 'orders'));
     router.route(insert(1));
     router.route(commit(200, 210));
-    assert.deepEqual(frames().map((f) => [f.tag, f.seq]), [['R', 0], ['I', 1]]);
+    assert.deepEqual(
+      frames().map((f) => [f.tag, f.seq]),
+      [
+        ['R', 0],
+        ['I', 1],
+      ],
+    );
   });
 });

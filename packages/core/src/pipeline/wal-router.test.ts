@@ -3,9 +3,21 @@ import { Buffer } from 'node:buffer';
 import { describe, it } from 'node:test';
 
 import { DeliveryWatermark } from '../delivery/watermark.js';
-import { ChangeBatchWriter, FrameKind, forEachFrame, type ChangeBatch, type FrameMeta } from './change-batch.js';
+import {
+  ChangeBatchWriter,
+  FrameKind,
+  forEachFrame,
+  type ChangeBatch,
+  type FrameMeta,
+} from './change-batch.js';
 import { shardForTable } from './shard.js';
-import { ANNOTATIONS_CLEAR_PREFIX, ANNOTATIONS_SET_PREFIX, HEARTBEAT_PREFIX, WalRouter, WalRouterError } from './wal-router.js';
+import {
+  ANNOTATIONS_CLEAR_PREFIX,
+  ANNOTATIONS_SET_PREFIX,
+  HEARTBEAT_PREFIX,
+  WalRouter,
+  WalRouterError,
+} from './wal-router.js';
 
 // ---- pgoutput v1 messages, built per
 // https://www.postgresql.org/docs/15/protocol-logicalrep-message-formats.html
@@ -54,11 +66,28 @@ class Msg {
   }
 }
 
-const begin = (finalLsn: number, commitTime: number, xid = 1): Uint8Array => Msg.tag('B').int64(finalLsn).int64(commitTime).int32(xid).build();
-const commit = (commitLsn: number, endLsn: number, commitTime: number): Uint8Array => Msg.tag('C').int8(0).int64(commitLsn).int64(endLsn).int64(commitTime).build();
+const begin = (finalLsn: number, commitTime: number, xid = 1): Uint8Array =>
+  Msg.tag('B').int64(finalLsn).int64(commitTime).int32(xid).build();
+const commit = (commitLsn: number, endLsn: number, commitTime: number): Uint8Array =>
+  Msg.tag('C').int8(0).int64(commitLsn).int64(endLsn).int64(commitTime).build();
 const relation = (id: number, schema: string, name: string): Uint8Array =>
-  Msg.tag('R').int32(id).string(schema).string(name).int8(0x64).int16(2).int8(1).string('id').int32(23).int32(-1).int8(0).string('v').int32(25).int32(-1).build();
-const insert = (id: number, values: (string | null)[] = ['1', 'a']): Uint8Array => Msg.tag('I').int32(id).int8(0x4e).tuple(values).build();
+  Msg.tag('R')
+    .int32(id)
+    .string(schema)
+    .string(name)
+    .int8(0x64)
+    .int16(2)
+    .int8(1)
+    .string('id')
+    .int32(23)
+    .int32(-1)
+    .int8(0)
+    .string('v')
+    .int32(25)
+    .int32(-1)
+    .build();
+const insert = (id: number, values: (string | null)[] = ['1', 'a']): Uint8Array =>
+  Msg.tag('I').int32(id).int8(0x4e).tuple(values).build();
 const update = (id: number): Uint8Array => Msg.tag('U').int32(id).int8(0x4e).tuple(['1', 'b']).build();
 const del = (id: number): Uint8Array => Msg.tag('D').int32(id).int8(0x4b).tuple(['1', null]).build();
 const truncate = (ids: number[]): Uint8Array => {
@@ -68,7 +97,11 @@ const truncate = (ids: number[]): Uint8Array => {
 };
 const message = (transactional: boolean, lsn: number, prefix: string, content: string): Uint8Array => {
   const b = Buffer.from(content, 'utf8');
-  const m = Msg.tag('M').int8(transactional ? 1 : 0).int64(lsn).string(prefix).int32(b.length);
+  const m = Msg.tag('M')
+    .int8(transactional ? 1 : 0)
+    .int64(lsn)
+    .string(prefix)
+    .int32(b.length);
   for (const x of b) m.int8(x);
   return m.build();
 };
@@ -102,12 +135,18 @@ function setup(shardCount = 4, maxBatchFrames = 1000) {
   const watermark = new RecordingWatermark(shardCount);
   const batches: { shard: number; batch: ChangeBatch }[] = [];
   const warnings: string[] = [];
-  const router = new WalRouter({ shardCount, maxBatchFrames, onWarning: (m) => warnings.push(m) }, watermark, (shard, batch) => batches.push({ shard, batch }));
+  const router = new WalRouter(
+    { shardCount, maxBatchFrames, onWarning: (m) => warnings.push(m) },
+    watermark,
+    (shard, batch) => batches.push({ shard, batch }),
+  );
   const frames = (): RoutedFrame[] => {
     router.flush();
     const out: RoutedFrame[] = [];
     for (const { shard, batch } of batches.splice(0)) {
-      forEachFrame(batch, (kind, meta, payload) => out.push({ shard, kind, meta: { ...meta }, payload: payload.slice() }));
+      forEachFrame(batch, (kind, meta, payload) =>
+        out.push({ shard, kind, meta: { ...meta }, payload: payload.slice() }),
+      );
     }
     return out;
   };
@@ -144,13 +183,22 @@ describe('WalRouter', () => {
     assert.equal(router.isInTransaction, false);
     assert.equal(router.lastSeq, 2);
 
-    const meta = (seq: number, commitIdx: number): FrameMeta => ({ seq, commitLsn: 0x1_0000_0200, commitTime: T0, commitIdx, annotations: null });
+    const meta = (seq: number, commitIdx: number): FrameMeta => ({
+      seq,
+      commitLsn: 0x1_0000_0200,
+      commitTime: T0,
+      commitIdx,
+      annotations: null,
+    });
     assert.deepEqual(frames(), [
       { shard, kind: FrameKind.relation, meta: meta(0, 0), payload: rel },
       { shard, kind: FrameKind.change, meta: meta(1, 0), payload: i1 },
       { shard, kind: FrameKind.change, meta: meta(2, 1), payload: i2 },
     ]);
-    assert.deepEqual(watermark.sent, [{ shard, seq: 1 }, { shard, seq: 2 }]);
+    assert.deepEqual(watermark.sent, [
+      { shard, seq: 1 },
+      { shard, seq: 2 },
+    ]);
     assert.deepEqual(watermark.commitNotes, [{ endLsn: 0x1_0000_0230, lastSeq: 2 }]);
   });
 
@@ -164,7 +212,10 @@ describe('WalRouter', () => {
 
   it('numbers seq globally and commit_idx per transaction, across tables on different shards', () => {
     const { router, watermark, frames } = setup(4);
-    const [a, b] = tablesOnDistinctShards(4, 2) as [{ name: string; shard: number }, { name: string; shard: number }];
+    const [a, b] = tablesOnDistinctShards(4, 2) as [
+      { name: string; shard: number },
+      { name: string; shard: number },
+    ];
     router.route(begin(1000, T0));
     router.route(relation(1, 'public', a.name));
     router.route(relation(2, 'public', b.name));
@@ -177,9 +228,18 @@ describe('WalRouter', () => {
     router.route(insert(1));
     router.route(commit(2000, 2010, T0 + 5));
 
-    const changes = frames().filter((f) => f.kind === FrameKind.change).sort((x, y) => x.meta.seq - y.meta.seq);
+    const changes = frames()
+      .filter((f) => f.kind === FrameKind.change)
+      .sort((x, y) => x.meta.seq - y.meta.seq);
     assert.deepEqual(
-      changes.map((f) => [f.meta.seq, f.shard, f.meta.commitLsn, f.meta.commitIdx, f.meta.commitTime, f.payload[0]]),
+      changes.map((f) => [
+        f.meta.seq,
+        f.shard,
+        f.meta.commitLsn,
+        f.meta.commitIdx,
+        f.meta.commitTime,
+        f.payload[0],
+      ]),
       [
         [1, a.shard, 1000, 0, T0, 0x49],
         [2, b.shard, 1000, 1, T0, 0x55],
@@ -188,16 +248,28 @@ describe('WalRouter', () => {
         [5, a.shard, 2000, 1, T0 + 5, 0x49],
       ],
     );
-    assert.deepEqual(watermark.commitNotes, [{ endLsn: 1010, lastSeq: 3 }, { endLsn: 2010, lastSeq: 5 }]);
+    assert.deepEqual(watermark.commitNotes, [
+      { endLsn: 1010, lastSeq: 3 },
+      { endLsn: 2010, lastSeq: 5 },
+    ]);
     assert.deepEqual(
       watermark.sent.map((s) => [s.seq, s.shard]),
-      [[1, a.shard], [2, b.shard], [3, a.shard], [4, b.shard], [5, a.shard]],
+      [
+        [1, a.shard],
+        [2, b.shard],
+        [3, a.shard],
+        [4, b.shard],
+        [5, a.shard],
+      ],
     );
   });
 
   it('sends a truncate once per shard involved and advances commit_idx by the number of relations', () => {
     const { router, watermark, frames } = setup(4);
-    const [a, b] = tablesOnDistinctShards(4, 2) as [{ name: string; shard: number }, { name: string; shard: number }];
+    const [a, b] = tablesOnDistinctShards(4, 2) as [
+      { name: string; shard: number },
+      { name: string; shard: number },
+    ];
     router.route(begin(3000, T0));
     router.route(relation(1, 'public', a.name));
     router.route(relation(2, 'public', b.name));
@@ -218,7 +290,10 @@ describe('WalRouter', () => {
       assert.equal(f.meta.commitIdx, 1, 'the first truncated table’s position');
       assert.deepEqual(f.payload, t);
     }
-    assert.deepEqual(truncates.map((f) => f.meta.seq).sort((x, y) => x - y), Array.from({ length: involved.size }, (_, i) => 2 + i));
+    assert.deepEqual(
+      truncates.map((f) => f.meta.seq).sort((x, y) => x - y),
+      Array.from({ length: involved.size }, (_, i) => 2 + i),
+    );
     const last = changes.find((f) => f.payload[0] === 0x49 && f.shard === a.shard && f.meta.seq > 1)!;
     assert.equal(last.meta.commitIdx, 4);
     assert.equal(last.meta.seq, 2 + involved.size);
@@ -234,7 +309,13 @@ describe('WalRouter', () => {
     router.route(truncate([1, 2, 3]));
     router.route(insert(1));
     const changes = frames().filter((f) => f.kind === FrameKind.change);
-    assert.deepEqual(changes.map((f) => [f.meta.seq, f.meta.commitIdx]), [[1, 0], [2, 3]]);
+    assert.deepEqual(
+      changes.map((f) => [f.meta.seq, f.meta.commitIdx]),
+      [
+        [1, 0],
+        [2, 3],
+      ],
+    );
   });
 
   it('attaches transaction annotations to the changes that follow, until cleared or the transaction ends', () => {
@@ -256,15 +337,10 @@ describe('WalRouter', () => {
     router.route(insert(1)); // a new transaction starts without annotations
     router.route(commit(30, 40, T0));
     const changes = frames().filter((f) => f.kind === FrameKind.change);
-    assert.deepEqual(changes.map((f) => f.meta.annotations), [
-      null,
-      '{"user":"paul"}',
-      '{"user":"paul"}',
-      '{"user":"ann","n":[1,2]}',
-      null,
-      '{"user":"zed"}',
-      null,
-    ]);
+    assert.deepEqual(
+      changes.map((f) => f.meta.annotations),
+      [null, '{"user":"paul"}', '{"user":"paul"}', '{"user":"ann","n":[1,2]}', null, '{"user":"zed"}', null],
+    );
     assert.deepEqual(warnings, []);
   });
 
@@ -278,7 +354,10 @@ describe('WalRouter', () => {
     router.route(message(true, 13, ANNOTATIONS_SET_PREFIX, '{"broken":'));
     router.route(insert(1));
     const changes = frames().filter((f) => f.kind === FrameKind.change);
-    assert.deepEqual(changes.map((f) => f.meta.annotations), [null, '{"ok":1}']);
+    assert.deepEqual(
+      changes.map((f) => f.meta.annotations),
+      [null, '{"ok":1}'],
+    );
     assert.equal(warnings.length, 2);
     assert.match(warnings[0]!, /not JSON/);
     assert.match(warnings[0]!, /user=paul/);
@@ -291,7 +370,12 @@ describe('WalRouter', () => {
     router.route(message(true, 11, 'someone:else', '{"x":1}'));
     router.route(message(false, 12, ANNOTATIONS_SET_PREFIX, '{"user":"paul"}'));
     router.route(insert(1));
-    assert.deepEqual(frames().filter((f) => f.kind === FrameKind.change).map((f) => f.meta.annotations), [null]);
+    assert.deepEqual(
+      frames()
+        .filter((f) => f.kind === FrameKind.change)
+        .map((f) => f.meta.annotations),
+      [null],
+    );
     assert.deepEqual(watermark.commitNotes, []);
   });
 
@@ -311,14 +395,22 @@ describe('WalRouter', () => {
       { endLsn: 1010, lastSeq: 1 },
       { endLsn: 1100, lastSeq: 1 },
     ]);
-    assert.equal(frames().filter((f) => f.kind === FrameKind.change).length, 1, 'a heartbeat is not published');
+    assert.equal(
+      frames().filter((f) => f.kind === FrameKind.change).length,
+      1,
+      'a heartbeat is not published',
+    );
   });
 
   it('throws WalRouterError for a change before its Relation message, without using up a seq', () => {
     for (const change of [insert(99), update(99), del(99), truncate([99])]) {
       const { router, watermark } = setup(2);
       router.route(begin(10, T0));
-      assert.throws(() => router.route(change), (e: unknown) => e instanceof WalRouterError && e.name === 'WalRouterError' && /relation 99/.test(e.message));
+      assert.throws(
+        () => router.route(change),
+        (e: unknown) =>
+          e instanceof WalRouterError && e.name === 'WalRouterError' && /relation 99/.test(e.message),
+      );
       assert.equal(router.lastSeq, 0);
       assert.deepEqual(watermark.sent, []);
     }
@@ -340,7 +432,11 @@ describe('WalRouter', () => {
     router.resetTransaction(); // the connection dropped mid-transaction
     assert.equal(router.isInTransaction, false);
     router.route(message(false, 50, HEARTBEAT_PREFIX, ''));
-    assert.deepEqual(watermark.commitNotes, [{ endLsn: 50, lastSeq: 0 }], 'a heartbeat now counts as between transactions');
+    assert.deepEqual(
+      watermark.commitNotes,
+      [{ endLsn: 50, lastSeq: 0 }],
+      'a heartbeat now counts as between transactions',
+    );
     router.route(begin(10, T0)); // the transaction is sent again from its start
     router.route(insert(1));
     assert.equal(frames().filter((f) => f.kind === FrameKind.change)[0]!.meta.annotations, null);
@@ -358,7 +454,10 @@ describe('WalRouter', () => {
 
   it('pins a table to the shard of its first Relation message, even after a rename', () => {
     const { router, frames } = setup(4);
-    const [a, b] = tablesOnDistinctShards(4, 2) as [{ name: string; shard: number }, { name: string; shard: number }];
+    const [a, b] = tablesOnDistinctShards(4, 2) as [
+      { name: string; shard: number },
+      { name: string; shard: number },
+    ];
     router.route(begin(10, T0));
     router.route(relation(1, 'public', a.name));
     router.route(insert(1));
@@ -366,7 +465,11 @@ describe('WalRouter', () => {
     router.route(insert(1));
     const all = frames();
     assert.deepEqual(new Set(all.map((f) => f.shard)), new Set([a.shard]));
-    assert.equal(all.filter((f) => f.kind === FrameKind.relation).length, 2, 'the new Relation message is forwarded too');
+    assert.equal(
+      all.filter((f) => f.kind === FrameKind.relation).length,
+      2,
+      'the new Relation message is forwarded too',
+    );
   });
 
   it('hands a batch over as soon as it holds maxBatchFrames frames', () => {
@@ -395,14 +498,23 @@ describe('WalRouter', () => {
 
   it('flushes each shard’s batch separately', () => {
     const { router, batches } = setup(4, 2);
-    const [a, b] = tablesOnDistinctShards(4, 2) as [{ name: string; shard: number }, { name: string; shard: number }];
+    const [a, b] = tablesOnDistinctShards(4, 2) as [
+      { name: string; shard: number },
+      { name: string; shard: number },
+    ];
     router.route(begin(10, T0));
     router.route(relation(1, 'public', a.name));
     router.route(relation(2, 'public', b.name));
     router.route(insert(1));
-    assert.deepEqual(batches.map((x) => x.shard), [a.shard]);
+    assert.deepEqual(
+      batches.map((x) => x.shard),
+      [a.shard],
+    );
     router.route(insert(2));
-    assert.deepEqual(batches.map((x) => x.shard), [a.shard, b.shard]);
+    assert.deepEqual(
+      batches.map((x) => x.shard),
+      [a.shard, b.shard],
+    );
   });
 
   it('copies the bytes: the caller may reuse its buffer after route()', () => {
@@ -446,7 +558,10 @@ describe('WalRouter', () => {
 
   it('together with the watermark, confirms a commit only when its shards delivered', () => {
     const { router, watermark } = setup(4);
-    const [a, b] = tablesOnDistinctShards(4, 2) as [{ name: string; shard: number }, { name: string; shard: number }];
+    const [a, b] = tablesOnDistinctShards(4, 2) as [
+      { name: string; shard: number },
+      { name: string; shard: number },
+    ];
     router.route(begin(100, T0));
     router.route(relation(1, 'public', a.name));
     router.route(relation(2, 'public', b.name));
@@ -480,13 +595,20 @@ describe('WalRouter', () => {
       '43000000000001527f8800000000015282400003045adbfbc68d', // COMMIT, end LSN 0/1528240
     ].map(hex);
     for (const m of stream) router.route(m);
-    const changes = frames().filter((f) => f.kind === FrameKind.change).sort((x, y) => x.meta.seq - y.meta.seq);
+    const changes = frames()
+      .filter((f) => f.kind === FrameKind.change)
+      .sort((x, y) => x.meta.seq - y.meta.seq);
     const ordersShard = shardForTable('public', 'orders', 4);
     const plainShard = shardForTable('public', 'plain', 4);
-    assert.deepEqual(changes.slice(0, 2).map((f) => [f.shard, f.meta.seq, f.meta.commitLsn, f.meta.commitIdx, f.meta.annotations]), [
-      [ordersShard, 1, 0x1520d88, 0, null],
-      [ordersShard, 2, 0x1526830, 0, '{"user":"paul"}'],
-    ]);
+    assert.deepEqual(
+      changes
+        .slice(0, 2)
+        .map((f) => [f.shard, f.meta.seq, f.meta.commitLsn, f.meta.commitIdx, f.meta.annotations]),
+      [
+        [ordersShard, 1, 0x1520d88, 0, null],
+        [ordersShard, 2, 0x1526830, 0, '{"user":"paul"}'],
+      ],
+    );
     assert.equal(changes[0]!.meta.commitTime, Number(0x0003045adbfb861fn));
     const truncateShards = new Set(changes.slice(2).map((f) => f.shard));
     assert.deepEqual(truncateShards, new Set([ordersShard, plainShard]));
@@ -512,10 +634,21 @@ describe('WalRouter frames vs ChangeBatchWriter', () => {
     router.route(i);
     router.flush();
     const direct = new ChangeBatchWriter();
-    direct.append(FrameKind.relation, { seq: 0, commitLsn: 0x1234, commitTime: T0, commitIdx: 0, annotations: null }, r);
-    direct.append(FrameKind.change, { seq: 1, commitLsn: 0x1234, commitTime: T0, commitIdx: 0, annotations: null }, i);
+    direct.append(
+      FrameKind.relation,
+      { seq: 0, commitLsn: 0x1234, commitTime: T0, commitIdx: 0, annotations: null },
+      r,
+    );
+    direct.append(
+      FrameKind.change,
+      { seq: 1, commitLsn: 0x1234, commitTime: T0, commitIdx: 0, annotations: null },
+      i,
+    );
     const expected = direct.take();
     const got = batches[0]!.batch;
-    assert.deepEqual(new Uint8Array(got.buffer, 0, got.byteLength), new Uint8Array(expected.buffer, 0, expected.byteLength));
+    assert.deepEqual(
+      new Uint8Array(got.buffer, 0, got.byteLength),
+      new Uint8Array(expected.buffer, 0, expected.byteLength),
+    );
   });
 });

@@ -28,7 +28,11 @@ import type { ChangeFilter } from './change-filter.js';
 import { shardForTable } from './shard.js';
 import { BackfillWindow, sameRelation, type ChunkReads } from '../backfill/backfill-window.js';
 import { encodeRelationMessage, encodeRowMessage } from '../backfill/pgoutput-encoder.js';
-import { isBackfillStateTable, parseWatermarkContent, watermarkKindOf } from '../backfill/watermark-messages.js';
+import {
+  isBackfillStateTable,
+  parseWatermarkContent,
+  watermarkKindOf,
+} from '../backfill/watermark-messages.js';
 import type { RelationMessage } from '../pgoutput/pgoutput.types.js';
 
 /** `pg_logical_emit_message` prefixes (docs/contract.md "Message body", transaction_annotations). */
@@ -91,12 +95,18 @@ export class WalRouter {
   }
 
   private shardForNewTable(schema: string, table: string): number {
-    return this.options.shardOf ? this.options.shardOf(schema, table) : shardForTable(schema, table, this.options.shardCount);
+    return this.options.shardOf
+      ? this.options.shardOf(schema, table)
+      : shardForTable(schema, table, this.options.shardCount);
   }
 
   /** The last sequence number given out. */
-  get lastSeq(): number { return this.seq; }
-  get isInTransaction(): boolean { return this.inTransaction; }
+  get lastSeq(): number {
+    return this.seq;
+  }
+  get isInTransaction(): boolean {
+    return this.inTransaction;
+  }
 
   /** A new replication connection starts again at a transaction boundary. */
   resetTransaction(): void {
@@ -129,7 +139,10 @@ export class WalRouter {
         const relation = decodePgoutput(bytes);
         if (relation.tag !== 'relation') throw new WalRouterError('relation message did not decode as one');
         // Decided again at every Relation message: a rename may move a table in or out.
-        if (isBackfillStateTable(relation.schema, relation.name) || (this.options.filter && !this.options.filter.includesTable(relation.schema, relation.name))) {
+        if (
+          isBackfillStateTable(relation.schema, relation.name) ||
+          (this.options.filter && !this.options.filter.includesTable(relation.schema, relation.name))
+        ) {
           this.excludedRelations.add(relation.relationId);
           return;
         }
@@ -157,7 +170,8 @@ export class WalRouter {
         const shard = this.shardOf(relationId);
         if (relationId === this.backfill?.watchedRelationId) {
           const change = decodePgoutput(bytes);
-          if (change.tag === 'insert' || change.tag === 'update' || change.tag === 'delete') this.backfill.noteChange(change);
+          if (change.tag === 'insert' || change.tag === 'update' || change.tag === 'delete')
+            this.backfill.noteChange(change);
         }
         this.seq++;
         this.append(shard, FrameKind.change, bytes, this.seq);
@@ -199,7 +213,9 @@ export class WalRouter {
           JSON.parse(message.content);
           this.meta.annotations = message.content;
         } catch {
-          this.options.onWarning?.(`ignored transaction annotations that are not JSON: ${message.content.slice(0, 200)}`);
+          this.options.onWarning?.(
+            `ignored transaction annotations that are not JSON: ${message.content.slice(0, 200)}`,
+          );
         }
       } else if (message.prefix === ANNOTATIONS_CLEAR_PREFIX) {
         this.meta.annotations = null;
@@ -216,7 +232,8 @@ export class WalRouter {
     // A heartbeat between transactions: every change before it has a smaller seq, and every
     // transaction committing after it has a larger commit LSN, so confirming its LSN once all
     // is delivered skips nothing undelivered on restart.
-    if (message.prefix === HEARTBEAT_PREFIX && !this.inTransaction) this.watermark.noteCommit(message.lsn, this.seq);
+    if (message.prefix === HEARTBEAT_PREFIX && !this.inTransaction)
+      this.watermark.noteCommit(message.lsn, this.seq);
   }
 
   /** The stream's latest Relation message of the table the chunk `token` reads, if routed. */
@@ -258,7 +275,8 @@ export class WalRouter {
 
   private shardOf(relationId: number): number {
     const shard = this.shardOfRelation.get(relationId);
-    if (shard === undefined) throw new WalRouterError(`change for relation ${relationId} before its Relation message`);
+    if (shard === undefined)
+      throw new WalRouterError(`change for relation ${relationId} before its Relation message`);
     return shard;
   }
 

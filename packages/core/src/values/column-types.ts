@@ -73,8 +73,14 @@ export function resolveColumnType(oid: number, types: ReadonlyMap<number, PgType
       // array of arrays: array_out quotes each inner array, `{"{42}"}`).
       const element = resolveColumnType(info.elementOid, types);
       const elementInfo = types.get(info.elementOid);
-      const delimiter = elementInfo && elementInfo.delimiter.length === 1 ? elementInfo.delimiter.charCodeAt(0) : COMMA;
-      return { oid: current, arrayElement: element.arrayElement === -1 ? element.oid : info.elementOid, delimiter, element };
+      const delimiter =
+        elementInfo && elementInfo.delimiter.length === 1 ? elementInfo.delimiter.charCodeAt(0) : COMMA;
+      return {
+        oid: current,
+        arrayElement: element.arrayElement === -1 ? element.oid : info.elementOid,
+        delimiter,
+        element,
+      };
     }
     return { oid: current, arrayElement: -1, delimiter: COMMA, element: null };
   }
@@ -85,7 +91,10 @@ export function resolveColumnType(oid: number, types: ReadonlyMap<number, PgType
 export function columnValueToJson(type: ColumnType, text: string): string {
   const element = type.element;
   if (element === null) return valueToJson(type.oid, text);
-  const convert = element.element === null ? valueToJson : (_oid: number, inner: string): string => columnValueToJson(element, inner);
+  const convert =
+    element.element === null
+      ? valueToJson
+      : (_oid: number, inner: string): string => columnValueToJson(element, inner);
   return pgArrayToJson(text, element.oid, type.delimiter, convert) ?? quoteJson(text);
 }
 

@@ -108,7 +108,8 @@ export function timestamptzToJson(s: string): string {
     if (s.charCodeAt(i) !== 0x3a /* : */ || v < 0) return quoteJson(s);
     off += i === fracEnd + 3 ? v * 60 : v;
   }
-  if (off === 0) return '"' + s.slice(0, 10) + 'T' + s.slice(11, fracEnd) + fractionPadding(19, fracEnd) + 'Z"';
+  if (off === 0)
+    return '"' + s.slice(0, 10) + 'T' + s.slice(11, fracEnd) + fractionPadding(19, fracEnd) + 'Z"';
 
   // Local time = UTC + offset, so UTC = local − offset. |offset| < 1 day: at most one day shift.
   let secs =
@@ -140,8 +141,22 @@ export function timestamptzToJson(s: string): string {
   const mi = ((secs % 3600) / 60) | 0;
   const ss = secs % 60;
   return (
-    '"' + ZEROS.slice(('' + y).length + 2) + y + '-' + pad2(m) + '-' + pad2(d) + 'T' +
-    pad2(hh) + ':' + pad2(mi) + ':' + pad2(ss) + s.slice(19, fracEnd) + fractionPadding(19, fracEnd) + 'Z"'
+    '"' +
+    ZEROS.slice(('' + y).length + 2) +
+    y +
+    '-' +
+    pad2(m) +
+    '-' +
+    pad2(d) +
+    'T' +
+    pad2(hh) +
+    ':' +
+    pad2(mi) +
+    ':' +
+    pad2(ss) +
+    s.slice(19, fracEnd) +
+    fractionPadding(19, fracEnd) +
+    'Z"'
   );
 }
 
@@ -157,10 +172,18 @@ function twoDigitBytes(src: Uint8Array, i: number): boolean {
 function isIsoDateTimeBytes(src: Uint8Array, s: number, e: number): boolean {
   return (
     e - s >= 19 &&
-    src[s + 4] === 0x2d && src[s + 7] === 0x2d && src[s + 10] === 0x20 &&
-    src[s + 13] === 0x3a && src[s + 16] === 0x3a &&
-    twoDigitBytes(src, s) && twoDigitBytes(src, s + 2) && twoDigitBytes(src, s + 5) && twoDigitBytes(src, s + 8) &&
-    twoDigitBytes(src, s + 11) && twoDigitBytes(src, s + 14) && twoDigitBytes(src, s + 17)
+    src[s + 4] === 0x2d &&
+    src[s + 7] === 0x2d &&
+    src[s + 10] === 0x20 &&
+    src[s + 13] === 0x3a &&
+    src[s + 16] === 0x3a &&
+    twoDigitBytes(src, s) &&
+    twoDigitBytes(src, s + 2) &&
+    twoDigitBytes(src, s + 5) &&
+    twoDigitBytes(src, s + 8) &&
+    twoDigitBytes(src, s + 11) &&
+    twoDigitBytes(src, s + 14) &&
+    twoDigitBytes(src, s + 17)
   );
 }
 
@@ -177,7 +200,13 @@ function fractionEndBytes(src: Uint8Array, i: number, e: number): number {
  * into `out`, for the common shapes: a plain ISO timestamp, and for timestamptz one at UTC
  * offset zero (a session in UTC). Returns false, having written nothing, for anything else.
  */
-export function writeTimestampBytes(out: JsonBytes, src: Uint8Array, s: number, e: number, zoned: boolean): boolean {
+export function writeTimestampBytes(
+  out: JsonBytes,
+  src: Uint8Array,
+  s: number,
+  e: number,
+  zoned: boolean,
+): boolean {
   if (!isIsoDateTimeBytes(src, s, e)) return false;
   const fracEnd = fractionEndBytes(src, s + 19, e);
   if (fracEnd < 0) return false;

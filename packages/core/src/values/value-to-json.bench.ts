@@ -50,13 +50,20 @@ function timeStrings(quote: (s: string) => string, strings: readonly string[], r
 const ROUNDS = 1_000_000;
 timeRows(ROUNDS); // warm-up (JIT)
 const perRow = Math.min(timeRows(ROUNDS), timeRows(ROUNDS), timeRows(ROUNDS));
-console.log(`valueToJson: ${perRow.toFixed(0)} ns per 8-column row, ${(perRow / 8).toFixed(1)} ns per column`);
+console.log(
+  `valueToJson: ${perRow.toFixed(0)} ns per 8-column row, ${(perRow / 8).toFixed(1)} ns per column`,
+);
 
 const stringify = (s: string): string => JSON.stringify(s);
 for (const length of [8, 32, 128, 512]) {
-  const strings = Array.from({ length: 8 }, (_, i) => fresh('pending shipment to Zurich, '.repeat(20).slice(i, i + length)));
+  const strings = Array.from({ length: 8 }, (_, i) =>
+    fresh('pending shipment to Zurich, '.repeat(20).slice(i, i + length)),
+  );
   const line = [`${length} chars:`];
-  for (const [name, quote] of [['quoteJson', quoteJson], ['JSON.stringify', stringify]] as const) {
+  for (const [name, quote] of [
+    ['quoteJson', quoteJson],
+    ['JSON.stringify', stringify],
+  ] as const) {
     timeStrings(quote, strings, ROUNDS / 4);
     const ns = Math.min(timeStrings(quote, strings, ROUNDS / 4), timeStrings(quote, strings, ROUNDS / 4));
     line.push(`${name} ${ns.toFixed(1)} ns`);

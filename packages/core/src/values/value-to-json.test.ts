@@ -13,7 +13,10 @@ const A = PgArrayTypeOid;
 /** The JSON fragment for a value; every fragment must be valid JSON on its own. */
 function frag(oid: number, text: string): string {
   const json = valueToJson(oid, text);
-  assert.doesNotThrow(() => JSON.parse(json), `not valid JSON for oid ${oid} ${JSON.stringify(text)}: ${json}`);
+  assert.doesNotThrow(
+    () => JSON.parse(json),
+    `not valid JSON for oid ${oid} ${JSON.stringify(text)}: ${json}`,
+  );
   return json;
 }
 
@@ -68,7 +71,19 @@ describe('integers', () => {
 
 describe('floats', () => {
   it('emits Postgres float text as JSON numbers', () => {
-    for (const text of ['1.5', '-1.5', '0', '-0', '0.1', '1e+30', '1e-30', '1e+38', '1.2345678901234568e+17', '3.4028235e+38', '5e-324']) {
+    for (const text of [
+      '1.5',
+      '-1.5',
+      '0',
+      '-0',
+      '0.1',
+      '1e+30',
+      '1e-30',
+      '1e+38',
+      '1.2345678901234568e+17',
+      '3.4028235e+38',
+      '5e-324',
+    ]) {
       assert.equal(frag(T.float8, text), text);
       assert.equal(frag(T.float4, text), text);
     }
@@ -111,7 +126,8 @@ describe('bool', () => {
 
 describe('json and jsonb', () => {
   it('embeds the document as-is', () => {
-    const doc = '{"name": "Zoë ☃ 😀", "nested": {"list": [1, 2.5, null, true, "\\u0000\\"q\\""]}, "esc": "\\ud83d\\ude00"}';
+    const doc =
+      '{"name": "Zoë ☃ 😀", "nested": {"list": [1, 2.5, null, true, "\\u0000\\"q\\""]}, "esc": "\\ud83d\\ude00"}';
     assert.equal(frag(T.jsonb, doc), doc);
     assert.deepEqual(parsed(T.json, doc), JSON.parse(doc));
     assert.equal(frag(T.json, '"just a string"'), '"just a string"');
@@ -202,7 +218,13 @@ describe('timestamp, date, time, timetz', () => {
   });
 
   it('timestamp: infinity, BC, big years and other DateStyles stay Postgres text', () => {
-    for (const text of ['infinity', '-infinity', '0044-03-15 12:00:00 BC', '294276-12-31 23:59:59', 'Mon Oct 28 21:37:01 2024']) {
+    for (const text of [
+      'infinity',
+      '-infinity',
+      '0044-03-15 12:00:00 BC',
+      '294276-12-31 23:59:59',
+      'Mon Oct 28 21:37:01 2024',
+    ]) {
       assert.equal(parsed(T.timestamp, text), text);
     }
   });
@@ -245,10 +267,22 @@ describe('arrays', () => {
   it('1-D and 2-D, with NULLs', () => {
     assert.equal(frag(A.int4, '{1,2,NULL}'), '[1,2,null]');
     assert.equal(frag(A.int8, '{{1,2},{3,4}}'), '[[1,2],[3,4]]');
-    assert.equal(frag(A.int8, '{9223372036854775807,-9223372036854775808}'), '[9223372036854775807,-9223372036854775808]');
+    assert.equal(
+      frag(A.int8, '{9223372036854775807,-9223372036854775808}'),
+      '[9223372036854775807,-9223372036854775808]',
+    );
     assert.equal(frag(A.int4, '{{NULL,NULL}}'), '[[null,null]]');
     assert.equal(frag(A.text, '{{{a}}}'), '[[["a"]]]');
-    assert.deepEqual(parsed(A.int2, '{{{1,2},{3,4}},{{5,6},{7,8}}}'), [[[1, 2], [3, 4]], [[5, 6], [7, 8]]]);
+    assert.deepEqual(parsed(A.int2, '{{{1,2},{3,4}},{{5,6},{7,8}}}'), [
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      [
+        [5, 6],
+        [7, 8],
+      ],
+    ]);
   });
 
   it('empty', () => {
@@ -259,7 +293,20 @@ describe('arrays', () => {
   it('quoted elements: delimiters, quotes, backslashes, braces, spaces, NULL', () => {
     // select array['a,b','c"d','e\f',null,'NULL','',' sp ','{x}','null','é☃😀',E'tab\there',E'nl\nx']::text[]
     const text = '{"a,b","c\\"d","e\\\\f",NULL,"NULL",""," sp ","{x}","null",é☃😀,"tab\there","nl\nx"}';
-    assert.deepEqual(parsed(A.text, text), ['a,b', 'c"d', 'e\\f', null, 'NULL', '', ' sp ', '{x}', 'null', 'é☃😀', 'tab\there', 'nl\nx']);
+    assert.deepEqual(parsed(A.text, text), [
+      'a,b',
+      'c"d',
+      'e\\f',
+      null,
+      'NULL',
+      '',
+      ' sp ',
+      '{x}',
+      'null',
+      'é☃😀',
+      'tab\there',
+      'nl\nx',
+    ]);
     assert.deepEqual(parsed(A.varchar, '{"\\\\"}'), ['\\']);
     assert.deepEqual(parsed(A.text, '{nUlL,"nUlL"}'), [null, 'nUlL']);
   });
@@ -271,7 +318,10 @@ describe('arrays', () => {
   });
 
   it('elements follow their type: floats, numeric, bool, timestamptz, date, time, bytea, json', () => {
-    assert.equal(frag(A.float8, '{NaN,Infinity,-Infinity,1e+30,-1.5}'), '["NaN","Infinity","-Infinity",1e+30,-1.5]');
+    assert.equal(
+      frag(A.float8, '{NaN,Infinity,-Infinity,1e+30,-1.5}'),
+      '["NaN","Infinity","-Infinity",1e+30,-1.5]',
+    );
     assert.equal(frag(A.numeric, '{1.5,NaN,NULL}'), '["1.5","NaN",null]');
     assert.equal(frag(A.bool, '{t,f,NULL}'), '[true,false,null]');
     assert.equal(
@@ -282,14 +332,20 @@ describe('arrays', () => {
     assert.equal(frag(A.date, '{2024-10-28,infinity}'), '["2024-10-28","infinity"]');
     assert.equal(frag(A.time, '{21:37:01.5}'), '["21:37:01.500000"]');
     assert.deepEqual(parsed(A.bytea, '{"\\\\x0102","\\\\x"}'), ['\\x0102', '\\x']);
-    assert.deepEqual(parsed(A.uuid, '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}'), ['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11']);
+    assert.deepEqual(parsed(A.uuid, '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}'), [
+      'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+    ]);
     assert.deepEqual(parsed(A.interval, '{"1 day 02:00:00",NULL}'), ['1 day 02:00:00', null]);
     assert.deepEqual(parsed(A.int4range, '{"[1,5)",empty}'), ['[1,5)', 'empty']);
   });
 
   it('json elements are embedded; a quoted json "null" is JSON null', () => {
     // select array['{"a": [1, "x"]}'::json, '"s"'::json, 'null'::json]
-    assert.deepEqual(parsed(A.json, '{"{\\"a\\": [1, \\"x\\"]}","\\"s\\"","null"}'), [{ a: [1, 'x'] }, 's', null]);
+    assert.deepEqual(parsed(A.json, '{"{\\"a\\": [1, \\"x\\"]}","\\"s\\"","null"}'), [
+      { a: [1, 'x'] },
+      's',
+      null,
+    ]);
     assert.deepEqual(parsed(A.jsonb, '{"{\\"b\\": \\"é 😀\\"}",NULL}'), [{ b: 'é 😀' }, null]);
   });
 
@@ -303,7 +359,21 @@ describe('arrays', () => {
   });
 
   it('malformed literals become a JSON string of the text', () => {
-    for (const text of ['', '1,2', '{1,2', '{1,2}}', '{1,,2}', '{,}', '{"a}', '{"a\\}', '[0:1]{1}', '{a"b}', '{a\\,b}', '{1}x', '{{1},2']) {
+    for (const text of [
+      '',
+      '1,2',
+      '{1,2',
+      '{1,2}}',
+      '{1,,2}',
+      '{,}',
+      '{"a}',
+      '{"a\\}',
+      '[0:1]{1}',
+      '{a"b}',
+      '{a\\,b}',
+      '{1}x',
+      '{{1},2',
+    ]) {
       assert.equal(parsed(A.int4, text), text, text);
     }
   });
@@ -387,10 +457,41 @@ describe('json-text helpers', () => {
   });
 
   it('isJsonNumber follows the JSON grammar', () => {
-    for (const s of ['0', '-0', '1', '-1', '10', '1.5', '0.5', '1e5', '1E5', '1e+5', '1e-5', '-1.5e-10', '9223372036854775807']) {
+    for (const s of [
+      '0',
+      '-0',
+      '1',
+      '-1',
+      '10',
+      '1.5',
+      '0.5',
+      '1e5',
+      '1E5',
+      '1e+5',
+      '1e-5',
+      '-1.5e-10',
+      '9223372036854775807',
+    ]) {
       assert.equal(isJsonNumber(s), true, s);
     }
-    for (const s of ['', '-', '+1', '01', '-01', '.5', '1.', '1e', '1e+', 'NaN', 'Infinity', '0x1', '1_0', ' 1', '1 ', '--1']) {
+    for (const s of [
+      '',
+      '-',
+      '+1',
+      '01',
+      '-01',
+      '.5',
+      '1.',
+      '1e',
+      '1e+',
+      'NaN',
+      'Infinity',
+      '0x1',
+      '1_0',
+      ' 1',
+      '1 ',
+      '--1',
+    ]) {
       assert.equal(isJsonNumber(s), false, s);
     }
   });

@@ -112,7 +112,13 @@ export function valueToJson(typeOid: number, text: string): string {
  * valueToJson() (escaping, non-ASCII text, dates and times, bytea, arrays): the output must be
  * byte for byte what valueToJson() gives (row-bytes.test.ts checks it).
  */
-export function writeValueBytes(out: JsonBytes, typeOid: number, src: Uint8Array, start: number, end: number): boolean {
+export function writeValueBytes(
+  out: JsonBytes,
+  typeOid: number,
+  src: Uint8Array,
+  start: number,
+  end: number,
+): boolean {
   switch (typeOid < TABLE_SIZE ? KIND[typeOid] : Kind.Text) {
     case Kind.Integer:
     case Kind.Float:
@@ -150,7 +156,11 @@ export function writeValueBytes(out: JsonBytes, typeOid: number, src: Uint8Array
  * directly, with the element type's `typdelim` when it is not `,`.
  * Text that is not an array literal becomes a JSON string.
  */
-export function arrayToJson(elementOid: number, text: string, delimiter = elementOid === PgTypeOid.box ? 0x3b /* ; */ : 0x2c /* , */): string {
+export function arrayToJson(
+  elementOid: number,
+  text: string,
+  delimiter = elementOid === PgTypeOid.box ? 0x3b /* ; */ : 0x2c /* , */,
+): string {
   return pgArrayToJson(text, elementOid, delimiter, valueToJson) ?? quoteJson(text);
 }
 

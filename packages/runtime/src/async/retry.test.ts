@@ -26,7 +26,10 @@ function recordingWait(): { delays: number[]; wait: (ms: number) => Promise<void
 }
 
 /** An operation that fails `failures` times with `error`, then resolves with 'done' (refusing for good after 20 calls). */
-function failing(failures: number, error: () => Error = () => new Transient('not yet')): { calls: number[]; operation: (attempt: number) => Promise<string> } {
+function failing(
+  failures: number,
+  error: () => Error = () => new Transient('not yet'),
+): { calls: number[]; operation: (attempt: number) => Promise<string> } {
   const calls: number[] = [];
   return {
     calls,
@@ -44,10 +47,19 @@ describe('retry', () => {
     const { calls, operation } = failing(3);
     const { wait } = recordingWait();
     const seen: RetryWait[] = [];
-    const value = await retry(operation, { backoff: POLICY, retryable, wait, random: MIDDLE, onRetry: (w) => seen.push(w) });
+    const value = await retry(operation, {
+      backoff: POLICY,
+      retryable,
+      wait,
+      random: MIDDLE,
+      onRetry: (w) => seen.push(w),
+    });
     assert.equal(value, 'done');
     assert.deepEqual(calls, [1, 2, 3, 4]);
-    assert.deepEqual(seen.map((w) => w.attempt), [1, 2, 3]);
+    assert.deepEqual(
+      seen.map((w) => w.attempt),
+      [1, 2, 3],
+    );
     assert.ok(seen.every((w) => w.error instanceof Transient));
   });
 
@@ -55,7 +67,10 @@ describe('retry', () => {
     const refusal = new ForGood('password refused');
     const { calls, operation } = failing(5, () => refusal);
     const { delays, wait } = recordingWait();
-    await assert.rejects(retry(operation, { backoff: POLICY, retryable, wait }), (error) => error === refusal);
+    await assert.rejects(
+      retry(operation, { backoff: POLICY, retryable, wait }),
+      (error) => error === refusal,
+    );
     assert.deepEqual(calls, [1]);
     assert.deepEqual(delays, []);
   });
@@ -76,20 +91,35 @@ describe('retry', () => {
     const { operation } = failing(6);
     const { delays, wait } = recordingWait();
     const reported: number[] = [];
-    await retry(operation, { backoff: POLICY, retryable, wait, random: MIDDLE, onRetry: (w) => reported.push(w.delayMs) });
+    await retry(operation, {
+      backoff: POLICY,
+      retryable,
+      wait,
+      random: MIDDLE,
+      onRetry: (w) => reported.push(w.delayMs),
+    });
     assert.deepEqual(delays, [100, 200, 400, 800, 1000, 1000]);
     assert.deepEqual(reported, delays, 'the delay logged is the delay waited');
   });
 
-  it('stops waiting and resolves null when the signal aborts during a wait, without another attempt', { timeout: 10_000 }, async () => {
-    const controller = new AbortController();
-    const { calls, operation } = failing(Number.POSITIVE_INFINITY);
-    // An hour's wait: only the abort can end it before the test's timeout.
-    const hour = { initialMs: 3_600_000, maxMs: 3_600_000, jitter: 0 };
-    const value = await retry(operation, { backoff: hour, retryable, signal: controller.signal, onRetry: () => setImmediate(() => controller.abort()) });
-    assert.equal(value, null);
-    assert.deepEqual(calls, [1]);
-  });
+  it(
+    'stops waiting and resolves null when the signal aborts during a wait, without another attempt',
+    { timeout: 10_000 },
+    async () => {
+      const controller = new AbortController();
+      const { calls, operation } = failing(Number.POSITIVE_INFINITY);
+      // An hour's wait: only the abort can end it before the test's timeout.
+      const hour = { initialMs: 3_600_000, maxMs: 3_600_000, jitter: 0 };
+      const value = await retry(operation, {
+        backoff: hour,
+        retryable,
+        signal: controller.signal,
+        onRetry: () => setImmediate(() => controller.abort()),
+      });
+      assert.equal(value, null);
+      assert.deepEqual(calls, [1]);
+    },
+  );
 
   it('runs the first attempt even when already aborted, and keeps its success', async () => {
     const controller = new AbortController();
@@ -114,10 +144,14 @@ describe('abortableDelay', () => {
     assert.ok(performance.now() - start >= 25);
   });
 
-  it('resolves at once when the signal is already aborted, or aborts later', { timeout: 10_000 }, async () => {
-    await abortableDelay(3_600_000, AbortSignal.abort());
-    const controller = new AbortController();
-    setImmediate(() => controller.abort());
-    await abortableDelay(3_600_000, controller.signal);
-  });
+  it(
+    'resolves at once when the signal is already aborted, or aborts later',
+    { timeout: 10_000 },
+    async () => {
+      await abortableDelay(3_600_000, AbortSignal.abort());
+      const controller = new AbortController();
+      setImmediate(() => controller.abort());
+      await abortableDelay(3_600_000, controller.signal);
+    },
+  );
 });

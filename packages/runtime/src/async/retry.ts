@@ -38,7 +38,10 @@ export interface RetryOptions {
  * `signal` aborted during a wait. The first attempt always runs; an abort is only looked at
  * after a failure, so an operation that succeeds is never thrown away.
  */
-export async function retry<T>(operation: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T | null> {
+export async function retry<T>(
+  operation: (attempt: number) => Promise<T>,
+  options: RetryOptions,
+): Promise<T | null> {
   const wait = options.wait ?? abortableDelay;
   for (let attempt = 1; ; attempt++) {
     try {

@@ -40,7 +40,15 @@ import type { Logger } from '../log/logger.js';
 import { mapPostgresError } from '../postgres/pg-errors.js';
 import { clientConfig, userOf } from '../postgres/client-config.js';
 import type { BackfillMetrics } from './backfill-metrics.js';
-import { isRunning, markDone, markFailed, markRunning, nextRequest, saveProgress, type BackfillRequest } from './backfill-store.js';
+import {
+  isRunning,
+  markDone,
+  markFailed,
+  markRunning,
+  nextRequest,
+  saveProgress,
+  type BackfillRequest,
+} from './backfill-store.js';
 import { describeBackfillTable, tableLabel, type BackfillTable } from './backfill-table.js';
 
 const POLL_INTERVAL_MS = 1000;
@@ -119,7 +127,11 @@ export class BackfillDriver {
       try {
         const client = await this.connect();
         if (this.current && this.failCurrent !== null) {
-          log.warn('backfill: failed', { id: this.current.id, table: tableLabel(this.current.schema, this.current.table), error: this.failCurrent });
+          log.warn('backfill: failed', {
+            id: this.current.id,
+            table: tableLabel(this.current.schema, this.current.table),
+            error: this.failCurrent,
+          });
           await markFailed(client, this.current.id, this.failCurrent);
           this.attempt = 0;
         }
@@ -143,9 +155,14 @@ export class BackfillDriver {
         const attempt = ++this.attempt;
         // An outage is waited out; an error that keeps coming back (e.g. no SELECT privilege on
         // the table) fails the request, so that the next one can run.
-        if (!mapped.retryable && attempt >= MAX_ATTEMPTS_ON_ERROR && this.current) this.failCurrent = mapped.message;
+        if (!mapped.retryable && attempt >= MAX_ATTEMPTS_ON_ERROR && this.current)
+          this.failCurrent = mapped.message;
         const delay = backoffDelayMs(attempt, { ...DEFAULT_BACKOFF, maxMs: config.maxBackoffMs });
-        log.warn('backfill: Postgres failed; retrying', { error: mapped.message, attempt, retry_in_ms: delay });
+        log.warn('backfill: Postgres failed; retrying', {
+          error: mapped.message,
+          attempt,
+          retry_in_ms: delay,
+        });
         await this.sleep(delay);
       }
     }
@@ -153,7 +170,9 @@ export class BackfillDriver {
 
   private async connect(): Promise<pg.Client> {
     if (this.client) return this.client;
-    const client = new pg.Client(clientConfig(this.options.config, { application_name: 'wal2nats backfill' }));
+    const client = new pg.Client(
+      clientConfig(this.options.config, { application_name: 'wal2nats backfill' }),
+    );
     client.on('error', () => {});
     await client.connect();
     // The walsender sends only flushed WAL: with synchronous_commit off (a server default some
@@ -174,7 +193,14 @@ export class BackfillDriver {
     metrics.running.set({ table: label }, 1);
     metrics.estimated.set({ table: label }, table.estimate ?? -1);
     metrics.rows.inc({ table: label }, 0);
-    log.info('backfill: started', { id: request.id, table: label, estimated_rows: table.estimate, resumes: request.cursor !== null, rows_before: request.rowsPublished, chunk_rows: config.backfillChunkRows });
+    log.info('backfill: started', {
+      id: request.id,
+      table: label,
+      estimated_rows: table.estimate,
+      resumes: request.cursor !== null,
+      rows_before: request.rowsPublished,
+      chunk_rows: config.backfillChunkRows,
+    });
     const startedAt = Date.now();
     const estimate = table.estimate;
     let delivered = request.rowsPublished;
@@ -182,7 +208,14 @@ export class BackfillDriver {
       const seconds = Math.max((Date.now() - startedAt) / 1000, 0.001);
       const rate = (delivered - request.rowsPublished) / seconds;
       const remaining = estimate === null ? null : Math.max(estimate - delivered, 0);
-      log.info('backfill: progress', { id: request.id, table: label, rows: delivered, estimated_rows: estimate, rows_per_s: Math.round(rate), eta_s: remaining === null || rate === 0 ? null : Math.round(remaining / rate) });
+      log.info('backfill: progress', {
+        id: request.id,
+        table: label,
+        rows: delivered,
+        estimated_rows: estimate,
+        rows_per_s: Math.round(rate),
+        eta_s: remaining === null || rate === 0 ? null : Math.round(remaining / rate),
+      });
     }, PROGRESS_INTERVAL_MS);
     this.unconfirmed = [];
     let saving = Promise.resolve();
@@ -197,10 +230,12 @@ export class BackfillDriver {
       if (last === null) return;
       const chunk = last;
       delivered = chunk.rowsThrough;
-      saving = saving.then(() => saveProgress(client, request.id, chunk.cursor, chunk.rowsThrough)).catch((error: unknown) => {
-        // The next save carries the cursor on; a lost one only means more is read again.
-        log.warn('backfill: could not save progress', { id: request.id, error: errorMessage(error) });
-      });
+      saving = saving
+        .then(() => saveProgress(client, request.id, chunk.cursor, chunk.rowsThrough))
+        .catch((error: unknown) => {
+          // The next save carries the cursor on; a lost one only means more is read again.
+          log.warn('backfill: could not save progress', { id: request.id, error: errorMessage(error) });
+        });
       this.wake?.();
     };
     try {
@@ -222,7 +257,12 @@ export class BackfillDriver {
         this.attempt = 0;
         if (chunk.lastKey !== null) {
           cursor = chunk.lastKey;
-          this.unconfirmed.push({ commitEndLsn: chunk.commitEndLsn, cursor, rowsThrough: rows, routed: chunk.routed });
+          this.unconfirmed.push({
+            commitEndLsn: chunk.commitEndLsn,
+            cursor,
+            rowsThrough: rows,
+            routed: chunk.routed,
+          });
         }
         this.onConfirmedProgress();
         if (chunk.selected < config.backfillChunkRows) break;
@@ -236,7 +276,13 @@ export class BackfillDriver {
       await saving;
       await markDone(client, request.id, rows);
       const seconds = (Date.now() - startedAt) / 1000;
-      log.info('backfill: done', { id: request.id, table: label, rows, seconds: Math.round(seconds * 10) / 10, rows_per_s: Math.round((rows - request.rowsPublished) / Math.max(seconds, 0.001)) });
+      log.info('backfill: done', {
+        id: request.id,
+        table: label,
+        rows,
+        seconds: Math.round(seconds * 10) / 10,
+        rows_per_s: Math.round((rows - request.rowsPublished) / Math.max(seconds, 0.001)),
+      });
     } finally {
       clearInterval(progress);
       this.onConfirmedProgress = null;
@@ -252,7 +298,12 @@ export class BackfillDriver {
     } catch (error) {
       if (!(error instanceof Wal2NatsError) || error.code !== ErrorCode.ConfigInvalid) throw error;
       const label = tableLabel(request.schema, request.table);
-      this.options.log.warn('backfill: failed', { id: request.id, table: label, error: error.message, ...(error.hint ? { hint: error.hint } : {}) });
+      this.options.log.warn('backfill: failed', {
+        id: request.id,
+        table: label,
+        error: error.message,
+        ...(error.hint ? { hint: error.hint } : {}),
+      });
       await markFailed(client, request.id, error.hint ? `${error.message} (${error.hint})` : error.message);
       return null;
     }
@@ -261,15 +312,33 @@ export class BackfillDriver {
   /** The table as it is now, refused when it cannot be backfilled or is not streamed by this run. */
   private async checkTable(client: pg.Client, request: BackfillRequest): Promise<BackfillTable> {
     const { config, serverVersionNum } = this.options;
-    if (serverVersionNum < 140000) throw new Wal2NatsError(ErrorCode.ConfigInvalid, 'backfill needs Postgres 14 or later (logical decoding messages in pgoutput)');
-    const table = await describeBackfillTable(client, config.publication, request.schema, request.table, serverVersionNum);
+    if (serverVersionNum < 140000)
+      throw new Wal2NatsError(
+        ErrorCode.ConfigInvalid,
+        'backfill needs Postgres 14 or later (logical decoding messages in pgoutput)',
+      );
+    const table = await describeBackfillTable(
+      client,
+      config.publication,
+      request.schema,
+      request.table,
+      serverVersionNum,
+    );
     const filter = new ChangeFilter(config);
     const label = tableLabel(request.schema, request.table);
     if (!filter.includesTable(request.schema, request.table)) {
-      throw new Wal2NatsError(ErrorCode.ConfigInvalid, `this wal2nats run does not publish ${label} (--tables / --exclude-tables)`, 'backfill a table that the run publishes');
+      throw new Wal2NatsError(
+        ErrorCode.ConfigInvalid,
+        `this wal2nats run does not publish ${label} (--tables / --exclude-tables)`,
+        'backfill a table that the run publishes',
+      );
     }
     if (!filter.includesAction('read')) {
-      throw new Wal2NatsError(ErrorCode.ConfigInvalid, 'this wal2nats run does not publish read events (--actions)', 'add read to --actions');
+      throw new Wal2NatsError(
+        ErrorCode.ConfigInvalid,
+        'this wal2nats run does not publish read events (--actions)',
+        'add read to --actions',
+      );
     }
     return table;
   }
@@ -279,20 +348,37 @@ export class BackfillDriver {
    * of the last row selected (the next cursor) and the high watermark's commit; or null when
    * the window says to read it again.
    */
-  private async readChunk(client: pg.Client, table: BackfillTable, cursor: string[] | null): Promise<{ selected: number; routed: number; lastKey: string[] | null; commitEndLsn: Lsn } | null> {
+  private async readChunk(
+    client: pg.Client,
+    table: BackfillTable,
+    cursor: string[] | null,
+  ): Promise<{ selected: number; routed: number; lastKey: string[] | null; commitEndLsn: Lsn } | null> {
     const { window, config, log, metrics } = this.options;
     const query = chunkQuery(table, cursor, config.backfillChunkRows);
     const keyIndexes = table.keyColumns.map((name) => table.columns.indexOf(name));
     if (this.stopped) throw new Stopped();
     const token = `${table.relation.relationId}.${this.nonce}.${++this.chunkAttempts}`;
-    const outcome = new Promise<ChunkOutcome>((resolve) => window.expect({ token, relation: table.relation, keyColumns: table.keyColumns }, resolve));
+    const outcome = new Promise<ChunkOutcome>((resolve) =>
+      window.expect({ token, relation: table.relation, keyColumns: table.keyColumns }, resolve),
+    );
     let rows: Tuple[];
     try {
-      await client.query('SELECT pg_logical_emit_message(true, $1, $2)', [BACKFILL_LOW_PREFIX, watermarkContent(token)]);
-      const result = await client.query<(string | null)[]>({ text: query.text, values: query.values, rowMode: 'array', types: RAW_TEXT });
+      await client.query('SELECT pg_logical_emit_message(true, $1, $2)', [
+        BACKFILL_LOW_PREFIX,
+        watermarkContent(token),
+      ]);
+      const result = await client.query<(string | null)[]>({
+        text: query.text,
+        values: query.values,
+        rowMode: 'array',
+        types: RAW_TEXT,
+      });
       rows = result.rows;
       window.attachRows(token, rows);
-      await client.query('SELECT pg_logical_emit_message(true, $1, $2)', [BACKFILL_HIGH_PREFIX, watermarkContent(token)]);
+      await client.query('SELECT pg_logical_emit_message(true, $1, $2)', [
+        BACKFILL_HIGH_PREFIX,
+        watermarkContent(token),
+      ]);
     } catch (error) {
       window.cancel('the chunk could not be read', token);
       throw error;
@@ -301,22 +387,38 @@ export class BackfillDriver {
     if (this.stopped) throw new Stopped();
     if (result.kind === 'redo') {
       metrics.redone.inc({ table: tableLabel(table.schema, table.name) });
-      log.info('backfill: reading the chunk again', { table: tableLabel(table.schema, table.name), reason: result.reason });
+      log.info('backfill: reading the chunk again', {
+        table: tableLabel(table.schema, table.name),
+        reason: result.reason,
+      });
       return null;
     }
-    log.debug('backfill: chunk routed', { table: tableLabel(table.schema, table.name), selected: rows.length, routed: result.routed, dropped: result.dropped });
+    log.debug('backfill: chunk routed', {
+      table: tableLabel(table.schema, table.name),
+      selected: rows.length,
+      routed: result.routed,
+      dropped: result.dropped,
+    });
     const last = rows[rows.length - 1];
     const lastKey = last === undefined ? null : keyIndexes.map((i) => last[i] ?? '');
     // keyOf gives null only for a value pgoutput did not send; a SELECT sends every value.
-    if (last !== undefined && keyOf(last, keyIndexes) === null) throw new Error('a key value is missing from the chunk');
+    if (last !== undefined && keyOf(last, keyIndexes) === null)
+      throw new Error('a key value is missing from the chunk');
     return { selected: rows.length, routed: result.routed, lastKey, commitEndLsn: result.commitEndLsn };
   }
 
   private sleep(ms: number): Promise<void> {
     if (this.stopped) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(() => { this.wake = null; resolve(); }, ms);
-      this.wake = () => { clearTimeout(timer); this.wake = null; resolve(); };
+      const timer = setTimeout(() => {
+        this.wake = null;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve();
+      };
     });
   }
 }

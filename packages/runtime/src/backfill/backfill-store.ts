@@ -54,7 +54,11 @@ function fromRow(row: RequestRow): BackfillRequest {
 
 /** Postgres's "undefined_table": no backfill was ever requested in this database. */
 function isMissingTable(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && ((error as { code?: string }).code === '42P01' || (error as { code?: string }).code === '3F000');
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    ((error as { code?: string }).code === '42P01' || (error as { code?: string }).code === '3F000')
+  );
 }
 
 export async function ensureStateTable(client: pg.Client): Promise<void> {
@@ -81,13 +85,21 @@ export async function ensureStateTable(client: pg.Client): Promise<void> {
  * Requests a backfill of the table for the slot; a request of the same table that is still
  * pending or running is returned instead of adding another.
  */
-export async function requestBackfill(client: pg.Client, slot: string, schema: string, table: string): Promise<{ request: BackfillRequest; created: boolean }> {
+export async function requestBackfill(
+  client: pg.Client,
+  slot: string,
+  schema: string,
+  table: string,
+): Promise<{ request: BackfillRequest; created: boolean }> {
   const open = await client.query<RequestRow>(
     `SELECT ${COLUMNS} FROM ${STATE_TABLE} WHERE slot = $1 AND schema_name = $2 AND table_name = $3 AND status IN ('pending', 'running') ORDER BY id LIMIT 1`,
     [slot, schema, table],
   );
   if (open.rows[0]) return { request: fromRow(open.rows[0]), created: false };
-  const inserted = await client.query<RequestRow>(`INSERT INTO ${STATE_TABLE} (slot, schema_name, table_name) VALUES ($1, $2, $3) RETURNING ${COLUMNS}`, [slot, schema, table]);
+  const inserted = await client.query<RequestRow>(
+    `INSERT INTO ${STATE_TABLE} (slot, schema_name, table_name) VALUES ($1, $2, $3) RETURNING ${COLUMNS}`,
+    [slot, schema, table],
+  );
   return { request: fromRow(inserted.rows[0]!), created: true };
 }
 
@@ -106,28 +118,54 @@ export async function nextRequest(client: pg.Client, slot: string): Promise<Back
 }
 
 export async function getRequests(client: pg.Client, ids: readonly number[]): Promise<BackfillRequest[]> {
-  const result = await client.query<RequestRow>(`SELECT ${COLUMNS} FROM ${STATE_TABLE} WHERE id = ANY ($1::int8[]) ORDER BY id`, [ids]);
+  const result = await client.query<RequestRow>(
+    `SELECT ${COLUMNS} FROM ${STATE_TABLE} WHERE id = ANY ($1::int8[]) ORDER BY id`,
+    [ids],
+  );
   return result.rows.map(fromRow);
 }
 
-export async function markRunning(client: pg.Client, id: number, estimatedRows: number | null): Promise<void> {
-  await client.query(`UPDATE ${STATE_TABLE} SET status = 'running', started_at = coalesce(started_at, now()), estimated_rows = $2, updated_at = now() WHERE id = $1`, [id, estimatedRows]);
+export async function markRunning(
+  client: pg.Client,
+  id: number,
+  estimatedRows: number | null,
+): Promise<void> {
+  await client.query(
+    `UPDATE ${STATE_TABLE} SET status = 'running', started_at = coalesce(started_at, now()), estimated_rows = $2, updated_at = now() WHERE id = $1`,
+    [id, estimatedRows],
+  );
 }
 
-export async function saveProgress(client: pg.Client, id: number, cursor: readonly string[], rowsPublished: number): Promise<void> {
-  await client.query(`UPDATE ${STATE_TABLE} SET cursor = $2::jsonb, rows_published = $3, updated_at = now() WHERE id = $1`, [id, JSON.stringify(cursor), rowsPublished]);
+export async function saveProgress(
+  client: pg.Client,
+  id: number,
+  cursor: readonly string[],
+  rowsPublished: number,
+): Promise<void> {
+  await client.query(
+    `UPDATE ${STATE_TABLE} SET cursor = $2::jsonb, rows_published = $3, updated_at = now() WHERE id = $1`,
+    [id, JSON.stringify(cursor), rowsPublished],
+  );
 }
 
 export async function markDone(client: pg.Client, id: number, rowsPublished: number): Promise<void> {
-  await client.query(`UPDATE ${STATE_TABLE} SET status = 'done', rows_published = $2, updated_at = now(), finished_at = now() WHERE id = $1`, [id, rowsPublished]);
+  await client.query(
+    `UPDATE ${STATE_TABLE} SET status = 'done', rows_published = $2, updated_at = now(), finished_at = now() WHERE id = $1`,
+    [id, rowsPublished],
+  );
 }
 
 export async function markFailed(client: pg.Client, id: number, error: string): Promise<void> {
-  await client.query(`UPDATE ${STATE_TABLE} SET status = 'failed', error = $2, updated_at = now(), finished_at = now() WHERE id = $1`, [id, error]);
+  await client.query(
+    `UPDATE ${STATE_TABLE} SET status = 'failed', error = $2, updated_at = now(), finished_at = now() WHERE id = $1`,
+    [id, error],
+  );
 }
 
 /** Whether the request is still running (an operator may have set it failed to cancel it). */
 export async function isRunning(client: pg.Client, id: number): Promise<boolean> {
-  const result = await client.query<{ status: string }>(`SELECT status FROM ${STATE_TABLE} WHERE id = $1`, [id]);
+  const result = await client.query<{ status: string }>(`SELECT status FROM ${STATE_TABLE} WHERE id = $1`, [
+    id,
+  ]);
   return result.rows[0]?.status === 'running';
 }

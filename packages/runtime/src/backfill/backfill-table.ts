@@ -10,7 +10,14 @@
  * key of deletes under DEFAULT, in the whole old row under FULL).
  */
 import type pg from 'pg';
-import { configError, quoteIdent, type ChunkTable, type RelationColumn, type RelationMessage, type ReplicaIdentity } from '@wal2nats/core';
+import {
+  configError,
+  quoteIdent,
+  type ChunkTable,
+  type RelationColumn,
+  type RelationMessage,
+  type ReplicaIdentity,
+} from '@wal2nats/core';
 
 export interface BackfillTable extends ChunkTable {
   readonly relation: RelationMessage;
@@ -24,7 +31,13 @@ export function tableLabel(schema: string, table: string): string {
   return `${plain(schema)}.${plain(table)}`;
 }
 
-export async function describeBackfillTable(client: pg.Client, publication: string, schema: string, table: string, serverVersionNum: number): Promise<BackfillTable> {
+export async function describeBackfillTable(
+  client: pg.Client,
+  publication: string,
+  schema: string,
+  table: string,
+  serverVersionNum: number,
+): Promise<BackfillTable> {
   const label = tableLabel(schema, table);
   const found = await client.query<{ relid: string; identity: string; estimate: string | null }>(
     `SELECT c.oid::int8 AS relid, c.relreplident::text AS identity,
@@ -36,7 +49,11 @@ export async function describeBackfillTable(client: pg.Client, publication: stri
   const row = found.rows[0];
   if (!row) {
     const db = (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
-    throw configError('table', `there is no table ${label} in the database ${db}`, 'check the name (schema.table, case-sensitive; quote a name that holds a dot or capitals: "Sales Team"."order.items")');
+    throw configError(
+      'table',
+      `there is no table ${label} in the database ${db}`,
+      'check the name (schema.table, case-sensitive; quote a name that holds a dot or capitals: "Sales Team"."order.items")',
+    );
   }
   const v15 = serverVersionNum >= 150000;
   const published = await client.query<{ attnames: string[] | null; rowfilter: string | null }>(
@@ -47,12 +64,27 @@ export async function describeBackfillTable(client: pg.Client, publication: stri
   if (published.rows.length === 0) {
     const exists = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication]);
     if (!exists.rowCount) {
-      throw configError('publication', `the publication "${publication}" does not exist`, 'start wal2nats run once (it creates the publication), or name the one it uses with --publication');
+      throw configError(
+        'publication',
+        `the publication "${publication}" does not exist`,
+        'start wal2nats run once (it creates the publication), or name the one it uses with --publication',
+      );
     }
-    throw configError('table', `the table ${label} is not in the publication "${publication}", so its changes are not streamed and its rows cannot be backfilled`, `add it: ALTER PUBLICATION ${quoteIdent(publication)} ADD TABLE ${quoteIdent(schema)}.${quoteIdent(table)};`);
+    throw configError(
+      'table',
+      `the table ${label} is not in the publication "${publication}", so its changes are not streamed and its rows cannot be backfilled`,
+      `add it: ALTER PUBLICATION ${quoteIdent(publication)} ADD TABLE ${quoteIdent(schema)}.${quoteIdent(table)};`,
+    );
   }
   const { attnames, rowfilter } = published.rows[0]!;
-  const columns = await client.query<{ name: string; type: string; typmod: number; sqltype: string; pk: number | null; ri: number | null }>(
+  const columns = await client.query<{
+    name: string;
+    type: string;
+    typmod: number;
+    sqltype: string;
+    pk: number | null;
+    ri: number | null;
+  }>(
     `SELECT a.attname AS name, a.atttypid::int8 AS type, a.atttypmod AS typmod, format_type(a.atttypid, a.atttypmod) AS sqltype,
             (SELECT array_position(i.indkey::int2[], a.attnum) FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary) AS pk,
             (SELECT array_position(i.indkey::int2[], a.attnum) FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisreplident) AS ri
@@ -65,15 +97,23 @@ export async function describeBackfillTable(client: pg.Client, publication: stri
   const rows = columns.rows.filter((c) => wanted === null || wanted.has(c.name));
   const identity = row.identity as ReplicaIdentity;
   // The key flags pgoutput sets: the identity's columns (every column under FULL).
-  const isKey = (c: (typeof rows)[number]): boolean => (identity === 'f' ? true : identity === 'i' ? c.ri !== null : identity === 'd' ? c.pk !== null : false);
-  const relationColumns: RelationColumn[] = rows.map((c) => ({ name: c.name, typeOid: Number(c.type), typeMod: c.typmod, isKey: isKey(c) }));
+  const isKey = (c: (typeof rows)[number]): boolean =>
+    identity === 'f' ? true : identity === 'i' ? c.ri !== null : identity === 'd' ? c.pk !== null : false;
+  const relationColumns: RelationColumn[] = rows.map((c) => ({
+    name: c.name,
+    typeOid: Number(c.type),
+    typeMod: c.typmod,
+    isKey: isKey(c),
+  }));
   const position = identity === 'i' ? 'ri' : 'pk';
   const keyRows = rows.filter((c) => c[position] !== null).sort((a, b) => a[position]! - b[position]!);
   const keyCount = columns.rows.filter((c) => c[position] !== null).length;
   if (keyRows.length === 0 || keyRows.length !== keyCount) {
     throw configError(
       'table',
-      keyRows.length === 0 ? `the table ${label} has no primary key (nor a replica identity index) to read it by` : `the publication "${publication}" leaves out key columns of ${label}`,
+      keyRows.length === 0
+        ? `the table ${label} has no primary key (nor a replica identity index) to read it by`
+        : `the publication "${publication}" leaves out key columns of ${label}`,
       keyRows.length === 0
         ? `add one (ALTER TABLE ${quoteIdent(schema)}.${quoteIdent(table)} ADD PRIMARY KEY (...)), or name a unique index: ALTER TABLE ... REPLICA IDENTITY USING INDEX ...`
         : 'publish the key columns (the publication column list)',
@@ -87,6 +127,13 @@ export async function describeBackfillTable(client: pg.Client, publication: stri
     keyTypes: keyRows.map((c) => c.sqltype),
     rowFilter: rowfilter,
     estimate: row.estimate === null ? null : Number(row.estimate),
-    relation: { tag: 'relation', relationId: Number(row.relid), schema, name: table, replicaIdentity: identity, columns: relationColumns },
+    relation: {
+      tag: 'relation',
+      relationId: Number(row.relid),
+      schema,
+      name: table,
+      replicaIdentity: identity,
+      columns: relationColumns,
+    },
   };
 }

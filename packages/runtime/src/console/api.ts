@@ -8,7 +8,10 @@
 
 /** An answer that was not 2xx; `status` lets a caller tell "gone" (404) or "who are you" (401). */
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
     this.name = 'ApiError';
   }
@@ -34,7 +37,10 @@ export function whenUnauthorized(fn: () => void): void {
 
 export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
   const token = storedToken();
-  const headers: Record<string, string> = { accept: 'application/json', ...(init.headers as Record<string, string> | undefined) };
+  const headers: Record<string, string> = {
+    accept: 'application/json',
+    ...(init.headers as Record<string, string> | undefined),
+  };
   if (token !== null) headers.authorization = `Bearer ${token}`;
   const res = await fetch(path, { cache: 'no-store', ...init, headers });
   const text = await res.text();
@@ -54,5 +60,9 @@ export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
 
 /** A JSON POST: the server takes state-changing requests only as application/json. */
 export function post<T>(path: string, body: unknown = {}): Promise<T> {
-  return api<T>(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return api<T>(path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 }

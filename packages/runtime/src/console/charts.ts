@@ -17,7 +17,12 @@ const W = 300;
 const H = 56;
 const drawn = new WeakMap<Element, Drawn>();
 
-export function drawChart(id: string, times: readonly number[], series: readonly Series[], format: (value: number | null) => string): void {
+export function drawChart(
+  id: string,
+  times: readonly number[],
+  series: readonly Series[],
+  format: (value: number | null) => string,
+): void {
   const el = $<SVGSVGElement>(`c-${id}`);
   el.setAttribute('viewBox', `0 0 ${W} ${H}`);
   el.setAttribute('preserveAspectRatio', 'none');

@@ -8,7 +8,16 @@
 import { hookChart } from './charts.js';
 import { $ } from './dom.js';
 import { ago } from './format.js';
-import { closeMessage, loadDetail, loadRows, navigation, onRefresh, retry, selectTab, setTableFilter } from './messages-view.js';
+import {
+  closeMessage,
+  loadDetail,
+  loadRows,
+  navigation,
+  onRefresh,
+  retry,
+  selectTab,
+  setTableFilter,
+} from './messages-view.js';
 import { renderOverview } from './overview-view.js';
 import { api, ApiError, whenUnauthorized } from './api.js';
 import type { MessageState } from '../messages/message-view.js';
@@ -24,8 +33,10 @@ function updateLiveState(): void {
   el.classList.toggle('paused', !state.live);
   el.classList.toggle('stale', state.live && state.failedPolls > 1);
   if (!state.live) label.textContent = 'paused';
-  else if (state.failedPolls > 1) label.textContent = `cannot reach wal2nats${state.lastOkAt ? ` · last data ${ago(new Date(state.lastOkAt).toISOString())}` : ''}`;
-  else if (state.lastOkAt) label.textContent = `live · updated ${ago(new Date(state.lastOkAt).toISOString())}`;
+  else if (state.failedPolls > 1)
+    label.textContent = `cannot reach wal2nats${state.lastOkAt ? ` · last data ${ago(new Date(state.lastOkAt).toISOString())}` : ''}`;
+  else if (state.lastOkAt)
+    label.textContent = `live · updated ${ago(new Date(state.lastOkAt).toISOString())}`;
 }
 
 async function poll(): Promise<void> {
@@ -41,7 +52,8 @@ async function poll(): Promise<void> {
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return; // the token dialog is open
     state.failedPolls++;
-    if (state.failedPolls === 2) toast(`Cannot reach wal2nats: ${error instanceof Error ? error.message : String(error)}`, true);
+    if (state.failedPolls === 2)
+      toast(`Cannot reach wal2nats: ${error instanceof Error ? error.message : String(error)}`, true);
   } finally {
     state.polling = false;
     updateLiveState();
@@ -64,7 +76,9 @@ function init(): void {
   for (const b of document.querySelectorAll('.tab')) {
     b.addEventListener('click', () => selectTab(b.getAttribute('data-state') as MessageState, true));
   }
-  $<HTMLSelectElement>('table-filter').addEventListener('change', (e) => setTableFilter((e.target as HTMLSelectElement).value));
+  $<HTMLSelectElement>('table-filter').addEventListener('change', (e) =>
+    setTableFilter((e.target as HTMLSelectElement).value),
+  );
   $('retry-all').addEventListener('click', () => void retry(null));
   $('detail-retry').addEventListener('click', () => {
     if (state.detail) void retry(state.detail.id, state.detail.table);
@@ -73,7 +87,10 @@ function init(): void {
   $('scrim').addEventListener('click', closeMessage);
   $('detail-copy').addEventListener('click', () => {
     if (!state.detail) return;
-    navigator.clipboard.writeText(state.detail.body).then(() => toast('Body copied'), () => toast('The browser refused the clipboard', true));
+    navigator.clipboard.writeText(state.detail.body).then(
+      () => toast('Body copied'),
+      () => toast('The browser refused the clipboard', true),
+    );
   });
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && state.openId) closeMessage();

@@ -21,10 +21,15 @@ export interface Props {
   readonly text?: string;
   readonly title?: string;
   readonly style?: Partial<CSSStyleDeclaration>;
-  readonly [attribute: string]: string | number | boolean | null | undefined | Listener | Partial<CSSStyleDeclaration>;
+  readonly [attribute: string]:
+    string | number | boolean | null | undefined | Listener | Partial<CSSStyleDeclaration>;
 }
 
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props?: Props | null, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props?: Props | null,
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(props ?? {})) {
     if (value === null || value === undefined || value === false) continue;
@@ -45,7 +50,11 @@ export function append(el: Node, child: Child): void {
     for (const c of child as readonly Child[]) append(el, c);
     return;
   }
-  el.appendChild(typeof child === 'string' || typeof child === 'number' ? document.createTextNode(String(child)) : (child as Node));
+  el.appendChild(
+    typeof child === 'string' || typeof child === 'number'
+      ? document.createTextNode(String(child))
+      : (child as Node),
+  );
 }
 
 /** Replaces the children of `el`. */
@@ -54,7 +63,10 @@ export function replace(el: Node, ...children: Child[]): void {
   append(el, children);
 }
 
-export function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Readonly<Record<string, string | number>> = {}): SVGElementTagNameMap[K] {
+export function svg<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs: Readonly<Record<string, string | number>> = {},
+): SVGElementTagNameMap[K] {
   const el = document.createElementNS('http://www.w3.org/2000/svg', tag);
   for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
   return el;

@@ -26,16 +26,22 @@ export function askForToken(onAccepted: () => void): void {
     const token = $<HTMLInputElement>('token-input').value.trim();
     if (token === '') return;
     storeToken(token);
-    api('/api/overview').then(() => {
-      form.removeEventListener('submit', submit);
-      open = false;
-      $<HTMLInputElement>('token-input').value = '';
-      $('token-dialog').classList.add('hidden');
-      onAccepted();
-    }, (error: unknown) => {
-      storeToken(null);
-      $('token-error').textContent = error instanceof ApiError && error.status === 401 ? 'That token is not accepted.' : `Cannot check the token: ${error instanceof Error ? error.message : String(error)}`;
-    });
+    api('/api/overview').then(
+      () => {
+        form.removeEventListener('submit', submit);
+        open = false;
+        $<HTMLInputElement>('token-input').value = '';
+        $('token-dialog').classList.add('hidden');
+        onAccepted();
+      },
+      (error: unknown) => {
+        storeToken(null);
+        $('token-error').textContent =
+          error instanceof ApiError && error.status === 401
+            ? 'That token is not accepted.'
+            : `Cannot check the token: ${error instanceof Error ? error.message : String(error)}`;
+      },
+    );
   };
   form.addEventListener('submit', submit);
 }

@@ -22,7 +22,17 @@
  */
 import { hostname } from 'node:os';
 import pg from 'pg';
-import { ErrorCode, Wal2NatsError, holderFingerprint, holderMismatch, holderName, parseHolderName, quoteIdent, type Config, type SlotHolder } from '@wal2nats/core';
+import {
+  ErrorCode,
+  Wal2NatsError,
+  holderFingerprint,
+  holderMismatch,
+  holderName,
+  parseHolderName,
+  quoteIdent,
+  type Config,
+  type SlotHolder,
+} from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
 import { mapPostgresError } from '../postgres/pg-errors.js';
 import { clientConfig, userOf } from '../postgres/client-config.js';
@@ -84,7 +94,11 @@ export class SlotLease {
 
   /** The replication connection's settings: our holder name, and the per-session timeout that ends a frozen holder's session. */
   replicationConfig(base: pg.ClientConfig): pg.ClientConfig {
-    return { ...base, application_name: this.applicationName, options: `${base.options ?? ''} -c wal_sender_timeout=${WAL_SENDER_TIMEOUT_MS}`.trim() };
+    return {
+      ...base,
+      application_name: this.applicationName,
+      options: `${base.options ?? ''} -c wal_sender_timeout=${WAL_SENDER_TIMEOUT_MS}`.trim(),
+    };
   }
 
   get isActive(): boolean {
@@ -92,7 +106,12 @@ export class SlotLease {
   }
 
   status(): RoleStatus {
-    return { role: this.role, since: new Date(this.since).toISOString(), active: this.activeHolder, applicationName: this.applicationName };
+    return {
+      role: this.role,
+      since: new Date(this.since).toISOString(),
+      active: this.activeHolder,
+      applicationName: this.applicationName,
+    };
   }
 
   /**
@@ -109,7 +128,7 @@ export class SlotLease {
         throw new Wal2NatsError(
           ErrorCode.PgSlotMismatch,
           `the replication slot "${this.config.slot}" does not exist any more`,
-          'someone dropped it, or a Postgres failover lost it (docs/operations.md). wal2nats does not create a new slot on its own here: the changes between the old slot\'s position and a new one would be missing without a trace. Find out what happened; restarting wal2nats creates a new slot from the current position',
+          "someone dropped it, or a Postgres failover lost it (docs/operations.md). wal2nats does not create a new slot on its own here: the changes between the old slot's position and a new one would be missing without a trace. Find out what happened; restarting wal2nats creates a new slot from the current position",
         );
       }
       if (!state.active) return state.confirmedFlushLsn ?? '0/0';
@@ -147,7 +166,11 @@ export class SlotLease {
     this.publishLease.extendTo(requestedAtMs + WAL_SENDER_TIMEOUT_MS - LEASE_MARGIN_MS);
     const previous = this.role === 'standby' ? this.activeHolder : null;
     this.setRole('active', { host: this.me.host, pid: this.me.pid });
-    if (previous !== null || this.lastWaitNote !== '') this.log.info('taking over: this process streams from the slot now', { slot: this.config.slot, ...(previous ? { previous_host: previous.host, previous_pid: previous.pid } : {}) });
+    if (previous !== null || this.lastWaitNote !== '')
+      this.log.info('taking over: this process streams from the slot now', {
+        slot: this.config.slot,
+        ...(previous ? { previous_host: previous.host, previous_pid: previous.pid } : {}),
+      });
     this.lastWaitNote = '';
     if (this.renewTimer) clearInterval(this.renewTimer);
     this.renewTimer = setInterval(() => void this.renew(onLost), RENEW_INTERVAL_MS);
@@ -173,7 +196,9 @@ export class SlotLease {
   private async renew(onLost: (reason: string) => void): Promise<void> {
     // Checked before anything else: a process that wakes from a freeze runs its timers first.
     if (!this.publishLease.mayPublish()) {
-      onLost(`no proof for ${WAL_SENDER_TIMEOUT_MS - LEASE_MARGIN_MS} ms that Postgres still keeps our session (this process was frozen, or cut off from Postgres)`);
+      onLost(
+        `no proof for ${WAL_SENDER_TIMEOUT_MS - LEASE_MARGIN_MS} ms that Postgres still keeps our session (this process was frozen, or cut off from Postgres)`,
+      );
       return;
     }
     if (this.renewing) return;
@@ -185,7 +210,8 @@ export class SlotLease {
       if (state === null) return onLost('the slot is gone');
       const holder = state.active ? parseHolderName(state.holderName) : null;
       if (state.holderName === this.applicationName) {
-        if (state.replyTimeMs !== null) this.publishLease.extendTo(state.replyTimeMs + WAL_SENDER_TIMEOUT_MS - LEASE_MARGIN_MS);
+        if (state.replyTimeMs !== null)
+          this.publishLease.extendTo(state.replyTimeMs + WAL_SENDER_TIMEOUT_MS - LEASE_MARGIN_MS);
         else if (state.walSenderDetailsHidden) {
           this.warnHiddenDetails();
           this.publishLease.extendTo(lastSignOfLife + WAL_SENDER_TIMEOUT_MS - LEASE_MARGIN_MS);
@@ -214,7 +240,10 @@ export class SlotLease {
   private refuseMismatch(holder: SlotHolder): void {
     const mismatch = holderMismatch(this.me, holder);
     if (mismatch === null) return;
-    const what = mismatch === 'publication' ? `another --publication (ours: "${this.config.publication}")` : 'other options that change the subjects or what is published (--subject-prefix, --database-name, --message-kind, --tables, --exclude-tables, --actions, --jetstream)';
+    const what =
+      mismatch === 'publication'
+        ? `another --publication (ours: "${this.config.publication}")`
+        : 'other options that change the subjects or what is published (--subject-prefix, --database-name, --message-kind, --tables, --exclude-tables, --actions, --jetstream)';
     throw new Wal2NatsError(
       ErrorCode.ConfigInvalid,
       `the slot "${this.config.slot}" is streamed by wal2nats on ${holder.host} (pid ${holder.pid}) with ${what}; a standby must publish exactly what the active one publishes`,
@@ -227,8 +256,17 @@ export class SlotLease {
     const note = holder ? `${holder.host}/${holder.pid}` : `foreign/${foreignPid}`;
     if (note === this.lastWaitNote) return;
     this.lastWaitNote = note;
-    if (holder) this.log.info('standing by: another wal2nats streams from the slot', { slot: this.config.slot, active_host: holder.host, active_pid: holder.pid });
-    else this.log.info('the slot is in use by a process that is not wal2nats; waiting for it to be released', { slot: this.config.slot, pid: foreignPid ?? null });
+    if (holder)
+      this.log.info('standing by: another wal2nats streams from the slot', {
+        slot: this.config.slot,
+        active_host: holder.host,
+        active_pid: holder.pid,
+      });
+    else
+      this.log.info('the slot is in use by a process that is not wal2nats; waiting for it to be released', {
+        slot: this.config.slot,
+        pid: foreignPid ?? null,
+      });
   }
 
   private setRole(role: Role, active: { host: string; pid: number } | null): void {
@@ -241,7 +279,9 @@ export class SlotLease {
     try {
       if (!this.client) {
         const client = new pg.Client(clientConfig(this.config));
-        client.on('error', () => { if (this.client === client) this.client = null; });
+        client.on('error', () => {
+          if (this.client === client) this.client = null;
+        });
         this.client = client;
         await client.connect();
       }

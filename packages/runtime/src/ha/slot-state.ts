@@ -26,7 +26,14 @@ export interface SlotState {
 
 /** The slot's state, or null when the slot does not exist. */
 export async function readSlotState(client: pg.Client, slot: string): Promise<SlotState | null> {
-  const result = await client.query<{ active: boolean; active_pid: number | null; application_name: string | null; confirmed_flush_lsn: string | null; reply_ms: string | null; details_hidden: boolean }>(
+  const result = await client.query<{
+    active: boolean;
+    active_pid: number | null;
+    application_name: string | null;
+    confirmed_flush_lsn: string | null;
+    reply_ms: string | null;
+    details_hidden: boolean;
+  }>(
     `SELECT s.active, s.active_pid, r.application_name, s.confirmed_flush_lsn::text AS confirmed_flush_lsn,
             (extract(epoch FROM r.reply_time) * 1000)::text AS reply_ms,
             (r.pid IS NOT NULL AND r.state IS NULL) AS details_hidden

@@ -37,8 +37,19 @@ describe('runningBackfills', () => {
       reader: async () => null,
       shards: async () => [],
       readiness: async () => ({ ready: true, reasons: [] }),
-      info: () => ({ database: 'shop', slot: 's', publication: 'p', subjectPrefix: 'sequin', natsServers: [], jetstream: false, maxBackoffMs: 1000, tablesWithoutIdentity: [] }),
+      info: () => ({
+        database: 'shop',
+        slot: 's',
+        publication: 'p',
+        subjectPrefix: 'sequin',
+        natsServers: [],
+        jetstream: false,
+        maxBackoffMs: 1000,
+        tablesWithoutIdentity: [],
+      }),
     });
-    assert.deepEqual((await sampler.overview()).backfills, [{ table: 'public.people', rows: 700, estimated: null }]);
+    assert.deepEqual((await sampler.overview()).backfills, [
+      { table: 'public.people', rows: 700, estimated: null },
+    ]);
   });
 });

@@ -23,6 +23,10 @@ export function runningBackfills(metrics: MetricsJson): BackfillOverview[] {
     .filter(([, value]) => value > 0)
     .map(([table]) => {
       const estimate = estimated.get(table);
-      return { table, rows: rows.get(table) ?? 0, estimated: estimate === undefined || estimate < 0 ? null : estimate };
+      return {
+        table,
+        rows: rows.get(table) ?? 0,
+        estimated: estimate === undefined || estimate < 0 ? null : estimate,
+      };
     });
 }

@@ -20,7 +20,8 @@ export function consoleScripts(): ReadonlyMap<string, string> {
   } catch {
     names = [];
   }
-  if (!names.includes('console.js')) throw new Error(`the console's script is missing from ${ASSET_DIR.pathname}: run pnpm build`);
+  if (!names.includes('console.js'))
+    throw new Error(`the console's script is missing from ${ASSET_DIR.pathname}: run pnpm build`);
   cached = new Map(names.map((name) => [name, readFileSync(new URL(name, ASSET_DIR), 'utf8')]));
   return cached;
 }

@@ -4,7 +4,8 @@
  * by `tsc` with the rest (console-assets.ts serves them). The page reads `/api/overview` and
  * `/api/messages` every 2 s and posts `/api/messages/retry`.
  */
-const ICON = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Crect width='32' height='32' rx='8' fill='%235b8cff'/%3E%3Cpath d='M7 20c3-8 6-8 9 0s6 8 9 0' stroke='white' stroke-width='3' fill='none' stroke-linecap='round'/%3E%3C/svg%3E";
+const ICON =
+  "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Crect width='32' height='32' rx='8' fill='%235b8cff'/%3E%3Cpath d='M7 20c3-8 6-8 9 0s6 8 9 0' stroke='white' stroke-width='3' fill='none' stroke-linecap='round'/%3E%3C/svg%3E";
 
 const KPI = (id: string, title: string, unit: string): string => `
       <article class="kpi" id="kpi-${id}">

@@ -28,19 +28,37 @@ export interface HttpAccessView {
 }
 
 /** No token, loopback only, nothing hidden: the defaults. */
-export const OPEN_ACCESS: HttpAccess = { tokenDigest: null, protectMetrics: false, allowedHosts: [], hideRowData: false, exposedWithoutToken: false };
+export const OPEN_ACCESS: HttpAccess = {
+  tokenDigest: null,
+  protectMetrics: false,
+  allowedHosts: [],
+  hideRowData: false,
+  exposedWithoutToken: false,
+};
 
 const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
 
-export function httpAccessFromConfig(config: Config, readFile: (path: string) => string = (path) => readFileSync(path, 'utf8')): HttpAccess {
+export function httpAccessFromConfig(
+  config: Config,
+  readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): HttpAccess {
   let token = config.httpToken ?? null;
   if (config.httpTokenFile !== undefined) {
     token = readHttpTokenFile(config.httpTokenFile, readFile);
     if (token.length < MIN_HTTP_TOKEN_LENGTH) {
-      throw configError('http-token-file', `the token in ${config.httpTokenFile} is shorter than ${MIN_HTTP_TOKEN_LENGTH} characters`, 'generate one with: openssl rand -hex 32');
+      throw configError(
+        'http-token-file',
+        `the token in ${config.httpTokenFile} is shorter than ${MIN_HTTP_TOKEN_LENGTH} characters`,
+        'generate one with: openssl rand -hex 32',
+      );
     }
   }
-  const allowedHosts = [config.httpHost, ...config.httpAllowedHosts].map((host) => host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1'));
+  const allowedHosts = [config.httpHost, ...config.httpAllowedHosts].map((host) =>
+    host
+      .trim()
+      .toLowerCase()
+      .replace(/^\[(.*)\]$/, '$1'),
+  );
   return {
     tokenDigest: token === null ? null : digest(token),
     protectMetrics: config.httpProtectMetrics,
@@ -51,12 +69,19 @@ export function httpAccessFromConfig(config: Config, readFile: (path: string) =>
 }
 
 /** The token in a --http-token-file (one trailing newline dropped); the error names the file, never its content. */
-export function readHttpTokenFile(path: string, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): string {
+export function readHttpTokenFile(
+  path: string,
+  readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+): string {
   try {
     return readFile(path).replace(/\r?\n$/, '');
   } catch (error) {
     const reason = error instanceof Error && 'code' in error ? String(error.code) : 'unreadable';
-    throw configError('http-token-file', `cannot read ${path} (${reason})`, 'give a file that holds the token, e.g. from openssl rand -hex 32');
+    throw configError(
+      'http-token-file',
+      `cannot read ${path} (${reason})`,
+      'give a file that holds the token, e.g. from openssl rand -hex 32',
+    );
   }
 }
 

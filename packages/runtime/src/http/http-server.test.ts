@@ -13,7 +13,8 @@ let ready = true;
 
 const handlers: HttpHandlers = {
   metrics: async () => ({ contentType: 'text/plain; version=0.0.4', body: 'wal2nats_up 1\n' }),
-  readiness: async () => (ready ? { ready: true, reasons: [] } : { ready: false, reasons: ['shard 0 is not connected to NATS'] }),
+  readiness: async () =>
+    ready ? { ready: true, reasons: [] } : { ready: false, reasons: ['shard 0 is not connected to NATS'] },
   overview: async () => ({ ready }) as never,
   messages: async (query) => {
     calls.messages.push(query);
@@ -21,7 +22,12 @@ const handlers: HttpHandlers = {
   },
   message: async (id) => {
     if (id !== 'a:b:1:2') throw new HttpError(404, `no message ${id}`);
-    return { id, body: '{"record":{"email":"ann@example.com"},"changes":null,"action":"insert","metadata":{"record_pks":["1"]}}', body_truncated: false, body_length: 99 } as never;
+    return {
+      id,
+      body: '{"record":{"email":"ann@example.com"},"changes":null,"action":"insert","metadata":{"record_pks":["1"]}}',
+      body_truncated: false,
+      body_length: 99,
+    } as never;
   },
   retry: async (body) => {
     calls.retry.push(body);
@@ -38,22 +44,48 @@ const guarded = new HttpServer(handlers);
 const metricsGuarded = new HttpServer(handlers);
 let guardedPort = 0;
 let metricsGuardedPort = 0;
-const accessOf = (flags: Record<string, string | boolean>) => httpAccessFromConfig(resolveConfig({ flags: { 'postgres-url': 'postgres://u@h/db', ...flags }, env: {} }));
+const accessOf = (flags: Record<string, string | boolean>) =>
+  httpAccessFromConfig(resolveConfig({ flags: { 'postgres-url': 'postgres://u@h/db', ...flags }, env: {} }));
 
 before(async () => {
   port = (await server.listen('127.0.0.1', 0)).port;
   base = `http://127.0.0.1:${port}`;
-  guardedPort = (await guarded.listen('127.0.0.1', 0, accessOf({ 'http-token': TOKEN, 'http-allowed-hosts': 'wal2nats.internal', 'http-hide-row-data': true }))).port;
-  metricsGuardedPort = (await metricsGuarded.listen('127.0.0.1', 0, accessOf({ 'http-token': TOKEN, 'http-protect-metrics': true }))).port;
+  guardedPort = (
+    await guarded.listen(
+      '127.0.0.1',
+      0,
+      accessOf({
+        'http-token': TOKEN,
+        'http-allowed-hosts': 'wal2nats.internal',
+        'http-hide-row-data': true,
+      }),
+    )
+  ).port;
+  metricsGuardedPort = (
+    await metricsGuarded.listen(
+      '127.0.0.1',
+      0,
+      accessOf({ 'http-token': TOKEN, 'http-protect-metrics': true }),
+    )
+  ).port;
 });
 after(() => Promise.all([server.close(), guarded.close(), metricsGuarded.close()]));
 
 /** A request with any headers, Host and Origin included (fetch would not send a Host of our choosing). */
-function call(to: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+function call(
+  to: number,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: '127.0.0.1', port: to, method, path, headers }, (res) => {
       let text = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
+      res
+        .setEncoding('utf8')
+        .on('data', (chunk: string) => (text += chunk))
+        .on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
     });
     req.on('error', reject);
     req.end(body);
@@ -68,7 +100,10 @@ describe('HTTP endpoints', () => {
     ready = false;
     const response = await fetch(`${base}/readyz`);
     assert.equal(response.status, 503);
-    assert.deepEqual(await response.json(), { status: 'not ready', reasons: ['shard 0 is not connected to NATS'] });
+    assert.deepEqual(await response.json(), {
+      status: 'not ready',
+      reasons: ['shard 0 is not connected to NATS'],
+    });
     ready = true;
     assert.equal((await fetch(`${base}/readyz`)).status, 200);
     assert.equal((await fetch(`${base}/readyz`, { method: 'HEAD' })).status, 200);
@@ -92,19 +127,40 @@ describe('HTTP endpoints', () => {
   });
 
   it('takes retry only as a JSON POST (no cross-site form can press it)', async () => {
-    const form = await fetch(`${base}/api/messages/retry`, { method: 'POST', body: 'id=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const form = await fetch(`${base}/api/messages/retry`, {
+      method: 'POST',
+      body: 'id=x',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     assert.equal(form.status, 415);
     const bare = await fetch(`${base}/api/messages/retry`, { method: 'POST' });
     assert.equal(bare.status, 415);
     assert.equal(calls.retry.length, 0);
     const get = await fetch(`${base}/api/messages/retry`);
     assert.equal(get.status, 404);
-    const all = await fetch(`${base}/api/messages/retry`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    const all = await fetch(`${base}/api/messages/retry`, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
     assert.equal(all.status, 200);
-    const one = await fetch(`${base}/api/messages/retry`, { method: 'POST', body: '{"id":"x"}', headers: { 'content-type': 'application/json; charset=utf-8' } });
+    const one = await fetch(`${base}/api/messages/retry`, {
+      method: 'POST',
+      body: '{"id":"x"}',
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+    });
     assert.deepEqual(await one.json(), { retried: 1 });
     assert.deepEqual(calls.retry, [{}, { id: 'x' }]);
-    assert.equal((await fetch(`${base}/metrics`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })).status, 405);
+    assert.equal(
+      (
+        await fetch(`${base}/metrics`, {
+          method: 'POST',
+          body: '{}',
+          headers: { 'content-type': 'application/json' },
+        })
+      ).status,
+      405,
+    );
   });
 
   it('serves the console page with a strict CSP and its script and styles from the same origin', async () => {
@@ -134,9 +190,13 @@ describe('HTTP endpoints', () => {
       seen.add(name);
       const response = await fetch(`${base}/console/${name}`);
       assert.equal(response.status, 200, `/console/${name}`);
-      for (const match of (await response.text()).matchAll(/^import .* from '\.\/([^']+)';$/gm)) pending.push(match[1]!);
+      for (const match of (await response.text()).matchAll(/^import .* from '\.\/([^']+)';$/gm))
+        pending.push(match[1]!);
     }
-    assert.ok(seen.has('dom.js') && seen.has('messages-view.js'), `the console's modules are served: ${[...seen].join(', ')}`);
+    assert.ok(
+      seen.has('dom.js') && seen.has('messages-view.js'),
+      `the console's modules are served: ${[...seen].join(', ')}`,
+    );
     assert.equal((await fetch(`${base}/console/..%2Fhttp%2Fhttp-server.js`)).status, 404);
     assert.equal((await fetch(`${base}/console/tsconfig.tsbuildinfo`)).status, 404);
   });
@@ -154,13 +214,41 @@ describe('HTTP guards without a token (loopback)', () => {
 
   it('refuses a cross-site POST and retries nothing: foreign or null Origin, or text/plain', async () => {
     const before = calls.retry.length;
-    const textPlain = await call(port, 'POST', '/api/messages/retry', { origin: 'https://evil.example', 'content-type': 'text/plain' }, '{}');
+    const textPlain = await call(
+      port,
+      'POST',
+      '/api/messages/retry',
+      { origin: 'https://evil.example', 'content-type': 'text/plain' },
+      '{}',
+    );
     assert.equal(textPlain.status, 403);
-    assert.equal((await call(port, 'POST', '/api/messages/retry', { origin: 'https://evil.example', ...json }, '{}')).status, 403);
-    assert.equal((await call(port, 'POST', '/api/messages/retry', { origin: 'null', ...json }, '{}')).status, 403);
-    assert.equal((await call(port, 'POST', '/api/messages/retry', { origin: `http://127.0.0.1:${port}`, 'content-type': 'text/plain' }, '{}')).status, 415);
+    assert.equal(
+      (await call(port, 'POST', '/api/messages/retry', { origin: 'https://evil.example', ...json }, '{}'))
+        .status,
+      403,
+    );
+    assert.equal(
+      (await call(port, 'POST', '/api/messages/retry', { origin: 'null', ...json }, '{}')).status,
+      403,
+    );
+    assert.equal(
+      (
+        await call(
+          port,
+          'POST',
+          '/api/messages/retry',
+          { origin: `http://127.0.0.1:${port}`, 'content-type': 'text/plain' },
+          '{}',
+        )
+      ).status,
+      415,
+    );
     assert.equal(calls.retry.length, before, 'nothing was retried');
-    assert.equal((await call(port, 'POST', '/api/messages/retry', { origin: `http://127.0.0.1:${port}`, ...json }, '{}')).status, 200);
+    assert.equal(
+      (await call(port, 'POST', '/api/messages/retry', { origin: `http://127.0.0.1:${port}`, ...json }, '{}'))
+        .status,
+      200,
+    );
     assert.equal(calls.retry.length, before + 1);
   });
 });
@@ -171,16 +259,26 @@ describe('HTTP guards with a token', () => {
       const none = await call(guardedPort, 'GET', path);
       assert.equal(none.status, 401, path);
       assert.match(String(none.headers['www-authenticate']), /^Bearer/);
-      assert.equal((await call(guardedPort, 'GET', path, { authorization: `Bearer ${TOKEN.slice(0, -1)}0` })).status, 401, path);
+      assert.equal(
+        (await call(guardedPort, 'GET', path, { authorization: `Bearer ${TOKEN.slice(0, -1)}0` })).status,
+        401,
+        path,
+      );
       const ok = await call(guardedPort, 'GET', path, bearer);
       assert.equal(ok.status, 200, path);
       assert.ok(!ok.text.includes(TOKEN) && !none.text.includes(TOKEN), path);
     }
-    assert.deepEqual(JSON.parse((await call(guardedPort, 'GET', '/api/overview', bearer)).text).http, { token_required: true, metrics_protected: false, row_data_hidden: true, exposed_without_token: false });
+    assert.deepEqual(JSON.parse((await call(guardedPort, 'GET', '/api/overview', bearer)).text).http, {
+      token_required: true,
+      metrics_protected: false,
+      row_data_hidden: true,
+      exposed_without_token: false,
+    });
   });
 
   it('keeps the page, probes and /metrics open by default, and /metrics behind the token when asked', async () => {
-    for (const path of ['/', '/console.css', '/console/console.js', '/healthz', '/readyz', '/metrics']) assert.equal((await call(guardedPort, 'GET', path)).status, 200, path);
+    for (const path of ['/', '/console.css', '/console/console.js', '/healthz', '/readyz', '/metrics'])
+      assert.equal((await call(guardedPort, 'GET', path)).status, 200, path);
     assert.equal((await call(metricsGuardedPort, 'GET', '/metrics')).status, 401);
     assert.equal((await call(metricsGuardedPort, 'GET', '/metrics', bearer)).status, 200);
     assert.equal((await call(metricsGuardedPort, 'GET', '/healthz')).status, 200);
@@ -188,10 +286,35 @@ describe('HTTP guards with a token', () => {
 
   it('takes a POST with the token whatever its Origin, and refuses one without the token', async () => {
     const before = calls.retry.length;
-    assert.equal((await call(guardedPort, 'POST', '/api/messages/retry', { origin: `http://127.0.0.1:${guardedPort}`, ...json }, '{}')).status, 401);
-    assert.equal((await call(guardedPort, 'POST', '/api/messages/retry', { origin: 'https://evil.example', 'content-type': 'text/plain' }, '{}')).status, 401);
+    assert.equal(
+      (
+        await call(
+          guardedPort,
+          'POST',
+          '/api/messages/retry',
+          { origin: `http://127.0.0.1:${guardedPort}`, ...json },
+          '{}',
+        )
+      ).status,
+      401,
+    );
+    assert.equal(
+      (
+        await call(
+          guardedPort,
+          'POST',
+          '/api/messages/retry',
+          { origin: 'https://evil.example', 'content-type': 'text/plain' },
+          '{}',
+        )
+      ).status,
+      401,
+    );
     assert.equal(calls.retry.length, before);
-    assert.equal((await call(guardedPort, 'POST', '/api/messages/retry', { ...bearer, ...json }, '{}')).status, 200);
+    assert.equal(
+      (await call(guardedPort, 'POST', '/api/messages/retry', { ...bearer, ...json }, '{}')).status,
+      200,
+    );
     assert.equal(calls.retry.length, before + 1);
   });
 

@@ -41,7 +41,8 @@ export interface HttpHandlers {
 }
 
 /** The console may only talk to its own origin; no inline script, nothing from elsewhere. */
-const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const CONSOLE_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 const MESSAGE_PATH = '/api/messages/';
 const SCRIPT_PATH = '/console/';
@@ -76,18 +77,25 @@ export class HttpServer {
       if (badHost) throw new HttpError(421, badHost);
       const authorized = presentsToken(this.access, req.headers.authorization);
       if (!authorized && this.needsToken(path)) {
-        throw new HttpError(401, `${path} needs the HTTP token: send the header Authorization: Bearer <token> (the token of --http-token or --http-token-file)`);
+        throw new HttpError(
+          401,
+          `${path} needs the HTTP token: send the header Authorization: Bearer <token> (the token of --http-token or --http-token-file)`,
+        );
       }
       if (req.method === 'POST') {
         const crossSite = authorized ? null : crossSiteProblem(req.headers);
         if (crossSite) throw new HttpError(403, crossSite);
-        if (path === '/api/messages/retry') return sendJson(res, 200, await this.handlers.retry(await readJsonBody(req)));
+        if (path === '/api/messages/retry')
+          return sendJson(res, 200, await this.handlers.retry(await readJsonBody(req)));
         throw new HttpError(405, `${path} does not take POST`);
       }
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'method not allowed');
       switch (path) {
         case '/':
-          return send(res, 200, 'text/html; charset=utf-8', CONSOLE_HTML, { 'content-security-policy': CONSOLE_CSP, 'referrer-policy': 'no-referrer' });
+          return send(res, 200, 'text/html; charset=utf-8', CONSOLE_HTML, {
+            'content-security-policy': CONSOLE_CSP,
+            'referrer-policy': 'no-referrer',
+          });
         case '/console.css':
           return send(res, 200, 'text/css; charset=utf-8', CONSOLE_CSS);
         case '/metrics': {
@@ -98,7 +106,11 @@ export class HttpServer {
           return sendJson(res, 200, { status: 'ok' });
         case '/readyz': {
           const readiness = await this.handlers.readiness();
-          return sendJson(res, readiness.ready ? 200 : 503, { status: readiness.ready ? 'ready' : 'not ready', reasons: readiness.reasons, ...(readiness.role ? { role: readiness.role } : {}) });
+          return sendJson(res, readiness.ready ? 200 : 503, {
+            status: readiness.ready ? 'ready' : 'not ready',
+            reasons: readiness.reasons,
+            ...(readiness.role ? { role: readiness.role } : {}),
+          });
         }
         case '/api/overview':
           return sendJson(res, 200, { ...(await this.handlers.overview()), http: accessView(this.access) });
@@ -106,20 +118,37 @@ export class HttpServer {
           return sendJson(res, 200, await this.handlers.messages(parseMessageQuery(url.searchParams)));
         default:
           if (path.startsWith(SCRIPT_PATH) && consoleScripts().has(path.slice(SCRIPT_PATH.length))) {
-            return send(res, 200, 'text/javascript; charset=utf-8', consoleScripts().get(path.slice(SCRIPT_PATH.length))!);
+            return send(
+              res,
+              200,
+              'text/javascript; charset=utf-8',
+              consoleScripts().get(path.slice(SCRIPT_PATH.length))!,
+            );
           }
           if (path.startsWith(MESSAGE_PATH) && path.length > MESSAGE_PATH.length) {
             const detail = await this.handlers.message(decodePathPart(path.slice(MESSAGE_PATH.length)));
             return sendJson(res, 200, this.access.hideRowData ? withoutRowValues(detail) : detail);
           }
-          throw new HttpError(404, 'not found; try /, /metrics, /healthz, /readyz, /api/overview or /api/messages?state=failing');
+          throw new HttpError(
+            404,
+            'not found; try /, /metrics, /healthz, /readyz, /api/overview or /api/messages?state=failing',
+          );
       }
     } catch (error) {
       const status = error instanceof HttpError ? error.status : 500;
       const message = errorMessage(error);
-      const headers: Record<string, string> = status === 405 ? { allow: path === '/api/messages/retry' ? 'POST' : 'GET, HEAD' } : status === 401 ? { 'www-authenticate': 'Bearer realm="wal2nats"' } : {};
+      const headers: Record<string, string> =
+        status === 405
+          ? { allow: path === '/api/messages/retry' ? 'POST' : 'GET, HEAD' }
+          : status === 401
+            ? { 'www-authenticate': 'Bearer realm="wal2nats"' }
+            : {};
       if (api || status !== 404) {
-        res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers });
+        res.writeHead(status, {
+          'content-type': 'application/json; charset=utf-8',
+          'cache-control': 'no-store',
+          ...headers,
+        });
         res.end(`${JSON.stringify({ error: message })}\n`);
       } else {
         send(res, status, 'text/plain; charset=utf-8', `${message}\n`);

@@ -130,7 +130,12 @@ export interface Overview {
   readonly tables: readonly TableOverview[];
   readonly shards: readonly ShardOverview[];
   readonly threads: readonly ThreadOverview[];
-  readonly process: { readonly pid: number; readonly node: string; readonly rss_bytes: number; readonly cpu_percent: number | null };
+  readonly process: {
+    readonly pid: number;
+    readonly node: string;
+    readonly rss_bytes: number;
+    readonly cpu_percent: number | null;
+  };
   /** Oldest first, every ~2 s. */
   readonly history: readonly OverviewPoint[];
 }
@@ -186,7 +191,9 @@ export class OverviewSampler {
 
   /** Takes a sample now (one at a time; a caller during one waits for it). */
   sample(): Promise<void> {
-    this.sampling ??= this.takeSample().finally(() => { this.sampling = null; });
+    this.sampling ??= this.takeSample().finally(() => {
+      this.sampling = null;
+    });
     return this.sampling;
   }
 
@@ -213,7 +220,9 @@ export class OverviewSampler {
     const [reader, shards, readiness] = await Promise.all([
       this.source.reader().catch(() => null),
       this.source.shards().catch(() => []),
-      this.source.readiness().catch((error: unknown): Readiness => ({ ready: false, reasons: [errorMessage(error)] })),
+      this.source
+        .readiness()
+        .catch((error: unknown): Readiness => ({ ready: false, reasons: [errorMessage(error)] })),
     ]);
     const now = Date.now();
     const latest = this.samples.at(-1);
@@ -223,19 +232,31 @@ export class OverviewSampler {
 
     const tables: TableOverview[] = [];
     if (latest) {
-      const names = new Set([...latest.publishedByTable.keys(), ...latest.retriesByTable.keys(), ...latest.backoffByTable.keys()]);
+      const names = new Set([
+        ...latest.publishedByTable.keys(),
+        ...latest.retriesByTable.keys(),
+        ...latest.backoffByTable.keys(),
+      ]);
       for (const table of names) {
         tables.push({
           table,
           published: latest.publishedByTable.get(table) ?? 0,
-          published_per_s: base ? rate(latest.publishedByTable.get(table) ?? 0, base.publishedByTable.get(table) ?? 0) : 0,
+          published_per_s: base
+            ? rate(latest.publishedByTable.get(table) ?? 0, base.publishedByTable.get(table) ?? 0)
+            : 0,
           by_action: latest.publishedByTableAction.get(table) ?? {},
           retries: latest.retriesByTable.get(table) ?? 0,
           backoff_seconds: latest.backoffByTable.get(table) ?? 0,
         });
       }
       // Stuck tables first, then the busiest.
-      tables.sort((a, b) => b.backoff_seconds - a.backoff_seconds || b.published_per_s - a.published_per_s || b.published - a.published || a.table.localeCompare(b.table));
+      tables.sort(
+        (a, b) =>
+          b.backoff_seconds - a.backoff_seconds ||
+          b.published_per_s - a.published_per_s ||
+          b.published - a.published ||
+          a.table.localeCompare(b.table),
+      );
     }
 
     const threads: ThreadOverview[] = [];
@@ -245,13 +266,18 @@ export class OverviewSampler {
         const cpuBefore = base?.threadCpu.get(thread);
         threads.push({
           thread,
-          cpu_percent: cpuNow !== undefined && cpuBefore !== undefined && dt > 0 ? rate(cpuNow, cpuBefore) * 100 : null,
+          cpu_percent:
+            cpuNow !== undefined && cpuBefore !== undefined && dt > 0 ? rate(cpuNow, cpuBefore) * 100 : null,
           event_loop_lag_seconds: lag,
           event_loop_utilization: latest.threadElu.get(thread) ?? 0,
           heap_used_bytes: latest.threadHeap.get(thread) ?? 0,
         });
       }
-      threads.sort((a, b) => threadRank(a.thread) - threadRank(b.thread) || a.thread.localeCompare(b.thread, 'en', { numeric: true }));
+      threads.sort(
+        (a, b) =>
+          threadRank(a.thread) - threadRank(b.thread) ||
+          a.thread.localeCompare(b.thread, 'en', { numeric: true }),
+      );
     }
 
     const counts = { inflight: 0, failing: 0, delivered: 0 };
@@ -307,7 +333,13 @@ export class OverviewSampler {
       messages: counts,
       backfills: latest?.backfills ?? [],
       tables,
-      shards: shards.map((s) => ({ shard: s.shard, nats_connected: s.natsConnected, undelivered: s.undelivered, inflight: s.counts.inflight, failing: s.counts.failing })),
+      shards: shards.map((s) => ({
+        shard: s.shard,
+        nats_connected: s.natsConnected,
+        undelivered: s.undelivered,
+        inflight: s.counts.inflight,
+        failing: s.counts.failing,
+      })),
       threads,
       process: {
         pid: process.pid,

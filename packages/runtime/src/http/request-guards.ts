@@ -25,7 +25,8 @@ export function hostProblem(host: string | undefined, allowedHosts: readonly str
   if (host === undefined) return null;
   const name = hostName(host);
   if (name === null) return 'the Host header is not a host name';
-  if (isIP(name) !== 0 || name === 'localhost' || name.endsWith('.localhost') || allowedHosts.includes(name)) return null;
+  if (isIP(name) !== 0 || name === 'localhost' || name.endsWith('.localhost') || allowedHosts.includes(name))
+    return null;
   return `this server does not answer to the host name "${name}"; add it to --http-allowed-hosts if it is ours`;
 }
 
@@ -43,5 +44,7 @@ export function crossSiteProblem(headers: IncomingHttpHeaders): string | null {
     return `the origin ${origin} is not ours`;
   }
   const host = (headers.host ?? '').toLowerCase();
-  return originHost === host ? null : `the origin ${origin} is not ours (${host || 'no Host'}); requests from other pages are refused`;
+  return originHost === host
+    ? null
+    : `the origin ${origin} is not ours (${host || 'no Host'}); requests from other pages are refused`;
 }

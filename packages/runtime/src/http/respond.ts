@@ -3,14 +3,28 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** Thrown by a handler to answer with `status` and `{error: message}`. */
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
     this.name = 'HttpError';
   }
 }
 
-export function send(res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
+export function send(
+  res: ServerResponse,
+  status: number,
+  contentType: string,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, {
+    'content-type': contentType,
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    ...headers,
+  });
   res.end(body);
 }
 
@@ -26,8 +40,12 @@ const MAX_BODY_BYTES = 64 * 1024;
  * another web page cannot make a visitor's browser press our buttons.
  */
 export async function readJsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json') throw new HttpError(415, 'send a JSON body with content-type application/json (`{}` for none)');
+  const type = String(req.headers['content-type'] ?? '')
+    .split(';')[0]!
+    .trim()
+    .toLowerCase();
+  if (type !== 'application/json')
+    throw new HttpError(415, 'send a JSON body with content-type application/json (`{}` for none)');
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -43,6 +61,7 @@ export async function readJsonBody(req: IncomingMessage): Promise<Record<string,
   } catch {
     throw new HttpError(400, 'the body is not valid JSON');
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new HttpError(400, 'the body must be a JSON object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new HttpError(400, 'the body must be a JSON object');
   return parsed as Record<string, unknown>;
 }

@@ -18,7 +18,8 @@ export function withoutRowValues(detail: MessageDetail): MessageDetail {
   }
   const hidden: Record<string, unknown> = {};
   if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
-    for (const [key, value] of Object.entries(parsed)) hidden[key] = (key === 'record' || key === 'changes') && value !== null ? HIDDEN : value;
+    for (const [key, value] of Object.entries(parsed))
+      hidden[key] = (key === 'record' || key === 'changes') && value !== null ? HIDDEN : value;
   } else {
     hidden.record = HIDDEN;
     hidden.metadata = 'not shown: the body was longer than the detail shows';

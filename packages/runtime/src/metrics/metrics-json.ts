@@ -59,9 +59,15 @@ export function buckets(metrics: MetricsJson, name: string): [number, number][] 
  * The `q` quantile of the observations between two snapshots of cumulative buckets, with
  * Prometheus's histogram_quantile interpolation; null when nothing was observed.
  */
-export function quantileBetween(before: readonly [number, number][], after: readonly [number, number][], q: number): number | null {
+export function quantileBetween(
+  before: readonly [number, number][],
+  after: readonly [number, number][],
+  q: number,
+): number | null {
   const start = new Map(before);
-  const deltas = after.map(([bound, count]) => [bound, Math.max(0, count - (start.get(bound) ?? 0))] as const);
+  const deltas = after.map(
+    ([bound, count]) => [bound, Math.max(0, count - (start.get(bound) ?? 0))] as const,
+  );
   const observed = deltas.at(-1)?.[1] ?? 0;
   if (observed <= 0) return null;
   const rank = q * observed;
@@ -72,7 +78,9 @@ export function quantileBetween(before: readonly [number, number][], after: read
       // Above the highest finite bucket: the best known answer is that bound.
       if (!Number.isFinite(bound)) return previousBound;
       const inBucket = count - previousCount;
-      return inBucket <= 0 ? bound : previousBound + ((bound - previousBound) * (rank - previousCount)) / inBucket;
+      return inBucket <= 0
+        ? bound
+        : previousBound + ((bound - previousBound) * (rank - previousCount)) / inBucket;
     }
     previousBound = Number.isFinite(bound) ? bound : previousBound;
     previousCount = count;

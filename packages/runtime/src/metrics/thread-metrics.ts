@@ -89,7 +89,7 @@ export function createThreadRegistry(thread: string): Registry {
   let utilisation = 0;
   new Gauge({
     name: 'wal2nats_event_loop_utilization',
-    help: 'Share of time (0..1) a thread\'s event loop was busy, over the last window of at least 5 s.',
+    help: "Share of time (0..1) a thread's event loop was busy, over the last window of at least 5 s.",
     labelNames: ['thread'],
     registers,
     collect() {
@@ -119,7 +119,7 @@ export function createThreadRegistry(thread: string): Registry {
     let reported = 0;
     new Counter({
       name: 'wal2nats_thread_cpu_seconds_total',
-      help: 'CPU time (user + system) of a thread\'s own JS thread (Linux: /proc/self/task/<tid>/stat).',
+      help: "CPU time (user + system) of a thread's own JS thread (Linux: /proc/self/task/<tid>/stat).",
       labelNames: ['thread'],
       registers,
       collect() {
@@ -141,7 +141,8 @@ export function createThreadRegistry(thread: string): Registry {
  * known. Must be created on the thread it measures.
  */
 export function threadCpuReader(): (() => number | undefined) | null {
-  const perThread = (process as unknown as { threadCpuUsage?: () => { user: number; system: number } }).threadCpuUsage;
+  const perThread = (process as unknown as { threadCpuUsage?: () => { user: number; system: number } })
+    .threadCpuUsage;
   if (typeof perThread === 'function') {
     return () => {
       const usage = perThread.call(process);

@@ -22,6 +22,9 @@ describe('mapPostgresError', () => {
       assert.equal(mapped.retryable, false, code);
       assert.equal(mapped.exitCode, ExitCode.unexpected, code);
     }
-    assert.equal(mapPostgresError(pgError('42501', 'permission denied'), context).code, ErrorCode.PgPrivilege);
+    assert.equal(
+      mapPostgresError(pgError('42501', 'permission denied'), context).code,
+      ErrorCode.PgPrivilege,
+    );
   });
 });

@@ -46,13 +46,24 @@ class FakeClock {
 function reportsWith(clock: FakeClock, options: { intervalMs?: number; urgentOutstanding?: number } = {}) {
   const sent: DeliveredMessage[] = [];
   const reports = new DeliveryReports(
-    { intervalMs: options.intervalMs ?? 100, urgentOutstanding: options.urgentOutstanding ?? 1000, now: () => clock.now, setTimer: clock.setTimer, clearTimer: clock.clearTimer },
+    {
+      intervalMs: options.intervalMs ?? 100,
+      urgentOutstanding: options.urgentOutstanding ?? 1000,
+      now: () => clock.now,
+      setTimer: clock.setTimer,
+      clearTimer: clock.clearTimer,
+    },
     (message) => sent.push(message),
   );
   return { reports, sent };
 }
 
-const delivered = (frontier: number, undelivered: number, batchesReceived: number): DeliveredMessage => ({ type: 'delivered', frontier, undelivered, batchesReceived });
+const delivered = (frontier: number, undelivered: number, batchesReceived: number): DeliveredMessage => ({
+  type: 'delivered',
+  frontier,
+  undelivered,
+  batchesReceived,
+});
 
 describe('DeliveryReports', () => {
   it('sends the first report at once, holds the next ones, and sends only the latest when the interval is over', () => {
@@ -68,7 +79,11 @@ describe('DeliveryReports', () => {
     clock.advance(59);
     assert.equal(sent.length, 1);
     clock.advance(1);
-    assert.deepEqual(sent, [delivered(1, 0, 1), delivered(3, 0, 3)], 'the latest, once, at the end of the interval');
+    assert.deepEqual(
+      sent,
+      [delivered(1, 0, 1), delivered(3, 0, 3)],
+      'the latest, once, at the end of the interval',
+    );
     assert.equal(clock.pending, 0);
     clock.advance(500);
     reports.report(delivered(4, 0, 4));
@@ -84,9 +99,17 @@ describe('DeliveryReports', () => {
     reports.arrived(30);
     reports.arrived(30);
     reports.report(delivered(0, 70, 2));
-    assert.equal(sent.length, 1, '40 + 30 outstanding in the reader\'s view (the third batch is not taken in yet): below 100, held');
+    assert.equal(
+      sent.length,
+      1,
+      "40 + 30 outstanding in the reader's view (the third batch is not taken in yet): below 100, held",
+    );
     reports.report(delivered(5, 95, 3));
-    assert.deepEqual(sent.at(-1), delivered(5, 95, 3), '40 + 60 outstanding in the reader\'s view: sent at once');
+    assert.deepEqual(
+      sent.at(-1),
+      delivered(5, 95, 3),
+      "40 + 60 outstanding in the reader's view: sent at once",
+    );
     assert.equal(clock.pending, 0, 'nothing held any more');
   });
 
@@ -110,12 +133,25 @@ describe('DeliveryReports', () => {
       const intervalMs = 10 + Math.floor(random() * 100);
       const link = new ShardLink(0, { postMessage() {} } as unknown as MessagePort);
       const sent: DeliveredMessage[] = [];
-      const reports = new DeliveryReports({ intervalMs, urgentOutstanding: Math.ceil(capacity / 2), now: () => clock.now, setTimer: clock.setTimer, clearTimer: clock.clearTimer }, (message) => {
-        const last = sent.at(-1);
-        if (last) assert.ok(message.batchesReceived >= last.batchesReceived && message.frontier >= last.frontier, `seed ${seed}: reports go out in order`);
-        sent.push(message);
-        link.update(message);
-      });
+      const reports = new DeliveryReports(
+        {
+          intervalMs,
+          urgentOutstanding: Math.ceil(capacity / 2),
+          now: () => clock.now,
+          setTimer: clock.setTimer,
+          clearTimer: clock.clearTimer,
+        },
+        (message) => {
+          const last = sent.at(-1);
+          if (last)
+            assert.ok(
+              message.batchesReceived >= last.batchesReceived && message.frontier >= last.frontier,
+              `seed ${seed}: reports go out in order`,
+            );
+          sent.push(message);
+          link.update(message);
+        },
+      );
       // The shard: batches posted by the reader and not yet arrived, arrived and not yet taken
       // in (waiting for the catalog), what it holds undelivered.
       const inTransit: number[] = [];
@@ -132,14 +168,22 @@ describe('DeliveryReports', () => {
         const wasBlocked = inTransit.length === 0 && arrived.length === 0 && link.outstanding >= capacity;
         const before = sent.length;
         reports.report(lastReported);
-        if (wasBlocked) assert.ok(sent.length > before, `seed ${seed}: the reader waits for room and the report was held`);
+        if (wasBlocked)
+          assert.ok(sent.length > before, `seed ${seed}: the reader waits for room and the report was held`);
       };
       for (let step = 0; step < 400; step++) {
         const r = random();
         if (r < 0.35 && link.outstanding < capacity) {
           // The reader posts a batch (it stops at capacity, as WalReader does).
           const changes = 1 + Math.floor(random() * 20);
-          link.send({ buffer: new ArrayBuffer(1), byteLength: 0, frameCount: changes, changeCount: changes, lastSeq: 0, annotations: [] } satisfies ChangeBatch);
+          link.send({
+            buffer: new ArrayBuffer(1),
+            byteLength: 0,
+            frameCount: changes,
+            changeCount: changes,
+            lastSeq: 0,
+            annotations: [],
+          } satisfies ChangeBatch);
           inTransit.push(changes);
         } else if (r < 0.5 && inTransit.length > 0) {
           // A batch arrives at the shard.
@@ -159,8 +203,16 @@ describe('DeliveryReports', () => {
           clock.advance(Math.floor(random() * intervalMs * 1.5));
         }
         const truth = undelivered.length + [...inTransit, ...arrived].reduce((a, b) => a + b, 0);
-        assert.ok(link.outstanding >= truth, `seed ${seed} step ${step}: the reader counts ${link.outstanding} outstanding, the truth is ${truth}`);
-        if (lastReported !== null && clock.now - lastReportAt >= intervalMs) assert.deepEqual(sent.at(-1), lastReported, `seed ${seed} step ${step}: the latest report is held longer than the interval`);
+        assert.ok(
+          link.outstanding >= truth,
+          `seed ${seed} step ${step}: the reader counts ${link.outstanding} outstanding, the truth is ${truth}`,
+        );
+        if (lastReported !== null && clock.now - lastReportAt >= intervalMs)
+          assert.deepEqual(
+            sent.at(-1),
+            lastReported,
+            `seed ${seed} step ${step}: the latest report is held longer than the interval`,
+          );
       }
     }
   });

@@ -66,15 +66,21 @@ export class DeliveryReports {
   /** Reports `message` now, or as soon as the interval allows. */
   report(message: DeliveredMessage): void {
     const now = this.now();
-    if (now - this.lastSentAt >= this.options.intervalMs || this.lastSent.undelivered + this.changesTakenInSinceSent(message) >= this.options.urgentOutstanding) {
+    if (
+      now - this.lastSentAt >= this.options.intervalMs ||
+      this.lastSent.undelivered + this.changesTakenInSinceSent(message) >= this.options.urgentOutstanding
+    ) {
       this.sendNow(message, now);
       return;
     }
     this.waiting = message;
-    this.timer ??= this.setTimer(() => {
-      this.timer = null;
-      this.flush();
-    }, Math.max(0, this.lastSentAt + this.options.intervalMs - now));
+    this.timer ??= this.setTimer(
+      () => {
+        this.timer = null;
+        this.flush();
+      },
+      Math.max(0, this.lastSentAt + this.options.intervalMs - now),
+    );
   }
 
   /** Sends the report that is waiting, if any. */

@@ -6,12 +6,27 @@ import { OutgoingMessage } from './outgoing-message.js';
 let seq = 0;
 function message(table: string, lsn: number, idx: number, json = '{"record":{}}'): OutgoingMessage {
   seq++;
-  return OutgoingMessage.fromText({ seq, subject: `sequin.changes.db.${table}.insert`, action: 'insert', msgId: `7000:db:${lsn}:${idx}`, json, commitTime: 0 });
+  return OutgoingMessage.fromText({
+    seq,
+    subject: `sequin.changes.db.${table}.insert`,
+    action: 'insert',
+    msgId: `7000:db:${lsn}:${idx}`,
+    json,
+    commitTime: 0,
+  });
 }
 
-function clock(start = Date.parse('2026-01-01T00:00:00Z')): { now: () => number; advance: (ms: number) => void } {
+function clock(start = Date.parse('2026-01-01T00:00:00Z')): {
+  now: () => number;
+  advance: (ms: number) => void;
+} {
   let t = start;
-  return { now: () => t, advance: (ms) => { t += ms; } };
+  return {
+    now: () => t,
+    advance: (ms) => {
+      t += ms;
+    },
+  };
 }
 
 describe('MessageTracker', () => {
@@ -25,13 +40,22 @@ describe('MessageTracker', () => {
     const batch = [message('public.a', 100, 0), message('public.a', 100, 1)];
     tracker.inFlight('public.a', batch);
     const inflight = tracker.list({ state: 'inflight', limit: 10 });
-    assert.deepEqual(inflight.map((m) => [m.commit_lsn, m.commit_idx, m.deliver_count, m.state, m.shard]), [[100, 0, 1, 'inflight', 1], [100, 1, 1, 'inflight', 1]]);
+    assert.deepEqual(
+      inflight.map((m) => [m.commit_lsn, m.commit_idx, m.deliver_count, m.state, m.shard]),
+      [
+        [100, 0, 1, 'inflight', 1],
+        [100, 1, 1, 'inflight', 1],
+      ],
+    );
     assert.equal(inflight[0]!.delivered_at, null);
     time.advance(5);
     tracker.delivered('public.a', batch);
     assert.equal(tracker.list({ state: 'inflight', limit: 10 }).length, 0);
     const delivered = tracker.list({ state: 'delivered', limit: 10 });
-    assert.deepEqual(delivered.map((m) => m.commit_idx), [1, 0]);
+    assert.deepEqual(
+      delivered.map((m) => m.commit_idx),
+      [1, 0],
+    );
     assert.equal(delivered[0]!.delivered_at, '2026-01-01T00:00:00.005Z');
     assert.equal(delivered[0]!.last_attempt_at, '2026-01-01T00:00:00.000Z');
     assert.deepEqual(tracker.counts(), { inflight: 0, failing: 0, delivered: 2 });
@@ -56,17 +80,28 @@ describe('MessageTracker', () => {
     tracker.failing('public.t', b!, 'too big', 2, time.now() + 2000);
     failing = tracker.list({ state: 'failing', limit: 10 });
     assert.equal(failing[0]!.deliver_count, 2);
-    assert.equal(failing[0]!.failing_since, '2026-01-01T00:00:00.000Z', 'the same message keeps its first failure time');
+    assert.equal(
+      failing[0]!.failing_since,
+      '2026-01-01T00:00:00.000Z',
+      'the same message keeps its first failure time',
+    );
     // The publisher's live view wins for what changes without a publish (retry now, queue).
-    failing = tracker.list({ state: 'failing', limit: 10 }, [{ table: 'public.t', attempts: 2, lastError: 'too big', nextAttemptAt: 0, queued: 2 }]);
+    failing = tracker.list({ state: 'failing', limit: 10 }, [
+      { table: 'public.t', attempts: 2, lastError: 'too big', nextAttemptAt: 0, queued: 2 },
+    ]);
     assert.equal(failing[0]!.next_attempt_at, null);
     assert.equal(failing[0]!.queued_behind, 1);
     // Cycle 3: both delivered; b took three attempts, c two.
     tracker.inFlight('public.t', [b!, c!]);
-    assert.deepEqual(tracker.list({ state: 'inflight', limit: 10 }).map((m) => m.deliver_count), [3, 2]);
+    assert.deepEqual(
+      tracker.list({ state: 'inflight', limit: 10 }).map((m) => m.deliver_count),
+      [3, 2],
+    );
     tracker.delivered('public.t', [b!, c!]);
     assert.equal(tracker.list({ state: 'failing', limit: 10 }).length, 0);
-    const delivered = new Map(tracker.list({ state: 'delivered', limit: 10 }).map((m) => [m.id, m.deliver_count]));
+    const delivered = new Map(
+      tracker.list({ state: 'delivered', limit: 10 }).map((m) => [m.id, m.deliver_count]),
+    );
     assert.equal(delivered.get(a!.msgId), 1);
     assert.equal(delivered.get(b!.msgId), 3);
     assert.equal(delivered.get(c!.msgId), 2);
@@ -75,7 +110,9 @@ describe('MessageTracker', () => {
   it('keeps about the last N delivered, whatever the batch sizes', () => {
     const tracker = new MessageTracker({ shard: 0, deliveredCapacity: 10 });
     for (let batch = 0; batch < 50; batch++) {
-      const messages = Array.from({ length: (batch % 7) + 1 }, (_, i) => message('public.big', 1000 + batch, i));
+      const messages = Array.from({ length: (batch % 7) + 1 }, (_, i) =>
+        message('public.big', 1000 + batch, i),
+      );
       tracker.inFlight('public.big', messages);
       tracker.delivered('public.big', messages);
     }
@@ -83,7 +120,10 @@ describe('MessageTracker', () => {
     tracker.delivered('public.big', huge);
     const views = tracker.list({ state: 'delivered', limit: 1000 });
     assert.equal(views.length, 10);
-    assert.deepEqual(views.map((m) => m.commit_idx), [499, 498, 497, 496, 495, 494, 493, 492, 491, 490]);
+    assert.deepEqual(
+      views.map((m) => m.commit_idx),
+      [499, 498, 497, 496, 495, 494, 493, 492, 491, 490],
+    );
     assert.equal(tracker.counts().delivered, 10);
   });
 
@@ -93,8 +133,14 @@ describe('MessageTracker', () => {
     const b = [message('public.b', 300, 0)];
     tracker.inFlight('public.b', b);
     tracker.inFlight('public.a', a);
-    assert.deepEqual(tracker.list({ state: 'inflight', limit: 10 }).map((m) => `${m.table}:${m.commit_lsn}:${m.commit_idx}`), ['public.a:100:0', 'public.a:100:1', 'public.b:300:0']);
-    assert.deepEqual(tracker.list({ state: 'inflight', limit: 10, table: 'public.a' }).map((m) => m.commit_idx), [0, 1]);
+    assert.deepEqual(
+      tracker.list({ state: 'inflight', limit: 10 }).map((m) => `${m.table}:${m.commit_lsn}:${m.commit_idx}`),
+      ['public.a:100:0', 'public.a:100:1', 'public.b:300:0'],
+    );
+    assert.deepEqual(
+      tracker.list({ state: 'inflight', limit: 10, table: 'public.a' }).map((m) => m.commit_idx),
+      [0, 1],
+    );
     assert.equal(tracker.list({ state: 'inflight', limit: 1 }).length, 1);
   });
 

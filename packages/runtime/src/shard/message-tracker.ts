@@ -13,7 +13,13 @@
 import { pgMicrosToIso } from '@wal2nats/core';
 import type { PublishObserver } from './shard-publisher.js';
 import { OutgoingMessage } from './outgoing-message.js';
-import type { MessageCounts, MessageDetail, MessageQuery, MessageState, MessageView } from '../messages/message-view.js';
+import type {
+  MessageCounts,
+  MessageDetail,
+  MessageQuery,
+  MessageState,
+  MessageView,
+} from '../messages/message-view.js';
 
 /** What the publisher knows of a failing table right now (its retry time may have moved). */
 export interface FailingTableState {
@@ -72,13 +78,26 @@ export function positionOfMsgId(msgId: string): { commitLsn: number; commitIdx: 
  * A delivered message as kept here: a copy of its bytes (its slab is reused once it is
  * delivered), the body cut at `bodyLimit` characters; `cutFrom` is the length of a cut body.
  */
-function keptCopy(message: OutgoingMessage, bodyLimit: number): { message: OutgoingMessage; cutFrom: number | null } {
+function keptCopy(
+  message: OutgoingMessage,
+  bodyLimit: number,
+): { message: OutgoingMessage; cutFrom: number | null } {
   // A body of at most bodyLimit bytes has at most bodyLimit UTF-16 units: no need to decode it.
   if (message.bodyBytes <= bodyLimit) return { message: message.detached(), cutFrom: null };
   const json = message.json;
   if (json.length <= bodyLimit) return { message: message.detached(), cutFrom: null };
   const { seq, subject, action, commitTime, msgId } = message;
-  return { message: OutgoingMessage.fromText({ seq, subject, action, commitTime, msgId, json: json.slice(0, bodyLimit) }), cutFrom: json.length };
+  return {
+    message: OutgoingMessage.fromText({
+      seq,
+      subject,
+      action,
+      commitTime,
+      msgId,
+      json: json.slice(0, bodyLimit),
+    }),
+    cutFrom: json.length,
+  };
 }
 
 export class MessageTracker implements PublishObserver {
@@ -117,7 +136,8 @@ export class MessageTracker implements PublishObserver {
     }
     this.failingByTable.delete(table);
     // References for now: only what is still held when the cycle is done gets copied.
-    const kept = messages.length > this.deliveredCapacity ? messages.slice(-this.deliveredCapacity) : messages.slice();
+    const kept =
+      messages.length > this.deliveredCapacity ? messages.slice(-this.deliveredCapacity) : messages.slice();
     let attempts: Map<string, number> | null = null;
     if (this.failures.size > 0) {
       for (const message of messages) {
@@ -127,9 +147,20 @@ export class MessageTracker implements PublishObserver {
         (attempts ??= new Map()).set(message.msgId, failed + 1);
       }
     }
-    this.deliveredBatches.push({ table, messages: kept, copied: false, deliveredAt: now, lastAttemptAt: publishedAt, attempts, cut: null });
+    this.deliveredBatches.push({
+      table,
+      messages: kept,
+      copied: false,
+      deliveredAt: now,
+      lastAttemptAt: publishedAt,
+      attempts,
+      cut: null,
+    });
     this.deliveredHeld += kept.length;
-    while (this.deliveredBatches.length > 1 && this.deliveredHeld - this.deliveredBatches[0]!.messages.length >= this.deliveredCapacity) {
+    while (
+      this.deliveredBatches.length > 1 &&
+      this.deliveredHeld - this.deliveredBatches[0]!.messages.length >= this.deliveredCapacity
+    ) {
       this.deliveredHeld -= this.deliveredBatches.shift()!.messages.length;
     }
   }
@@ -158,7 +189,13 @@ export class MessageTracker implements PublishObserver {
     this.failures.clear();
   }
 
-  failing(table: string, message: OutgoingMessage, reason: string, _attempts: number, nextAttemptAt: number): void {
+  failing(
+    table: string,
+    message: OutgoingMessage,
+    reason: string,
+    _attempts: number,
+    nextAttemptAt: number,
+  ): void {
     const now = this.now();
     const entry = this.inFlightByTable.get(table);
     this.inFlightByTable.delete(table);
@@ -171,7 +208,13 @@ export class MessageTracker implements PublishObserver {
     if (!headCounted) this.failures.set(message.msgId, (this.failures.get(message.msgId) ?? 0) + 1);
     const previous = this.failingByTable.get(table);
     const since = previous && previous.message.msgId === message.msgId ? previous.since : now;
-    this.failingByTable.set(table, { message, since, lastAttemptAt: entry?.publishedAt ?? now, lastError: reason, nextAttemptAt });
+    this.failingByTable.set(table, {
+      message,
+      since,
+      lastAttemptAt: entry?.publishedAt ?? now,
+      lastError: reason,
+      nextAttemptAt,
+    });
   }
 
   // --- views ---------------------------------------------------------------------------------
@@ -179,7 +222,11 @@ export class MessageTracker implements PublishObserver {
   counts(): MessageCounts {
     let inflight = 0;
     for (const entry of this.inFlightByTable.values()) inflight += entry.messages.length;
-    return { inflight, failing: this.failingByTable.size, delivered: Math.min(this.deliveredHeld, this.deliveredCapacity) };
+    return {
+      inflight,
+      failing: this.failingByTable.size,
+      delivered: Math.min(this.deliveredHeld, this.deliveredCapacity),
+    };
   }
 
   /**
@@ -200,17 +247,22 @@ export class MessageTracker implements PublishObserver {
         }
         all.sort((a, b) => a.message.seq - b.message.seq);
         for (const { table, message, publishedAt } of all.slice(0, limit)) {
-          views.push(this.view(message, table, 'inflight', {
-            deliverCount: (this.failures.get(message.msgId) ?? 0) + 1,
-            lastAttemptAt: publishedAt,
-          }));
+          views.push(
+            this.view(message, table, 'inflight', {
+              deliverCount: (this.failures.get(message.msgId) ?? 0) + 1,
+              lastAttemptAt: publishedAt,
+            }),
+          );
         }
         return views;
       }
       case 'failing': {
         const liveByTable = new Map(live.map((s) => [s.table, s]));
-        const entries = [...this.failingByTable.entries()].filter(([table]) => wanted(table)).sort((a, b) => a[1].since - b[1].since);
-        for (const [table, entry] of entries.slice(0, limit)) views.push(this.failingView(table, entry, liveByTable.get(table)));
+        const entries = [...this.failingByTable.entries()]
+          .filter(([table]) => wanted(table))
+          .sort((a, b) => a[1].since - b[1].since);
+        for (const [table, entry] of entries.slice(0, limit))
+          views.push(this.failingView(table, entry, liveByTable.get(table)));
         return views;
       }
       case 'delivered': {
@@ -231,18 +283,30 @@ export class MessageTracker implements PublishObserver {
   detail(id: string, live: readonly FailingTableState[] = []): MessageDetail | null {
     for (const [table, entry] of this.failingByTable) {
       if (entry.message.msgId !== id) continue;
-      return this.withBody(this.failingView(table, entry, live.find((s) => s.table === table)), entry.message.json, null);
+      return this.withBody(
+        this.failingView(
+          table,
+          entry,
+          live.find((s) => s.table === table),
+        ),
+        entry.message.json,
+        null,
+      );
     }
     for (const [table, entry] of this.inFlightByTable) {
       const message = entry.messages.find((m) => m.msgId === id);
       if (!message) continue;
-      const view = this.view(message, table, 'inflight', { deliverCount: (this.failures.get(id) ?? 0) + 1, lastAttemptAt: entry.publishedAt });
+      const view = this.view(message, table, 'inflight', {
+        deliverCount: (this.failures.get(id) ?? 0) + 1,
+        lastAttemptAt: entry.publishedAt,
+      });
       return this.withBody(view, message.json, null);
     }
     for (let b = this.deliveredBatches.length - 1; b >= 0; b--) {
       const batch = this.deliveredBatches[b]!;
       const message = batch.messages.find((m) => m.msgId === id);
-      if (message) return this.withBody(this.deliveredView(batch, message), message.json, batch.cut?.get(id) ?? null);
+      if (message)
+        return this.withBody(this.deliveredView(batch, message), message.json, batch.cut?.get(id) ?? null);
     }
     return null;
   }
@@ -272,7 +336,15 @@ export class MessageTracker implements PublishObserver {
     message: OutgoingMessage,
     table: string,
     state: MessageState,
-    fields: { deliverCount: number; lastAttemptAt: number; lastError?: string | null; nextAttemptAt?: number | null; deliveredAt?: number; failingSince?: number; queuedBehind?: number | null },
+    fields: {
+      deliverCount: number;
+      lastAttemptAt: number;
+      lastError?: string | null;
+      nextAttemptAt?: number | null;
+      deliveredAt?: number;
+      failingSince?: number;
+      queuedBehind?: number | null;
+    },
   ): MessageView {
     const { commitLsn, commitIdx } = positionOfMsgId(message.msgId);
     return {
@@ -298,6 +370,12 @@ export class MessageTracker implements PublishObserver {
   private withBody(view: MessageView, json: string, originalLength: number | null): MessageDetail {
     const length = originalLength ?? json.length;
     const body = json.length > this.bodyLimit ? json.slice(0, this.bodyLimit) : json;
-    return { ...view, headers: { 'Nats-Msg-Id': view.id }, body, body_truncated: body.length < length, body_length: length };
+    return {
+      ...view,
+      headers: { 'Nats-Msg-Id': view.id },
+      body,
+      body_truncated: body.length < length,
+      body_length: length,
+    };
   }
 }

@@ -3,7 +3,14 @@ import assert from 'node:assert/strict';
 import { JsonBytes } from '@wal2nats/core';
 import { MessageSlabs, OutgoingMessage } from './outgoing-message.js';
 
-const change = (seq: number, json: string) => ({ seq, subject: 'sequin.changes.db.public.t.insert', action: 'insert' as const, msgId: `7000:db:100:${seq}`, json, commitTime: 5 });
+const change = (seq: number, json: string) => ({
+  seq,
+  subject: 'sequin.changes.db.public.t.insert',
+  action: 'insert' as const,
+  msgId: `7000:db:100:${seq}`,
+  json,
+  commitTime: 5,
+});
 
 /** The frame exactly as nats.js's publish() would write it. */
 function expectedFrame(subject: string, msgId: string, json: string): string {
@@ -16,7 +23,10 @@ describe('OutgoingMessage and MessageSlabs', () => {
     const slabs = new MessageSlabs();
     const json = '{"record":{"name":"café 😀"}}';
     const message = slabs.write(change(1, json));
-    assert.equal(message.bytes.toString('utf8', message.start, message.end), expectedFrame(message.subject, '7000:db:100:1', json));
+    assert.equal(
+      message.bytes.toString('utf8', message.start, message.end),
+      expectedFrame(message.subject, '7000:db:100:1', json),
+    );
     assert.equal(message.msgId, '7000:db:100:1');
     assert.equal(message.json, json);
     assert.equal(message.bodyBytes, Buffer.byteLength(json));
@@ -30,12 +40,28 @@ describe('OutgoingMessage and MessageSlabs', () => {
     const slabs = new MessageSlabs();
     const body = new JsonBytes(8);
     body.text('{"a":"ü"}');
-    const message = slabs.writeBody(3, 9, { subject: 's.t', action: 'update', msgId: 'p:1:2', msgIdStart: -1, msgIdEnd: -1 }, body);
-    assert.equal(message.bytes.toString('utf8', message.start, message.end), expectedFrame('s.t', 'p:1:2', '{"a":"ü"}'));
+    const message = slabs.writeBody(
+      3,
+      9,
+      { subject: 's.t', action: 'update', msgId: 'p:1:2', msgIdStart: -1, msgIdEnd: -1 },
+      body,
+    );
+    assert.equal(
+      message.bytes.toString('utf8', message.start, message.end),
+      expectedFrame('s.t', 'p:1:2', '{"a":"ü"}'),
+    );
     assert.deepEqual([message.seq, message.commitTime, message.action], [3, 9, 'update']);
     // A msgId given as a run of the body's bytes (the encoder's idempotency_key).
-    const inBody = slabs.writeBody(4, 9, { subject: 's.t', action: 'insert', msgId: null, msgIdStart: 6, msgIdEnd: 8 }, body);
-    assert.equal(inBody.bytes.toString('utf8', inBody.start, inBody.end), expectedFrame('s.t', 'ü', '{"a":"ü"}'));
+    const inBody = slabs.writeBody(
+      4,
+      9,
+      { subject: 's.t', action: 'insert', msgId: null, msgIdStart: 6, msgIdEnd: 8 },
+      body,
+    );
+    assert.equal(
+      inBody.bytes.toString('utf8', inBody.start, inBody.end),
+      expectedFrame('s.t', 'ü', '{"a":"ü"}'),
+    );
     assert.equal(inBody.msgId, 'ü');
   });
 
@@ -43,9 +69,13 @@ describe('OutgoingMessage and MessageSlabs', () => {
     const slabs = new MessageSlabs();
     const big = 'x'.repeat(40_000);
     const first = Array.from({ length: 8 }, (_, i) => slabs.write(change(i, `{"v":"${big}"}`)));
-    for (let i = 1; i < first.length; i++) if (first[i]!.slab === first[i - 1]!.slab) assert.equal(first[i]!.start, first[i - 1]!.end);
+    for (let i = 1; i < first.length; i++)
+      if (first[i]!.slab === first[i - 1]!.slab) assert.equal(first[i]!.start, first[i - 1]!.end);
     const firstSlab = first[0]!.slab;
-    assert.ok(first.some((m) => m.slab !== firstSlab), 'the messages fill more than one slab');
+    assert.ok(
+      first.some((m) => m.slab !== firstSlab),
+      'the messages fill more than one slab',
+    );
     for (const m of first) slabs.release(m);
     assert.equal(firstSlab.live, 0);
     // The next slab needed is the emptied one, not a new allocation.

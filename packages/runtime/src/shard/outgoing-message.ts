@@ -18,7 +18,15 @@
  */
 import { Buffer } from 'node:buffer';
 import type { ChangeAction, JsonBytes, RowBytesResult } from '@wal2nats/core';
-import { frameUpperBound, HEADER_END, HEADER_START, writeFrame, writeHpubLine, type FramePositions, type WireMessage } from '../sink/wire-frame.js';
+import {
+  frameUpperBound,
+  HEADER_END,
+  HEADER_START,
+  writeFrame,
+  writeHpubLine,
+  type FramePositions,
+  type WireMessage,
+} from '../sink/wire-frame.js';
 
 const SLAB_BYTES = 256 * 1024;
 /** Free slabs kept for reuse; more than this are left to the GC. */
@@ -57,13 +65,21 @@ export class OutgoingMessage implements WireMessage {
     readonly end: number,
   ) {}
 
-  get bytes(): Buffer { return this.slab.bytes; }
+  get bytes(): Buffer {
+    return this.slab.bytes;
+  }
   /** Size of the JSON body in bytes. */
-  get bodyBytes(): number { return this.bodyEnd - this.bodyStart; }
+  get bodyBytes(): number {
+    return this.bodyEnd - this.bodyStart;
+  }
 
   /** The `Nats-Msg-Id` (= `metadata.idempotency_key`), decoded from the header block. */
   get msgId(): string {
-    return this.slab.bytes.toString('utf8', this.headerStart + HEADER_START.length, this.bodyStart - HEADER_END.length);
+    return this.slab.bytes.toString(
+      'utf8',
+      this.headerStart + HEADER_START.length,
+      this.bodyStart - HEADER_END.length,
+    );
   }
 
   /** The JSON body as published. */
@@ -76,12 +92,25 @@ export class OutgoingMessage implements WireMessage {
     const copy = Buffer.allocUnsafe(this.end - this.start);
     this.slab.bytes.copy(copy, 0, this.start, this.end);
     const shift = this.start;
-    return new OutgoingMessage(this.seq, this.subject, this.action, this.commitTime, new Slab(copy), 0, this.headerStart - shift, this.bodyStart - shift, this.bodyEnd - shift, this.end - shift);
+    return new OutgoingMessage(
+      this.seq,
+      this.subject,
+      this.action,
+      this.commitTime,
+      new Slab(copy),
+      0,
+      this.headerStart - shift,
+      this.bodyStart - shift,
+      this.bodyEnd - shift,
+      this.end - shift,
+    );
   }
 
   /** A message of its own memory from strings (tests, and bodies cut for the console). */
   static fromText(change: QueuedChange): OutgoingMessage {
-    const slab = new Slab(Buffer.allocUnsafe(frameUpperBound(change.subject, null, change.msgId, change.json)));
+    const slab = new Slab(
+      Buffer.allocUnsafe(frameUpperBound(change.subject, null, change.msgId, change.json)),
+    );
     return writeMessage(slab, 0, change);
   }
 }
@@ -91,7 +120,18 @@ const positions: FramePositions = { headerStart: 0, bodyStart: 0, bodyEnd: 0 };
 function writeMessage(slab: Slab, at: number, change: QueuedChange): OutgoingMessage {
   const end = writeFrame(slab.bytes, at, change.subject, null, change.msgId, change.json, positions);
   slab.live++;
-  return new OutgoingMessage(change.seq, change.subject, change.action, change.commitTime, slab, at, positions.headerStart, positions.bodyStart, positions.bodyEnd, end);
+  return new OutgoingMessage(
+    change.seq,
+    change.subject,
+    change.action,
+    change.commitTime,
+    slab,
+    at,
+    positions.headerStart,
+    positions.bodyStart,
+    positions.bodyEnd,
+    end,
+  );
 }
 
 /** Hands out slab space for the messages of one shard and takes slabs back when emptied. */
@@ -120,7 +160,14 @@ export class MessageSlabs {
     const bytes = slab.bytes;
     const start = this.used;
     const headerBytes = HEADER_START.length + idBytes + HEADER_END.length;
-    const headerStart = writeHpubLine(bytes, start, change.subject, null, headerBytes, headerBytes + body.pos);
+    const headerStart = writeHpubLine(
+      bytes,
+      start,
+      change.subject,
+      null,
+      headerBytes,
+      headerBytes + body.pos,
+    );
     let o = headerStart + bytes.write(HEADER_START, headerStart, 'latin1');
     if (msgId === null) {
       const src = body.buf;
@@ -135,7 +182,18 @@ export class MessageSlabs {
     bytes[o + 1] = 0x0a;
     slab.live++;
     this.used = o + 2;
-    return new OutgoingMessage(seq, change.subject, change.action, commitTime, slab, start, headerStart, bodyStart, o, o + 2);
+    return new OutgoingMessage(
+      seq,
+      change.subject,
+      change.action,
+      commitTime,
+      slab,
+      start,
+      headerStart,
+      bodyStart,
+      o,
+      o + 2,
+    );
   }
 
   /** `message` was delivered and is no longer read from its slab. */
@@ -152,7 +210,10 @@ export class MessageSlabs {
   private next(worst: number): void {
     const old = this.current;
     if (old.live === 0) this.recycle(old);
-    this.current = worst > SLAB_BYTES ? new Slab(Buffer.allocUnsafe(worst)) : (this.free.pop() ?? new Slab(Buffer.allocUnsafe(SLAB_BYTES)));
+    this.current =
+      worst > SLAB_BYTES
+        ? new Slab(Buffer.allocUnsafe(worst))
+        : (this.free.pop() ?? new Slab(Buffer.allocUnsafe(SLAB_BYTES)));
     this.used = 0;
   }
 }

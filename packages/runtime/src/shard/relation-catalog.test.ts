@@ -3,8 +3,16 @@ import { describe, it } from 'node:test';
 import type { RelationColumn, RelationMessage } from '@wal2nats/core';
 import { needsCatalog } from './relation-catalog.js';
 
-const column = (name: string, typeOid: number, isKey = false): RelationColumn => ({ name, typeOid, typeMod: -1, isKey });
-const relation = (replicaIdentity: RelationMessage['replicaIdentity'], columns: RelationColumn[]): RelationMessage => ({
+const column = (name: string, typeOid: number, isKey = false): RelationColumn => ({
+  name,
+  typeOid,
+  typeMod: -1,
+  isKey,
+});
+const relation = (
+  replicaIdentity: RelationMessage['replicaIdentity'],
+  columns: RelationColumn[],
+): RelationMessage => ({
   tag: 'relation',
   relationId: 16400,
   schema: 'public',
@@ -16,7 +24,11 @@ const relation = (replicaIdentity: RelationMessage['replicaIdentity'], columns: 
 describe('needsCatalog', () => {
   it('is not needed for built-in types under DEFAULT with a one-column key (the common case)', () => {
     assert.equal(needsCatalog(relation('d', [column('id', 23, true), column('v', 25)]), undefined), false);
-    assert.equal(needsCatalog(relation('d', [column('v', 25)]), undefined), false, 'no key: record_pks is []');
+    assert.equal(
+      needsCatalog(relation('d', [column('v', 25)]), undefined),
+      false,
+      'no key: record_pks is []',
+    );
   });
 
   it('is needed for a user-defined column type', () => {
@@ -24,7 +36,8 @@ describe('needsCatalog', () => {
   });
 
   it('is needed when the key flags do not give the primary key', () => {
-    for (const identity of ['f', 'i', 'n'] as const) assert.equal(needsCatalog(relation(identity, [column('id', 23, true)]), ['id']), true, identity);
+    for (const identity of ['f', 'i', 'n'] as const)
+      assert.equal(needsCatalog(relation(identity, [column('id', 23, true)]), ['id']), true, identity);
   });
 
   it('is needed for a composite key whose order the start-up read does not give', () => {

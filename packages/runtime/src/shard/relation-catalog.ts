@@ -17,7 +17,18 @@
  * after a change that used it still converts; a type that cannot be found is reported.
  */
 import pg from 'pg';
-import { needsTypeLookup, typesToLookUp, unknownTypeIn, backoffDelayMs, DEFAULT_BACKOFF, ErrorCode, type Config, type PgTypeInfo, type RelationCatalogInfo, type RelationMessage } from '@wal2nats/core';
+import {
+  needsTypeLookup,
+  typesToLookUp,
+  unknownTypeIn,
+  backoffDelayMs,
+  DEFAULT_BACKOFF,
+  ErrorCode,
+  type Config,
+  type PgTypeInfo,
+  type RelationCatalogInfo,
+  type RelationMessage,
+} from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
 import { mapPostgresError } from '../postgres/pg-errors.js';
 import { clientConfig, userOf } from '../postgres/client-config.js';
@@ -28,12 +39,19 @@ import { TypeCache } from './type-cache.js';
  * (identity other than DEFAULT, or a composite key whose order the flags do not tell and the
  * start-up read did not give), or a user-defined column type.
  */
-export function needsCatalog(relation: RelationMessage, knownPrimaryKey: readonly string[] | undefined): boolean {
+export function needsCatalog(
+  relation: RelationMessage,
+  knownPrimaryKey: readonly string[] | undefined,
+): boolean {
   if (relation.columns.some((c) => needsTypeLookup(c.typeOid))) return true;
   if (relation.replicaIdentity !== 'd') return true;
   const flagged = relation.columns.filter((c) => c.isKey).map((c) => c.name);
   if (flagged.length <= 1) return false;
-  return !(knownPrimaryKey && knownPrimaryKey.length === flagged.length && flagged.every((name) => knownPrimaryKey.includes(name)));
+  return !(
+    knownPrimaryKey &&
+    knownPrimaryKey.length === flagged.length &&
+    flagged.every((name) => knownPrimaryKey.includes(name))
+  );
 }
 
 const PRIMARY_KEYS_SQL = `
@@ -90,17 +108,27 @@ export class RelationCatalog {
         return true;
       } catch (error) {
         await this.dropClient();
-        const mapped = mapPostgresError(error, { user: userOf(this.config.postgresUrl), slot: this.config.slot });
+        const mapped = mapPostgresError(error, {
+          user: userOf(this.config.postgresUrl),
+          slot: this.config.slot,
+        });
         const delay = backoffDelayMs(attempt, { ...DEFAULT_BACKOFF, maxMs: this.config.maxBackoffMs });
         if (mapped.code !== ErrorCode.Unavailable && attempt >= 5) {
           // Not a passing outage: encode without the catalog rather than hold the table forever.
-          this.log.error('cannot read the catalog; user-defined types keep their text form and record_pks falls back to the replica identity', {
-            tables: relations.map((r) => `${r.schema}.${r.name}`).join(','),
-            error: mapped.message,
-          });
+          this.log.error(
+            'cannot read the catalog; user-defined types keep their text form and record_pks falls back to the replica identity',
+            {
+              tables: relations.map((r) => `${r.schema}.${r.name}`).join(','),
+              error: mapped.message,
+            },
+          );
           return true;
         }
-        this.log.warn('cannot read the catalog; retrying', { error: mapped.message, attempt, retry_in_ms: delay });
+        this.log.warn('cannot read the catalog; retrying', {
+          error: mapped.message,
+          attempt,
+          retry_in_ms: delay,
+        });
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, delay);
           this.wake = () => {
@@ -118,21 +146,31 @@ export class RelationCatalog {
     const client = await this.connect();
     const relationIds = [...new Set(relations.map((r) => r.relationId))];
     const keys = await client.query<{ relid: string; pk: string[] | null }>(PRIMARY_KEYS_SQL, [relationIds]);
-    const wanted = await this.types.fill(client, typesToLookUp(relations.flatMap((r) => r.columns.map((c) => c.typeOid))));
+    const wanted = await this.types.fill(
+      client,
+      typesToLookUp(relations.flatMap((r) => r.columns.map((c) => c.typeOid))),
+    );
     const types = this.types.known;
     const primaryKeys = new Map(keys.rows.map((row) => [Number(row.relid), row.pk]));
     for (const relation of relations) {
       if (!primaryKeys.has(relation.relationId)) {
         // Dropped since the change was written (a replay): the key flags are all there is.
-        this.log.warn('a table is no longer in the catalog; record_pks falls back to its replica identity', { table: `${relation.schema}.${relation.name}` });
+        this.log.warn('a table is no longer in the catalog; record_pks falls back to its replica identity', {
+          table: `${relation.schema}.${relation.name}`,
+        });
       }
       this.infos.set(
         relation.relationId,
-        primaryKeys.has(relation.relationId) ? { primaryKey: primaryKeys.get(relation.relationId) ?? null, types } : { types },
+        primaryKeys.has(relation.relationId)
+          ? { primaryKey: primaryKeys.get(relation.relationId) ?? null, types }
+          : { types },
       );
       this.reportUnknownTypes(relation, types);
     }
-    this.log.debug('read the catalog', { tables: relations.map((r) => `${r.schema}.${r.name}`).join(','), types: wanted });
+    this.log.debug('read the catalog', {
+      tables: relations.map((r) => `${r.schema}.${r.name}`).join(','),
+      types: wanted,
+    });
   }
 
   /** Never silent: a value published in its text form because its type is gone is logged and counted. */
@@ -141,7 +179,11 @@ export class RelationCatalog {
       if (!needsTypeLookup(column.typeOid)) continue;
       const typeOid = unknownTypeIn(column.typeOid, types);
       if (typeOid === undefined) continue;
-      const unknown: UnknownColumnType = { table: `${relation.schema}.${relation.name}`, column: column.name, typeOid };
+      const unknown: UnknownColumnType = {
+        table: `${relation.schema}.${relation.name}`,
+        column: column.name,
+        typeOid,
+      };
       this.log.warn('a column type is unknown; its values keep their text form', {
         table: unknown.table,
         column: unknown.column,

@@ -36,7 +36,9 @@ class ControlledSink implements DeliverySink {
     this.inCycle++;
   }
   settle(): Promise<CycleResult> {
-    return new Promise((resolve) => { this.settleNext = resolve; });
+    return new Promise((resolve) => {
+      this.settleNext = resolve;
+    });
   }
   /** Settles the cycle in flight: all delivered, or all failed with the connection lost. */
   finishCycle(how: 'delivered' | 'connection lost'): void {
@@ -64,7 +66,13 @@ function setUp(mayPublish: () => boolean = () => true) {
   const reports: DeliveryFrontier[] = [];
   const tracker = new MessageTracker({ shard: 0 });
   const publisher = new ShardPublisher(
-    { shard: 0, backoff: { initialMs: 1000, maxMs: 1000, jitter: 0 }, maxCycleMessages: 100, tableWindow: 100, mayPublish },
+    {
+      shard: 0,
+      backoff: { initialMs: 1000, maxMs: 1000, jitter: 0 },
+      maxCycleMessages: 100,
+      tableWindow: 100,
+      mayPublish,
+    },
     sink,
     createShardMetrics(new Registry()),
     createLogger({ level: 'error', format: 'json', thread: 'test' }),
@@ -72,7 +80,14 @@ function setUp(mayPublish: () => boolean = () => true) {
     tracker,
   );
   const enqueue = (seq: number, table = 1): void => {
-    publisher.enqueue(table, `public.t${table}`, { seq, subject: `sequin.changes.db.public.t${table}.insert`, action: 'insert', msgId: `m${seq}`, json: '{}', commitTime: 0 });
+    publisher.enqueue(table, `public.t${table}`, {
+      seq,
+      subject: `sequin.changes.db.public.t${table}.insert`,
+      action: 'insert',
+      msgId: `m${seq}`,
+      json: '{}',
+      commitTime: 0,
+    });
     publisher.received(seq);
   };
   publisher.start();
@@ -131,7 +146,10 @@ describe('ShardPublisher and high availability', () => {
     await until(() => sink.cycleInFlight, 'a cycle of the next session');
     assert.deepEqual(publisher.frontier(), { frontier: 1, undelivered: 1 });
     sink.finishCycle('delivered');
-    await until(() => publisher.frontier().undelivered === 0 && publisher.frontier().frontier === 2, 'the next session delivered');
+    await until(
+      () => publisher.frontier().undelivered === 0 && publisher.frontier().frontier === 2,
+      'the next session delivered',
+    );
     await publisher.stop();
   });
 });

@@ -10,7 +10,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { FakeDeliverySink, tableOf, type PublishedCycle } from '../../../../test/support/fake-delivery-sink.js';
+import {
+  FakeDeliverySink,
+  tableOf,
+  type PublishedCycle,
+} from '../../../../test/support/fake-delivery-sink.js';
 import { seededRandom } from '../../../../test/support/random.js';
 import { allFailed, ALL_DELIVERED, type CycleResult } from '../sink/delivery-sink.js';
 import { createLogger } from '../log/logger.js';
@@ -37,7 +41,12 @@ function setUp(options: SetUpOptions = {}) {
   const metrics = createShardMetrics(registry);
   const initialMs = options.initialBackoffMs ?? 60_000;
   const publisher = new ShardPublisher(
-    { shard: 0, backoff: { initialMs, maxMs: initialMs * 64, jitter: 0 }, maxCycleMessages: 1000, tableWindow: options.tableWindow ?? 1000 },
+    {
+      shard: 0,
+      backoff: { initialMs, maxMs: initialMs * 64, jitter: 0 },
+      maxCycleMessages: 1000,
+      tableWindow: options.tableWindow ?? 1000,
+    },
     sink,
     metrics,
     createLogger({ level: 'error', format: 'json', thread: 'test' }),
@@ -50,12 +59,23 @@ function setUp(options: SetUpOptions = {}) {
   const enqueue = (table: string): number => {
     const seq = ++lastSeq;
     const relationId = table.charCodeAt(0);
-    publisher.enqueue(relationId, `public.${table}`, { seq, subject: `sequin.changes.db.public.${table}.insert`, action: 'insert', msgId: `m${seq}`, json: `{"seq":${seq}}`, commitTime: 0 });
+    publisher.enqueue(relationId, `public.${table}`, {
+      seq,
+      subject: `sequin.changes.db.public.${table}.insert`,
+      action: 'insert',
+      msgId: `m${seq}`,
+      json: `{"seq":${seq}}`,
+      commitTime: 0,
+    });
     publisher.received(seq);
     enqueued.set(seq, table);
     return seq;
   };
-  const orderBreaks = async (): Promise<number> => (await registry.getSingleMetric('wal2nats_order_breaks_total')!.get()).values.reduce((sum, v) => sum + v.value, 0);
+  const orderBreaks = async (): Promise<number> =>
+    (await registry.getSingleMetric('wal2nats_order_breaks_total')!.get()).values.reduce(
+      (sum, v) => sum + v.value,
+      0,
+    );
   publisher.start();
   return { sink, publisher, reports, enqueue, enqueued, orderBreaks };
 }
@@ -72,7 +92,10 @@ describe('ShardPublisher against a fake sink', () => {
     const { sink, publisher, reports, enqueue } = setUp();
     sink.decide = () => ALL_DELIVERED;
     for (const table of ['a', 'b', 'a', 'c', 'b', 'a']) enqueue(table);
-    await until(() => publisher.frontier().frontier === 6 && publisher.frontier().undelivered === 0, 'everything delivered');
+    await until(
+      () => publisher.frontier().frontier === 6 && publisher.frontier().undelivered === 0,
+      'everything delivered',
+    );
     assert.deepEqual(sink.heldOf('a'), [1, 3, 6]);
     assert.deepEqual(sink.heldOf('b'), [2, 5]);
     assert.deepEqual(sink.heldOf('c'), [4]);
@@ -102,13 +125,28 @@ describe('ShardPublisher against a fake sink', () => {
 
   it('a failing table backs off, doubling, while the other tables go on', async () => {
     const { sink, publisher, enqueue } = setUp({ initialBackoffMs: 40 });
-    sink.decide = (cycle) => failing(cycle.messages.flatMap((m, i) => (tableOf(m) === 'a' ? [i] : [])), 'timed out');
+    sink.decide = (cycle) =>
+      failing(
+        cycle.messages.flatMap((m, i) => (tableOf(m) === 'a' ? [i] : [])),
+        'timed out',
+      );
     enqueue('a');
     enqueue('b');
-    await until(() => sink.cycles.filter((c) => c.messages.some((m) => tableOf(m) === 'a')).length >= 3, 'three attempts of table a');
-    const attemptsOfA = sink.cycles.filter((c) => c.messages.some((m) => tableOf(m) === 'a')).map((c) => c.startedAt);
-    assert.ok(attemptsOfA[1]! - attemptsOfA[0]! >= 40, `the first retry waited ${attemptsOfA[1]! - attemptsOfA[0]!} ms, under the 40 ms backoff`);
-    assert.ok(attemptsOfA[2]! - attemptsOfA[1]! >= 80, `the second retry waited ${attemptsOfA[2]! - attemptsOfA[1]!} ms, under the doubled 80 ms`);
+    await until(
+      () => sink.cycles.filter((c) => c.messages.some((m) => tableOf(m) === 'a')).length >= 3,
+      'three attempts of table a',
+    );
+    const attemptsOfA = sink.cycles
+      .filter((c) => c.messages.some((m) => tableOf(m) === 'a'))
+      .map((c) => c.startedAt);
+    assert.ok(
+      attemptsOfA[1]! - attemptsOfA[0]! >= 40,
+      `the first retry waited ${attemptsOfA[1]! - attemptsOfA[0]!} ms, under the 40 ms backoff`,
+    );
+    assert.ok(
+      attemptsOfA[2]! - attemptsOfA[1]! >= 80,
+      `the second retry waited ${attemptsOfA[2]! - attemptsOfA[1]!} ms, under the doubled 80 ms`,
+    );
     assert.deepEqual(sink.heldOf('b'), [2], 'table b was delivered meanwhile');
     assert.equal(publisher.frontier().frontier, 0, 'a, undelivered, holds the frontier');
     enqueue('b');
@@ -126,7 +164,10 @@ describe('ShardPublisher against a fake sink', () => {
     sink.refuse = (m) => (m.seq === 3 ? 'the message is over max_payload' : null);
     sink.decide = () => ALL_DELIVERED;
     for (const table of ['a', 'a', 'a', 'a', 'b']) enqueue(table); // a: 1 2 3 4, b: 5
-    await until(() => publisher.failing().length === 1 && sink.heldOf('b').length === 1, 'a to fail at 3 and b to be delivered');
+    await until(
+      () => publisher.failing().length === 1 && sink.heldOf('b').length === 1,
+      'a to fail at 3 and b to be delivered',
+    );
     assert.deepEqual(sink.heldOf('a'), [1, 2]);
     assert.deepEqual(seqsOf(sink.cycles[0]!), [1, 2, 5], '4 is not published after the refused 3');
     assert.equal(publisher.failing()[0]!.lastError, 'the message is over max_payload');
@@ -170,7 +211,10 @@ describe('ShardPublisher against a fake sink', () => {
     assert.equal(publisher.failing()[0]!.lastError, 'not connected to NATS');
     assert.equal(sink.cycles.length, 0, 'nothing is published while disconnected');
     sink.reconnect();
-    await until(() => publisher.frontier().undelivered === 0, 'delivery right after the reconnect, not after the 60 s backoff');
+    await until(
+      () => publisher.frontier().undelivered === 0,
+      'delivery right after the reconnect, not after the 60 s backoff',
+    );
     assert.deepEqual(sink.heldOf('a'), [1]);
     await publisher.stop();
   });
@@ -199,7 +243,11 @@ describe('ShardPublisher against a fake sink', () => {
     sink.reconnect();
     sink.settleWith(allFailed(2, 'the NATS connection was lost before the server confirmed', true));
     sink.decide = () => ALL_DELIVERED;
-    await until(() => publisher.frontier().undelivered === 0, 'delivery right after the settle, not after the 60 s backoff', 2000);
+    await until(
+      () => publisher.frontier().undelivered === 0,
+      'delivery right after the settle, not after the 60 s backoff',
+      2000,
+    );
     assert.deepEqual(sink.heldOf('a'), [1]);
     assert.deepEqual(sink.heldOf('b'), [2]);
     await publisher.stop();
@@ -231,14 +279,23 @@ describe('ShardPublisher against a fake sink', () => {
  */
 async function randomRun(seed: number): Promise<void> {
   const random = seededRandom(seed);
-  const { sink, publisher, reports, enqueue, enqueued, orderBreaks } = setUp({ initialBackoffMs: 1, tableWindow: 1 + Math.floor(random() * 4) });
+  const { sink, publisher, reports, enqueue, enqueued, orderBreaks } = setUp({
+    initialBackoffMs: 1,
+    tableWindow: 1 + Math.floor(random() * 4),
+  });
   const context = `seed ${seed}`;
   let healthy = false;
   /** Checks, at every settle, that no report passed an undelivered change. */
   const checkFrontier = (): void => {
     const held = new Set([...sink.held.values()].flat());
-    const firstUndelivered = [...enqueued.keys()].filter((seq) => !held.has(seq)).reduce((min, seq) => Math.min(min, seq), Number.POSITIVE_INFINITY);
-    for (const report of reports) assert.ok(report.frontier < firstUndelivered, `${context}: frontier ${report.frontier} passed undelivered ${firstUndelivered}`);
+    const firstUndelivered = [...enqueued.keys()]
+      .filter((seq) => !held.has(seq))
+      .reduce((min, seq) => Math.min(min, seq), Number.POSITIVE_INFINITY);
+    for (const report of reports)
+      assert.ok(
+        report.frontier < firstUndelivered,
+        `${context}: frontier ${report.frontier} passed undelivered ${firstUndelivered}`,
+      );
     reports.length = 0;
   };
   sink.refuse = (m) => (!healthy && random() < 0.05 ? `refused ${m.seq}` : null);
@@ -262,7 +319,10 @@ async function randomRun(seed: number): Promise<void> {
     const count = 1 + Math.floor(random() * 6);
     for (let i = 0; i < count; i++) enqueue(tables[Math.floor(random() * tables.length)]!);
     const cyclesBefore = sink.cycles.length;
-    await until(() => sink.cycles.length >= cyclesBefore + 2 || publisher.frontier().undelivered === 0, `${context}: cycles of wave ${wave}`);
+    await until(
+      () => sink.cycles.length >= cyclesBefore + 2 || publisher.frontier().undelivered === 0,
+      `${context}: cycles of wave ${wave}`,
+    );
   }
   healthy = true;
   if (!sink.connected) sink.reconnect();

@@ -13,7 +13,13 @@
  * earlier one failed, the order of that table is broken there: logged as an error and counted
  * (`wal2nats_order_breaks_total`), a tripwire that stays 0 with the sinks we have.
  */
-import { errorMessage, pgMicrosToUnixMs, type BackoffPolicy, type JsonBytes, type RowBytesResult } from '@wal2nats/core';
+import {
+  errorMessage,
+  pgMicrosToUnixMs,
+  type BackoffPolicy,
+  type JsonBytes,
+  type RowBytesResult,
+} from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
 import type { ShardMetrics } from '../metrics/shard-metrics.js';
 import type { DeliverySink } from '../sink/delivery-sink.js';
@@ -54,7 +60,13 @@ export interface PublishObserver {
   /** These messages of `table` were delivered. */
   delivered(table: string, messages: readonly OutgoingMessage[]): void;
   /** `message`, the head of `table`, failed `attempts` times; next try at `nextAttemptAt` (ms). */
-  failing(table: string, message: OutgoingMessage, reason: string, attempts: number, nextAttemptAt: number): void;
+  failing(
+    table: string,
+    message: OutgoingMessage,
+    reason: string,
+    attempts: number,
+    nextAttemptAt: number,
+  ): void;
   /**
    * A cycle was settled (after every delivered() of it): the delivered messages' memory is
    * reused next, so what is kept of them must be copied now.
@@ -111,7 +123,14 @@ export class ShardPublisher {
   }
 
   /** The same for a change whose JSON body is already bytes (the byte path of encodeFrame). */
-  enqueueBody(relationId: number, label: string, seq: number, commitTime: number, change: RowBytesResult, body: JsonBytes): void {
+  enqueueBody(
+    relationId: number,
+    label: string,
+    seq: number,
+    commitTime: number,
+    change: RowBytesResult,
+    body: JsonBytes,
+  ): void {
     this.push(relationId, label, this.slabs.writeBody(seq, commitTime, change, body));
   }
 
@@ -143,10 +162,22 @@ export class ShardPublisher {
   }
 
   /** The failing tables, for status. */
-  failing(): { table: string; attempts: number; lastError: string | null; nextAttemptAt: number; queued: number }[] {
+  failing(): {
+    table: string;
+    attempts: number;
+    lastError: string | null;
+    nextAttemptAt: number;
+    queued: number;
+  }[] {
     return [...this.mailboxes.values()]
       .filter((m) => m.attempts > 0)
-      .map((m) => ({ table: m.label, attempts: m.attempts, lastError: m.lastError, nextAttemptAt: m.nextAttemptAt, queued: m.size }));
+      .map((m) => ({
+        table: m.label,
+        attempts: m.attempts,
+        lastError: m.lastError,
+        nextAttemptAt: m.nextAttemptAt,
+        queued: m.size,
+      }));
   }
 
   /**
@@ -230,19 +261,23 @@ export class ShardPublisher {
   private failDisconnected(): void {
     const now = Date.now();
     for (const mailbox of this.mailboxes.values()) {
-      if (mailbox.unsent > 0 && mailbox.inFlight === 0 && mailbox.isDue(now)) this.failTable(mailbox, 'not connected to NATS', true);
+      if (mailbox.unsent > 0 && mailbox.inFlight === 0 && mailbox.isDue(now))
+        this.failTable(mailbox, 'not connected to NATS', true);
     }
   }
 
   /** Waits for new messages, a reconnect, the end of the earliest backoff, or `recheckMs` when publishing is not allowed now. */
   private async idle(recheckMs: number | null = null): Promise<void> {
     let earliest = Number.POSITIVE_INFINITY;
-    for (const mailbox of this.mailboxes.values()) if (mailbox.size > 0 && mailbox.nextAttemptAt > 0) earliest = Math.min(earliest, mailbox.nextAttemptAt);
+    for (const mailbox of this.mailboxes.values())
+      if (mailbox.size > 0 && mailbox.nextAttemptAt > 0) earliest = Math.min(earliest, mailbox.nextAttemptAt);
     if (recheckMs !== null && this.undelivered > 0) earliest = Math.min(earliest, Date.now() + recheckMs);
     await new Promise<void>((resolve) => {
       this.wake = resolve;
       if (this.timer) clearTimeout(this.timer);
-      this.timer = Number.isFinite(earliest) ? setTimeout(() => this.poke(), Math.max(0, earliest - Date.now())) : null;
+      this.timer = Number.isFinite(earliest)
+        ? setTimeout(() => this.poke(), Math.max(0, earliest - Date.now()))
+        : null;
     });
   }
 
@@ -316,9 +351,17 @@ export class ShardPublisher {
       if (firstFailure >= 0) {
         if (acceptedAfterFailure > 0) {
           this.metrics.orderBreaks.inc({ table: mailbox.label });
-          this.log.error('a later change of the table was accepted before an earlier one that failed; the order of this table is broken here', { table: mailbox.label, accepted_after_failure: acceptedAfterFailure });
+          this.log.error(
+            'a later change of the table was accepted before an earlier one that failed; the order of this table is broken here',
+            { table: mailbox.label, accepted_after_failure: acceptedAfterFailure },
+          );
         }
-        this.failTable(mailbox, result.failures.get(firstIndex + firstFailure)!, result.connectionLost, retryAtOnce);
+        this.failTable(
+          mailbox,
+          result.failures.get(firstIndex + firstFailure)!,
+          result.connectionLost,
+          retryAtOnce,
+        );
       } else if (refusal !== null) {
         this.failTable(mailbox, refusal, false);
       } else {
@@ -346,10 +389,16 @@ export class ShardPublisher {
     if (run > 0) this.metrics.published.inc({ table, action: action! }, run);
     // One latency sample per table and cycle (its oldest change) keeps the hot path light.
     const oldest = messages[0];
-    if (oldest) this.metrics.endToEndLatency.observe(Math.max(0, (nowMs - pgMicrosToUnixMs(oldest.commitTime)) / 1000));
+    if (oldest)
+      this.metrics.endToEndLatency.observe(Math.max(0, (nowMs - pgMicrosToUnixMs(oldest.commitTime)) / 1000));
   }
 
-  private failTable(mailbox: TableMailbox, reason: string, connectionLost: boolean, retryAtOnce = false): void {
+  private failTable(
+    mailbox: TableMailbox,
+    reason: string,
+    connectionLost: boolean,
+    retryAtOnce = false,
+  ): void {
     let delay = mailbox.failed(reason, connectionLost, this.options.backoff, Date.now());
     if (retryAtOnce) {
       mailbox.retryNow();
@@ -360,7 +409,8 @@ export class ShardPublisher {
     const head = mailbox.peekUnsent(0);
     if (head) this.observer?.failing(mailbox.label, head, reason, mailbox.attempts, mailbox.nextAttemptAt);
     const fields = { table: mailbox.label, attempt: mailbox.attempts, retry_in_ms: delay, error: reason };
-    if (mailbox.attempts === 1 || mailbox.attempts % 10 === 0) this.log.warn('delivery failed; will retry', fields);
+    if (mailbox.attempts === 1 || mailbox.attempts % 10 === 0)
+      this.log.warn('delivery failed; will retry', fields);
     else this.log.debug('delivery failed; will retry', fields);
   }
 }

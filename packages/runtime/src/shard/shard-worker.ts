@@ -26,12 +26,17 @@ const registry = createThreadRegistry(thread);
 const metrics = createShardMetrics(registry);
 const tracker = new MessageTracker({ shard });
 const lease = new PublishLease(data.leaseBuffer);
-const reports = new DeliveryReports({ intervalMs: REPORT_INTERVAL_MS, urgentOutstanding: Math.ceil(config.mailboxCapacity / 2) }, (message) => readerPort.postMessage(message));
+const reports = new DeliveryReports(
+  { intervalMs: REPORT_INTERVAL_MS, urgentOutstanding: Math.ceil(config.mailboxCapacity / 2) },
+  (message) => readerPort.postMessage(message),
+);
 
 const worker = new Shard(data, {
   log,
   metrics,
-  catalog: new RelationCatalog(config, log, data.userTypes, (unknown) => metrics.unknownColumnTypes.inc({ table: unknown.table })),
+  catalog: new RelationCatalog(config, log, data.userTypes, (unknown) =>
+    metrics.unknownColumnTypes.inc({ table: unknown.table }),
+  ),
   tracker,
   mayPublish: () => lease.mayPublish(),
   report: (message) => reports.report(message),

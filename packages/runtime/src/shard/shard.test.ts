@@ -9,7 +9,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { ChangeBatchWriter, encodeRelationMessage, encodeRowMessage, FrameKind, resolveConfig, type ChangeBatch, type FrameMeta } from '@wal2nats/core';
+import {
+  ChangeBatchWriter,
+  encodeRelationMessage,
+  encodeRowMessage,
+  FrameKind,
+  resolveConfig,
+  type ChangeBatch,
+  type FrameMeta,
+} from '@wal2nats/core';
 import { FakeDeliverySink } from '../../../../test/support/fake-delivery-sink.js';
 import { createLogger } from '../log/logger.js';
 import { createShardMetrics } from '../metrics/shard-metrics.js';
@@ -47,7 +55,11 @@ class Batches {
 
   insert(relationId: number, id: number): this {
     this.seq++;
-    this.writer.append(FrameKind.change, this.meta(this.seq, 0), encodeRowMessage(relationId, [String(id), `row ${id}`]));
+    this.writer.append(
+      FrameKind.change,
+      this.meta(this.seq, 0),
+      encodeRowMessage(relationId, [String(id), `row ${id}`]),
+    );
     return this;
   }
 
@@ -75,12 +87,26 @@ function setUp() {
   sink.decide = () => ({ failures: new Map(), connectionLost: false });
   const reports: ShardToReader[] = [];
   let connect: () => void = () => {};
-  const connected = new Promise<void>((resolve) => { connect = resolve; });
+  const connected = new Promise<void>((resolve) => {
+    connect = resolve;
+  });
   // What Shard uses of a NatsLink: its state and events (the sink is the fake's).
-  const link = { connected: true, onEpochChange() {}, onReconnect() {}, close: async () => {} } as unknown as NatsLink;
+  const link = {
+    connected: true,
+    onEpochChange() {},
+    onReconnect() {},
+    close: async () => {},
+  } as unknown as NatsLink;
   const config = resolveConfig({ flags: { 'postgres-url': 'postgres://u@h/shop' }, env: {} });
   const shard = new Shard(
-    { shard: 0, config, systemIdentifier: '7000000000000000001', databaseName: 'shop', primaryKeys: { 'public.items': ['id'], 'public.orders': ['id'] }, streams: [] },
+    {
+      shard: 0,
+      config,
+      systemIdentifier: '7000000000000000001',
+      databaseName: 'shop',
+      primaryKeys: { 'public.items': ['id'], 'public.orders': ['id'] },
+      streams: [],
+    },
     {
       log: createLogger({ level: 'error', format: 'json', thread: 'test' }),
       metrics: createShardMetrics(new Registry()),
@@ -105,7 +131,15 @@ describe('Shard (in-process, fake sink)', () => {
     const { sink, shard, connect, outcome, lastFrontier } = setUp();
     const batches = new Batches();
     // Arrives before the connection: waits for it, nothing lost.
-    shard.receive(batches.relation(ITEMS, 'items').relation(ORDERS, 'orders').insert(ITEMS, 1).insert(ORDERS, 2).insert(ITEMS, 3).take());
+    shard.receive(
+      batches
+        .relation(ITEMS, 'items')
+        .relation(ORDERS, 'orders')
+        .insert(ITEMS, 1)
+        .insert(ORDERS, 2)
+        .insert(ITEMS, 3)
+        .take(),
+    );
     connect();
     shard.receive(batches.insert(ORDERS, 4).insert(ITEMS, 5).take());
     await until(() => lastFrontier() === 5, 'the frontier at the last change');
@@ -115,7 +149,10 @@ describe('Shard (in-process, fake sink)', () => {
     assert.equal(first.subject, 'sequin.changes.shop.public.items.insert');
     assert.deepEqual((JSON.parse(first.json) as { record: unknown }).record, { id: 1, v: 'row 1' });
     const final = await shard.drain(1000);
-    assert.deepEqual({ frontier: final.frontier, undelivered: final.undelivered, batchesReceived: final.batchesReceived }, { frontier: 5, undelivered: 0, batchesReceived: 2 });
+    assert.deepEqual(
+      { frontier: final.frontier, undelivered: final.undelivered, batchesReceived: final.batchesReceived },
+      { frontier: 5, undelivered: 0, batchesReceived: 2 },
+    );
     assert.deepEqual(await outcome, { ok: true });
   });
 
@@ -125,7 +162,10 @@ describe('Shard (in-process, fake sink)', () => {
     connect();
     shard.receive(new Batches().relation(ITEMS, 'items').insert(ITEMS, 1).insert(ITEMS, 2).take());
     await until(() => sink.cycleInFlight, 'a cycle in flight');
-    assert.ok(reports.every((r) => r.frontier === 0), 'nothing reported delivered while in flight');
+    assert.ok(
+      reports.every((r) => r.frontier === 0),
+      'nothing reported delivered while in flight',
+    );
     sink.settleWith({ failures: new Map([[1, 'timed out']]), connectionLost: false });
     await until(() => lastFrontier() === 1, 'the frontier below the failed change');
     assert.equal(shard.status().undelivered, 1);
@@ -144,8 +184,12 @@ describe('Shard (in-process, fake sink)', () => {
     await until(() => lastFrontier() === 1, 'the fence reported');
     sink.settleWith({ failures: new Map([[0, 'connection lost']]), connectionLost: true });
     shard.receive(batches.relation(ITEMS, 'items').insert(ITEMS, 2).take());
-    await until(() => sink.cycleInFlight, 'the next session\'s cycle');
-    assert.deepEqual(sink.inFlight.map((m) => m.seq), [2], 'the fenced change is not sent again');
+    await until(() => sink.cycleInFlight, "the next session's cycle");
+    assert.deepEqual(
+      sink.inFlight.map((m) => m.seq),
+      [2],
+      'the fenced change is not sent again',
+    );
     sink.settleWith();
     await until(() => lastFrontier() === 2, 'the next session delivered');
     await shard.drain(0);

@@ -37,7 +37,14 @@ import type { ChainStream } from '../sink/jetstream-check.js';
 import type { NatsLink } from '../sink/nats-link.js';
 import { NatsStreamClient } from '../sink/nats-stream-client.js';
 import { isAtOrBelow, readStreamTail, type CommitPosition } from '../sink/stream-tail.js';
-import type { BatchMessage, DeliveredMessage, ReaderToShard, RunOutcome, ShardStatus, ShardToReader } from '../threads/thread-messages.js';
+import type {
+  BatchMessage,
+  DeliveredMessage,
+  ReaderToShard,
+  RunOutcome,
+  ShardStatus,
+  ShardToReader,
+} from '../threads/thread-messages.js';
 import type { MessageTracker } from './message-tracker.js';
 import { needsCatalog, type RelationCatalog } from './relation-catalog.js';
 import { ShardPublisher } from './shard-publisher.js';
@@ -106,7 +113,13 @@ export class Shard {
   private lookingUp = false;
   /** The byte path's scratch: one change's JSON body, and what it is. */
   private readonly body = new JsonBytes();
-  private readonly row: RowBytesResult = { subject: '', action: 'insert', msgId: null, msgIdStart: -1, msgIdEnd: -1 };
+  private readonly row: RowBytesResult = {
+    subject: '',
+    action: 'insert',
+    msgId: null,
+    msgIdStart: -1,
+    msgIdEnd: -1,
+  };
   private readonly shardLabel: { shard: string };
 
   constructor(
@@ -194,11 +207,21 @@ export class Shard {
     await this.sink?.close();
     const frontier = publisher?.frontier() ?? { frontier: 0, undelivered: 0 };
     this.failRun?.({ ok: true });
-    return { type: 'delivered', frontier: frontier.frontier, undelivered: frontier.undelivered, batchesReceived: this.batchesReceived };
+    return {
+      type: 'delivered',
+      frontier: frontier.frontier,
+      undelivered: frontier.undelivered,
+      batchesReceived: this.batchesReceived,
+    };
   }
 
   status(): ShardStatus {
-    return { shard: this.options.shard, natsConnected: this.sink?.connected ?? false, undelivered: this.publisher?.frontier().undelivered ?? 0, failing: this.failing() };
+    return {
+      shard: this.options.shard,
+      natsConnected: this.sink?.connected ?? false,
+      undelivered: this.publisher?.frontier().undelivered ?? 0,
+      failing: this.failing(),
+    };
   }
 
   /** The failing tables (for status, the console and the API). */
@@ -225,7 +248,15 @@ export class Shard {
     const client = new NatsStreamClient(link, stream);
     this.sink = client;
     const streamPublisher = new StreamPublisher(
-      { shard, stream: stream.name, backoff: { ...DEFAULT_BACKOFF, maxMs: config.maxBackoffMs }, window: config.jetstreamWindow, windowBytes: JETSTREAM_WINDOW_BYTES, ackTimeoutMs: JETSTREAM_ACK_TIMEOUT_MS, mayPublish: this.deps.mayPublish },
+      {
+        shard,
+        stream: stream.name,
+        backoff: { ...DEFAULT_BACKOFF, maxMs: config.maxBackoffMs },
+        window: config.jetstreamWindow,
+        windowBytes: JETSTREAM_WINDOW_BYTES,
+        ackTimeoutMs: JETSTREAM_ACK_TIMEOUT_MS,
+        mayPublish: this.deps.mayPublish,
+      },
       metrics,
       log,
       (frontier) => this.report(frontier),
@@ -248,14 +279,26 @@ export class Shard {
       }
     };
     this.tailStale = true;
-    log.info('publishing to a JetStream stream in commit order', { stream: stream.name, last_sequence: tail.lastSeq, skip_through_lsn: tail.skipThrough?.lsn ?? null, skip_through_idx: tail.skipThrough?.idx ?? null });
+    log.info('publishing to a JetStream stream in commit order', {
+      stream: stream.name,
+      last_sequence: tail.lastSeq,
+      skip_through_lsn: tail.skipThrough?.lsn ?? null,
+      skip_through_idx: tail.skipThrough?.idx ?? null,
+    });
     this.publisher = streamPublisher;
     void this.ingestPending();
-    return await this.untilFatal(() => this.sink?.fatalError ?? (streamPublisher.broken ? otherWriter(streamPublisher.broken) : null));
+    return await this.untilFatal(
+      () => this.sink?.fatalError ?? (streamPublisher.broken ? otherWriter(streamPublisher.broken) : null),
+    );
   }
 
   private report(frontier: { frontier: number; undelivered: number }): void {
-    this.deps.report({ type: 'delivered', frontier: frontier.frontier, undelivered: frontier.undelivered, batchesReceived: this.batchesReceived });
+    this.deps.report({
+      type: 'delivered',
+      frontier: frontier.frontier,
+      undelivered: frontier.undelivered,
+      batchesReceived: this.batchesReceived,
+    });
   }
 
   /** Whether the stream already holds this change (JetStream mode, after a restart). */
@@ -265,28 +308,46 @@ export class Shard {
       this.skipped++;
       return true;
     }
-    this.deps.log.info('skipped the changes the JetStream stream already holds', { changes: this.skipped, through_lsn: this.skipThrough.lsn, through_idx: this.skipThrough.idx });
+    this.deps.log.info('skipped the changes the JetStream stream already holds', {
+      changes: this.skipped,
+      through_lsn: this.skipThrough.lsn,
+      through_idx: this.skipThrough.idx,
+    });
     this.skipThrough = null;
     return false;
   }
 
   private readonly encodeFrame = (kind: FrameKind, meta: FrameMeta, payload: Uint8Array): void => {
     // A truncate of several tables numbers each table's event: checked per table below.
-    if (kind !== FrameKind.relation && payload[0] !== PgoutputTag.truncate && this.alreadyStored(meta.commitLsn, meta.commitIdx)) return;
+    if (
+      kind !== FrameKind.relation &&
+      payload[0] !== PgoutputTag.truncate &&
+      this.alreadyStored(meta.commitLsn, meta.commitIdx)
+    )
+      return;
     const encoders = this.encoders;
     if (kind === FrameKind.change) {
       // Inserts, updates and deletes go from pgoutput bytes to JSON bytes (no string per value);
       // anything else, or a row it declines, takes the decoder's path below.
       const encoder = encoders.get(peekRelationId(payload));
       if (encoder?.encodeRowBytes(payload, meta, this.body, this.row)) {
-        this.publisher!.enqueueBody(encoder.relation.relationId, encoder.label, meta.seq, meta.commitTime, this.row, this.body);
+        this.publisher!.enqueueBody(
+          encoder.relation.relationId,
+          encoder.label,
+          meta.seq,
+          meta.commitTime,
+          this.row,
+          this.body,
+        );
         return;
       }
     }
     const message = decodePgoutput(payload);
     if (kind === FrameKind.relation) {
       if (message.tag === 'relation') {
-        const info = needsCatalog(message, this.context.primaryKeys?.get(`${message.schema}.${message.name}`)) ? this.deps.catalog.infoFor(message.relationId) : undefined;
+        const info = needsCatalog(message, this.context.primaryKeys?.get(`${message.schema}.${message.name}`))
+          ? this.deps.catalog.infoFor(message.relationId)
+          : undefined;
         encoders.set(message.relationId, new ChangeEncoder(message, this.context, info));
       }
       return;
@@ -296,8 +357,13 @@ export class Shard {
       // A row of a backfill chunk (wal2nats backfill), carried as an Insert message: a `read`.
       if (message.tag !== 'insert') throw new WalRouterError(`a read frame holds a ${message.tag} message`);
       const encoder = encoders.get(message.relationId);
-      if (!encoder) throw new WalRouterError(`read of relation ${message.relationId} before its Relation message`);
-      target.enqueue(message.relationId, encoder.label, { seq: meta.seq, commitTime: meta.commitTime, ...encoder.encodeRead(message.newTuple, meta) });
+      if (!encoder)
+        throw new WalRouterError(`read of relation ${message.relationId} before its Relation message`);
+      target.enqueue(message.relationId, encoder.label, {
+        seq: meta.seq,
+        commitTime: meta.commitTime,
+        ...encoder.encodeRead(message.newTuple, meta),
+      });
       return;
     }
     switch (message.tag) {
@@ -305,10 +371,19 @@ export class Shard {
       case 'update':
       case 'delete': {
         const encoder = encoders.get(message.relationId);
-        if (!encoder) throw new WalRouterError(`change for relation ${message.relationId} before its Relation message`);
+        if (!encoder)
+          throw new WalRouterError(`change for relation ${message.relationId} before its Relation message`);
         const encoded =
-          message.tag === 'insert' ? encoder.encodeInsert(message, meta) : message.tag === 'update' ? encoder.encodeUpdate(message, meta) : encoder.encodeDelete(message, meta);
-        target.enqueue(message.relationId, encoder.label, { seq: meta.seq, commitTime: meta.commitTime, ...encoded });
+          message.tag === 'insert'
+            ? encoder.encodeInsert(message, meta)
+            : message.tag === 'update'
+              ? encoder.encodeUpdate(message, meta)
+              : encoder.encodeDelete(message, meta);
+        target.enqueue(message.relationId, encoder.label, {
+          seq: meta.seq,
+          commitTime: meta.commitTime,
+          ...encoded,
+        });
         return;
       }
       case 'truncate': {
@@ -317,7 +392,11 @@ export class Shard {
           // Tables owned by other shards are theirs to announce.
           if (!encoder || this.alreadyStored(meta.commitLsn, meta.commitIdx + i)) return;
           const encoded = encoder.encodeTruncate({ ...meta, commitIdx: meta.commitIdx + i });
-          target.enqueue(relationId, encoder.label, { seq: meta.seq, commitTime: meta.commitTime, ...encoded });
+          target.enqueue(relationId, encoder.label, {
+            seq: meta.seq,
+            commitTime: meta.commitTime,
+            ...encoded,
+          });
         });
         return;
       }
@@ -337,7 +416,8 @@ export class Shard {
     this.batchesReceived++;
     this.publisher!.received(message.batch.lastSeq);
     // Skipped changes are never delivered: the frontier moves past them here.
-    if (message.batch.changeCount === 0 || this.skipped !== skippedBefore) this.report(this.publisher!.frontier());
+    if (message.batch.changeCount === 0 || this.skipped !== skippedBefore)
+      this.report(this.publisher!.frontier());
   }
 
   /** The Relation messages of a batch that need the catalog before their rows can be encoded. */
@@ -348,7 +428,11 @@ export class Shard {
     forEachFrame(message.batch, (kind, _meta, payload) => {
       if (kind !== FrameKind.relation) return;
       const relation = decodePgoutput(payload);
-      if (relation.tag === 'relation' && needsCatalog(relation, this.context.primaryKeys?.get(`${relation.schema}.${relation.name}`))) relations.push(relation);
+      if (
+        relation.tag === 'relation' &&
+        needsCatalog(relation, this.context.primaryKeys?.get(`${relation.schema}.${relation.name}`))
+      )
+        relations.push(relation);
     });
     return relations;
   }
@@ -418,6 +502,6 @@ function otherWriter(broken: ChainBroken): Wal2NatsError {
   return new Wal2NatsError(
     ErrorCode.JetStreamOtherWriter,
     `JetStream stream ${broken.stream} is written by someone else: ${broken.message}`,
-    'wal2nats keeps a stream in the database\'s commit order and must be its only writer: if another wal2nats took over this slot, this instance is stale and stopped on purpose; otherwise move the other writer to another stream',
+    "wal2nats keeps a stream in the database's commit order and must be its only writer: if another wal2nats took over this slot, this instance is stale and stopped on purpose; otherwise move the other writer to another stream",
   );
 }

@@ -25,7 +25,14 @@ class FakeStream implements StreamClient<WireMessage> {
 }
 
 function change(seq: number, table: string) {
-  return { seq, subject: `sequin.changes.db.public.${table}.insert`, action: 'insert' as const, msgId: `id-${seq}`, json: `{"seq":${seq}}`, commitTime: 0 };
+  return {
+    seq,
+    subject: `sequin.changes.db.public.${table}.insert`,
+    action: 'insert' as const,
+    msgId: `id-${seq}`,
+    json: `{"seq":${seq}}`,
+    commitTime: 0,
+  };
 }
 
 async function until(done: () => boolean, what: string): Promise<void> {
@@ -39,19 +46,27 @@ async function until(done: () => boolean, what: string): Promise<void> {
 function setUp() {
   const frontiers: DeliveryFrontier[] = [];
   const publisher = new StreamPublisher(
-    { shard: 0, stream: 'CDC', backoff: { initialMs: 1000, maxMs: 1000, jitter: 0 }, window: 16, windowBytes: 1 << 20, ackTimeoutMs: 60_000 },
+    {
+      shard: 0,
+      stream: 'CDC',
+      backoff: { initialMs: 1000, maxMs: 1000, jitter: 0 },
+      window: 16,
+      windowBytes: 1 << 20,
+      ackTimeoutMs: 60_000,
+    },
     createShardMetrics(new Registry()),
     createLogger({ level: 'error', format: 'json' }),
     (f) => frontiers.push(f),
   );
   const stream = new FakeStream();
   const chain = publisher.start(stream, 0);
-  const ack = (token: number, seq: number) => chain.reply(token, { kind: 'stored', seq, duplicate: false } satisfies ChainReply);
+  const ack = (token: number, seq: number) =>
+    chain.reply(token, { kind: 'stored', seq, duplicate: false } satisfies ChainReply);
   return { publisher, stream, ack, frontiers };
 }
 
 describe('StreamPublisher', () => {
-  it('reports as delivered only what the chain stored, in the reader\'s order across tables', async () => {
+  it("reports as delivered only what the chain stored, in the reader's order across tables", async () => {
     const { publisher, stream, ack, frontiers } = setUp();
     // Changes 1..4 of two tables, interleaved as the reader numbered them.
     publisher.enqueue(1, 'public.a', change(1, 'a'));
@@ -60,8 +75,16 @@ describe('StreamPublisher', () => {
     publisher.enqueue(2, 'public.b', change(4, 'b'));
     publisher.received(4);
     await until(() => stream.sends.length === 4, 'four sends');
-    assert.deepEqual(stream.sends.map((s) => s.subject.split('.')[4]), ['a', 'b', 'a', 'b'], 'published in the reader\'s order, across tables');
-    assert.deepEqual(publisher.frontier(), { frontier: 0, undelivered: 4 }, 'nothing delivered before a PubAck');
+    assert.deepEqual(
+      stream.sends.map((s) => s.subject.split('.')[4]),
+      ['a', 'b', 'a', 'b'],
+      "published in the reader's order, across tables",
+    );
+    assert.deepEqual(
+      publisher.frontier(),
+      { frontier: 0, undelivered: 4 },
+      'nothing delivered before a PubAck',
+    );
     // The acks of 3 and 4 arrive first: 4 at sequence 4 proves 1..3 stored.
     ack(stream.sends[2]!.token, 3);
     await until(() => frontiers.length > 0, 'a report');
@@ -82,7 +105,10 @@ describe('StreamPublisher', () => {
     ack(stream.sends[0]!.token, 1);
     await until(() => publisher.failing().length === 1, 'the refused message failing');
     assert.equal(publisher.frontier().frontier, 1);
-    assert.deepEqual(publisher.failing().map((f) => [f.table, f.lastError]), [['public.big', 'too large for the stream']]);
+    assert.deepEqual(
+      publisher.failing().map((f) => [f.table, f.lastError]),
+      [['public.big', 'too large for the stream']],
+    );
     assert.equal(stream.sends.length, 1, 'nothing after it is sent');
     publisher.stop();
   });
@@ -95,11 +121,18 @@ describe('StreamPublisher', () => {
     await until(() => stream.sends.length === 2, 'two sends');
     // The session ended after routing up to seq 5 (3..5 went to other shards).
     publisher.fence(5);
-    assert.deepEqual(publisher.frontier(), { frontier: 0, undelivered: 2 }, 'not past the held, unstored messages');
+    assert.deepEqual(
+      publisher.frontier(),
+      { frontier: 0, undelivered: 2 },
+      'not past the held, unstored messages',
+    );
     ack(stream.sends[0]!.token, 1);
     await until(() => publisher.frontier().frontier === 1, 'the first stored');
     ack(stream.sends[1]!.token, 2);
-    await until(() => publisher.frontier().frontier === 5, 'the frontier at the fence once everything held is stored');
+    await until(
+      () => publisher.frontier().frontier === 5,
+      'the frontier at the fence once everything held is stored',
+    );
     assert.equal(publisher.frontier().undelivered, 0);
     publisher.stop();
   });

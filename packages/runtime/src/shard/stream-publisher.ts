@@ -56,15 +56,26 @@ export class StreamPublisher {
   ) {
     this.shardLabel = { shard: String(options.shard) };
     this.chain = new JetStreamChain<Queued>(
-      { stream: options.stream, window: options.window, windowBytes: options.windowBytes, ackTimeoutMs: options.ackTimeoutMs, backoff: options.backoff, ...(options.mayPublish ? { mayPublish: options.mayPublish } : {}) },
+      {
+        stream: options.stream,
+        window: options.window,
+        windowBytes: options.windowBytes,
+        ackTimeoutMs: options.ackTimeoutMs,
+        backoff: options.backoff,
+        ...(options.mayPublish ? { mayPublish: options.mayPublish } : {}),
+      },
       (m) => m.end - m.start,
       {
         delivered: (messages) => this.delivered(messages),
         sent: (messages) => this.sent(messages),
-        failing: (message, reason, attempts, nextAttemptAt) => this.onFailing(message, reason, attempts, nextAttemptAt),
+        failing: (message, reason, attempts, nextAttemptAt) =>
+          this.onFailing(message, reason, attempts, nextAttemptAt),
         broken: (error) => {
           this.broken = error;
-          this.log.error('stopping: the JetStream stream is written by someone else', { stream: options.stream, error: error.message });
+          this.log.error('stopping: the JetStream stream is written by someone else', {
+            stream: options.stream,
+            error: error.message,
+          });
         },
       },
     );
@@ -73,7 +84,10 @@ export class StreamPublisher {
   /** Starts publishing after `lastSeq`, the stream's last sequence. */
   start(client: StreamClient<Queued>, lastSeq: number): JetStreamChain<Queued> {
     this.chain.start(client, lastSeq);
-    this.stateTimer = setInterval(() => this.log.debug('JetStream chain', { stream: this.options.stream, ...this.chain.state() }), STATE_LOG_MS);
+    this.stateTimer = setInterval(
+      () => this.log.debug('JetStream chain', { stream: this.options.stream, ...this.chain.state() }),
+      STATE_LOG_MS,
+    );
     this.stateTimer.unref();
     return this.chain;
   }
@@ -82,7 +96,14 @@ export class StreamPublisher {
     this.push(this.slabs.write(change), label);
   }
 
-  enqueueBody(_relationId: number, label: string, seq: number, commitTime: number, change: RowBytesResult, body: JsonBytes): void {
+  enqueueBody(
+    _relationId: number,
+    label: string,
+    seq: number,
+    commitTime: number,
+    change: RowBytesResult,
+    body: JsonBytes,
+  ): void {
     this.push(this.slabs.writeBody(seq, commitTime, change, body), label);
   }
 
@@ -129,10 +150,24 @@ export class StreamPublisher {
   }
 
   /** The failing message, as its table's (it holds the whole stream). */
-  failing(): { table: string; attempts: number; lastError: string | null; nextAttemptAt: number; queued: number }[] {
+  failing(): {
+    table: string;
+    attempts: number;
+    lastError: string | null;
+    nextAttemptAt: number;
+    queued: number;
+  }[] {
     const failure = this.chain.failure();
     if (!failure) return [];
-    return [{ table: failure.message.label, attempts: failure.attempts, lastError: failure.lastError, nextAttemptAt: failure.nextAttemptAt, queued: this.chain.size }];
+    return [
+      {
+        table: failure.message.label,
+        attempts: failure.attempts,
+        lastError: failure.lastError,
+        nextAttemptAt: failure.nextAttemptAt,
+        queued: this.chain.size,
+      },
+    ];
   }
 
   retryNow(msgId?: string): number {
@@ -193,9 +228,16 @@ export class StreamPublisher {
     this.metrics.retries.inc({ table: message.label });
     this.metrics.backoffSeconds.set({ table: message.label }, delay / 1000);
     this.observer?.failing(message.label, message, reason, attempts, nextAttemptAt);
-    const fields = { stream: this.options.stream, table: message.label, attempt: attempts, retry_in_ms: delay, error: reason };
+    const fields = {
+      stream: this.options.stream,
+      table: message.label,
+      attempt: attempts,
+      retry_in_ms: delay,
+      error: reason,
+    };
     // Elections fail a few sends in a row: the first, and every tenth, at warn.
-    if (attempts === 1 || attempts % 10 === 0) this.log.warn('delivery failed; the stream waits for this message, will retry', fields);
+    if (attempts === 1 || attempts % 10 === 0)
+      this.log.warn('delivery failed; the stream waits for this message, will retry', fields);
     else this.log.debug('delivery failed; the stream waits for this message, will retry', fields);
   }
 }

@@ -12,7 +12,17 @@ const BACKOFF = { initialMs: 1000, maxMs: 8000, jitter: 0 };
 
 function mailboxOf(...seqs: number[]): TableMailbox {
   const mailbox = new TableMailbox('public.t');
-  for (const seq of seqs) mailbox.push(OutgoingMessage.fromText({ seq, subject: 'sequin.changes.db.public.t.insert', action: 'insert', msgId: `m${seq}`, json: '{}', commitTime: 0 }));
+  for (const seq of seqs)
+    mailbox.push(
+      OutgoingMessage.fromText({
+        seq,
+        subject: 'sequin.changes.db.public.t.insert',
+        action: 'insert',
+        msgId: `m${seq}`,
+        json: '{}',
+        commitTime: 0,
+      }),
+    );
   return mailbox;
 }
 
@@ -31,7 +41,10 @@ describe('TableMailbox', () => {
     const mailbox = mailboxOf(1, 2, 3, 4);
     assert.deepEqual(publish(mailbox, 3), [1, 2, 3]);
     assert.deepEqual({ inFlight: mailbox.inFlight, unsent: mailbox.unsent }, { inFlight: 3, unsent: 1 });
-    assert.deepEqual(mailbox.takeDelivered(1).map((m) => m.seq), [1]);
+    assert.deepEqual(
+      mailbox.takeDelivered(1).map((m) => m.seq),
+      [1],
+    );
     assert.equal(mailbox.headSeq, 2);
     assert.deepEqual({ inFlight: mailbox.inFlight, unsent: mailbox.unsent }, { inFlight: 0, unsent: 3 });
     assert.deepEqual(publish(mailbox, 3), [2, 3, 4], 'the next cycle starts again at the first undelivered');
@@ -41,14 +54,23 @@ describe('TableMailbox', () => {
     const mailbox = mailboxOf(1, 2);
     publish(mailbox, 2);
     assert.equal(mailbox.failed('timed out', false, BACKOFF, 10_000), 1000);
-    assert.deepEqual({ inFlight: mailbox.inFlight, unsent: mailbox.unsent, headSeq: mailbox.headSeq }, { inFlight: 0, unsent: 2, headSeq: 1 });
-    assert.deepEqual({ attempts: mailbox.attempts, lastError: mailbox.lastError, nextAttemptAt: mailbox.nextAttemptAt }, { attempts: 1, lastError: 'timed out', nextAttemptAt: 11_000 });
+    assert.deepEqual(
+      { inFlight: mailbox.inFlight, unsent: mailbox.unsent, headSeq: mailbox.headSeq },
+      { inFlight: 0, unsent: 2, headSeq: 1 },
+    );
+    assert.deepEqual(
+      { attempts: mailbox.attempts, lastError: mailbox.lastError, nextAttemptAt: mailbox.nextAttemptAt },
+      { attempts: 1, lastError: 'timed out', nextAttemptAt: 11_000 },
+    );
     assert.equal(mailbox.isDue(10_999), false);
     assert.equal(mailbox.isDue(11_000), true);
     assert.equal(mailbox.failed('timed out', false, BACKOFF, 20_000), 2000);
     publish(mailbox, 2);
     mailbox.takeDelivered(1);
-    assert.deepEqual({ attempts: mailbox.attempts, lastError: mailbox.lastError, nextAttemptAt: mailbox.nextAttemptAt }, { attempts: 0, lastError: null, nextAttemptAt: 0 });
+    assert.deepEqual(
+      { attempts: mailbox.attempts, lastError: mailbox.lastError, nextAttemptAt: mailbox.nextAttemptAt },
+      { attempts: 0, lastError: null, nextAttemptAt: 0 },
+    );
     // A cycle that delivered nothing does not end the failure.
     mailbox.failed('timed out', false, BACKOFF, 30_000);
     publish(mailbox, 1);

@@ -29,22 +29,40 @@ export class TableMailbox {
   constructor(private tableLabel: string) {}
 
   /** `schema.table`, as in metrics and logs (a rename shows from the next change on). */
-  get label(): string { return this.tableLabel; }
-  get size(): number { return this.items.length - this.head; }
+  get label(): string {
+    return this.tableLabel;
+  }
+  get size(): number {
+    return this.items.length - this.head;
+  }
   /** How many from the head are published and await confirmation. */
-  get inFlight(): number { return this.published; }
-  get unsent(): number { return this.size - this.published; }
+  get inFlight(): number {
+    return this.published;
+  }
+  get unsent(): number {
+    return this.size - this.published;
+  }
   /** The seq of the oldest undelivered message, or undefined when empty. */
-  get headSeq(): number | undefined { return this.size > 0 ? this.items[this.head]!.seq : undefined; }
+  get headSeq(): number | undefined {
+    return this.size > 0 ? this.items[this.head]!.seq : undefined;
+  }
   /** Failed attempts since the last delivery (0: not failing). */
-  get attempts(): number { return this.failedAttempts; }
+  get attempts(): number {
+    return this.failedAttempts;
+  }
   /** Why the last attempt failed, or null when not failing. */
-  get lastError(): string | null { return this.lastFailure; }
+  get lastError(): string | null {
+    return this.lastFailure;
+  }
   /** When the next attempt may start (ms since the epoch; 0: now). */
-  get nextAttemptAt(): number { return this.retryAt; }
+  get nextAttemptAt(): number {
+    return this.retryAt;
+  }
 
   /** Whether the table may be published at `now` (not backing off). */
-  isDue(now: number): boolean { return this.retryAt <= now; }
+  isDue(now: number): boolean {
+    return this.retryAt <= now;
+  }
 
   relabel(label: string): void {
     this.tableLabel = label;

@@ -42,7 +42,13 @@ const TYPE_CLOSURE_SQL = `
   SELECT ${COLUMNS} FROM pg_type t JOIN closure c ON c.oid = t.oid`;
 
 function toInfo(row: TypeRow): PgTypeInfo {
-  return { oid: Number(row.oid), typtype: row.typtype, baseOid: Number(row.base), elementOid: Number(row.element), delimiter: row.delim };
+  return {
+    oid: Number(row.oid),
+    typtype: row.typtype,
+    baseOid: Number(row.base),
+    elementOid: Number(row.element),
+    delimiter: row.delim,
+  };
 }
 
 /** Every user-defined type of the database, as the catalog says now. */

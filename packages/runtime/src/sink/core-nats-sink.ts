@@ -16,9 +16,15 @@ export class CoreNatsSink implements DeliverySink {
     this.wire = new WireEncoder(link.nc);
   }
 
-  get connected(): boolean { return this.link.connected; }
-  get fatalError(): Error | null { return this.link.fatalError; }
-  onReconnect(listener: () => void): void { this.link.onReconnect(listener); }
+  get connected(): boolean {
+    return this.link.connected;
+  }
+  get fatalError(): Error | null {
+    return this.link.fatalError;
+  }
+  onReconnect(listener: () => void): void {
+    this.link.onReconnect(listener);
+  }
 
   beginCycle(): void {
     this.epochAtBegin = this.link.epoch;
@@ -40,18 +46,25 @@ export class CoreNatsSink implements DeliverySink {
   async settle(): Promise<CycleResult> {
     const count = this.published;
     this.wire.flush();
-    if (!this.link.connected || this.link.epoch !== this.epochAtBegin) return allFailed(count, 'not connected to NATS', true);
+    if (!this.link.connected || this.link.epoch !== this.epochAtBegin)
+      return allFailed(count, 'not connected to NATS', true);
     try {
       await this.link.nc.flush();
     } catch (error) {
       return allFailed(count, `NATS did not confirm: ${errorMessage(error)}`, true);
     }
-    if (this.link.epoch !== this.epochAtBegin) return allFailed(count, 'the NATS connection was lost before the server confirmed', true);
+    if (this.link.epoch !== this.epochAtBegin)
+      return allFailed(count, 'the NATS connection was lost before the server confirmed', true);
     // The PONG came on the connection the cycle was written to: the socket wrote all of it.
     this.wire.confirmWritten();
     const refused = this.link.permissionErrors[0];
     // Core NATS does not say which message was refused; fail the cycle and let each table retry.
-    if (refused) return allFailed(count, `NATS refused to let us publish to ${refused.subject}: ${refused.message}`, false);
+    if (refused)
+      return allFailed(
+        count,
+        `NATS refused to let us publish to ${refused.subject}: ${refused.message}`,
+        false,
+      );
     return ALL_DELIVERED;
   }
 

@@ -10,7 +10,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { seededRandom as seeded } from '../../../../test/support/random.js';
-import { ChainBroken, JetStreamChain, MessageRefused, type ChainReply, type StreamClient } from './jetstream-chain.js';
+import {
+  ChainBroken,
+  JetStreamChain,
+  MessageRefused,
+  type ChainReply,
+  type StreamClient,
+} from './jetstream-chain.js';
 
 interface Msg {
   readonly id: string;
@@ -45,10 +51,15 @@ class FakeStream implements StreamClient<Msg> {
     this.stored.push(...preloaded);
   }
 
-  get lastSeq(): number { return this.stored.length; }
+  get lastSeq(): number {
+    return this.stored.length;
+  }
 
   send(message: Msg, expected: number, token: number): void {
-    if (message.size > this.maxBytes) throw new MessageRefused(`the message is ${message.size} bytes, over the stream's max_msg_size of ${this.maxBytes}`);
+    if (message.size > this.maxBytes)
+      throw new MessageRefused(
+        `the message is ${message.size} bytes, over the stream's max_msg_size of ${this.maxBytes}`,
+      );
     this.sends++;
     if (this.electing) {
       this.replies.push({ token, reply: { kind: 'failed', reason: 'no responders (503)' } });
@@ -76,7 +87,11 @@ class FakeStream implements StreamClient<Msg> {
   }
 
   /** Delivers the queued replies (in the order given by `order`, default as queued). */
-  deliver(order: (replies: { token: number; reply: ChainReply }[]) => { token: number; reply: ChainReply }[] = (r) => r): void {
+  deliver(
+    order: (replies: { token: number; reply: ChainReply }[]) => { token: number; reply: ChainReply }[] = (
+      r,
+    ) => r,
+  ): void {
     const replies = order(this.replies);
     this.replies = [];
     for (const { token, reply } of replies) this.chain.reply(token, reply);
@@ -100,13 +115,21 @@ interface Harness {
   broken: ChainBroken[];
 }
 
-function setUp(options: { preloaded?: string[]; window?: number; windowBytes?: number; ackTimeoutMs?: number } = {}): Harness {
+function setUp(
+  options: { preloaded?: string[]; window?: number; windowBytes?: number; ackTimeoutMs?: number } = {},
+): Harness {
   const stream = new FakeStream(options.preloaded);
   const delivered: string[] = [];
   const failures: Harness['failures'] = [];
   const broken: ChainBroken[] = [];
   const chain = new JetStreamChain<Msg>(
-    { stream: STREAM, window: options.window ?? 64, windowBytes: options.windowBytes ?? 1 << 20, ackTimeoutMs: options.ackTimeoutMs ?? 40, backoff: { initialMs: 5, maxMs: 20, jitter: 0 } },
+    {
+      stream: STREAM,
+      window: options.window ?? 64,
+      windowBytes: options.windowBytes ?? 1 << 20,
+      ackTimeoutMs: options.ackTimeoutMs ?? 40,
+      backoff: { initialMs: 5, maxMs: 20, jitter: 0 },
+    },
     (m) => m.size,
     {
       delivered: (batch) => delivered.push(...batch.map((m) => m.id)),
@@ -121,7 +144,12 @@ function setUp(options: { preloaded?: string[]; window?: number; windowBytes?: n
 }
 
 /** Lets the chain run its scheduled work (setImmediate and short timers) until `done`. */
-async function until(done: () => boolean, what: string, step: () => void = () => {}, timeoutMs = 10_000): Promise<void> {
+async function until(
+  done: () => boolean,
+  what: string,
+  step: () => void = () => {},
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!done()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -134,7 +162,11 @@ async function until(done: () => boolean, what: string, step: () => void = () =>
 function assertChainOrder(h: Harness, pushed: Msg[], preloaded: string[] = []): void {
   const ids = pushed.map((m) => m.id);
   const fresh = ids.filter((id) => !preloaded.includes(id));
-  assert.deepEqual(h.stream.stored, [...preloaded, ...fresh], 'the stream holds every message once, in push order');
+  assert.deepEqual(
+    h.stream.stored,
+    [...preloaded, ...fresh],
+    'the stream holds every message once, in push order',
+  );
   assert.deepEqual(h.delivered, ids, 'delivered exactly the pushed messages, in order');
 }
 
@@ -144,11 +176,19 @@ describe('JetStreamChain', () => {
     const pushed = messages(20);
     pushed.forEach((m) => h.chain.push(m));
     await until(() => h.stream.pending.length === 8, 'a full window in flight');
-    assert.deepEqual(h.stream.pending.map((p) => p.expected), [0, 1, 2, 3, 4, 5, 6, 7], 'each expects the sequence of the one before');
-    await until(() => h.delivered.length === 20, 'every message', () => {
-      h.stream.applyAll();
-      h.stream.deliver((r) => [...r].reverse());
-    });
+    assert.deepEqual(
+      h.stream.pending.map((p) => p.expected),
+      [0, 1, 2, 3, 4, 5, 6, 7],
+      'each expects the sequence of the one before',
+    );
+    await until(
+      () => h.delivered.length === 20,
+      'every message',
+      () => {
+        h.stream.applyAll();
+        h.stream.deliver((r) => [...r].reverse());
+      },
+    );
     assertChainOrder(h, pushed);
     assert.equal(h.chain.repairs, 0, 'out-of-order acks need no repair');
     assert.equal(h.chain.lastAcknowledgedSeq, 20);
@@ -184,10 +224,14 @@ describe('JetStreamChain', () => {
     assert.match(h.failures[0]!.reason, /no PubAck within/);
     h.stream.applyProposal(rest[0]!); // m4, applied late: in order, so stored
     h.stream.applyProposal(rest[2]!); // m6 expects after m5, which is not there: refused
-    await until(() => h.delivered.length === 10, 'every message after the repair', () => {
-      h.stream.applyAll();
-      h.stream.deliver();
-    });
+    await until(
+      () => h.delivered.length === 10,
+      'every message after the repair',
+      () => {
+        h.stream.applyAll();
+        h.stream.deliver();
+      },
+    );
     assertChainOrder(h, pushed);
     assert.ok(h.chain.repairs >= 1);
   });
@@ -198,10 +242,14 @@ describe('JetStreamChain', () => {
     const h = setUp({ preloaded, window: 16 });
     const pushed = messages(8, 2);
     pushed.forEach((m) => h.chain.push(m));
-    await until(() => h.delivered.length === 8, 'the replayed and the new messages', () => {
-      h.stream.applyAll();
-      h.stream.deliver();
-    });
+    await until(
+      () => h.delivered.length === 8,
+      'the replayed and the new messages',
+      () => {
+        h.stream.applyAll();
+        h.stream.deliver();
+      },
+    );
     assertChainOrder(h, pushed, preloaded);
     assert.equal(h.chain.lastAcknowledgedSeq, 10);
     assert.deepEqual(h.broken, []);
@@ -217,15 +265,26 @@ describe('JetStreamChain', () => {
     await until(() => h.delivered.length === 5, 'five stored');
     h.stream.electing = true;
     pushed.slice(5).forEach((m) => h.chain.push(m));
-    await until(() => h.failures.length >= 3, 'failed resends during the election', () => h.stream.deliver());
-    assert.ok(h.failures.every((f) => f.id === 'm5'), 'the first unacknowledged message is the one shown failing');
+    await until(
+      () => h.failures.length >= 3,
+      'failed resends during the election',
+      () => h.stream.deliver(),
+    );
+    assert.ok(
+      h.failures.every((f) => f.id === 'm5'),
+      'the first unacknowledged message is the one shown failing',
+    );
     assert.deepEqual(h.failures.map((f) => f.attempts).slice(0, 3), [1, 2, 3], 'its deliver count grows');
     assert.match(h.failures[0]!.reason, /no responders/);
     h.stream.electing = false;
-    await until(() => h.delivered.length === 40, 'everything after the election', () => {
-      h.stream.applyAll();
-      h.stream.deliver();
-    });
+    await until(
+      () => h.delivered.length === 40,
+      'everything after the election',
+      () => {
+        h.stream.applyAll();
+        h.stream.deliver();
+      },
+    );
     assertChainOrder(h, pushed);
     assert.equal(h.chain.failure(), null, 'nothing failing any more');
   });
@@ -233,18 +292,29 @@ describe('JetStreamChain', () => {
   it('stops with a clear error naming the stream when another writer appends to it', async () => {
     const h = setUp({ window: 4 });
     messages(2).forEach((m) => h.chain.push(m));
-    await until(() => h.delivered.length === 2, 'two stored', () => {
-      h.stream.applyAll();
-      h.stream.deliver();
-    });
+    await until(
+      () => h.delivered.length === 2,
+      'two stored',
+      () => {
+        h.stream.applyAll();
+        h.stream.deliver();
+      },
+    );
     h.stream.foreignWrite('someone-else');
     messages(3, 2).forEach((m) => h.chain.push(m));
-    await until(() => h.broken.length === 1, 'the chain to break', () => {
-      h.stream.applyAll();
-      h.stream.deliver();
-    });
+    await until(
+      () => h.broken.length === 1,
+      'the chain to break',
+      () => {
+        h.stream.applyAll();
+        h.stream.deliver();
+      },
+    );
     assert.equal(h.broken[0]!.stream, STREAM);
-    assert.match(h.broken[0]!.message, /another writer: JetStream stream CDC ends at sequence 3, but the last message wal2nats stored there is sequence 2/);
+    assert.match(
+      h.broken[0]!.message,
+      /another writer: JetStream stream CDC ends at sequence 3, but the last message wal2nats stored there is sequence 2/,
+    );
     // The foreign message shifted the stream by one, so m3 (expecting 3) could be stored: a
     // stream shared with another writer breaks the order by design, which is why this is fatal.
     assert.deepEqual(h.stream.stored.slice(0, 3), ['m0', 'm1', 'someone-else']);
@@ -256,10 +326,14 @@ describe('JetStreamChain', () => {
     h.stream.maxBytes = 500;
     const pushed = [...messages(2), { id: 'big', size: 1000 }, ...messages(3, 2)];
     pushed.forEach((m) => h.chain.push(m));
-    await until(() => h.failures.length >= 1, 'the big message to fail', () => {
-      h.stream.applyAll();
-      h.stream.deliver();
-    });
+    await until(
+      () => h.failures.length >= 1,
+      'the big message to fail',
+      () => {
+        h.stream.applyAll();
+        h.stream.deliver();
+      },
+    );
     assert.deepEqual(h.delivered, ['m0', 'm1'], 'the messages before it are delivered');
     assert.equal(h.failures[0]!.id, 'big');
     assert.match(h.failures[0]!.reason, /1000 bytes, over the stream's max_msg_size of 500/);
@@ -269,10 +343,14 @@ describe('JetStreamChain', () => {
     assert.equal(h.stream.sends, sendsBefore, 'a refused message is never sent');
     h.stream.maxBytes = 2000; // the operator raised max_msg_size
     h.chain.retryNow();
-    await until(() => h.delivered.length === pushed.length, 'the rest', () => {
-      h.stream.applyAll();
-      h.stream.deliver();
-    });
+    await until(
+      () => h.delivered.length === pushed.length,
+      'the rest',
+      () => {
+        h.stream.applyAll();
+        h.stream.deliver();
+      },
+    );
     assertChainOrder(h, pushed);
   });
 
@@ -290,26 +368,32 @@ describe('JetStreamChain', () => {
       const limbo: Proposal[] = [];
       let steps = 0;
       try {
-        await until(() => h.delivered.length === pushed.length, `seed ${seed}: every message`, () => {
-          steps++;
-          if (next < pushed.length && random() < 0.5) h.chain.push(pushed[next++]!);
-          h.stream.electing = steps < 100 && random() < 0.15;
-          const pending = h.stream.pending;
-          h.stream.pending = [];
-          for (const p of pending) {
-            const fate = random();
-            if (fate < 0.03) continue; // lost: never applied, never answered
-            if (fate < 0.08) {
-              limbo.push(p);
-              continue;
+        await until(
+          () => h.delivered.length === pushed.length,
+          `seed ${seed}: every message`,
+          () => {
+            steps++;
+            if (next < pushed.length && random() < 0.5) h.chain.push(pushed[next++]!);
+            h.stream.electing = steps < 100 && random() < 0.15;
+            const pending = h.stream.pending;
+            h.stream.pending = [];
+            for (const p of pending) {
+              const fate = random();
+              if (fate < 0.03) continue; // lost: never applied, never answered
+              if (fate < 0.08) {
+                limbo.push(p);
+                continue;
+              }
+              const reply = h.stream.applyProposal(p);
+              if (random() < 0.05) continue; // applied, reply lost
+              h.stream.replies.push({ token: p.token, reply });
             }
-            const reply = h.stream.applyProposal(p);
-            if (random() < 0.05) continue; // applied, reply lost
-            h.stream.replies.push({ token: p.token, reply });
-          }
-          if (limbo.length > 0 && random() < 0.3) h.stream.applyProposal(limbo.splice(Math.floor(random() * limbo.length), 1)[0]!);
-          h.stream.deliver((r) => shuffle(r, random));
-        }, 20_000);
+            if (limbo.length > 0 && random() < 0.3)
+              h.stream.applyProposal(limbo.splice(Math.floor(random() * limbo.length), 1)[0]!);
+            h.stream.deliver((r) => shuffle(r, random));
+          },
+          20_000,
+        );
       } finally {
         h.chain.stop();
       }

@@ -66,7 +66,10 @@ export interface StreamClient<M> {
  */
 export class ChainBroken extends Error {
   override readonly name = 'ChainBroken';
-  constructor(readonly stream: string, message: string) {
+  constructor(
+    readonly stream: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -118,7 +121,8 @@ const QUICK_RETRY_MAX_MS = 250;
 
 /** Retry delay after `attempts` failures of the first unacknowledged message. */
 export function repairDelayMs(attempts: number, policy: BackoffPolicy): number {
-  if (attempts <= QUICK_RETRIES) return Math.min(policy.maxMs, QUICK_RETRY_MAX_MS, QUICK_RETRY_FIRST_MS * 2 ** (attempts - 1));
+  if (attempts <= QUICK_RETRIES)
+    return Math.min(policy.maxMs, QUICK_RETRY_MAX_MS, QUICK_RETRY_FIRST_MS * 2 ** (attempts - 1));
   return backoffDelayMs(attempts - QUICK_RETRIES, policy);
 }
 
@@ -183,27 +187,59 @@ export class JetStreamChain<M> implements ChainSignals {
    * were counted from the old sequence.
    */
   continueAfter(lastSeq: number): void {
-    if (this.size !== 0 || this.outstanding.size !== 0) throw new Error('JetStreamChain.continueAfter() needs an idle chain');
+    if (this.size !== 0 || this.outstanding.size !== 0)
+      throw new Error('JetStreamChain.continueAfter() needs an idle chain');
     this.lastSeq = lastSeq;
   }
 
-  get lastAcknowledgedSeq(): number { return this.lastSeq; }
+  get lastAcknowledgedSeq(): number {
+    return this.lastSeq;
+  }
   /** Messages pushed and not yet stored. */
-  get size(): number { return this.entries.length - this.head; }
-  get inFlight(): number { return this.outstanding.size; }
-  get broken(): ChainBroken | null { return this.brokenError; }
-  peek(i = 0): M | undefined { return this.entries[this.head + i]?.message; }
+  get size(): number {
+    return this.entries.length - this.head;
+  }
+  get inFlight(): number {
+    return this.outstanding.size;
+  }
+  get broken(): ChainBroken | null {
+    return this.brokenError;
+  }
+  peek(i = 0): M | undefined {
+    return this.entries[this.head + i]?.message;
+  }
 
   /** For a debug line: what the chain is doing. */
-  state(): { mode: Mode; queued: number; sent: number; outstanding: number; lastSeq: number; attempts: number; repairs: number } {
-    return { mode: this.mode, queued: this.size, sent: this.sent, outstanding: this.outstanding.size, lastSeq: this.lastSeq, attempts: this.attempts, repairs: this.repairs };
+  state(): {
+    mode: Mode;
+    queued: number;
+    sent: number;
+    outstanding: number;
+    lastSeq: number;
+    attempts: number;
+    repairs: number;
+  } {
+    return {
+      mode: this.mode,
+      queued: this.size,
+      sent: this.sent,
+      outstanding: this.outstanding.size,
+      lastSeq: this.lastSeq,
+      attempts: this.attempts,
+      repairs: this.repairs,
+    };
   }
 
   /** The first unacknowledged message's failures, while it has any. */
   failure(): { message: M; attempts: number; lastError: string | null; nextAttemptAt: number } | null {
     const entry = this.entries[this.head];
     if (!entry || this.attempts === 0) return null;
-    return { message: entry.message, attempts: this.attempts, lastError: this.lastError, nextAttemptAt: this.nextAttemptAt };
+    return {
+      message: entry.message,
+      attempts: this.attempts,
+      lastError: this.lastError,
+      nextAttemptAt: this.nextAttemptAt,
+    };
   }
 
   /** Whether nothing can move now: empty, or waiting for a retry with nothing in flight. */
@@ -213,7 +249,14 @@ export class JetStreamChain<M> implements ChainSignals {
   }
 
   push(message: M): void {
-    this.entries.push({ message, bytes: this.sizeOf(message), token: 0, reply: null, countedToken: 0, refusal: null });
+    this.entries.push({
+      message,
+      bytes: this.sizeOf(message),
+      token: 0,
+      reply: null,
+      countedToken: 0,
+      refusal: null,
+    });
     if (this.mode === 'pipelining') this.scheduleTick();
   }
 
@@ -234,7 +277,11 @@ export class JetStreamChain<M> implements ChainSignals {
   /** The connection dropped: every send in flight may or may not be stored, and its reply is lost. */
   connectionLost(): void {
     for (const { entry } of this.outstanding.values()) {
-      if (entry.reply === null) entry.reply = { kind: 'failed', reason: 'the NATS connection was lost before JetStream acknowledged' };
+      if (entry.reply === null)
+        entry.reply = {
+          kind: 'failed',
+          reason: 'the NATS connection was lost before JetStream acknowledged',
+        };
     }
     this.outstanding.clear();
     this.settleHead();
@@ -261,14 +308,20 @@ export class JetStreamChain<M> implements ChainSignals {
       // Stored at last + j + 1 proves the j unacknowledged messages before it are stored.
       const j = this.indexOf(entry);
       if (j > 0 && reply.seq === this.lastSeq + j + 1) {
-        for (let k = 0; k < j; k++) this.entries[this.head + k]!.reply = { kind: 'stored', seq: this.lastSeq + k + 1, duplicate: false };
+        for (let k = 0; k < j; k++)
+          this.entries[this.head + k]!.reply = {
+            kind: 'stored',
+            seq: this.lastSeq + k + 1,
+            duplicate: false,
+          };
       }
     }
     this.settleHead();
   }
 
   private indexOf(entry: Entry<M>): number {
-    for (let i = this.head; i < this.head + this.sent; i++) if (this.entries[i] === entry) return i - this.head;
+    for (let i = this.head; i < this.head + this.sent; i++)
+      if (this.entries[i] === entry) return i - this.head;
     return -1;
   }
 
@@ -282,7 +335,9 @@ export class JetStreamChain<M> implements ChainSignals {
       if (reply.kind === 'stored') {
         if (reply.seq === this.lastSeq + 1) this.lastSeq = reply.seq;
         else if (!(reply.duplicate && reply.seq <= this.lastSeq)) {
-          this.break(`another writer: JetStream stream ${this.options.stream} stored a message of wal2nats at sequence ${reply.seq}, but the chain's next sequence is ${this.lastSeq + 1}`);
+          this.break(
+            `another writer: JetStream stream ${this.options.stream} stored a message of wal2nats at sequence ${reply.seq}, but the chain's next sequence is ${this.lastSeq + 1}`,
+          );
           return;
         }
         // (A duplicate at or below the last sequence was stored before, by a run before a restart.)
@@ -298,10 +353,17 @@ export class JetStreamChain<M> implements ChainSignals {
       if (reply.kind === 'wrongLastSequence' && reply.last > this.lastSeq) {
         // Everything before the head is acknowledged, and nothing of ours after it can be stored
         // before it: a higher last sequence was written by someone else.
-        this.break(`another writer: JetStream stream ${this.options.stream} ends at sequence ${reply.last}, but the last message wal2nats stored there is sequence ${this.lastSeq}`);
+        this.break(
+          `another writer: JetStream stream ${this.options.stream} ends at sequence ${reply.last}, but the last message wal2nats stored there is sequence ${this.lastSeq}`,
+        );
         return;
       }
-      this.countFailure(entry, reply.kind === 'failed' ? reply.reason : `JetStream refused the message: wrong last sequence (the stream ends at ${reply.last}; the chain expected another sequence and resends)`);
+      this.countFailure(
+        entry,
+        reply.kind === 'failed'
+          ? reply.reason
+          : `JetStream refused the message: wrong last sequence (the stream ends at ${reply.last}; the chain expected another sequence and resends)`,
+      );
       break;
     }
     if (this.head > 4096 && this.head * 2 > this.entries.length) {
@@ -376,10 +438,13 @@ export class JetStreamChain<M> implements ChainSignals {
 
   private armRetry(delay: number): void {
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      this.resume();
-    }, Math.max(0, delay));
+    this.retryTimer = setTimeout(
+      () => {
+        this.retryTimer = null;
+        this.resume();
+      },
+      Math.max(0, delay),
+    );
   }
 
   /** Sends and reports once per turn of the event loop (acks arrive by the hundred per read). */
@@ -475,7 +540,8 @@ export class JetStreamChain<M> implements ChainSignals {
     for (const [token, { entry, sentAt }] of this.outstanding) {
       if (sentAt > deadline) break;
       this.outstanding.delete(token);
-      if (entry.token === token && entry.reply === null) entry.reply = { kind: 'failed', reason: `no PubAck within ${this.options.ackTimeoutMs / 1000} s` };
+      if (entry.token === token && entry.reply === null)
+        entry.reply = { kind: 'failed', reason: `no PubAck within ${this.options.ackTimeoutMs / 1000} s` };
       expired = true;
     }
     this.armTimeout();

@@ -8,7 +8,14 @@
  */
 import { jetstreamManager, StorageType, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
-import { errorMessage, ErrorCode, escapeSubjectToken, streamCapturing, Wal2NatsError, type Config } from '@wal2nats/core';
+import {
+  errorMessage,
+  ErrorCode,
+  escapeSubjectToken,
+  streamCapturing,
+  Wal2NatsError,
+  type Config,
+} from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
 import { NatsConnectAborted, NatsLink } from './nats-link.js';
 import type { PublishedTable } from '../postgres/published-table.js';
@@ -36,7 +43,11 @@ export interface JetStreamTarget {
  * subjects (shard i publishes to streams[i]); a table no stream captures (created while
  * running) goes to shard 0, where its message shows as failing with "no stream captures".
  */
-export function routeByStream(config: Config, databaseName: string, streams: readonly ChainStream[]): (schema: string, table: string) => number {
+export function routeByStream(
+  config: Config,
+  databaseName: string,
+  streams: readonly ChainStream[],
+): (schema: string, table: string) => number {
   return (schema, table) => {
     const subject = publishSubjects(config, databaseName, [{ schema, table }])[0];
     const index = subject === undefined ? -1 : streamCapturing(streams, subject);
@@ -64,7 +75,13 @@ export function olderThanFixedVersion(version: string | undefined): boolean {
 }
 
 /** Resolves null when `signal` aborted the wait for NATS (a stop during start-up). */
-export async function checkJetStream(config: Config, databaseName: string, tables: readonly PublishedTable[], log: Logger, signal?: AbortSignal): Promise<JetStreamTarget | null> {
+export async function checkJetStream(
+  config: Config,
+  databaseName: string,
+  tables: readonly PublishedTable[],
+  log: Logger,
+  signal?: AbortSignal,
+): Promise<JetStreamTarget | null> {
   let link: NatsLink;
   try {
     link = await NatsLink.connect(config, 'wal2nats start-up check', log, signal ? { signal } : {});
@@ -77,13 +94,22 @@ export async function checkJetStream(config: Config, databaseName: string, table
     try {
       jsm = await jetstreamManager(link.nc);
     } catch (error) {
-      throw new Wal2NatsError(ErrorCode.ConfigInvalid, `invalid option --jetstream: the NATS server does not offer JetStream (${errorMessage(error)})`, 'enable JetStream on the server (nats-server -js), or run without --jetstream', { cause: error });
+      throw new Wal2NatsError(
+        ErrorCode.ConfigInvalid,
+        `invalid option --jetstream: the NATS server does not offer JetStream (${errorMessage(error)})`,
+        'enable JetStream on the server (nats-server -js), or run without --jetstream',
+        { cause: error },
+      );
     }
     const info = link.nc.info;
     if (info?.cluster !== undefined && olderThanFixedVersion(info.version)) {
-      log.warn('this clustered nats-server is older than 2.10.12: after a leader change it can drop new messages of a stream without an answer when duplicates were rejected (nats-io/nats-server#5179); wal2nats avoids replaying what the stream holds, but upgrade the servers', { server_version: info.version, cluster: info.cluster });
+      log.warn(
+        'this clustered nats-server is older than 2.10.12: after a leader change it can drop new messages of a stream without an answer when duplicates were rejected (nats-io/nats-server#5179); wal2nats avoids replaying what the stream holds, but upgrade the servers',
+        { server_version: info.version, cluster: info.cluster },
+      );
     }
-    if (config.createStream !== undefined) await ensureStream(jsm, config.createStream, subjectsFilter(config, databaseName), log);
+    if (config.createStream !== undefined)
+      await ensureStream(jsm, config.createStream, subjectsFilter(config, databaseName), log);
     const all: StreamInfo[] = [];
     for await (const stream of jsm.streams.list()) all.push(stream);
     const candidates = all.map((s) => ({ name: s.config.name, subjects: s.config.subjects ?? [] }));
@@ -106,7 +132,7 @@ export async function checkJetStream(config: Config, databaseName: string, table
           throw new Wal2NatsError(
             ErrorCode.ConfigInvalid,
             `invalid option --jetstream: the changes of ${table.schema}.${table.table} are captured by two streams, ${first.stream} (${first.subject}) and ${stream.config.name} (${subject})`,
-            'JetStream mode keeps each stream in the database\'s commit order with one ordered chain per stream, so all subjects of a table must be in one stream: change the streams\' subjects',
+            "JetStream mode keeps each stream in the database's commit order with one ordered chain per stream, so all subjects of a table must be in one stream: change the streams' subjects",
           );
         }
         first ??= { subject, stream: stream.config.name };
@@ -117,27 +143,54 @@ export async function checkJetStream(config: Config, databaseName: string, table
     for (const stream of streams) {
       const duplicateWindowMs = stream.config.duplicate_window / 1e6;
       if (duplicateWindowMs < RECOMMENDED_DUPLICATE_WINDOW_MS) {
-        log.warn('the stream\'s duplicate window is short: changes replayed after a restart that takes longer than it will be stored twice', {
-          stream: stream.config.name,
-          duplicate_window_s: duplicateWindowMs / 1000,
-          recommended_s: RECOMMENDED_DUPLICATE_WINDOW_MS / 1000,
-        });
+        log.warn(
+          "the stream's duplicate window is short: changes replayed after a restart that takes longer than it will be stored twice",
+          {
+            stream: stream.config.name,
+            duplicate_window_s: duplicateWindowMs / 1000,
+            recommended_s: RECOMMENDED_DUPLICATE_WINDOW_MS / 1000,
+          },
+        );
       }
-      log.info('publishing with JetStream acknowledgements, one ordered chain per stream', { stream: stream.config.name, replicas: stream.config.num_replicas, duplicate_window_s: duplicateWindowMs / 1000 });
+      log.info('publishing with JetStream acknowledgements, one ordered chain per stream', {
+        stream: stream.config.name,
+        replicas: stream.config.num_replicas,
+        duplicate_window_s: duplicateWindowMs / 1000,
+      });
     }
-    return { streams: streams.map((s) => ({ name: s.config.name, subjects: s.config.subjects ?? [], maxMsgSize: s.config.max_msg_size ?? -1 })) };
+    return {
+      streams: streams.map((s) => ({
+        name: s.config.name,
+        subjects: s.config.subjects ?? [],
+        maxMsgSize: s.config.max_msg_size ?? -1,
+      })),
+    };
   } finally {
     await link.close();
   }
 }
 
-async function ensureStream(jsm: JetStreamManager, name: string, subjects: string[], log: Logger): Promise<void> {
+async function ensureStream(
+  jsm: JetStreamManager,
+  name: string,
+  subjects: string[],
+  log: Logger,
+): Promise<void> {
   try {
     await jsm.streams.info(name);
     return;
   } catch {
     // Not found: create it below.
   }
-  await jsm.streams.add({ name, subjects, storage: StorageType.File, duplicate_window: nanos(CREATED_DUPLICATE_WINDOW_MS) });
-  log.info('created JetStream stream', { stream: name, subjects: subjects.join(' '), duplicate_window_s: CREATED_DUPLICATE_WINDOW_MS / 1000 });
+  await jsm.streams.add({
+    name,
+    subjects,
+    storage: StorageType.File,
+    duplicate_window: nanos(CREATED_DUPLICATE_WINDOW_MS),
+  });
+  log.info('created JetStream stream', {
+    stream: name,
+    subjects: subjects.join(' '),
+    duplicate_window_s: CREATED_DUPLICATE_WINDOW_MS / 1000,
+  });
 }

@@ -34,7 +34,9 @@ export class JetStreamSink implements DeliverySink {
   constructor(private readonly link: NatsLink) {
     this.wire = new WireEncoder(link.nc);
     // Reply subjects are <inbox>.<cycle>.<index>; a late ack of an old cycle is ignored.
-    this.subscription = link.nc.subscribe(`${this.inbox}.*.*`, { callback: (_error, msg) => this.onReply(msg) });
+    this.subscription = link.nc.subscribe(`${this.inbox}.*.*`, {
+      callback: (_error, msg) => this.onReply(msg),
+    });
     link.onEpochChange(() => this.wake?.());
     // A publish the server refuses gets no reply at all: settle it with the server's words.
     link.onPermissionError((error) => {
@@ -47,9 +49,15 @@ export class JetStreamSink implements DeliverySink {
     });
   }
 
-  get connected(): boolean { return this.link.connected; }
-  get fatalError(): Error | null { return this.link.fatalError; }
-  onReconnect(listener: () => void): void { this.link.onReconnect(listener); }
+  get connected(): boolean {
+    return this.link.connected;
+  }
+  get fatalError(): Error | null {
+    return this.link.fatalError;
+  }
+  onReconnect(listener: () => void): void {
+    this.link.onReconnect(listener);
+  }
 
   beginCycle(): void {
     this.epochAtBegin = this.link.epoch;
@@ -88,15 +96,18 @@ export class JetStreamSink implements DeliverySink {
 
   private outcomeOf(msg: Msg, index: number): string | null {
     // No stream listens on the subject: the server answers 503 "no responders".
-    if (msg.headers?.code === 503) return `no JetStream stream captures ${this.subjects[index]} (no responders); create one with --create-stream NAME`;
-    if (msg.headers && msg.headers.code >= 400) return `JetStream answered ${msg.headers.code} ${msg.headers.description}`;
+    if (msg.headers?.code === 503)
+      return `no JetStream stream captures ${this.subjects[index]} (no responders); create one with --create-stream NAME`;
+    if (msg.headers && msg.headers.code >= 400)
+      return `JetStream answered ${msg.headers.code} ${msg.headers.description}`;
     let reply: PubAckReply;
     try {
       reply = msg.json<PubAckReply>();
     } catch {
       return `JetStream sent an unreadable PubAck: ${msg.string().slice(0, 200)}`;
     }
-    if (reply.error) return `JetStream refused the message: ${reply.error.description ?? 'unknown error'} (code ${reply.error.err_code ?? reply.error.code ?? '?'})`;
+    if (reply.error)
+      return `JetStream refused the message: ${reply.error.description ?? 'unknown error'} (code ${reply.error.err_code ?? reply.error.code ?? '?'})`;
     return null;
   }
 
@@ -112,7 +123,8 @@ export class JetStreamSink implements DeliverySink {
       clearTimeout(timer);
       this.wake = null;
     }
-    if (this.link.epoch !== this.epochAtBegin) return allFailed(count, 'the NATS connection was lost before JetStream acknowledged', true);
+    if (this.link.epoch !== this.epochAtBegin)
+      return allFailed(count, 'the NATS connection was lost before JetStream acknowledged', true);
     const failures = new Map<number, string>();
     let unanswered = 0;
     this.outcomes.forEach((outcome, index) => {

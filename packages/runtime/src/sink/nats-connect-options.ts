@@ -8,7 +8,12 @@
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { credsAuthenticator, nkeyAuthenticator, nkeys, type NodeConnectionOptions } from '@nats-io/transport-node';
+import {
+  credsAuthenticator,
+  nkeyAuthenticator,
+  nkeys,
+  type NodeConnectionOptions,
+} from '@nats-io/transport-node';
 import { configError, natsServers, type Config } from '@wal2nats/core';
 
 function readSecretFile(option: string, path: string): Uint8Array {
@@ -22,11 +27,17 @@ function readSecretFile(option: string, path: string): Uint8Array {
 
 /** The NKey seed of a seed file (surrounding white space dropped), checked to be one. */
 export function readNkeySeed(path: string): Uint8Array {
-  const seed = new TextEncoder().encode(new TextDecoder().decode(readSecretFile('nats-nkey-seed-file', path)).trim());
+  const seed = new TextEncoder().encode(
+    new TextDecoder().decode(readSecretFile('nats-nkey-seed-file', path)).trim(),
+  );
   try {
     nkeys.fromSeed(seed);
   } catch {
-    throw configError('nats-nkey-seed-file', `${path} does not hold an NKey seed`, 'the file should hold one line starting with SU (a user seed), e.g. from `nk -gen user`');
+    throw configError(
+      'nats-nkey-seed-file',
+      `${path} does not hold an NKey seed`,
+      'the file should hold one line starting with SU (a user seed), e.g. from `nk -gen user`',
+    );
   }
   return seed;
 }
@@ -36,7 +47,11 @@ export function readCredsFile(path: string): Uint8Array {
   const creds = readSecretFile('nats-creds-file', path);
   const text = new TextDecoder().decode(creds);
   if (!/-----BEGIN NATS USER JWT-----/.test(text) || !/-----BEGIN USER NKEY SEED-----/.test(text)) {
-    throw configError('nats-creds-file', `${path} is not a NATS credentials file (it needs a user JWT and a user seed)`, 'generate one with `nsc generate creds`');
+    throw configError(
+      'nats-creds-file',
+      `${path} is not a NATS credentials file (it needs a user JWT and a user seed)`,
+      'generate one with `nsc generate creds`',
+    );
   }
   return creds;
 }
@@ -48,14 +63,22 @@ function readPem(option: string, path: string, kind: 'certificate' | 'key'): str
     if (kind === 'certificate') new X509Certificate(text);
     else createPrivateKey(text);
   } catch {
-    throw configError(option, `${path} does not hold a PEM ${kind === 'certificate' ? 'certificate' : 'private key'}`);
+    throw configError(
+      option,
+      `${path} does not hold a PEM ${kind === 'certificate' ? 'certificate' : 'private key'}`,
+    );
   }
   return text;
 }
 
 /** Whether TLS is required: a TLS option, or a `tls://` server URL. */
 export function natsTlsRequired(config: Config): boolean {
-  return config.natsTls || config.natsTlsCa !== undefined || config.natsTlsCert !== undefined || natsServers(config).some((url) => /^tls:\/\//i.test(url));
+  return (
+    config.natsTls ||
+    config.natsTlsCa !== undefined ||
+    config.natsTlsCert !== undefined ||
+    natsServers(config).some((url) => /^tls:\/\//i.test(url))
+  );
 }
 
 export function natsConnectOptions(config: Config, name: string): NodeConnectionOptions {
@@ -86,8 +109,10 @@ export function natsConnectOptions(config: Config, name: string): NodeConnection
     options.pass = config.natsPassword;
   }
   if (config.natsToken !== undefined) options.token = config.natsToken;
-  if (config.natsCredsFile !== undefined) options.authenticator = credsAuthenticator(readCredsFile(config.natsCredsFile));
-  else if (config.natsNkeySeedFile !== undefined) options.authenticator = nkeyAuthenticator(readNkeySeed(config.natsNkeySeedFile));
+  if (config.natsCredsFile !== undefined)
+    options.authenticator = credsAuthenticator(readCredsFile(config.natsCredsFile));
+  else if (config.natsNkeySeedFile !== undefined)
+    options.authenticator = nkeyAuthenticator(readNkeySeed(config.natsNkeySeedFile));
   // nats.js ignores a URL's scheme and only upgrades to TLS when the server offers it; a `tls`
   // object makes TLS required (a server without it is refused) and verifies the server's
   // certificate (against --nats-tls-ca, else the system CAs). Without one, a server that
@@ -95,7 +120,8 @@ export function natsConnectOptions(config: Config, name: string): NodeConnection
   if (natsTlsRequired(config)) {
     const tls: NonNullable<NodeConnectionOptions['tls']> = {};
     if (config.natsTlsCa !== undefined) tls.ca = readPem('nats-tls-ca', config.natsTlsCa, 'certificate');
-    if (config.natsTlsCert !== undefined) tls.cert = readPem('nats-tls-cert', config.natsTlsCert, 'certificate');
+    if (config.natsTlsCert !== undefined)
+      tls.cert = readPem('nats-tls-cert', config.natsTlsCert, 'certificate');
     if (config.natsTlsKey !== undefined) tls.key = readPem('nats-tls-key', config.natsTlsKey, 'key');
     options.tls = tls;
   }

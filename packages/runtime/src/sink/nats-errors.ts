@@ -7,7 +7,12 @@
  * offers no TLS as a plain ConnectionError whose text is the only clue; that text is read here
  * and nowhere else.
  */
-import { AuthorizationError, ConnectionError, InvalidArgumentError, UserAuthenticationExpiredError } from '@nats-io/transport-node';
+import {
+  AuthorizationError,
+  ConnectionError,
+  InvalidArgumentError,
+  UserAuthenticationExpiredError,
+} from '@nats-io/transport-node';
 import { errorMessage, ErrorCode, Wal2NatsError, type Config } from '@wal2nats/core';
 import { natsTlsRequired } from './nats-connect-options.js';
 
@@ -27,7 +32,8 @@ const CERT_VERIFY_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
-const AUTH_HINT = 'check --nats-user/--nats-password, --nats-token, --nats-creds-file or --nats-nkey-seed-file, and the user in the NATS server\'s configuration';
+const AUTH_HINT =
+  "check --nats-user/--nats-password, --nats-token, --nats-creds-file or --nats-nkey-seed-file, and the user in the NATS server's configuration";
 
 /** The first `code` along an error's cause chain (nats.js wraps Node's errors). */
 function codeOf(error: unknown): string | undefined {
@@ -40,15 +46,23 @@ function codeOf(error: unknown): string | undefined {
 
 export function natsAuthError(error: Error): Wal2NatsError {
   if (error instanceof UserAuthenticationExpiredError) {
-    return new Wal2NatsError(ErrorCode.NatsAuth, `NATS refused our credentials: they expired (${error.message})`, 'renew the user JWT (e.g. nsc generate creds) and its --nats-creds-file', { cause: error });
+    return new Wal2NatsError(
+      ErrorCode.NatsAuth,
+      `NATS refused our credentials: they expired (${error.message})`,
+      'renew the user JWT (e.g. nsc generate creds) and its --nats-creds-file',
+      { cause: error },
+    );
   }
-  return new Wal2NatsError(ErrorCode.NatsAuth, `NATS refused our credentials: ${error.message}`, AUTH_HINT, { cause: error });
+  return new Wal2NatsError(ErrorCode.NatsAuth, `NATS refused our credentials: ${error.message}`, AUTH_HINT, {
+    cause: error,
+  });
 }
 
 /** Translates a failed connection attempt. `retryable` errors mean: try again later. */
 export function mapNatsConnectError(error: unknown, config: Config): Wal2NatsError {
   if (error instanceof Wal2NatsError) return error;
-  if (error instanceof AuthorizationError || error instanceof UserAuthenticationExpiredError) return natsAuthError(error);
+  if (error instanceof AuthorizationError || error instanceof UserAuthenticationExpiredError)
+    return natsAuthError(error);
   const code = codeOf(error);
   const message = errorMessage(error);
   if (code !== undefined && CERT_VERIFY_CODES.has(code)) {
@@ -57,7 +71,7 @@ export function mapNatsConnectError(error: unknown, config: Config): Wal2NatsErr
       `the NATS server's TLS certificate does not verify: ${message} (${code})`,
       config.natsTlsCa !== undefined
         ? `check that --nats-tls-ca ${config.natsTlsCa} holds the CA that signed the server's certificate, and that the certificate names the host of --nats-url`
-        : 'pass the CA that signed the server\'s certificate with --nats-tls-ca FILE (the system CAs are used otherwise)',
+        : "pass the CA that signed the server's certificate with --nats-tls-ca FILE (the system CAs are used otherwise)",
       { cause: error },
     );
   }
@@ -82,5 +96,10 @@ export function mapNatsConnectError(error: unknown, config: Config): Wal2NatsErr
       { cause: error },
     );
   }
-  return new Wal2NatsError(ErrorCode.Unavailable, `cannot connect to NATS: ${message}${code !== undefined && !message.includes(code) ? ` (${code})` : ''}`, undefined, { cause: error });
+  return new Wal2NatsError(
+    ErrorCode.Unavailable,
+    `cannot connect to NATS: ${message}${code !== undefined && !message.includes(code) ? ` (${code})` : ''}`,
+    undefined,
+    { cause: error },
+  );
 }

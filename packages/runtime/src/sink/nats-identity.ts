@@ -33,7 +33,8 @@ function credsUser(path: string): { name?: string; sub?: string } | null {
 export function natsIdentity(config: Config): string {
   if (config.natsCredsFile !== undefined) {
     const claims = credsUser(config.natsCredsFile);
-    if (claims?.sub) return `user ${claims.name ? `"${claims.name}" ` : ''}(${claims.sub}) of ${config.natsCredsFile}`;
+    if (claims?.sub)
+      return `user ${claims.name ? `"${claims.name}" ` : ''}(${claims.sub}) of ${config.natsCredsFile}`;
     return `the user of ${config.natsCredsFile}`;
   }
   if (config.natsNkeySeedFile !== undefined) {

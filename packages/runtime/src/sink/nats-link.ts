@@ -20,7 +20,14 @@ import {
   UserAuthenticationExpiredError,
   type NatsConnection,
 } from '@nats-io/transport-node';
-import { errorMessage, natsServers, redactUrl, Wal2NatsError, type BackoffPolicy, type Config } from '@wal2nats/core';
+import {
+  errorMessage,
+  natsServers,
+  redactUrl,
+  Wal2NatsError,
+  type BackoffPolicy,
+  type Config,
+} from '@wal2nats/core';
 import { retry } from '../async/retry.js';
 import type { Logger } from '../log/logger.js';
 import { natsConnectOptions } from './nats-connect-options.js';
@@ -52,7 +59,10 @@ export class NatsLink {
   permissionErrors: PermissionViolationError[] = [];
   fatalError: Wal2NatsError | null = null;
 
-  private constructor(readonly nc: NatsConnection, private readonly log: Logger) {
+  private constructor(
+    readonly nc: NatsConnection,
+    private readonly log: Logger,
+  ) {
     void this.watchStatus();
   }
 
@@ -60,7 +70,12 @@ export class NatsLink {
    * Connects, waiting for NATS as long as it is unreachable. Throws a Wal2NatsError when NATS
    * refuses us for good or the config is wrong, and NatsConnectAborted when `signal` aborts.
    */
-  static async connect(config: Config, name: string, log: Logger, options: NatsLinkOptions = {}): Promise<NatsLink> {
+  static async connect(
+    config: Config,
+    name: string,
+    log: Logger,
+    options: NatsLinkOptions = {},
+  ): Promise<NatsLink> {
     const servers = natsServers(config).map(redactUrl).join(',');
     const stopped = (): NatsConnectAborted => new NatsConnectAborted('stopped while waiting for NATS');
     if (options.signal?.aborted) throw stopped();
@@ -123,7 +138,9 @@ export class NatsLink {
           this.epoch++;
           this.up = false;
           for (const listener of this.epochListeners) listener();
-          this.log.warn('disconnected from NATS; unconfirmed messages will be sent again', { server: status.server });
+          this.log.warn('disconnected from NATS; unconfirmed messages will be sent again', {
+            server: status.server,
+          });
           break;
         case 'reconnect':
           this.epoch++;
@@ -134,20 +151,28 @@ export class NatsLink {
           break;
         case 'ldm':
           // The server is shutting down gracefully (lame duck mode): nats.js moves to another.
-          this.log.info('the NATS server is entering lame duck mode; moving to another server', { server: status.server });
+          this.log.info('the NATS server is entering lame duck mode; moving to another server', {
+            server: status.server,
+          });
           break;
         case 'staleConnection':
           this.log.warn('the NATS connection is stale (pings unanswered); reconnecting');
           break;
         case 'update':
-          this.log.debug('the NATS cluster changed', { added: (status.added ?? []).join(','), deleted: (status.deleted ?? []).join(',') });
+          this.log.debug('the NATS cluster changed', {
+            added: (status.added ?? []).join(','),
+            deleted: (status.deleted ?? []).join(','),
+          });
           break;
         case 'error':
           if (status.error instanceof PermissionViolationError && status.error.operation === 'publish') {
             this.permissionErrors.push(status.error);
             for (const listener of this.permissionListeners) listener(status.error);
-          }
-          else if (status.error instanceof AuthorizationError || status.error instanceof UserAuthenticationExpiredError) this.fatalError = natsAuthError(status.error);
+          } else if (
+            status.error instanceof AuthorizationError ||
+            status.error instanceof UserAuthenticationExpiredError
+          )
+            this.fatalError = natsAuthError(status.error);
           else this.log.warn('NATS server error', { error: status.error.message });
           break;
         default:

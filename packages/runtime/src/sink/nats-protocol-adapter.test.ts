@@ -24,9 +24,14 @@ function installedVersion(name: string, fromDir: string): string {
   let dir = dirname(require.resolve(name));
   for (;;) {
     try {
-      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version: string };
+      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        name?: string;
+        version: string;
+      };
       if (manifest.name === name) return manifest.version;
-    } catch { /* not the package root yet */ }
+    } catch {
+      /* not the package root yet */
+    }
     const parent = dirname(dir);
     assert.notEqual(parent, dir, `no package.json of ${name}`);
     dir = parent;
@@ -37,7 +42,9 @@ function installedVersion(name: string, fromDir: string): string {
 async function standInServer(): Promise<{ server: Server; port: number; received: () => string }> {
   let bytes = '';
   const server = createServer((socket: Socket) => {
-    socket.write(`INFO {"server_id":"stand-in","version":"2.9.10","proto":1,"headers":true,"max_payload":1048576}\r\n`);
+    socket.write(
+      `INFO {"server_id":"stand-in","version":"2.9.10","proto":1,"headers":true,"max_payload":1048576}\r\n`,
+    );
     socket.on('data', (chunk) => {
       bytes += chunk.toString('latin1');
       for (const _ of chunk.toString('latin1').matchAll(/PING\r\n/g)) socket.write('PONG\r\n');
@@ -51,17 +58,31 @@ async function standInServer(): Promise<{ server: Server; port: number; received
 
 describe('NatsProtocolAdapter (nats.js internals)', () => {
   const servers: Server[] = [];
-  after(() => { for (const server of servers) server.close(); });
-
-  it(`runs against the pinned NATS client ${NATS_CLIENT_VERSION}: transport-node and its nats-core, pinned exactly in package.json`, () => {
-    const manifest = JSON.parse(readFileSync(join(runtimeDir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-    assert.equal(manifest.dependencies['@nats-io/transport-node'], NATS_CLIENT_VERSION, 'package.json pins the exact version the adapter was written against (no ^ or ~)');
-    assert.equal(installedVersion('@nats-io/transport-node', runtimeDir), NATS_CLIENT_VERSION);
-    const transportDir = dirname(dirname(createRequire(join(runtimeDir, 'package.json')).resolve('@nats-io/transport-node')));
-    assert.equal(installedVersion('@nats-io/nats-core', transportDir), NATS_CLIENT_VERSION, 'the protocol handler lives in @nats-io/nats-core');
+  after(() => {
+    for (const server of servers) server.close();
   });
 
-  it('hands bytes to the socket as they are, after what was queued before and ahead of a later flush\'s PING', async () => {
+  it(`runs against the pinned NATS client ${NATS_CLIENT_VERSION}: transport-node and its nats-core, pinned exactly in package.json`, () => {
+    const manifest = JSON.parse(readFileSync(join(runtimeDir, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    assert.equal(
+      manifest.dependencies['@nats-io/transport-node'],
+      NATS_CLIENT_VERSION,
+      'package.json pins the exact version the adapter was written against (no ^ or ~)',
+    );
+    assert.equal(installedVersion('@nats-io/transport-node', runtimeDir), NATS_CLIENT_VERSION);
+    const transportDir = dirname(
+      dirname(createRequire(join(runtimeDir, 'package.json')).resolve('@nats-io/transport-node')),
+    );
+    assert.equal(
+      installedVersion('@nats-io/nats-core', transportDir),
+      NATS_CLIENT_VERSION,
+      'the protocol handler lives in @nats-io/nats-core',
+    );
+  });
+
+  it("hands bytes to the socket as they are, after what was queued before and ahead of a later flush's PING", async () => {
     const { server, port, received } = await standInServer();
     servers.push(server);
     const nc = await connect({ servers: `127.0.0.1:${port}`, reconnect: false });
@@ -75,20 +96,31 @@ describe('NatsProtocolAdapter (nats.js internals)', () => {
       const before = written.indexOf('PUB before 1\r\nx\r\n');
       const fast = written.indexOf(frame.toString('latin1'));
       const ping = written.lastIndexOf('PING\r\n');
-      assert.ok(before >= 0 && fast > before, `the frame follows the earlier publish: ${JSON.stringify(written)}`);
-      assert.ok(ping > fast, 'the flush\'s PING follows the frame, so its PONG confirms it');
+      assert.ok(
+        before >= 0 && fast > before,
+        `the frame follows the earlier publish: ${JSON.stringify(written)}`,
+      );
+      assert.ok(ping > fast, "the flush's PING follows the frame, so its PONG confirms it");
     } finally {
       await nc.close();
     }
   });
 
   it('refuses at once, with what is missing and how to fix it, a client without these internals', () => {
-    const fake = { protocol: { sendCommand() {} } } as unknown as Parameters<typeof NatsProtocolAdapter.of>[0];
-    assert.throws(() => NatsProtocolAdapter.of(fake), (error: unknown) => {
-      assert.ok(error instanceof Wal2NatsError);
-      assert.match(error.message, /protocol\.flushPending/);
-      assert.match(error.hint ?? '', new RegExp(`transport-node ${NATS_CLIENT_VERSION.replaceAll('.', '\\.')} exactly`));
-      return true;
-    });
+    const fake = { protocol: { sendCommand() {} } } as unknown as Parameters<
+      typeof NatsProtocolAdapter.of
+    >[0];
+    assert.throws(
+      () => NatsProtocolAdapter.of(fake),
+      (error: unknown) => {
+        assert.ok(error instanceof Wal2NatsError);
+        assert.match(error.message, /protocol\.flushPending/);
+        assert.match(
+          error.hint ?? '',
+          new RegExp(`transport-node ${NATS_CLIENT_VERSION.replaceAll('.', '\\.')} exactly`),
+        );
+        return true;
+      },
+    );
   });
 });

@@ -52,9 +52,14 @@ export class NatsStreamClient implements StreamClient<WireMessage> {
   private chain: ChainSignals | null = null;
   private readonly subjects: string[] = new Array<string>(SUBJECT_RING);
 
-  constructor(private readonly link: NatsLink, private readonly stream: ChainStream) {
+  constructor(
+    private readonly link: NatsLink,
+    private readonly stream: ChainStream,
+  ) {
     this.current = { encoder: new WireEncoder(link.nc), bytes: 0, lastToken: 0 };
-    this.subscription = link.nc.subscribe(`${this.inbox}.*`, { callback: (_error, msg) => this.onReply(msg) });
+    this.subscription = link.nc.subscribe(`${this.inbox}.*`, {
+      callback: (_error, msg) => this.onReply(msg),
+    });
     link.onEpochChange(() => {
       if (link.connected) this.chain?.reconnected();
       else {
@@ -71,9 +76,13 @@ export class NatsStreamClient implements StreamClient<WireMessage> {
     this.chain = chain;
   }
 
-  get connected(): boolean { return this.link.connected; }
+  get connected(): boolean {
+    return this.link.connected;
+  }
   /** Set when the server refused us for good (credentials, permissions). */
-  get fatalError(): Error | null { return this.link.fatalError; }
+  get fatalError(): Error | null {
+    return this.link.fatalError;
+  }
 
   send(message: WireMessage, expectedLastSeq: number, token: number): void {
     const expectation = `${EXPECTED_HEADER}${expectedLastSeq}\r\n`;
@@ -91,7 +100,10 @@ export class NatsStreamClient implements StreamClient<WireMessage> {
     o += message.bytes.copy(bytes, o, message.bodyStart, message.end);
     if (this.current.bytes >= GENERATION_BYTES) this.nextGeneration();
     try {
-      this.current.encoder.publish({ subject: message.subject, bytes, start: 0, headerStart: 0, bodyStart, bodyEnd: o - 2, end: o }, `${this.inbox}.${token}`);
+      this.current.encoder.publish(
+        { subject: message.subject, bytes, start: 0, headerStart: 0, bodyStart, bodyEnd: o - 2, end: o },
+        `${this.inbox}.${token}`,
+      );
     } catch (error) {
       // The client's own checks (a closed connection, a subject it will not take).
       throw new MessageRefused(errorMessage(error));
@@ -147,15 +159,26 @@ export class NatsStreamClient implements StreamClient<WireMessage> {
 }
 
 /** Reads a PubAck (or the server's 503) for a message to `stream`. */
-export function describeReply(msg: Pick<Msg, 'headers' | 'json' | 'string'>, stream: ChainStream, subject: string | undefined): ChainReply {
+export function describeReply(
+  msg: Pick<Msg, 'headers' | 'json' | 'string'>,
+  stream: ChainStream,
+  subject: string | undefined,
+): ChainReply {
   if (msg.headers?.code === 503) {
     // Nobody listens on the subject: no stream captures it, or its stream has no leader now.
     if (subject !== undefined && !stream.subjects.some((filter) => subjectMatches(subject, filter))) {
-      return { kind: 'failed', reason: `no JetStream stream captures ${subject} (503 no responders); create one, or add the subject to stream ${stream.name}` };
+      return {
+        kind: 'failed',
+        reason: `no JetStream stream captures ${subject} (503 no responders); create one, or add the subject to stream ${stream.name}`,
+      };
     }
-    return { kind: 'failed', reason: `JetStream stream ${stream.name} did not answer (503 no responders): it has no leader right now (an election or a node down), or it was deleted` };
+    return {
+      kind: 'failed',
+      reason: `JetStream stream ${stream.name} did not answer (503 no responders): it has no leader right now (an election or a node down), or it was deleted`,
+    };
   }
-  if (msg.headers && msg.headers.code >= 400) return { kind: 'failed', reason: `JetStream answered ${msg.headers.code} ${msg.headers.description}` };
+  if (msg.headers && msg.headers.code >= 400)
+    return { kind: 'failed', reason: `JetStream answered ${msg.headers.code} ${msg.headers.description}` };
   let reply: PubAckReply;
   try {
     reply = msg.json<PubAckReply>();
@@ -165,12 +188,23 @@ export function describeReply(msg: Pick<Msg, 'headers' | 'json' | 'string'>, str
   if (reply.error) {
     const description = reply.error.description ?? 'unknown error';
     const last = /wrong last sequence: (\d+)/.exec(description);
-    if (reply.error.err_code === WRONG_LAST_SEQUENCE && last) return { kind: 'wrongLastSequence', last: Number(last[1]) };
-    return { kind: 'failed', reason: `JetStream stream ${stream.name} refused the message: ${description} (code ${reply.error.err_code ?? reply.error.code ?? '?'})` };
+    if (reply.error.err_code === WRONG_LAST_SEQUENCE && last)
+      return { kind: 'wrongLastSequence', last: Number(last[1]) };
+    return {
+      kind: 'failed',
+      reason: `JetStream stream ${stream.name} refused the message: ${description} (code ${reply.error.err_code ?? reply.error.code ?? '?'})`,
+    };
   }
   if (reply.stream !== undefined && reply.stream !== stream.name) {
-    return { kind: 'failed', reason: `the message was stored by JetStream stream ${reply.stream}, not by ${stream.name}: its subject belongs to another stream than the rest of its table's stream; restart wal2nats so that it routes the table again` };
+    return {
+      kind: 'failed',
+      reason: `the message was stored by JetStream stream ${reply.stream}, not by ${stream.name}: its subject belongs to another stream than the rest of its table's stream; restart wal2nats so that it routes the table again`,
+    };
   }
-  if (typeof reply.seq !== 'number') return { kind: 'failed', reason: `JetStream sent a PubAck without a sequence: ${msg.string().slice(0, 200)}` };
+  if (typeof reply.seq !== 'number')
+    return {
+      kind: 'failed',
+      reason: `JetStream sent a PubAck without a sequence: ${msg.string().slice(0, 200)}`,
+    };
   return { kind: 'stored', seq: reply.seq, duplicate: reply.duplicate === true };
 }

@@ -14,7 +14,16 @@
  * "Publish Violation" line; docs/operations.md says so.)
  */
 import { Empty, type PermissionViolationError } from '@nats-io/transport-node';
-import { ChangeFilter, changeSubject, ErrorCode, escapeSubjectToken, rowsSubject, Wal2NatsError, type ChangeAction, type Config } from '@wal2nats/core';
+import {
+  ChangeFilter,
+  changeSubject,
+  ErrorCode,
+  escapeSubjectToken,
+  rowsSubject,
+  Wal2NatsError,
+  type ChangeAction,
+  type Config,
+} from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
 import { natsIdentity } from './nats-identity.js';
 import { NatsConnectAborted, NatsLink, type NatsLinkOptions } from './nats-link.js';
@@ -42,7 +51,11 @@ export function includedTables(config: Config, tables: readonly PublishedTable[]
  * Every subject we may publish to for these tables: a change subject per action that --actions
  * keeps, or the one `rows` subject with --message-kind records.
  */
-export function publishSubjects(config: Config, databaseName: string, tables: readonly PublishedTable[]): string[] {
+export function publishSubjects(
+  config: Config,
+  databaseName: string,
+  tables: readonly PublishedTable[],
+): string[] {
   const filter = new ChangeFilter(config);
   const actions = PUBLISHED_ACTIONS.filter((action) => filter.includesAction(action));
   const subjects: string[] = [];
@@ -51,7 +64,8 @@ export function publishSubjects(config: Config, databaseName: string, tables: re
       if (actions.length > 0) subjects.push(rowsSubject(config.subjectPrefix, databaseName, schema, table));
       continue;
     }
-    for (const action of actions) subjects.push(changeSubject(config.subjectPrefix, databaseName, schema, table, action));
+    for (const action of actions)
+      subjects.push(changeSubject(config.subjectPrefix, databaseName, schema, table, action));
   }
   return subjects;
 }
@@ -62,10 +76,19 @@ export function publishSubjects(config: Config, databaseName: string, tables: re
  * NatsPermission error (exit 3) naming the refused subjects and the user. It waits for NATS as
  * long as NATS is unreachable (`options.onWaiting` says when it starts to).
  */
-export async function checkPublishPermissions(config: Config, databaseName: string, tables: readonly PublishedTable[], log: Logger, options: NatsLinkOptions = {}): Promise<boolean> {
+export async function checkPublishPermissions(
+  config: Config,
+  databaseName: string,
+  tables: readonly PublishedTable[],
+  log: Logger,
+  options: NatsLinkOptions = {},
+): Promise<boolean> {
   const all = publishSubjects(config, databaseName, tables);
   if (all.length === 0) {
-    log.info('no table to publish yet (none in the publication, or none the filters keep): no publish permission to check', { publication: config.publication });
+    log.info(
+      'no table to publish yet (none in the publication, or none the filters keep): no publish permission to check',
+      { publication: config.publication },
+    );
     return true;
   }
   const subjects = all.slice(0, MAX_PROBES);
@@ -99,7 +122,8 @@ export async function checkPublishPermissions(config: Config, databaseName: stri
     }
     if (denied.length > 0) {
       const shown = denied.slice(0, 3).join(', ');
-      const more = denied.length > 3 ? ` and ${denied.length - 3} more of our ${subjects.length} subjects` : '';
+      const more =
+        denied.length > 3 ? ` and ${denied.length - 3} more of our ${subjects.length} subjects` : '';
       throw new Wal2NatsError(
         ErrorCode.NatsPermission,
         `NATS does not let ${identity} publish to ${shown}${more}`,
@@ -108,9 +132,17 @@ export async function checkPublishPermissions(config: Config, databaseName: stri
     }
     if (answered < subjects.length) {
       // A server that does not refuse reserved reply subjects: the probes may have reached subscribers.
-      log.warn('could not verify every publish permission: the NATS server did not answer every probe', { answered, probes: subjects.length, server: link.nc.getServer() });
+      log.warn('could not verify every publish permission: the NATS server did not answer every probe', {
+        answered,
+        probes: subjects.length,
+        server: link.nc.getServer(),
+      });
     } else {
-      log.info('NATS lets us publish to our subjects', { user: identity, subjects: subjects.length, ...(all.length > subjects.length ? { not_checked: all.length - subjects.length } : {}) });
+      log.info('NATS lets us publish to our subjects', {
+        user: identity,
+        subjects: subjects.length,
+        ...(all.length > subjects.length ? { not_checked: all.length - subjects.length } : {}),
+      });
     }
     return true;
   } finally {

@@ -10,7 +10,12 @@
  * The last message also tells whether someone else writes to the stream: a message that is not
  * ours (its Nats-Msg-Id lacks our system identifier and database) refuses the start (exit 2).
  */
-import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  jetstreamManager,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { errorMessage, ErrorCode, Wal2NatsError } from '@wal2nats/core';
 import { retry } from '../async/retry.js';
@@ -61,7 +66,13 @@ export function positionOf(body: string): CommitPosition | null {
  * Reads the tail of `stream`, waiting while the stream has no leader (its API does not answer).
  * Throws (exit 2) when the last message was written by someone else.
  */
-export async function readStreamTail(nc: NatsConnection, stream: string, idempotencyPrefix: string, log: Logger, stopped: () => boolean): Promise<StreamTail | null> {
+export async function readStreamTail(
+  nc: NatsConnection,
+  stream: string,
+  idempotencyPrefix: string,
+  log: Logger,
+  stopped: () => boolean,
+): Promise<StreamTail | null> {
   const jsm: JetStreamManager = await jetstreamManager(nc);
   const readTail = async (attempt: number): Promise<StreamTail | null> => {
     if (attempt > 1 && stopped()) return null;
@@ -82,7 +93,12 @@ export async function readStreamTail(nc: NatsConnection, stream: string, idempot
       return { lastSeq, skipThrough: positionOf(last.string()) };
     } catch (error) {
       if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) {
-        throw new Wal2NatsError(ErrorCode.ConfigInvalid, `invalid option --jetstream: JetStream stream ${stream} does not exist (any more)`, 'create it again (or with --create-stream NAME) and restart wal2nats', { cause: error });
+        throw new Wal2NatsError(
+          ErrorCode.ConfigInvalid,
+          `invalid option --jetstream: JetStream stream ${stream} does not exist (any more)`,
+          'create it again (or with --create-stream NAME) and restart wal2nats',
+          { cause: error },
+        );
       }
       throw error;
     }
@@ -91,6 +107,12 @@ export async function readStreamTail(nc: NatsConnection, stream: string, idempot
   return retry(readTail, {
     backoff: { initialMs: 250, maxMs: 5000, jitter: 0.2 },
     retryable: (error) => !(error instanceof Wal2NatsError) && !stopped(),
-    onRetry: ({ error, attempt, delayMs }) => log.warn('waiting for the JetStream stream to answer (it may have no leader right now)', { stream, attempt, retry_in_ms: delayMs, error: errorMessage(error) }),
+    onRetry: ({ error, attempt, delayMs }) =>
+      log.warn('waiting for the JetStream stream to answer (it may have no leader right now)', {
+        stream,
+        attempt,
+        retry_in_ms: delayMs,
+        error: errorMessage(error),
+      }),
   });
 }

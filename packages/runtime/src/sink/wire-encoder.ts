@@ -30,7 +30,13 @@
 import { Buffer } from 'node:buffer';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { NatsProtocolAdapter } from './nats-protocol-adapter.js';
-import { frameUpperBound, writeFrame, writeHpubLine, type FramePositions, type WireMessage } from './wire-frame.js';
+import {
+  frameUpperBound,
+  writeFrame,
+  writeHpubLine,
+  type FramePositions,
+  type WireMessage,
+} from './wire-frame.js';
 
 export type { WireMessage } from './wire-frame.js';
 
@@ -67,7 +73,9 @@ export class WireEncoder {
   }
 
   /** How many slabs this encoder has allocated (they are reused while the server confirms). */
-  get slabsAllocated(): number { return this.allocated; }
+  get slabsAllocated(): number {
+    return this.allocated;
+  }
 
   /** The server confirmed everything handed over so far: its slabs may be written again. */
   confirmWritten(): void {
@@ -80,7 +88,8 @@ export class WireEncoder {
    */
   reset(): void {
     if (!this.unconfirmed) {
-      for (const slab of this.filled) if (slab.length === SLAB_BYTES && this.spare.length < MAX_SPARE_SLABS) this.spare.push(slab);
+      for (const slab of this.filled)
+        if (slab.length === SLAB_BYTES && this.spare.length < MAX_SPARE_SLABS) this.spare.push(slab);
     } else {
       // Spare slabs were confirmed before they were put aside.
       this.slab = this.spare.pop() ?? this.newSlab(SLAB_BYTES);
@@ -103,7 +112,14 @@ export class WireEncoder {
     // The protocol line with the reply subject, then header block, body and CRLF as they are.
     this.endRun();
     this.ensure(frameUpperBound(subject, reply, '', '') + message.end - headerStart);
-    const o = writeHpubLine(this.slab, this.used, subject, reply, bodyStart - headerStart, bodyEnd - headerStart);
+    const o = writeHpubLine(
+      this.slab,
+      this.used,
+      subject,
+      reply,
+      bodyStart - headerStart,
+      bodyEnd - headerStart,
+    );
     this.used = o + bytes.copy(this.slab, o, headerStart, message.end);
     this.chunkIfFull();
   }
@@ -129,11 +145,16 @@ export class WireEncoder {
 
   private check(subject: string, total: number): void {
     if (this.nc.isClosed()) throw new Error('the NATS connection is closed');
-    if (subject.length === 0 || WHITESPACE.test(subject)) throw new Error(`the subject ${JSON.stringify(subject)} is not a valid NATS subject`);
+    if (subject.length === 0 || WHITESPACE.test(subject))
+      throw new Error(`the subject ${JSON.stringify(subject)} is not a valid NATS subject`);
     const info = this.nc.info;
-    if (info && info.headers === false) throw new Error('the NATS server does not support headers (Nats-Msg-Id); use nats-server 2.2 or later');
+    if (info && info.headers === false)
+      throw new Error('the NATS server does not support headers (Nats-Msg-Id); use nats-server 2.2 or later');
     const max = info?.max_payload;
-    if (max !== undefined && total > max) throw new Error(`the message is ${total} bytes (headers included), over the NATS server's max_payload of ${max} bytes`);
+    if (max !== undefined && total > max)
+      throw new Error(
+        `the message is ${total} bytes (headers included), over the NATS server's max_payload of ${max} bytes`,
+      );
   }
 
   private addRun(bytes: Buffer, start: number, end: number): void {

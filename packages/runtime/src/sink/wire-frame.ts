@@ -28,7 +28,15 @@ export interface WireMessage {
 
 /** More than the bytes of a frame (UTF-8 takes at most 3 bytes per UTF-16 unit). */
 export function frameUpperBound(subject: string, reply: string | null, msgId: string, json: string): number {
-  return 5 + (subject.length + (reply?.length ?? 0) + msgId.length + json.length) * 3 + 2 * 17 + 2 + HEADER_START.length + HEADER_END.length + 2;
+  return (
+    5 +
+    (subject.length + (reply?.length ?? 0) + msgId.length + json.length) * 3 +
+    2 * 17 +
+    2 +
+    HEADER_START.length +
+    HEADER_END.length +
+    2
+  );
 }
 
 /** Writes `n` (a non-negative integer) in decimal at `at`; returns the end. */
@@ -46,7 +54,14 @@ function writeDecimal(buf: Buffer, at: number, n: number): number {
 }
 
 /** Writes `HPUB <subject> [<reply>] <headerBytes> <totalBytes>\r\n` at `at`; returns the end. */
-export function writeHpubLine(buf: Buffer, at: number, subject: string, reply: string | null, headerBytes: number, totalBytes: number): number {
+export function writeHpubLine(
+  buf: Buffer,
+  at: number,
+  subject: string,
+  reply: string | null,
+  headerBytes: number,
+  totalBytes: number,
+): number {
   let o = at + buf.write('HPUB ', at, 'latin1');
   o += buf.write(subject, o, 'utf8');
   buf[o++] = 0x20;
@@ -73,7 +88,15 @@ export interface FramePositions {
  * Writes the whole frame at `at` (room for frameUpperBound() bytes is the caller's to ensure),
  * sets where its parts are in `positions` and returns its end.
  */
-export function writeFrame(buf: Buffer, at: number, subject: string, reply: string | null, msgId: string, json: string, positions: FramePositions): number {
+export function writeFrame(
+  buf: Buffer,
+  at: number,
+  subject: string,
+  reply: string | null,
+  msgId: string,
+  json: string,
+  positions: FramePositions,
+): number {
   const headerBytes = HEADER_START.length + Buffer.byteLength(msgId, 'utf8') + HEADER_END.length;
   const bodyBytes = Buffer.byteLength(json, 'utf8');
   const headerStart = writeHpubLine(buf, at, subject, reply, headerBytes, headerBytes + bodyBytes);

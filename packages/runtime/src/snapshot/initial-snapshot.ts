@@ -104,9 +104,23 @@ function snapshotMetrics(registry: Registry): SnapshotMetrics {
     };
   }
   return {
-    rows: new Counter({ name: 'wal2nats_snapshot_rows_total', help: 'Rows of the initial snapshot read and delivered to NATS as read events.', labelNames: ['table'], registers }),
-    estimated: new Gauge({ name: 'wal2nats_snapshot_rows_estimated', help: 'Rows the initial snapshot expects per table (from the statistics; -1 when unknown).', labelNames: ['table'], registers }),
-    running: new Gauge({ name: 'wal2nats_snapshot_running', help: '1 while the initial snapshot runs.', registers }),
+    rows: new Counter({
+      name: 'wal2nats_snapshot_rows_total',
+      help: 'Rows of the initial snapshot read and delivered to NATS as read events.',
+      labelNames: ['table'],
+      registers,
+    }),
+    estimated: new Gauge({
+      name: 'wal2nats_snapshot_rows_estimated',
+      help: 'Rows the initial snapshot expects per table (from the statistics; -1 when unknown).',
+      labelNames: ['table'],
+      registers,
+    }),
+    running: new Gauge({
+      name: 'wal2nats_snapshot_running',
+      help: '1 while the initial snapshot runs.',
+      registers,
+    }),
   };
 }
 
@@ -133,13 +147,26 @@ export async function runInitialSnapshot(options: InitialSnapshotOptions): Promi
     backoff: { ...DEFAULT_BACKOFF, maxMs: config.maxBackoffMs },
     retryable: (error) => error instanceof Wal2NatsError && error.code === ErrorCode.Unavailable,
     signal,
-    onRetry: ({ error, attempt, delayMs }) => log.warn('initial snapshot: lost Postgres; taking a new snapshot', { error: errorMessage(error), attempt, retry_in_ms: delayMs }),
+    onRetry: ({ error, attempt, delayMs }) =>
+      log.warn('initial snapshot: lost Postgres; taking a new snapshot', {
+        error: errorMessage(error),
+        attempt,
+        retry_in_ms: delayMs,
+      }),
   });
 }
 
-async function takeSnapshot(options: InitialSnapshotOptions, metrics: SnapshotMetrics): Promise<string | null> {
+async function takeSnapshot(
+  options: InitialSnapshotOptions,
+  metrics: SnapshotMetrics,
+): Promise<string | null> {
   const { config, log, signal } = options;
-  const replication = new pg.Client(clientConfig(config, { replication: 'database', application_name: 'wal2nats snapshot' } as pg.ClientConfig));
+  const replication = new pg.Client(
+    clientConfig(config, {
+      replication: 'database',
+      application_name: 'wal2nats snapshot',
+    } as pg.ClientConfig),
+  );
   replication.on('error', () => {});
   const sessions: pg.Client[] = [];
   const sinks: DeliverySink[] = [];
@@ -164,12 +191,16 @@ async function takeSnapshot(options: InitialSnapshotOptions, metrics: SnapshotMe
     // --tables/--exclude-tables and --actions apply to read events as to changes.
     const filter = new ChangeFilter(config);
     const tables = filter.includesAction('read')
-      ? (await listTables(first, config, options.source.serverVersionNum)).filter((t) => filter.includesTable(t.relation.schema, t.relation.name))
+      ? (await listTables(first, config, options.source.serverVersionNum)).filter((t) =>
+          filter.includesTable(t.relation.schema, t.relation.name),
+        )
       : [];
     if (signal?.aborted) throw new SnapshotAborted();
     if (!(await catalog.resolve(tables.map((t) => t.relation)))) throw new SnapshotAborted();
     for (const table of tables) metrics.estimated.set({ table: table.label }, table.estimate ?? -1);
-    const totalEstimate = tables.every((t) => t.estimate !== null) ? tables.reduce((sum, t) => sum + t.estimate!, 0) : null;
+    const totalEstimate = tables.every((t) => t.estimate !== null)
+      ? tables.reduce((sum, t) => sum + t.estimate!, 0)
+      : null;
     log.info('initial snapshot: reading', { tables: tables.length, estimated_rows: totalEstimate });
 
     const context: EncoderContext = {
@@ -181,7 +212,11 @@ async function takeSnapshot(options: InitialSnapshotOptions, metrics: SnapshotMe
       primaryKeys: new Map(Object.entries(options.source.primaryKeys)),
       messageKind: config.messageKind,
     };
-    const position = { commitLsn: parseLsn(consistentPoint), commitTime: unixMsToPgMicros(Date.now()), annotations: null };
+    const position = {
+      commitLsn: parseLsn(consistentPoint),
+      commitTime: unixMsToPgMicros(Date.now()),
+      annotations: null,
+    };
     const startedAt = Date.now();
     const queue = [...tables];
     const active = new Set<SnapshotTable>();
@@ -197,9 +232,18 @@ async function takeSnapshot(options: InitialSnapshotOptions, metrics: SnapshotMe
         for (let table = queue.shift(); table !== undefined; table = queue.shift()) {
           active.add(table);
           table.startedAt = Date.now();
-          const encoder = new ChangeEncoder(table.relation, context, catalog.infoFor(table.relation.relationId));
+          const encoder = new ChangeEncoder(
+            table.relation,
+            context,
+            catalog.infoFor(table.relation.relationId),
+          );
           await readTable(session, table, options.pageRows ?? PAGE_ROWS, (rows, firstIndex) =>
-            deliver(sink, rows.map((row, k) => encoder.encodeRead(row, { ...position, commitIdx: firstIndex + k })), options, table.label),
+            deliver(
+              sink,
+              rows.map((row, k) => encoder.encodeRead(row, { ...position, commitIdx: firstIndex + k })),
+              options,
+              table.label,
+            ),
           ).finally(() => active.delete(table));
           metrics.rows.inc({ table: table.label }, 0); // an empty table shows up too
           logProgress(log, table, 'initial snapshot: table done');
@@ -218,7 +262,14 @@ async function takeSnapshot(options: InitialSnapshotOptions, metrics: SnapshotMe
     // Every row is delivered: now, and only now, the slot exists for the next start.
     const admin = await openSession(config, null, sessions);
     await admin.query('SELECT pg_copy_logical_replication_slot($1, $2, false)', [temporarySlot, config.slot]);
-    log.info('initial snapshot: done', { tables: tables.length, rows, seconds: Math.round(seconds * 10) / 10, rows_per_s: Math.round(rows / Math.max(seconds, 0.001)), slot: config.slot, start_lsn: consistentPoint });
+    log.info('initial snapshot: done', {
+      tables: tables.length,
+      rows,
+      seconds: Math.round(seconds * 10) / 10,
+      rows_per_s: Math.round(rows / Math.max(seconds, 0.001)),
+      slot: config.slot,
+      start_lsn: consistentPoint,
+    });
     return formatLsn(parseLsn(consistentPoint));
   } catch (error) {
     if (signal?.aborted || error instanceof SnapshotAborted) {
@@ -250,7 +301,12 @@ async function takeSnapshot(options: InitialSnapshotOptions, metrics: SnapshotMe
   }
 
   /** Publishes a page and waits until every message of it is confirmed, retrying forever. */
-  async function deliver(sink: DeliverySink, messages: readonly EncodedChange[], o: InitialSnapshotOptions, label: string): Promise<void> {
+  async function deliver(
+    sink: DeliverySink,
+    messages: readonly EncodedChange[],
+    o: InitialSnapshotOptions,
+    label: string,
+  ): Promise<void> {
     let from = 0;
     for (let attempt = 1; from < messages.length; attempt++) {
       if (signal?.aborted) throw new SnapshotAborted();
@@ -280,8 +336,15 @@ async function takeSnapshot(options: InitialSnapshotOptions, metrics: SnapshotMe
         reason = 'not connected to NATS';
       }
       if (reason !== null) {
-        const delay = backoffDelayMs(Math.max(attempt, 1), { ...DEFAULT_BACKOFF, maxMs: o.config.maxBackoffMs });
-        log.warn('initial snapshot: delivery failed; will retry', { table: label, error: reason, retry_in_ms: delay });
+        const delay = backoffDelayMs(Math.max(attempt, 1), {
+          ...DEFAULT_BACKOFF,
+          maxMs: o.config.maxBackoffMs,
+        });
+        log.warn('initial snapshot: delivery failed; will retry', {
+          table: label,
+          error: reason,
+          retry_in_ms: delay,
+        });
         await abortableDelay(delay, signal);
       }
     }
@@ -290,7 +353,11 @@ async function takeSnapshot(options: InitialSnapshotOptions, metrics: SnapshotMe
 }
 
 /** A session in a transaction that sees the exported snapshot (or a plain one, with null). */
-async function openSession(config: Config, snapshotName: string | null, sessions: pg.Client[]): Promise<pg.Client> {
+async function openSession(
+  config: Config,
+  snapshotName: string | null,
+  sessions: pg.Client[],
+): Promise<pg.Client> {
   const client = new pg.Client(clientConfig(config, { application_name: 'wal2nats snapshot' }));
   client.on('error', () => {});
   sessions.push(client);
@@ -302,10 +369,22 @@ async function openSession(config: Config, snapshotName: string | null, sessions
 }
 
 /** The published tables as the stream will describe them: columns, identity, key, row filter. */
-async function listTables(client: pg.Client, config: Config, serverVersionNum: number): Promise<SnapshotTable[]> {
+async function listTables(
+  client: pg.Client,
+  config: Config,
+  serverVersionNum: number,
+): Promise<SnapshotTable[]> {
   // Postgres 15 added column lists and row filters to publications.
   const v15 = serverVersionNum >= 150000;
-  const published = await client.query<{ relid: string; schema: string; name: string; identity: string; attnames: string[] | null; rowfilter: string | null; estimate: string | null }>(
+  const published = await client.query<{
+    relid: string;
+    schema: string;
+    name: string;
+    identity: string;
+    attnames: string[] | null;
+    rowfilter: string | null;
+    estimate: string | null;
+  }>(
     `SELECT c.oid::int8 AS relid, pt.schemaname AS schema, pt.tablename AS name, c.relreplident::text AS identity,
             ${v15 ? 'pt.attnames::text[]' : 'NULL::text[]'} AS attnames, ${v15 ? 'pt.rowfilter' : 'NULL::text'} AS rowfilter,
             CASE WHEN c.relkind <> 'p' THEN (CASE WHEN c.reltuples >= 0 THEN c.reltuples::int8 END)
@@ -334,7 +413,14 @@ async function listTables(client: pg.Client, config: Config, serverVersionNum: n
       .filter((c) => wanted === null || wanted.has(c.name))
       .map((c) => ({ name: c.name, typeOid: Number(c.type), typeMod: c.typmod, isKey: c.key }));
     tables.push({
-      relation: { tag: 'relation', relationId: Number(row.relid), schema: row.schema, name: row.name, replicaIdentity: row.identity as ReplicaIdentity, columns: relationColumns },
+      relation: {
+        tag: 'relation',
+        relationId: Number(row.relid),
+        schema: row.schema,
+        name: row.name,
+        replicaIdentity: row.identity as ReplicaIdentity,
+        columns: relationColumns,
+      },
       label: `${row.schema}.${row.name}`,
       rowFilter: row.rowfilter,
       estimate: row.estimate === null ? null : Number(row.estimate),
@@ -363,7 +449,11 @@ async function readTable(
   );
   const fetch = (): Promise<Tuple[]> =>
     session
-      .query<(string | null)[]>({ text: `FETCH ${pageRows} FROM ${cursor}`, rowMode: 'array', types: RAW_TEXT })
+      .query<(string | null)[]>({
+        text: `FETCH ${pageRows} FROM ${cursor}`,
+        rowMode: 'array',
+        types: RAW_TEXT,
+      })
       .then((r) => (relation.columns.length === 0 ? r.rows.map(() => []) : r.rows));
   let next = fetch();
   for (;;) {

@@ -30,24 +30,56 @@ function waits(pacer: HandoverPacer, times: readonly number[], perChange = 1): n
 describe('HandoverPacer', () => {
   it('hands an isolated change over at once (100 changes/s, 10 ms apart)', () => {
     const pacer = new HandoverPacer(options);
-    assert.deepEqual(new Set(waits(pacer, Array.from({ length: 200 }, (_, i) => i * 10))), new Set([0]));
+    assert.deepEqual(
+      new Set(
+        waits(
+          pacer,
+          Array.from({ length: 200 }, (_, i) => i * 10),
+        ),
+      ),
+      new Set([0]),
+    );
   });
 
   it('hands everything over at once below the pacing rate, even changes close together (250 changes/s in pairs)', () => {
     const pacer = new HandoverPacer(options);
-    assert.deepEqual(new Set(waits(pacer, Array.from({ length: 500 }, (_, i) => Math.floor(i / 2) * 8 + (i % 2)))), new Set([0]));
+    assert.deepEqual(
+      new Set(
+        waits(
+          pacer,
+          Array.from({ length: 500 }, (_, i) => Math.floor(i / 2) * 8 + (i % 2)),
+        ),
+      ),
+      new Set([0]),
+    );
   });
 
   it('holds changes that follow a hand-over within the linger until its end (1,000 changes/s)', () => {
     const pacer = new HandoverPacer(options);
     // The first window (100 ms) is measured at once; the 1,000/s shows from the second on.
-    const w = waits(pacer, Array.from({ length: 1100 }, (_, i) => i));
-    assert.ok(w.slice(0, 100).every((ms) => ms === 0), 'at once until a window says 1,000/s');
-    assert.ok(w.slice(100).some((ms) => ms === 9), 'then a change right after a hand-over waits until 10 ms after it');
+    const w = waits(
+      pacer,
+      Array.from({ length: 1100 }, (_, i) => i),
+    );
+    assert.ok(
+      w.slice(0, 100).every((ms) => ms === 0),
+      'at once until a window says 1,000/s',
+    );
+    assert.ok(
+      w.slice(100).some((ms) => ms === 9),
+      'then a change right after a hand-over waits until 10 ms after it',
+    );
     // Still at 1,000/s over the window: a change 15 ms after the last hand-over is isolated.
     pacer.handedOver(1_110);
-    assert.equal(pacer.delayMs(1_125, 1_101), 0, 'a change 10 ms or more after the last hand-over goes at once');
-    assert.ok(w.every((ms) => ms <= 10), 'no change waits longer than the linger');
+    assert.equal(
+      pacer.delayMs(1_125, 1_101),
+      0,
+      'a change 10 ms or more after the last hand-over goes at once',
+    );
+    assert.ok(
+      w.every((ms) => ms <= 10),
+      'no change waits longer than the linger',
+    );
     const handOvers = w.slice(200).filter((ms, i) => ms > (w[199 + i] ?? 0)).length;
     assert.ok(handOvers <= 91, `about one hand-over per 10 ms, got ${handOvers} in 0.9 s`);
   });
@@ -62,14 +94,26 @@ describe('HandoverPacer', () => {
     for (let t = 600; t < 1000; t++) times.push(t);
     const w = waits(pacer, times);
     const at = (from: number, to: number) => w.filter((_, i) => times[i]! >= from && times[i]! < to);
-    assert.ok(at(200, 300).some((ms) => ms > 0), 'paced at 1,000/s');
+    assert.ok(
+      at(200, 300).some((ms) => ms > 0),
+      'paced at 1,000/s',
+    );
     // 500 changes in a window make it busy: 25 ms into the burst, seen within one linger.
-    assert.ok(at(340, 600).every((ms) => ms === 0), 'at once while busy');
-    assert.ok(at(800, 1000).some((ms) => ms > 0), 'paced again at 1,000/s');
+    assert.ok(
+      at(340, 600).every((ms) => ms === 0),
+      'at once while busy',
+    );
+    assert.ok(
+      at(800, 1000).some((ms) => ms > 0),
+      'paced again at 1,000/s',
+    );
   });
 
   it('a steady rate just under the busy rate is paced, just over it is not', () => {
-    for (const [perMs, paced] of [[4.9, true], [5.1, false]] as const) {
+    for (const [perMs, paced] of [
+      [4.9, true],
+      [5.1, false],
+    ] as const) {
       const pacer = new HandoverPacer(options);
       let routed = 0;
       let anyWait = false;

@@ -54,7 +54,11 @@ export class HandoverPacer {
       this.quiet = rate < this.options.minChangesPerSecond;
       this.windowStart = now;
       this.routedAtWindowStart = routed;
-    } else if (!this.busy && ((routed - this.routedAtWindowStart) * 1000) / this.options.windowMs >= this.options.busyChangesPerSecond) {
+    } else if (
+      !this.busy &&
+      ((routed - this.routedAtWindowStart) * 1000) / this.options.windowMs >=
+        this.options.busyChangesPerSecond
+    ) {
       // Busy already within this window: no need to wait for its end.
       this.busy = true;
     }

@@ -23,7 +23,8 @@ export interface HeartbeatOptions {
 }
 
 /** On a standby there is no insert position; the replayed position is its WAL end. */
-const WAL_END_SQL = 'CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text';
+const WAL_END_SQL =
+  'CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text';
 
 export class HeartbeatEmitter {
   private timer: NodeJS.Timeout | null = null;
@@ -33,10 +34,17 @@ export class HeartbeatEmitter {
   private busy = false;
   private stopped = false;
 
-  constructor(private readonly config: Config, private readonly options: HeartbeatOptions, private readonly log: Logger) {}
+  constructor(
+    private readonly config: Config,
+    private readonly options: HeartbeatOptions,
+    private readonly log: Logger,
+  ) {}
 
   start(): void {
-    const every = this.options.heartbeatMs === null ? this.options.walEndProbeMs : Math.min(this.options.walEndProbeMs, this.options.heartbeatMs);
+    const every =
+      this.options.heartbeatMs === null
+        ? this.options.walEndProbeMs
+        : Math.min(this.options.walEndProbeMs, this.options.heartbeatMs);
     this.lastBeatAt = Date.now();
     this.timer = setInterval(() => void this.tick(), every);
     this.timer.unref();
@@ -51,7 +59,9 @@ export class HeartbeatEmitter {
     try {
       if (!this.client) {
         const client = new pg.Client(clientConfig(this.config));
-        client.on('error', () => { this.client = null; });
+        client.on('error', () => {
+          this.client = null;
+        });
         await client.connect();
         this.client = client;
       }
@@ -68,7 +78,10 @@ export class HeartbeatEmitter {
       await client?.end().catch(() => {});
       if (!this.warned && !this.stopped) {
         this.warned = true;
-        this.log.warn('cannot write heartbeat messages or read the WAL end; an idle slot will advance only with new changes, and the lag metric only from the stream', { error: errorMessage(error) });
+        this.log.warn(
+          'cannot write heartbeat messages or read the WAL end; an idle slot will advance only with new changes, and the lag metric only from the stream',
+          { error: errorMessage(error) },
+        );
       }
     } finally {
       this.busy = false;

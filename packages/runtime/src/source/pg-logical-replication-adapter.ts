@@ -46,7 +46,10 @@ interface ServiceInternals {
   _processing: boolean;
   _stop: boolean;
   _processQueue: () => void;
-  _connection: { sendCopyFromChunk(chunk: Buffer): void; stream?: { pause?: () => void; resume?: () => void } } | null;
+  _connection: {
+    sendCopyFromChunk(chunk: Buffer): void;
+    stream?: { pause?: () => void; resume?: () => void };
+  } | null;
   config: { acknowledge: { auto: boolean }; flowControl: { enabled: boolean } };
   emit(event: string, ...args: unknown[]): boolean;
 }
@@ -60,7 +63,8 @@ function missingInternals(service: LogicalReplicationService): string[] {
   if (typeof s._processing !== 'boolean') missing.push('_processing');
   if (typeof s._stop !== 'boolean') missing.push('_stop');
   if (!('_connection' in s)) missing.push('_connection');
-  if (typeof (pg.Connection.prototype as { sendCopyFromChunk?: unknown }).sendCopyFromChunk !== 'function') missing.push("pg's Connection.sendCopyFromChunk()");
+  if (typeof (pg.Connection.prototype as { sendCopyFromChunk?: unknown }).sendCopyFromChunk !== 'function')
+    missing.push("pg's Connection.sendCopyFromChunk()");
   return missing;
 }
 
@@ -82,7 +86,10 @@ export class ReplicationStreamAdapter {
     }
     const s = service as unknown as ServiceInternals;
     if (!s.config?.flowControl?.enabled || s.config.acknowledge.auto) {
-      throw new Wal2NatsError(ErrorCode.Internal, 'the replication service must run with flowControl enabled and acknowledge.auto off (backpressure, and nothing confirmed but what was delivered)');
+      throw new Wal2NatsError(
+        ErrorCode.Internal,
+        'the replication service must run with flowControl enabled and acknowledge.auto off (backpressure, and nothing confirmed but what was delivered)',
+      );
     }
     return new ReplicationStreamAdapter(s);
   }

@@ -56,7 +56,10 @@ export interface TablesWithoutIdentity {
  * Before wal2nats creates the publication: the tables it would take (FOR ALL TABLES, or the
  * exact tables of --tables) that have no replica identity, split by what the options keep.
  */
-export async function tablesWithoutIdentityToCreate(client: pg.Client, config: Config): Promise<TablesWithoutIdentity> {
+export async function tablesWithoutIdentityToCreate(
+  client: pg.Client,
+  config: Config,
+): Promise<TablesWithoutIdentity> {
   const exact = literalTables(config.tables);
   const published = exact ? `SELECT * FROM unnest($1::text[], $2::text[])` : ALL_TABLES;
   const params = exact ? [exact.map((t) => t.schema), exact.map((t) => t.table)] : [];
@@ -64,16 +67,26 @@ export async function tablesWithoutIdentityToCreate(client: pg.Client, config: C
   const filter = new ChangeFilter(config);
   const kept: PublishedTable[] = [];
   const excluded: PublishedTable[] = [];
-  for (const row of rows) (filter.includesTable(row.root_schema, row.root_table) ? kept : excluded).push({ schema: row.schema, table: row.table });
+  for (const row of rows)
+    (filter.includesTable(row.root_schema, row.root_table) ? kept : excluded).push({
+      schema: row.schema,
+      table: row.table,
+    });
   return { kept, excluded };
 }
 
 /** For an existing publication that publishes updates or deletes: its tables without a replica identity. */
-export async function tablesWithoutIdentityIn(client: pg.Client, publication: string): Promise<PublishedTable[]> {
+export async function tablesWithoutIdentityIn(
+  client: pg.Client,
+  publication: string,
+): Promise<PublishedTable[]> {
   const published = `
     SELECT pt.schemaname::text, pt.tablename::text FROM pg_publication_tables pt JOIN pg_publication p ON p.pubname = pt.pubname
      WHERE pt.pubname = $1 AND (p.pubupdate OR p.pubdelete)`;
-  return (await client.query<Row>(WITHOUT_IDENTITY_SQL(published), [publication])).rows.map((r) => ({ schema: r.schema, table: r.table }));
+  return (await client.query<Row>(WITHOUT_IDENTITY_SQL(published), [publication])).rows.map((r) => ({
+    schema: r.schema,
+    table: r.table,
+  }));
 }
 
 /**
@@ -83,5 +96,7 @@ export async function tablesWithoutIdentityIn(client: pg.Client, publication: st
 export async function keptTables(client: pg.Client, config: Config): Promise<PublishedTable[]> {
   const rows = (await client.query<{ nspname: string; relname: string }>(`${ALL_TABLES} ORDER BY 1, 2`)).rows;
   const filter = new ChangeFilter(config);
-  return rows.filter((r) => filter.includesTable(r.nspname, r.relname)).map((r) => ({ schema: r.nspname, table: r.relname }));
+  return rows
+    .filter((r) => filter.includesTable(r.nspname, r.relname))
+    .map((r) => ({ schema: r.nspname, table: r.relname }));
 }

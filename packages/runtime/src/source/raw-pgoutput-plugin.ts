@@ -23,7 +23,10 @@ export class RawPgoutputPlugin {
   }
 
   start(client: Client, slotName: string, lastLsn: string): Promise<unknown> {
-    const options = [`proto_version '1'`, `publication_names ${quoteLiteral(quoteIdent(this.options.publicationName))}`];
+    const options = [
+      `proto_version '1'`,
+      `publication_names ${quoteLiteral(quoteIdent(this.options.publicationName))}`,
+    ];
     if (this.options.messages) options.push(`messages 'true'`);
     return client.query(`START_REPLICATION SLOT "${slotName}" LOGICAL ${lastLsn} (${options.join(', ')})`);
   }

@@ -23,13 +23,32 @@ const window = new BackfillWindow();
 let driver: BackfillDriver | null = null;
 const lease = new SlotLease(data.config, data.databaseName, new PublishLease(data.leaseBuffer), log);
 const reader = new WalReader(
-  { config: data.config, startLsn: data.startLsn, serverVersionNum: data.serverVersionNum, shardPorts: data.shardPorts, ...(data.streams.length > 0 ? { shardOf: routeByStream(data.config, data.databaseName, data.streams) } : {}), backfill: window, onConfirmed: () => driver?.noteConfirmed(), lease },
+  {
+    config: data.config,
+    startLsn: data.startLsn,
+    serverVersionNum: data.serverVersionNum,
+    shardPorts: data.shardPorts,
+    ...(data.streams.length > 0
+      ? { shardOf: routeByStream(data.config, data.databaseName, data.streams) }
+      : {}),
+    backfill: window,
+    onConfirmed: () => driver?.noteConfirmed(),
+    lease,
+  },
   metrics,
   log,
 );
 // pgoutput sends logical decoding messages (the watermarks) from Postgres 14 on.
 if (data.serverVersionNum >= 140000) {
-  driver = new BackfillDriver({ config: data.config, serverVersionNum: data.serverVersionNum, window, confirmedLsn: () => reader.confirmedLsn, isActive: () => lease.isActive, metrics: createBackfillMetrics(registry), log });
+  driver = new BackfillDriver({
+    config: data.config,
+    serverVersionNum: data.serverVersionNum,
+    window,
+    confirmedLsn: () => reader.confirmedLsn,
+    isActive: () => lease.isActive,
+    metrics: createBackfillMetrics(registry),
+    log,
+  });
 }
 
 const api: ReaderApi = {
@@ -45,7 +64,8 @@ const api: ReaderApi = {
   async pause() {
     // No new chunk while stopping; a chunk not yet delivered is read again next time.
     // Bounded: a stop must not hang on a Postgres query.
-    if (driver) await Promise.race([driver.stop(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    if (driver)
+      await Promise.race([driver.stop(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     reader.pause();
   },
   finish: (finalFrontiers) => reader.finish(finalFrontiers),

@@ -15,7 +15,10 @@ export class ShardLink {
   private batchesAcknowledged = 0;
   private reportedUndelivered = 0;
 
-  constructor(readonly shard: number, readonly port: MessagePort) {}
+  constructor(
+    readonly shard: number,
+    readonly port: MessagePort,
+  ) {}
 
   send(batch: ChangeBatch): void {
     this.unacknowledged.push(batch.changeCount);
@@ -36,7 +39,10 @@ export class ShardLink {
 
   /** Applies a delivery report. */
   update(report: DeliveredMessage): void {
-    while (this.batchesAcknowledged < report.batchesReceived && this.unacknowledgedHead < this.unacknowledged.length) {
+    while (
+      this.batchesAcknowledged < report.batchesReceived &&
+      this.unacknowledgedHead < this.unacknowledged.length
+    ) {
       this.unacknowledgedChanges -= this.unacknowledged[this.unacknowledgedHead++]!;
       this.batchesAcknowledged++;
     }

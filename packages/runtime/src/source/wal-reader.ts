@@ -50,7 +50,12 @@ const HEARTBEAT_INTERVAL_MS = 10_000;
 const WAL_END_PROBE_MS = 5_000;
 const MAX_BATCH_FRAMES = 512;
 /** Hand-overs (handover-pacer.ts): at most one per 10 ms from 300 to 3,000 changes/s, at once otherwise. */
-const HANDOVER_PACING = { lingerMs: 10, minChangesPerSecond: 300, busyChangesPerSecond: 3_000, windowMs: 100 };
+const HANDOVER_PACING = {
+  lingerMs: 10,
+  minChangesPerSecond: 300,
+  busyChangesPerSecond: 3_000,
+  windowMs: 100,
+};
 
 export interface WalReaderOptions {
   readonly config: Config;
@@ -91,24 +96,49 @@ export class WalReader {
   private wakeBackoff: (() => void) | null = null;
   private fatal: Error | null = null;
 
-  constructor(private readonly options: WalReaderOptions, private readonly metrics: ReaderMetrics, private readonly log: Logger) {
+  constructor(
+    private readonly options: WalReaderOptions,
+    private readonly metrics: ReaderMetrics,
+    private readonly log: Logger,
+  ) {
     const shardCount = options.shardPorts.length;
     this.confirmed = parseLsn(options.startLsn);
     this.watermark = new DeliveryWatermark(shardCount);
     this.links = options.shardPorts.map((port, shard) => new ShardLink(shard, port));
     const filter = new ChangeFilter(options.config);
-    this.router = new WalRouter({ shardCount, maxBatchFrames: MAX_BATCH_FRAMES, onWarning: (m) => log.warn(m), ...(options.shardOf ? { shardOf: options.shardOf } : {}), ...(filter.passesAll ? {} : { filter }), ...(options.backfill ? { backfill: options.backfill } : {}) }, this.watermark, (shard, batch) => this.links[shard]!.send(batch));
-    for (const link of this.links) link.port.on('message', (message: ShardToReader) => this.onDelivered(link, message));
+    this.router = new WalRouter(
+      {
+        shardCount,
+        maxBatchFrames: MAX_BATCH_FRAMES,
+        onWarning: (m) => log.warn(m),
+        ...(options.shardOf ? { shardOf: options.shardOf } : {}),
+        ...(filter.passesAll ? {} : { filter }),
+        ...(options.backfill ? { backfill: options.backfill } : {}),
+      },
+      this.watermark,
+      (shard, batch) => this.links[shard]!.send(batch),
+    );
+    for (const link of this.links)
+      link.port.on('message', (message: ShardToReader) => this.onDelivered(link, message));
     // Heartbeat messages need Postgres 14+; the WAL end probe runs on every version.
     this.heartbeat = new HeartbeatEmitter(
       options.config,
-      { heartbeatMs: options.serverVersionNum >= 140000 ? HEARTBEAT_INTERVAL_MS : null, walEndProbeMs: WAL_END_PROBE_MS, onWalEnd: (lsn) => this.noteServerLsn(lsn) },
+      {
+        heartbeatMs: options.serverVersionNum >= 140000 ? HEARTBEAT_INTERVAL_MS : null,
+        walEndProbeMs: WAL_END_PROBE_MS,
+        onWalEnd: (lsn) => this.noteServerLsn(lsn),
+      },
       log,
     );
   }
 
   status(): ReaderStatus {
-    return { streaming: this.streaming, confirmedLsn: formatLsn(this.confirmed), lastError: this.lastError, ha: this.options.lease.status() };
+    return {
+      streaming: this.streaming,
+      confirmedLsn: formatLsn(this.confirmed),
+      lastError: this.lastError,
+      ha: this.options.lease.status(),
+    };
   }
 
   /** For metrics on scrape. */
@@ -149,15 +179,25 @@ export class WalReader {
         } catch (error) {
           if (this.fatal) throw this.fatal;
           if (this.stopping) break;
-          const mapped = mapPostgresError(error, { user: userOf(this.options.config.postgresUrl), slot: this.options.config.slot });
+          const mapped = mapPostgresError(error, {
+            user: userOf(this.options.config.postgresUrl),
+            slot: this.options.config.slot,
+          });
           // Another standby started streaming between our look at the slot and our start.
           if (acquired && mapped.code === ErrorCode.PgSlotActive) continue;
           if (!mapped.retryable) throw mapped;
           this.lastError = mapped.message;
           if (Date.now() - startedAt > 30_000) attempt = 0;
           attempt++;
-          const delay = backoffDelayMs(attempt, { ...DEFAULT_BACKOFF, maxMs: this.options.config.maxBackoffMs });
-          this.log.warn('replication stream lost; reconnecting', { error: mapped.message, attempt, retry_in_ms: delay });
+          const delay = backoffDelayMs(attempt, {
+            ...DEFAULT_BACKOFF,
+            maxMs: this.options.config.maxBackoffMs,
+          });
+          this.log.warn('replication stream lost; reconnecting', {
+            error: mapped.message,
+            attempt,
+            retry_in_ms: delay,
+          });
           await this.backoff(delay);
           this.metrics.reconnects.inc();
         }
@@ -173,20 +213,29 @@ export class WalReader {
   private backoff(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, ms);
-      this.wakeBackoff = () => { clearTimeout(timer); resolve(); };
+      this.wakeBackoff = () => {
+        clearTimeout(timer);
+        resolve();
+      };
     });
   }
 
   private streamOnce(): Promise<void> {
     const { config } = this.options;
-    const service = new LogicalReplicationService(this.options.lease.replicationConfig(clientConfig(config)), {
-      acknowledge: { auto: false, timeoutSeconds: 0 },
-      flowControl: { enabled: true },
-    });
+    const service = new LogicalReplicationService(
+      this.options.lease.replicationConfig(clientConfig(config)),
+      {
+        acknowledge: { auto: false, timeoutSeconds: 0 },
+        flowControl: { enabled: true },
+      },
+    );
     const stream = ReplicationStreamAdapter.of(service);
     this.service = service;
     this.stream = stream;
-    const plugin = new RawPgoutputPlugin({ publicationName: config.publication, messages: this.options.serverVersionNum >= 140000 });
+    const plugin = new RawPgoutputPlugin({
+      publicationName: config.publication,
+      messages: this.options.serverVersionNum >= 140000,
+    });
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       const settle = (error?: unknown): void => {
@@ -206,11 +255,16 @@ export class WalReader {
       service.on('start', () => {
         this.streaming = true;
         this.lastError = null;
-        this.options.lease.begin(requestedAt, (reason) => settle(new Wal2NatsError(ErrorCode.Unavailable, `lost the slot: ${reason}`)), () => this.lastStatusSentAt);
+        this.options.lease.begin(
+          requestedAt,
+          (reason) => settle(new Wal2NatsError(ErrorCode.Unavailable, `lost the slot: ${reason}`)),
+          () => this.lastStatusSentAt,
+        );
         this.log.info('streaming from the slot', { slot: config.slot, from_lsn: formatLsn(this.confirmed) });
       });
       // A message the ended session's queue still hands over belongs to no session: dropped.
-      const onData = (lsn: string, raw: Buffer): Promise<void> | void => (settled ? undefined : this.onData(lsn, raw, settle));
+      const onData = (lsn: string, raw: Buffer): Promise<void> | void =>
+        settled ? undefined : this.onData(lsn, raw, settle);
       stream.deliverDataDirectly(onData);
       service.on('heartbeat', (lsn: string, _timestamp: number, shouldRespond: boolean) => {
         this.noteServerLsn(parseLsn(lsn));
@@ -218,7 +272,12 @@ export class WalReader {
       });
       service.on('error', (error: Error) => settle(error));
       service.subscribe(plugin, config.slot, formatLsn(this.confirmed)).then(
-        () => settle(this.stopping ? undefined : new Wal2NatsError(ErrorCode.Unavailable, 'the replication stream ended')),
+        () =>
+          settle(
+            this.stopping
+              ? undefined
+              : new Wal2NatsError(ErrorCode.Unavailable, 'the replication stream ended'),
+          ),
         (error: unknown) => settle(error),
       );
     });
@@ -230,7 +289,12 @@ export class WalReader {
       this.router.route(raw);
     } catch (error) {
       // A message we cannot route must not be skipped (the library would go on with the next).
-      this.fatal = new Wal2NatsError(ErrorCode.Internal, `cannot route a change at ${lsn}: ${error instanceof Error ? error.message : String(error)}`, undefined, { cause: error });
+      this.fatal = new Wal2NatsError(
+        ErrorCode.Internal,
+        `cannot route a change at ${lsn}: ${error instanceof Error ? error.message : String(error)}`,
+        undefined,
+        { cause: error },
+      );
       settle(this.fatal);
       return;
     }
@@ -335,6 +399,8 @@ export class WalReader {
     this.wakeBackoff?.();
     const service = this.service;
     if (service) await service.stop().catch(() => {});
-    this.log.info('stopped; slot confirmed up to the last delivered transaction', { confirmed_lsn: formatLsn(this.confirmed) });
+    this.log.info('stopped; slot confirmed up to the last delivered transaction', {
+      confirmed_lsn: formatLsn(this.confirmed),
+    });
   }
 }

@@ -41,7 +41,12 @@ export interface ShardStatus {
   readonly shard: number;
   readonly natsConnected: boolean;
   readonly undelivered: number;
-  readonly failing: readonly { table: string; attempts: number; lastError: string | null; nextAttemptAt: number }[];
+  readonly failing: readonly {
+    table: string;
+    attempts: number;
+    lastError: string | null;
+    nextAttemptAt: number;
+  }[];
 }
 
 export interface ShardApi {
