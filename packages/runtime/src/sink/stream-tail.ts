@@ -73,7 +73,10 @@ export async function readStreamTail(
   log: Logger,
   stopped: () => boolean,
 ): Promise<StreamTail | null> {
-  const jsm: JetStreamManager = await jetstreamManager(nc);
+  // No account check at creation (checkAPI): that one request would sit outside the retry below,
+  // and a JetStream API that does not answer for a moment (its meta leader's node just died)
+  // ended the process on its 5 s timeout instead of being waited out.
+  const jsm: JetStreamManager = await jetstreamManager(nc, { checkAPI: false });
   const readTail = async (attempt: number): Promise<StreamTail | null> => {
     if (attempt > 1 && stopped()) return null;
     try {
