@@ -8,6 +8,7 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { startPostgres, type PgServer } from '../harness/index.js';
 import { startNatsCluster, type NatsCluster } from '../harness/nats-cluster.js';
+import { must } from './servers.js';
 
 export interface ClusterTestServers {
   readonly pg: PgServer;
@@ -28,10 +29,6 @@ export function useClusterServers(size = 3): ClusterTestServers {
     await servers.nc?.close();
     await Promise.all([servers.pg?.dispose(), servers.cluster?.dispose()]);
   });
-  const must = <T>(value: T | undefined, what: string): T => {
-    if (value === undefined) throw new Error(`${what} is not started: use it inside a test, after before()`);
-    return value;
-  };
   return {
     get pg() {
       return must(servers.pg, 'Postgres');

@@ -47,10 +47,6 @@ export function useServers(options: UseServersOptions = {}): TestServers {
       await Promise.all([servers.pg?.dispose(), servers.nats?.dispose()]);
     }
   });
-  const must = <T>(value: T | undefined, what: string): T => {
-    if (value === undefined) throw new Error(`${what} is not started: use it inside a test, after before()`);
-    return value;
-  };
   const started: TestServers = {
     get pg() {
       return must(servers.pg, 'Postgres');
@@ -63,4 +59,10 @@ export function useServers(options: UseServersOptions = {}): TestServers {
     },
   };
   return started;
+}
+
+/** A server of a test file's before() hook, or a clear error when used outside a test. */
+export function must<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`${what} is not started: use it inside a test, after before()`);
+  return value;
 }
