@@ -159,7 +159,7 @@ export class SlotLease {
    * frozen or cut off) or another process holds the slot. `statusSentAt` tells when the reader
    * last sent Postgres a status update (epoch ms), for roles that may not see `reply_time`.
    */
-  begin(requestedAtMs: number, onLost: (reason: string) => void, statusSentAt: () => number = () => 0): void {
+  begin(requestedAtMs: number, onLost: (reason: string) => void, statusSentAt: () => number): void {
     this.sessionRequestedAt = requestedAtMs;
     this.statusSentAt = statusSentAt;
     // Postgres counts wal_sender_timeout from the start of streaming, at or after the request.
