@@ -1,13 +1,13 @@
 /**
- * JetStream mode's refusals: a stream written by someone else (exit 2 at start, exit 3 when it
- * happens while running, naming the stream), and a message larger than the stream takes (shown
+ * JetStream mode's refusals: a server without JetStream (exit 2), a stream written by someone else
+ * (exit 2 at start, exit 3 when it happens while running, naming the stream), and a message larger than the stream takes (shown
  * as failing with the limit, holding the stream, never sent).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
-import { waitFor } from './harness/index.js';
+import { startNats, waitFor } from './harness/index.js';
 import { streamMessageCount } from './support/stream.js';
 import { useServers } from './support/servers.js';
 import { runArgs, Wal2NatsProcess } from './support/wal2nats-process.js';
@@ -40,6 +40,22 @@ function text(w2n: Wal2NatsProcess): string {
 }
 
 describe('JetStream mode refuses', () => {
+  it('a NATS server without JetStream (exit 2, saying how to fix it)', async () => {
+    const url = await database('nojs');
+    const plain = await startNats({ jetstream: false });
+    const w2n = new Wal2NatsProcess(
+      runArgs({ postgresUrl: url, natsUrl: plain.url, extra: ['--slot', 'nojs', '--jetstream'] }),
+    );
+    try {
+      assert.equal(await w2n.exited, 2);
+      assert.match(text(w2n), /the NATS server does not offer JetStream .*enable JetStream on the server/s);
+      assert.ok(!text(w2n).includes('waiting for JetStream'), 'refused at once, not waited for');
+    } finally {
+      w2n.kill();
+      await plain.dispose();
+    }
+  });
+
   it("a stream whose last message is another writer's at start (exit 2, naming the stream)", async () => {
     const url = await database('shared');
     const jsm = await jetstreamManager(servers.nc);

@@ -3,6 +3,7 @@
  * every node's URL, and in the middle of a steady write load the node that is both the stream's
  * leader and shard 0's server is killed (SIGKILL). With --jetstream nothing is lost and nothing
  * is stored twice, per-table order holds, and the reconnect shows in the logs and the metrics.
+ * And a start while the cluster has no JetStream quorum is waited out, not refused.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -151,6 +152,51 @@ describe('a NATS cluster', () => {
       } finally {
         await writer.stop();
         w2n.kill();
+      }
+    },
+  );
+
+  it(
+    'waits at start while JetStream has no quorum, and streams once it has (not "the server does not offer JetStream")',
+    { timeout: 90_000 },
+    async () => {
+      const url = await servers.pg.createDatabase('quorum');
+      const setup = await servers.pg.connect('quorum');
+      await setup.query('CREATE TABLE t (id int PRIMARY KEY)');
+      await setup.end();
+      // One node of three: JetStream has no meta leader (or one without quorum whose requests
+      // never commit), so the API answers nothing or 503 until the others are back.
+      const survivor = servers.cluster.nodes.find((n) => n.running)!;
+      const others = servers.cluster.nodes.filter((n) => n !== survivor);
+      await Promise.all(others.map((n) => n.kill()));
+      const w2n = new Wal2NatsProcess(
+        runArgs({
+          postgresUrl: url,
+          natsUrl: survivor.url,
+          extra: ['--slot', 'quorum', '--jetstream', '--create-stream', 'QUORUM_CDC', '--log-level', 'info'],
+        }),
+      );
+      try {
+        const waiting = await w2n.waitForLog(
+          (l) => l.msg === 'waiting for JetStream to answer (the cluster may have no meta leader right now)',
+          'the wait for JetStream',
+          45_000,
+        );
+        assert.ok(waiting.error, 'the warning says what failed');
+        await Promise.all(others.map((n) => n.start()));
+        await w2n.streaming(60_000);
+        const insert = await servers.pg.connect('quorum');
+        await insert.query('INSERT INTO t VALUES (1)');
+        await insert.end();
+        await waitFor(
+          async () =>
+            (await streamMessageCount(servers.nc, 'QUORUM_CDC').catch(() => 0)) === 1 ? true : undefined,
+          { what: 'the insert in QUORUM_CDC', timeoutMs: 30_000, intervalMs: 100, context: () => w2n.tail() },
+        );
+        assert.equal(await w2n.stop(), 0);
+      } finally {
+        w2n.kill();
+        await Promise.all(others.map((n) => n.start()));
       }
     },
   );

@@ -18,6 +18,7 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { errorMessage, ErrorCode, Wal2NatsError } from '@wal2nats/core';
+import { JETSTREAM_API_BACKOFF } from './jetstream-unavailable.js';
 import { retry } from '../async/retry.js';
 import type { Logger } from '../log/logger.js';
 
@@ -108,7 +109,7 @@ export async function readStreamTail(
   };
   // No AbortSignal here: `stopped` is looked at before each retry (a wait is 5 s at most).
   return retry(readTail, {
-    backoff: { initialMs: 250, maxMs: 5000, jitter: 0.2 },
+    backoff: JETSTREAM_API_BACKOFF,
     retryable: (error) => !(error instanceof Wal2NatsError) && !stopped(),
     onRetry: ({ error, attempt, delayMs }) =>
       log.warn('waiting for the JetStream stream to answer (it may have no leader right now)', {
