@@ -7,7 +7,7 @@
  */
 import { hookChart } from './charts.js';
 import { $ } from './dom.js';
-import { ago } from './format.js';
+import { ago, errorText } from './format.js';
 import {
   closeMessage,
   loadDetail,
@@ -52,8 +52,7 @@ async function poll(): Promise<void> {
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return; // the token dialog is open
     state.failedPolls++;
-    if (state.failedPolls === 2)
-      toast(`Cannot reach wal2nats: ${error instanceof Error ? error.message : String(error)}`, true);
+    if (state.failedPolls === 2) toast(`Cannot reach wal2nats: ${errorText(error)}`, true);
   } finally {
     state.polling = false;
     updateLiveState();

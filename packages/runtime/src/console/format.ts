@@ -1,4 +1,4 @@
-/** How the console writes numbers, sizes, durations, times and LSNs. */
+/** How the console writes numbers, sizes, durations, times, LSNs and errors. */
 
 const NUMBER = new Intl.NumberFormat('en-US');
 
@@ -88,4 +88,9 @@ export function lsnText(n: number): string {
 export function shortId(id: string): string {
   const parts = id.split(':');
   return parts.length >= 2 ? parts.slice(-2).join(':') : id;
+}
+
+/** What went wrong, for a toast (the browser's twin of core's errorMessage, which it cannot import). */
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -2,7 +2,7 @@
 import type { MessageDetail, MessageState, MessageView } from '../messages/message-view.js';
 import { api, ApiError, post } from './api.js';
 import { $, append, h, replace, type Child } from './dom.js';
-import { ago, clock, fmtBytes, fmtInt, fmtSeconds, lsnText, shortId, until } from './format.js';
+import { ago, clock, errorText, fmtBytes, fmtInt, fmtSeconds, lsnText, shortId, until } from './format.js';
 import { prettyJson } from './json-view.js';
 import { renderTables, type Navigation } from './overview-view.js';
 import { state } from './state.js';
@@ -302,7 +302,7 @@ export async function retry(id: string | null, table?: string): Promise<void> {
   try {
     result = await post<{ retried: number }>('/api/messages/retry', id ? { id } : {});
   } catch (error) {
-    toast(`Retry failed: ${error instanceof Error ? error.message : String(error)}`, true);
+    toast(`Retry failed: ${errorText(error)}`, true);
     return;
   }
   toast(

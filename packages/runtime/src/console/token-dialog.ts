@@ -4,6 +4,7 @@
  */
 import { api, ApiError, storedToken, storeToken } from './api.js';
 import { $ } from './dom.js';
+import { errorText } from './format.js';
 
 let open = false;
 
@@ -39,7 +40,7 @@ export function askForToken(onAccepted: () => void): void {
         $('token-error').textContent =
           error instanceof ApiError && error.status === 401
             ? 'That token is not accepted.'
-            : `Cannot check the token: ${error instanceof Error ? error.message : String(error)}`;
+            : `Cannot check the token: ${errorText(error)}`;
       },
     );
   };

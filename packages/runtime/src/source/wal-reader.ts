@@ -23,6 +23,7 @@ import {
   DEFAULT_BACKOFF,
   DeliveryWatermark,
   ErrorCode,
+  errorMessage,
   formatLsn,
   parseLsn,
   WalRouter,
@@ -291,7 +292,7 @@ export class WalReader {
       // A message we cannot route must not be skipped (the library would go on with the next).
       this.fatal = new Wal2NatsError(
         ErrorCode.Internal,
-        `cannot route a change at ${lsn}: ${error instanceof Error ? error.message : String(error)}`,
+        `cannot route a change at ${lsn}: ${errorMessage(error)}`,
         undefined,
         { cause: error },
       );
