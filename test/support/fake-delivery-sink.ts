@@ -53,10 +53,6 @@ export class FakeDeliverySink implements DeliverySink {
     this.begun.push({ startedAt: Date.now(), messages: [] });
   }
 
-  publish(): void {
-    throw new Error('ShardPublisher publishes encoded messages only');
-  }
-
   publishEncoded(message: WireMessage): void {
     const outgoing = message as OutgoingMessage;
     const refusal = this.refuse(outgoing);

@@ -17,7 +17,6 @@ export {
   ChangeEncoder,
   type EncoderContext,
   type ChangePosition,
-  type EncodedChange,
   type RelationCatalogInfo,
   type RowBytesResult,
 } from './envelope/change-encoder.js';

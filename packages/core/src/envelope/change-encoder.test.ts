@@ -1,11 +1,14 @@
 // The NATS payload is a versioned wire format (docs/contract.md "Message body"). The golden
 // tests below compare the exact JSON text, key order included, against literals: any change to
-// them is a change of the wire format and must be deliberate.
+// them is a change of the wire format and must be deliberate. Each message goes through the
+// encoder's one path to bytes, written first as the pgoutput bytes Postgres would send
+// (test/support/byte-encoder.ts).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import type { RelationColumn, RelationMessage, Tuple, UpdateMessage } from '../pgoutput/pgoutput.types.js';
-import { ChangeEncoder, type ChangePosition, type EncoderContext } from './change-encoder.js';
+import { ByteEncoder } from '../../../../test/support/byte-encoder.js';
+import type { ChangePosition, EncoderContext } from './change-encoder.js';
 import { idempotencyKeyPrefix } from './idempotency-key.js';
 
 const OID = {
@@ -69,7 +72,7 @@ const ROW: Tuple = ['1234', '199.99', 'pending', 'f', '{"a": [1, 2]}', null];
 
 describe('ChangeEncoder: golden wire format', () => {
   it('insert', () => {
-    const out = new ChangeEncoder(ORDERS, CTX).encodeInsert(
+    const out = new ByteEncoder(ORDERS, CTX).encodeInsert(
       { tag: 'insert', relationId: 16389, newTuple: ROW },
       at(0),
     );
@@ -88,7 +91,7 @@ describe('ChangeEncoder: golden wire format', () => {
   });
 
   it('update with the whole old row (REPLICA IDENTITY FULL) and transaction annotations', () => {
-    const out = new ChangeEncoder(ORDERS_FULL, CTX_WITH_PKS).encodeUpdate(
+    const out = new ByteEncoder(ORDERS_FULL, CTX_WITH_PKS).encodeUpdate(
       {
         tag: 'update',
         relationId: 16389,
@@ -111,7 +114,7 @@ describe('ChangeEncoder: golden wire format', () => {
   });
 
   it('update without an old row, with an unchanged TOASTed column', () => {
-    const out = new ChangeEncoder(ORDERS, CTX).encodeUpdate(
+    const out = new ByteEncoder(ORDERS, CTX).encodeUpdate(
       {
         tag: 'update',
         relationId: 16389,
@@ -133,7 +136,7 @@ describe('ChangeEncoder: golden wire format', () => {
   });
 
   it('delete under the default replica identity (key columns only)', () => {
-    const out = new ChangeEncoder(ORDERS, CTX).encodeDelete(
+    const out = new ByteEncoder(ORDERS, CTX).encodeDelete(
       { tag: 'delete', relationId: 16389, oldKind: 'key', oldTuple: ['1234', null, null, null, null, null] },
       at(3),
     );
@@ -150,7 +153,7 @@ describe('ChangeEncoder: golden wire format', () => {
   });
 
   it('delete under REPLICA IDENTITY FULL (the whole old row)', () => {
-    const out = new ChangeEncoder(ORDERS_FULL, CTX_WITH_PKS).encodeDelete(
+    const out = new ByteEncoder(ORDERS_FULL, CTX_WITH_PKS).encodeDelete(
       { tag: 'delete', relationId: 16389, oldKind: 'old', oldTuple: ROW },
       at(0),
     );
@@ -166,7 +169,7 @@ describe('ChangeEncoder: golden wire format', () => {
   });
 
   it('truncate', () => {
-    const out = new ChangeEncoder(ORDERS, CTX).encodeTruncate(at(4));
+    const out = new ByteEncoder(ORDERS, CTX).encodeTruncate(at(4));
     assert.equal(
       out.json,
       '{"record":null,"changes":null,"action":"truncate",' +
@@ -182,7 +185,7 @@ describe('ChangeEncoder: golden wire format', () => {
 
 describe('ChangeEncoder: envelope', () => {
   it('produces valid JSON whose top-level and metadata keys follow the contract, in order', () => {
-    const encoder = new ChangeEncoder(ORDERS, CTX);
+    const encoder = new ByteEncoder(ORDERS, CTX);
     const outs = [
       encoder.encodeInsert({ tag: 'insert', relationId: 1, newTuple: ROW }, at(0)),
       encoder.encodeUpdate(
@@ -227,7 +230,7 @@ describe('ChangeEncoder: envelope', () => {
       replicaIdentity: 'd',
       columns: [column('id', OID.int4, true), column('a"b\\c\nd', OID.text)],
     };
-    const encoder = new ChangeEncoder(relation, { ...CTX, databaseName: 'my db' });
+    const encoder = new ByteEncoder(relation, { ...CTX, databaseName: 'my db' });
     const out = encoder.encodeInsert(
       { tag: 'insert', relationId: 7, newTuple: ['1', 'va"l\\ue\u0001 ☕'] },
       at(0),
@@ -252,7 +255,7 @@ describe('ChangeEncoder: envelope', () => {
   });
 
   it('keeps every digit of int8 values and of commit_lsn above 2^32', () => {
-    const encoder = new ChangeEncoder(ORDERS, CTX);
+    const encoder = new ByteEncoder(ORDERS, CTX);
     const out = encoder.encodeInsert(
       { tag: 'insert', relationId: 1, newTuple: ['9223372036854775807', '0.1', 'x', 't', 'null', null] },
       { commitLsn: 0x16_b374_d848, commitIdx: 70000, commitTime: 0, annotations: null },
@@ -265,7 +268,7 @@ describe('ChangeEncoder: envelope', () => {
   });
 
   it('writes commit_timestamp with microseconds', () => {
-    const encoder = new ChangeEncoder(ORDERS, CTX);
+    const encoder = new ByteEncoder(ORDERS, CTX);
     const iso = (commitTime: number): unknown =>
       (
         JSON.parse(
@@ -279,7 +282,7 @@ describe('ChangeEncoder: envelope', () => {
   });
 
   it('embeds the transaction annotations as JSON', () => {
-    const out = new ChangeEncoder(ORDERS, CTX).encodeInsert(
+    const out = new ByteEncoder(ORDERS, CTX).encodeInsert(
       { tag: 'insert', relationId: 1, newTuple: ROW },
       at(0, '{"user":"paul","tags":["a",1,null]}'),
     );
@@ -288,7 +291,7 @@ describe('ChangeEncoder: envelope', () => {
   });
 
   it('builds the consumer object from the context', () => {
-    const out = new ChangeEncoder(ORDERS, {
+    const out = new ByteEncoder(ORDERS, {
       ...CTX,
       consumerId: 'slot_1',
       consumerName: 'my "app"',
@@ -313,7 +316,7 @@ describe('ChangeEncoder: changes and unchanged TOAST columns', () => {
     };
 
   it('lists in changes only the columns whose value changed, with their old values', () => {
-    const encoder = new ChangeEncoder(ORDERS_FULL, CTX_WITH_PKS);
+    const encoder = new ByteEncoder(ORDERS_FULL, CTX_WITH_PKS);
     const out = encoder.encodeUpdate(
       {
         tag: 'update',
@@ -328,7 +331,7 @@ describe('ChangeEncoder: changes and unchanged TOAST columns', () => {
   });
 
   it('reports a value set to null as a change', () => {
-    const out = new ChangeEncoder(ORDERS_FULL, CTX).encodeUpdate(
+    const out = new ByteEncoder(ORDERS_FULL, CTX).encodeUpdate(
       {
         tag: 'update',
         relationId: 1,
@@ -343,7 +346,7 @@ describe('ChangeEncoder: changes and unchanged TOAST columns', () => {
   });
 
   it('gives {} when Postgres sent no old row, and {} when nothing changed', () => {
-    const encoder = new ChangeEncoder(ORDERS_FULL, CTX);
+    const encoder = new ByteEncoder(ORDERS_FULL, CTX);
     assert.deepEqual(
       parse(
         encoder.encodeUpdate(
@@ -380,7 +383,7 @@ describe('ChangeEncoder: changes and unchanged TOAST columns', () => {
       ],
     };
     const big = 'x'.repeat(5000);
-    const out = new ChangeEncoder(docs, {
+    const out = new ByteEncoder(docs, {
       ...CTX,
       primaryKeys: new Map([['public.docs', ['id']]]),
     }).encodeUpdate(
@@ -401,7 +404,7 @@ describe('ChangeEncoder: changes and unchanged TOAST columns', () => {
   });
 
   it('leaves unchanged TOASTed columns out of record and names them when there is no whole old row', () => {
-    const encoder = new ChangeEncoder(ORDERS, CTX);
+    const encoder = new ByteEncoder(ORDERS, CTX);
     const noOld = parse(
       encoder.encodeUpdate(
         {
@@ -432,7 +435,7 @@ describe('ChangeEncoder: changes and unchanged TOAST columns', () => {
       columns: [column('id', OID.int4, true), column('body', OID.text)],
     };
     const body = parse(
-      new ChangeEncoder(plain, CTX).encodeUpdate(
+      new ByteEncoder(plain, CTX).encodeUpdate(
         {
           tag: 'update',
           relationId: 16403,
@@ -477,7 +480,7 @@ describe('ChangeEncoder: changes and unchanged TOAST columns', () => {
       oldTuple: [null, key, null, null],
       newTuple: ['1', undefined, undefined, 'v'],
     };
-    const body = parse(new ChangeEncoder(toastedKey, CTX).encodeUpdate(update, at(0)).json);
+    const body = parse(new ByteEncoder(toastedKey, CTX).encodeUpdate(update, at(0)).json);
     assert.deepEqual(body.record, { id: 1, toasted_key: key, toasted_col2: 'v' });
     assert.deepEqual(
       body.metadata['unchanged_toast_columns'],
@@ -504,7 +507,7 @@ describe('ChangeEncoder: changes and unchanged TOAST columns', () => {
       ],
     };
     const body = parse(
-      new ChangeEncoder(relation, CTX).encodeUpdate(
+      new ByteEncoder(relation, CTX).encodeUpdate(
         {
           tag: 'update',
           relationId: 16389,
@@ -530,10 +533,8 @@ describe('ChangeEncoder: record_pks', () => {
   const pks = (relation: RelationMessage, ctx: EncoderContext, tuple: Tuple): unknown =>
     (
       JSON.parse(
-        new ChangeEncoder(relation, ctx).encodeInsert(
-          { tag: 'insert', relationId: 1, newTuple: tuple },
-          at(0),
-        ).json,
+        new ByteEncoder(relation, ctx).encodeInsert({ tag: 'insert', relationId: 1, newTuple: tuple }, at(0))
+          .json,
       ) as { metadata: Record<string, unknown> }
     ).metadata['record_pks'];
 
@@ -581,7 +582,7 @@ describe('ChangeEncoder: record_pks', () => {
   });
 
   it('takes the key of a delete from the old tuple and of an update from the new one', () => {
-    const encoder = new ChangeEncoder(ORDERS, CTX);
+    const encoder = new ByteEncoder(ORDERS, CTX);
     const del = JSON.parse(
       encoder.encodeDelete(
         { tag: 'delete', relationId: 1, oldKind: 'key', oldTuple: ['55', null, null, null, null, null] },

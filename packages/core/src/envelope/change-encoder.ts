@@ -1,20 +1,20 @@
 /**
- * Turns decoded pgoutput row messages into the contract's JSON envelope
+ * Turns pgoutput row messages (their raw bytes) into the contract's JSON envelope
  * `{record, changes, action, metadata}` (docs/contract.md "Message body"), or with
  * `messageKind: 'records'` into record events `{record, metadata}` on the `rows` subjects.
  *
+ * The one path from a change to the bytes NATS gets: inserts, updates and deletes from the WAL,
+ * `read` rows of the initial snapshot and of backfill chunks (carried as Insert messages,
+ * backfill/pgoutput-encoder.ts) and truncates are all written straight into a JsonBytes, never
+ * through an object and JSON.stringify (so int8 keeps every digit) and without a string per
+ * value where the value's text can be copied as it is; the others take the string converters
+ * (values/value-to-json.ts, column-types.ts) and are written as UTF-8.
+ *
  * One encoder per relation version: the JSON keys, the subjects and the metadata that do not
  * change per row are built once when the Relation message arrives, so that a row costs only its
- * values. JSON is written as text, never through an object and JSON.stringify, so that int8
- * keeps every digit and nothing is built twice.
+ * values.
  */
-import type {
-  DeleteMessage,
-  InsertMessage,
-  RelationMessage,
-  Tuple,
-  UpdateMessage,
-} from '../pgoutput/pgoutput.types.js';
+import type { RelationMessage } from '../pgoutput/pgoutput.types.js';
 import {
   columnValueToJson,
   resolveColumnType,
@@ -71,7 +71,7 @@ export interface ChangePosition {
   readonly annotations: string | null;
 }
 
-/** What encodeRowBytes() says of the change it wrote (one object, reused by the caller). */
+/** What the encoder says of the change it wrote (one object, reused by the caller). */
 export interface RowBytesResult {
   subject: string;
   action: ChangeAction;
@@ -82,14 +82,6 @@ export interface RowBytesResult {
   msgId: string | null;
   msgIdStart: number;
   msgIdEnd: number;
-}
-
-export interface EncodedChange {
-  readonly subject: string;
-  readonly action: ChangeAction;
-  /** The `Nats-Msg-Id` header, equal to `metadata.idempotency_key`. */
-  readonly msgId: string;
-  readonly json: string;
 }
 
 /**
@@ -110,6 +102,11 @@ function jsonString(text: string): string {
   return JSON.stringify(text);
 }
 
+/** The key of a row read from its table (see encodeReadBytes): it never equals a change's. */
+function readKey(prefix: string, commitLsn: number, relationId: number, index: number): string {
+  return `${prefix}${commitLsn}:read:${relationId}:${index}`;
+}
+
 const NO_TYPES: ReadonlyMap<number, PgTypeInfo> = new Map();
 const EMPTY = new Uint8Array(0);
 const RECORD_OPEN = Buffer.from('{"record":');
@@ -119,6 +116,8 @@ const COMMIT_LSN = Buffer.from('","commit_lsn":');
 const COMMIT_IDX = Buffer.from(',"commit_idx":');
 const RECORD_PKS = Buffer.from(',"record_pks":');
 const ANNOTATIONS = Buffer.from(',"transaction_annotations":');
+const READ_KEY = Buffer.from(':read:');
+const NO_PKS = Buffer.from('[]');
 
 /** Text of src[start, end) decoded as UTF-8, as the decoder does. */
 function utf8(src: Uint8Array, start: number, end: number): string {
@@ -136,7 +135,6 @@ export class ChangeEncoder {
   readonly table: string;
   /** `schema.table`, the metric label. */
   readonly label: string;
-  private readonly keys: string[];
   /** Per column: the OID valueToJson converts by (a domain's base type) … */
   private readonly typeOids: number[];
   /** … or, for an array of a user-defined type, its element type (-1 otherwise) … */
@@ -146,16 +144,16 @@ export class ChangeEncoder {
   private readonly keyColumns: number[];
   private readonly subjects: Record<ChangeAction, string>;
   private readonly records: boolean;
-  private readonly metaHead: string;
-  private readonly metaTail: string;
-  /** `"database_name":"…","idempotency_key":` (constant per encoder). */
-  private readonly databaseJson: string;
-  /** The constant parts again, as UTF-8 bytes, for encodeRowBytes(). */
+  /** The parts of the body that do not change per row, as UTF-8 bytes. */
   private readonly bytes: {
+    /** Per column: `"name":`. */
     readonly keys: Buffer[];
     readonly actions: Record<ChangeAction, Buffer>;
+    /** `"metadata":{"table_schema":…,"table_name":…,"commit_timestamp":"`. */
     readonly metaHead: Buffer;
+    /** `"database_name":"…","idempotency_key":`. */
     readonly database: Buffer;
+    /** `"consumer":{…}}}`. */
     readonly metaTail: Buffer;
     /** The idempotency prefix needs no JSON escaping: msgIds are written as they are. */
     readonly plainMsgIds: boolean;
@@ -176,7 +174,6 @@ export class ChangeEncoder {
     this.schema = relation.schema;
     this.table = relation.name;
     this.label = `${relation.schema}.${relation.name}`;
-    this.keys = relation.columns.map((c) => `${jsonString(c.name)}:`);
     const types = relation.columns.map((c) => resolveColumnType(c.typeOid, catalog?.types ?? NO_TYPES));
     this.typeOids = types.map((t) => t.oid);
     this.arrayElements = types.map((t) => t.arrayElement);
@@ -197,14 +194,11 @@ export class ChangeEncoder {
       read: subject('read'),
       truncate: subject('truncate'),
     };
-    this.metaHead = `"metadata":{"table_schema":${jsonString(relation.schema)},"table_name":${jsonString(relation.name)},"commit_timestamp":"`;
-    this.databaseJson = `"database_name":${jsonString(ctx.databaseName)},"idempotency_key":`;
-    this.metaTail = `"consumer":{"id":${jsonString(ctx.consumerId)},"name":${jsonString(ctx.consumerName)}}}}`;
     this.isKey = relation.columns.map((c) => c.isKey);
     const action = (a: ChangeAction): Buffer => Buffer.from(this.records ? ',' : `,"action":"${a}",`);
     const prefix = Buffer.from(ctx.idempotencyPrefix);
     this.bytes = {
-      keys: this.keys.map((k) => Buffer.from(k)),
+      keys: relation.columns.map((c) => Buffer.from(`${jsonString(c.name)}:`)),
       actions: {
         insert: action('insert'),
         update: action('update'),
@@ -212,9 +206,13 @@ export class ChangeEncoder {
         read: action('read'),
         truncate: action('truncate'),
       },
-      metaHead: Buffer.from(this.metaHead),
-      database: Buffer.from(this.databaseJson),
-      metaTail: Buffer.from(this.metaTail),
+      metaHead: Buffer.from(
+        `"metadata":{"table_schema":${jsonString(relation.schema)},"table_name":${jsonString(relation.name)},"commit_timestamp":"`,
+      ),
+      database: Buffer.from(`"database_name":${jsonString(ctx.databaseName)},"idempotency_key":`),
+      metaTail: Buffer.from(
+        `"consumer":{"id":${jsonString(ctx.consumerId)},"name":${jsonString(ctx.consumerName)}}}}`,
+      ),
       plainMsgIds: isPlainAscii(prefix, 0, prefix.length),
       msgIdPrefix: prefix,
     };
@@ -224,75 +222,57 @@ export class ChangeEncoder {
     return this.subjects[action];
   }
 
-  encodeInsert(message: InsertMessage, position: ChangePosition): EncodedChange {
-    const record = this.recordJson(message.newTuple, null);
-    return this.finish(
-      'insert',
-      record.json,
-      'null',
-      this.pksJson(message.newTuple),
-      record.toastMissing,
-      position,
-    );
-  }
-
-  encodeUpdate(message: UpdateMessage, position: ChangePosition): EncodedChange {
-    // Unchanged TOASTed values are not sent; the whole old row (REPLICA IDENTITY FULL) has them,
-    // and so has the old key (DEFAULT, USING INDEX) for its columns: Postgres sends the old key
-    // when a key column is an unchanged TOASTed value (test_decoding's toast.sql).
-    const fillFrom = message.oldTuple;
-    const fillKeysOnly = message.oldKind === 'key';
-    const record = this.recordJson(message.newTuple, fillFrom, fillKeysOnly);
-    const changes =
-      message.oldTuple === null ? '{}' : this.changesJson(message.oldTuple, message.newTuple, fillKeysOnly);
-    return this.finish(
-      'update',
-      record.json,
-      changes,
-      this.pksJson(message.newTuple, fillFrom),
-      record.toastMissing,
-      position,
-    );
-  }
-
-  encodeDelete(message: DeleteMessage, position: ChangePosition): EncodedChange {
-    const record = this.recordJson(message.oldTuple, null);
-    return this.finish(
-      'delete',
-      record.json,
-      'null',
-      this.pksJson(message.oldTuple),
-      record.toastMissing,
-      position,
-    );
-  }
-
-  encodeTruncate(position: ChangePosition): EncodedChange {
-    return this.finish('truncate', 'null', 'null', '[]', null, position);
-  }
-
   /**
-   * A row read from the table (snapshot or backfill), its values in Postgres's text form as
-   * pgoutput would send them (same session settings), in the relation's column order.
-   * `position.commitLsn` is the snapshot's LSN and `commitIdx` the row's number in the table's
-   * read; the idempotency key names the table too (`<prefix><lsn>:read:<relation id>:<n>`), so
-   * it never equals a change's key.
-   */
-  encodeRead(row: Tuple, position: ChangePosition): EncodedChange {
-    const record = this.recordJson(row, null);
-    const msgId = `${this.ctx.idempotencyPrefix}${position.commitLsn}:read:${this.relation.relationId}:${position.commitIdx}`;
-    return this.finish('read', record.json, 'null', this.pksJson(row), record.toastMissing, position, msgId);
-  }
-
-  /**
-   * The byte path of the shards: the JSON body of the Insert, Update or Delete message `row`
-   * (its raw pgoutput bytes), written into `out` byte for byte as encodeInsert/Update/Delete
-   * would make it (row-bytes.test.ts checks it), without making a string per value or a string
-   * of the body: most values are copied from the message as they are. Returns false, having
-   * written nothing useful, for any other message or one it cannot read: the caller then
-   * decodes it and takes the string path (which reports what is wrong).
+   * The JSON body of the Insert, Update or Delete message `row` (its raw pgoutput bytes), written
+   * into `out`, and what it is into `result`. Most values are copied from the message as they
+   * are. Returns false, having written nothing useful, for any other message or one it cannot
+   * read (cut short, a binary value, a tuple kind it does not know): pgoutput v1 without the
+   * `binary` option never sends one, and the decoder refuses each of them too, so the caller asks
+   * it why (Shard.explainUnreadable) and stops.
    */
   encodeRowBytes(row: Uint8Array, position: ChangePosition, out: JsonBytes, result: RowBytesResult): boolean {
+    return this.writeRow(row, position, out, result, false);
+  }
+
+  /**
+   * A row read from the table (initial snapshot or backfill chunk), carried as an Insert message
+   * of its values in Postgres's text form as pgoutput would send them (same session settings), in
+   * the relation's column order: a `read` event. `position.commitLsn` is the snapshot's (or the
+   * chunk's) LSN and `commitIdx` the row's number in the table's read; the idempotency key names
+   * the table too (`<prefix><lsn>:read:<relation id>:<n>`), so it never equals a change's key.
+   * Returns false as encodeRowBytes does (also for any message but an Insert).
+   */
+  encodeReadBytes(
+    row: Uint8Array,
+    position: ChangePosition,
+    out: JsonBytes,
+    result: RowBytesResult,
+  ): boolean {
+    return this.writeRow(row, position, out, result, true);
+  }
+
+  /** The `truncate` event of this table (`record` null; a record event says `deleted`). */
+  encodeTruncateBytes(position: ChangePosition, out: JsonBytes, result: RowBytesResult): void {
+    out.reset();
+    out.slice(RECORD_OPEN, 0, RECORD_OPEN.length);
+    out.ascii('null');
+    if (!this.records) out.bytes(CHANGES_NULL);
+    this.writeMetadata('truncate', position, out, result, false);
+    out.bytes(NO_PKS);
+    this.writeMetadataTail('truncate', position, null, out);
+    result.subject = this.subjects.truncate;
+    result.action = 'truncate';
+  }
+
+  private writeRow(
+    row: Uint8Array,
+    position: ChangePosition,
+    out: JsonBytes,
+    result: RowBytesResult,
+    read: boolean,
+  ): boolean {
+    // What it accepts is what the decoder accepts (pgoutput-decoder.ts), bytes after the last
+    // tuple included: declining a row is stopping the shard.
     const end = row.length;
     if (end < 6) return false;
     const tag = row[0];
@@ -302,8 +282,10 @@ export class ChangeEncoder {
     let action: ChangeAction;
     let oldKind = 0;
     if (tag === 0x49 /* I */) {
-      action = 'insert';
-      if (row[o++] !== 0x4e /* N */ || t.read(row, o, end) !== end) return false;
+      action = read ? 'read' : 'insert';
+      if (row[o++] !== 0x4e /* N */ || t.read(row, o, end) < 0) return false;
+    } else if (read) {
+      return false;
     } else if (tag === 0x55 /* U */) {
       action = 'update';
       let marker = row[o++];
@@ -313,11 +295,11 @@ export class ChangeEncoder {
         if (o < 0 || o >= end) return false;
         marker = row[o++];
       }
-      if (marker !== 0x4e || t.read(row, o, end) !== end) return false;
+      if (marker !== 0x4e || t.read(row, o, end) < 0) return false;
     } else if (tag === 0x44 /* D */) {
       action = 'delete';
       oldKind = row[o++]!;
-      if ((oldKind !== 0x4b && oldKind !== 0x4f) || old.read(row, o, end) !== end) return false;
+      if ((oldKind !== 0x4b && oldKind !== 0x4f) || old.read(row, o, end) < 0) return false;
     } else {
       return false;
     }
@@ -325,10 +307,7 @@ export class ChangeEncoder {
     out.reset();
     out.slice(RECORD_OPEN, 0, RECORD_OPEN.length);
     let toastMissing: string[] | null;
-    if (action === 'insert') {
-      toastMissing = this.recordBytes(t, null, out);
-      if (!this.records) out.bytes(CHANGES_NULL);
-    } else if (action === 'update') {
+    if (action === 'update') {
       toastMissing = this.recordBytes(t, oldKind === 0 ? null : old, out, oldKind === 0x4b);
       if (!this.records) {
         out.bytes(CHANGES_OPEN);
@@ -336,9 +315,27 @@ export class ChangeEncoder {
         else this.changesBytes(old, t, oldKind === 0x4b, out);
       }
     } else {
-      toastMissing = this.recordBytes(old, null, out);
+      toastMissing = this.recordBytes(action === 'delete' ? old : t, null, out);
       if (!this.records) out.bytes(CHANGES_NULL);
     }
+    this.writeMetadata(action, position, out, result, read);
+    if (action === 'update') this.pksBytes(t, oldKind === 0 ? null : old, out);
+    else this.pksBytes(action === 'delete' ? old : t, null, out);
+    this.writeMetadataTail(action, position, toastMissing, out);
+    this.rawSource = EMPTY;
+    result.subject = this.subjects[action];
+    result.action = action;
+    return true;
+  }
+
+  /** `,"action":…,"metadata":{…` up to `"record_pks":`, and the msgId into `result`. */
+  private writeMetadata(
+    action: ChangeAction,
+    position: ChangePosition,
+    out: JsonBytes,
+    result: RowBytesResult,
+    read: boolean,
+  ): void {
     const b = this.bytes;
     out.bytes(b.actions[action]);
     out.bytes(b.metaHead);
@@ -349,51 +346,72 @@ export class ChangeEncoder {
     out.integer(position.commitIdx);
     out.byte(0x2c /* , */);
     out.bytes(b.database);
-    let msgId: string | null = null;
     if (b.plainMsgIds) {
-      // idempotencyKey(), written straight into the body.
+      // idempotencyKey() (or readKey()), written straight into the body: no string is made of it.
       out.byte(0x22);
       result.msgIdStart = out.pos;
       out.bytes(b.msgIdPrefix);
       out.integer(position.commitLsn);
+      if (read) {
+        out.bytes(READ_KEY);
+        out.integer(this.relation.relationId);
+      }
       out.byte(0x3a /* : */);
       out.integer(position.commitIdx);
       result.msgIdEnd = out.pos;
       out.byte(0x22);
+      result.msgId = null;
     } else {
-      msgId = idempotencyKey(this.ctx.idempotencyPrefix, position.commitLsn, position.commitIdx);
+      const prefix = this.ctx.idempotencyPrefix;
+      const msgId = read
+        ? readKey(prefix, position.commitLsn, this.relation.relationId, position.commitIdx)
+        : idempotencyKey(prefix, position.commitLsn, position.commitIdx);
       out.text(quoteJson(msgId));
       result.msgIdStart = result.msgIdEnd = -1;
+      result.msgId = msgId;
     }
     out.bytes(RECORD_PKS);
-    if (action === 'update') this.pksBytes(t, oldKind === 0 ? null : old, out);
-    else this.pksBytes(action === 'insert' ? t : old, null, out);
+  }
+
+  /** From `,"transaction_annotations":` to the end of the body. */
+  private writeMetadataTail(
+    action: ChangeAction,
+    position: ChangePosition,
+    toastMissing: string[] | null,
+    out: JsonBytes,
+  ): void {
     out.bytes(ANNOTATIONS);
     if (position.annotations === null) out.ascii('null');
     else out.text(position.annotations);
     out.byte(0x2c);
     if (toastMissing !== null) out.text(`"unchanged_toast_columns":${JSON.stringify(toastMissing)},`);
-    if (this.records) out.ascii(`"deleted":${action === 'delete'},`);
-    out.bytes(b.metaTail);
-    this.rawSource = EMPTY;
-    result.subject = this.subjects[action];
-    result.action = action;
-    result.msgId = msgId;
-    return true;
+    // A record event says what the row is now: a deleted row (or, with record null, every row
+    // of a truncated table) is flagged, as there is no action to tell.
+    if (this.records) out.ascii(`"deleted":${action === 'delete' || action === 'truncate'},`);
+    out.bytes(this.bytes.metaTail);
   }
 
   private readonly rawNew = new RawTuple();
   private readonly rawOld = new RawTuple();
-  /** The message being written by encodeRowBytes (for the values that take the string path). */
+  /** The message being written (for the values that take the string path). */
   private rawSource: Uint8Array = EMPTY;
 
-  /** Value `i` of `t` (kind text) into `out`: as it stands when it can, else via valueJson(). */
+  /**
+   * Value `i` of `t` (kind text) into `out`: as it stands when it can, else its text through the
+   * string converters (the string path, kept for the values that need it: numeric, dates,
+   * arrays, non-ASCII text, user-defined types, …).
+   */
   private valueBytes(i: number, t: RawTuple, out: JsonBytes): void {
     const src = this.rawSource;
     const start = t.starts[i]!;
     const end = t.ends[i]!;
     if (this.arrayElements[i]! < 0 && writeValueBytes(out, this.typeOids[i]!, src, start, end)) return;
-    out.text(this.valueJson(i, utf8(src, start, end)));
+    const text = utf8(src, start, end);
+    out.text(
+      this.arrayElements[i]! < 0
+        ? valueToJson(this.typeOids[i]!, text)
+        : columnValueToJson(this.columnTypes[i]!, text),
+    );
   }
 
   /** `fillFrom`: where unchanged TOASTed values are taken from (its key columns only if `fillKeysOnly`). */
@@ -472,85 +490,5 @@ export class ChangeEncoder {
       else out.text(quoteJson(utf8(src, start, end)));
     }
     out.byte(0x5d /* ] */);
-  }
-
-  private valueJson(i: number, text: string): string {
-    return this.arrayElements[i]! < 0
-      ? valueToJson(this.typeOids[i]!, text)
-      : columnValueToJson(this.columnTypes[i]!, text);
-  }
-
-  private recordJson(
-    tuple: Tuple,
-    fillFrom: Tuple | null,
-    fillKeysOnly = false,
-  ): { json: string; toastMissing: string[] | null } {
-    let json = '{';
-    let toastMissing: string[] | null = null;
-    let first = true;
-    for (let i = 0; i < this.keys.length; i++) {
-      let value = tuple[i];
-      if (value === undefined && fillFrom !== null && (!fillKeysOnly || this.isKey[i])) value = fillFrom[i];
-      if (value === undefined) {
-        (toastMissing ??= []).push(this.relation.columns[i]!.name);
-        continue;
-      }
-      json += (first ? '' : ',') + this.keys[i]! + (value === null ? 'null' : this.valueJson(i, value));
-      first = false;
-    }
-    return { json: `${json}}`, toastMissing };
-  }
-
-  /**
-   * The old values of the columns whose value changed. Columns absent from either side are
-   * skipped. A key-only old tuple (REPLICA IDENTITY DEFAULT or USING INDEX, when the key
-   * changed) holds nulls for the other columns, which say nothing about their old values.
-   */
-  private changesJson(oldTuple: Tuple, newTuple: Tuple, keyOnly: boolean): string {
-    let json = '{';
-    let first = true;
-    for (let i = 0; i < this.keys.length; i++) {
-      if (keyOnly && !this.relation.columns[i]!.isKey) continue;
-      const before = oldTuple[i];
-      const after = newTuple[i];
-      if (before === undefined || after === undefined || before === after) continue;
-      json += (first ? '' : ',') + this.keys[i]! + (before === null ? 'null' : this.valueJson(i, before));
-      first = false;
-    }
-    return `${json}}`;
-  }
-
-  private pksJson(tuple: Tuple, fillFrom: Tuple | null = null): string {
-    let json = '[';
-    for (let k = 0; k < this.keyColumns.length; k++) {
-      const i = this.keyColumns[k]!;
-      const value = tuple[i] ?? fillFrom?.[i];
-      // Per row: quoteJson's scan, not JSON.stringify (which was ~5 % of a shard's time here).
-      json += (k === 0 ? '' : ',') + (value === null || value === undefined ? 'null' : quoteJson(value));
-    }
-    return `${json}]`;
-  }
-
-  private finish(
-    action: ChangeAction,
-    record: string,
-    changes: string,
-    pks: string,
-    toastMissing: string[] | null,
-    position: ChangePosition,
-    msgId = idempotencyKey(this.ctx.idempotencyPrefix, position.commitLsn, position.commitIdx),
-  ): EncodedChange {
-    const toast = toastMissing === null ? '' : `"unchanged_toast_columns":${JSON.stringify(toastMissing)},`;
-    // A record event says what the row is now: a deleted row (or, with record null, every row
-    // of a truncated table) is flagged, as there is no action to tell.
-    const deleted = this.records ? `"deleted":${action === 'delete' || action === 'truncate'},` : '';
-    const json =
-      (this.records
-        ? `{"record":${record},`
-        : `{"record":${record},"changes":${changes},"action":"${action}",`) +
-      `${this.metaHead}${pgMicrosToIso(position.commitTime)}","commit_lsn":${position.commitLsn},"commit_idx":${position.commitIdx},` +
-      `${this.databaseJson}${quoteJson(msgId)},"record_pks":${pks},` +
-      `"transaction_annotations":${position.annotations ?? 'null'},${toast}${deleted}${this.metaTail}`;
-    return { subject: this.subjects[action], action, msgId, json };
   }
 }

@@ -6,12 +6,8 @@ import { describe, it } from 'node:test';
 import type { RelationColumn, RelationMessage } from '../pgoutput/pgoutput.types.js';
 import type { PgTypeInfo } from '../values/column-types.js';
 import { PgArrayTypeOid, PgTypeOid } from '../values/type-oids.js';
-import {
-  ChangeEncoder,
-  type ChangePosition,
-  type EncoderContext,
-  type RelationCatalogInfo,
-} from './change-encoder.js';
+import { ByteEncoder } from '../../../../test/support/byte-encoder.js';
+import type { ChangePosition, EncoderContext, RelationCatalogInfo } from './change-encoder.js';
 import { idempotencyKeyPrefix } from './idempotency-key.js';
 
 function column(name: string, typeOid: number, isKey = false): RelationColumn {
@@ -55,7 +51,7 @@ const META = (idx: number, pks: string, deleted: boolean): string =>
   `"transaction_annotations":null,"deleted":${deleted},"consumer":{"id":"wal2nats","name":"wal2nats"}}}`;
 
 describe('ChangeEncoder: record events (golden wire format)', () => {
-  const encoder = new ChangeEncoder(ITEMS, CTX);
+  const encoder = new ByteEncoder(ITEMS, CTX);
 
   it('insert and update: the row now, deleted false, on the rows subject', () => {
     const insert = encoder.encodeInsert(
@@ -85,7 +81,7 @@ describe('ChangeEncoder: record events (golden wire format)', () => {
   });
 
   it('change events carry no deleted key', () => {
-    const changes = new ChangeEncoder(ITEMS, { ...CTX, messageKind: 'changes' });
+    const changes = new ByteEncoder(ITEMS, { ...CTX, messageKind: 'changes' });
     const json = changes.encodeDelete(
       { tag: 'delete', relationId: 16400, oldKind: 'key', oldTuple: ['1', null, null] },
       at(0),
@@ -96,7 +92,7 @@ describe('ChangeEncoder: record events (golden wire format)', () => {
 
 describe('ChangeEncoder: read events', () => {
   it('encodes a row read from the table as a read event', () => {
-    const out = new ChangeEncoder(ITEMS, { ...CTX, messageKind: 'changes' }).encodeRead(
+    const out = new ByteEncoder(ITEMS, { ...CTX, messageKind: 'changes' }).encodeRead(
       ['7', 'x', null],
       at(0),
     );
@@ -145,7 +141,7 @@ describe('ChangeEncoder: with the catalog', () => {
   const encode = (
     catalog?: RelationCatalogInfo,
   ): { record: Record<string, unknown>; pks: unknown; raw: string } => {
-    const json = new ChangeEncoder(typed, { ...CTX, messageKind: 'changes' }, catalog).encodeInsert(
+    const json = new ByteEncoder(typed, { ...CTX, messageKind: 'changes' }, catalog).encodeInsert(
       { tag: 'insert', relationId: 1, newTuple: row },
       at(0),
     ).json;
@@ -180,7 +176,7 @@ describe('ChangeEncoder: with the catalog', () => {
       'FULL flags every column: none of them is the key',
     );
     // The catalog did not know the table (dropped since): the start-up keys still apply.
-    const fromStart = new ChangeEncoder(
+    const fromStart = new ByteEncoder(
       typed,
       { ...CTX, primaryKeys: new Map([['public.typed', ['code']]]) },
       { types },
@@ -197,7 +193,7 @@ describe('ChangeEncoder: with the catalog', () => {
       replicaIdentity: 'n',
       columns: ITEMS.columns.map((c) => ({ ...c, isKey: false })),
     };
-    const out = new ChangeEncoder(nothing, CTX, { primaryKey: null, types }).encodeInsert(
+    const out = new ByteEncoder(nothing, CTX, { primaryKey: null, types }).encodeInsert(
       { tag: 'insert', relationId: 1, newTuple: ['1', 'a', '2'] },
       at(0),
     );

@@ -1,5 +1,7 @@
-// encodeRowBytes (the shards' byte path) must write exactly the JSON of encodeInsert/Update/
-// Delete (the string path, whose output the golden tests pin): both run here on the same raw
+// encodeRowBytes (the one path from a change to bytes) copies most values from the message as
+// they are; it must write exactly what the string converters alone would write (the string path
+// the shards used before, kept as an oracle in test/support/reference-envelope.ts; the golden
+// tests of change-encoder.test.ts pin the wire format itself): both run here on the same raw
 // pgoutput messages, over values of every kind of type, escapes, non-ASCII text, nulls,
 // unchanged TOAST, both kinds of old tuple and both message kinds.
 import assert from 'node:assert/strict';
@@ -12,10 +14,11 @@ import { JsonBytes } from '../values/json-bytes.js';
 import {
   ChangeEncoder,
   type ChangePosition,
-  type EncodedChange,
   type EncoderContext,
   type RowBytesResult,
 } from './change-encoder.js';
+import type { EncodedBody } from '../../../../test/support/byte-encoder.js';
+import { referenceEnvelope } from '../../../../test/support/reference-envelope.js';
 import { idempotencyKeyPrefix } from './idempotency-key.js';
 
 const COLUMNS: [string, number][] = [
@@ -159,11 +162,19 @@ function rowMessage(
   return new Uint8Array(whole.buffer, whole.byteOffset + 7, whole.length - 11);
 }
 
-function stringPath(encoder: ChangeEncoder, bytes: Uint8Array, position: ChangePosition): EncodedChange {
+/** The context each encoder was made with, for the oracle. */
+const contexts = new WeakMap<ChangeEncoder, EncoderContext>();
+
+function encoderOf(relation: RelationMessage, ctx: EncoderContext): ChangeEncoder {
+  const encoder = new ChangeEncoder(relation, ctx);
+  contexts.set(encoder, ctx);
+  return encoder;
+}
+
+function stringPath(encoder: ChangeEncoder, bytes: Uint8Array, position: ChangePosition): EncodedBody {
   const message = decodePgoutput(bytes);
-  if (message.tag === 'insert') return encoder.encodeInsert(message, position);
-  if (message.tag === 'update') return encoder.encodeUpdate(message, position);
-  if (message.tag === 'delete') return encoder.encodeDelete(message, position);
+  if (message.tag === 'insert' || message.tag === 'update' || message.tag === 'delete')
+    return referenceEnvelope(encoder.relation, contexts.get(encoder)!, message, position);
   throw new Error('not a row');
 }
 
@@ -192,7 +203,7 @@ describe('ChangeEncoder.encodeRowBytes', () => {
     for (const identity of ['d', 'f'] as const) {
       it(`writes what the string path writes (${messageKind}, replica identity ${identity})`, () => {
         const ctx = { ...CTX, messageKind };
-        const encoder = new ChangeEncoder(relation(identity), ctx);
+        const encoder = encoderOf(relation(identity), ctx);
         const out = new JsonBytes(64);
         for (let seed = 0; seed < 60; seed++) {
           const position: ChangePosition = {
@@ -239,7 +250,7 @@ describe('ChangeEncoder.encodeRowBytes', () => {
   }
 
   it('uses the primary key from the context and an escaped idempotency prefix', () => {
-    const encoder = new ChangeEncoder(relation('f'), {
+    const encoder = encoderOf(relation('f'), {
       ...CTX,
       idempotencyPrefix: 'odd "prefix":',
       primaryKeys: new Map([['public.every "type"', ['txt', 'id']]]),
@@ -258,7 +269,7 @@ describe('ChangeEncoder.encodeRowBytes', () => {
   });
 
   it('declines what it cannot read, so that the decoder reports it', () => {
-    const encoder = new ChangeEncoder(relation('d'), CTX);
+    const encoder = encoderOf(relation('d'), CTX);
     const out = new JsonBytes();
     const result: RowBytesResult = {
       subject: '',
@@ -282,5 +293,19 @@ describe('ChangeEncoder.encodeRowBytes', () => {
       false,
       'not a row message',
     );
+    const update = rowMessage('U', rowValues(1), null);
+    assert.equal(
+      encoder.encodeReadBytes(update, position, out, result),
+      false,
+      'a read that is not an Insert',
+    );
+  });
+
+  it('reads a row as the decoder does, bytes after its last tuple included', () => {
+    // The decoder ignores them; declining would stop the shard on a row the decoder reads.
+    const encoder = encoderOf(relation('d'), CTX);
+    const position: ChangePosition = { commitLsn: 1, commitIdx: 0, commitTime: 0, annotations: null };
+    const good = rowMessage('I', rowValues(2), null);
+    check(encoder, Buffer.concat([good, Buffer.from([0x6e, 0x6e])]), position, new JsonBytes());
   });
 });

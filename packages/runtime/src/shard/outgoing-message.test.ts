@@ -3,14 +3,19 @@ import assert from 'node:assert/strict';
 import { JsonBytes } from '@wal2nats/core';
 import { MessageSlabs, OutgoingMessage } from './outgoing-message.js';
 
-const change = (seq: number, json: string) => ({
-  seq,
-  subject: 'sequin.changes.db.public.t.insert',
-  action: 'insert' as const,
-  msgId: `7000:db:100:${seq}`,
-  json,
-  commitTime: 5,
-});
+/** Writes a change given as strings, as the encoder would hand it over. */
+function write(slabs: MessageSlabs, seq: number, json: string): OutgoingMessage {
+  const body = new JsonBytes(64);
+  body.text(json);
+  const change = {
+    subject: 'sequin.changes.db.public.t.insert',
+    action: 'insert' as const,
+    msgId: `7000:db:100:${seq}`,
+    msgIdStart: -1,
+    msgIdEnd: -1,
+  };
+  return slabs.write(seq, 5, change, body);
+}
 
 /** The frame exactly as nats.js's publish() would write it. */
 function expectedFrame(subject: string, msgId: string, json: string): string {
@@ -22,7 +27,7 @@ describe('OutgoingMessage and MessageSlabs', () => {
   it('hold a change as its HPUB frame and give back its msgId and JSON', () => {
     const slabs = new MessageSlabs();
     const json = '{"record":{"name":"café 😀"}}';
-    const message = slabs.write(change(1, json));
+    const message = write(slabs, 1, json);
     assert.equal(
       message.bytes.toString('utf8', message.start, message.end),
       expectedFrame(message.subject, '7000:db:100:1', json),
@@ -40,7 +45,7 @@ describe('OutgoingMessage and MessageSlabs', () => {
     const slabs = new MessageSlabs();
     const body = new JsonBytes(8);
     body.text('{"a":"ü"}');
-    const message = slabs.writeBody(
+    const message = slabs.write(
       3,
       9,
       { subject: 's.t', action: 'update', msgId: 'p:1:2', msgIdStart: -1, msgIdEnd: -1 },
@@ -52,7 +57,7 @@ describe('OutgoingMessage and MessageSlabs', () => {
     );
     assert.deepEqual([message.seq, message.commitTime, message.action], [3, 9, 'update']);
     // A msgId given as a run of the body's bytes (the encoder's idempotency_key).
-    const inBody = slabs.writeBody(
+    const inBody = slabs.write(
       4,
       9,
       { subject: 's.t', action: 'insert', msgId: null, msgIdStart: 6, msgIdEnd: 8 },
@@ -68,7 +73,7 @@ describe('OutgoingMessage and MessageSlabs', () => {
   it('lays consecutive messages next to each other and reuses a slab once all of its messages are delivered', () => {
     const slabs = new MessageSlabs();
     const big = 'x'.repeat(40_000);
-    const first = Array.from({ length: 8 }, (_, i) => slabs.write(change(i, `{"v":"${big}"}`)));
+    const first = Array.from({ length: 8 }, (_, i) => write(slabs, i, `{"v":"${big}"}`));
     for (let i = 1; i < first.length; i++)
       if (first[i]!.slab === first[i - 1]!.slab) assert.equal(first[i]!.start, first[i - 1]!.end);
     const firstSlab = first[0]!.slab;
@@ -79,24 +84,31 @@ describe('OutgoingMessage and MessageSlabs', () => {
     for (const m of first) slabs.release(m);
     assert.equal(firstSlab.live, 0);
     // The next slab needed is the emptied one, not a new allocation.
-    const later = Array.from({ length: 16 }, (_, i) => slabs.write(change(100 + i, `{"v":"${big}"}`)));
+    const later = Array.from({ length: 16 }, (_, i) => write(slabs, 100 + i, `{"v":"${big}"}`));
     assert.ok(later.some((m) => m.slab === firstSlab));
   });
 
   it('never reuses a slab that still holds an undelivered message', () => {
     const slabs = new MessageSlabs();
     const big = 'y'.repeat(60_000);
-    const kept = slabs.write(change(0, `{"v":"${big}"}`));
+    const kept = write(slabs, 0, `{"v":"${big}"}`);
     const text = kept.json;
-    const others = Array.from({ length: 40 }, (_, i) => slabs.write(change(i + 1, `{"v":"${big}"}`)));
+    const others = Array.from({ length: 40 }, (_, i) => write(slabs, i + 1, `{"v":"${big}"}`));
     for (const m of others) slabs.release(m);
-    for (let i = 0; i < 40; i++) slabs.write(change(100 + i, `{"v":"${'z'.repeat(60_000)}"}`));
+    for (let i = 0; i < 40; i++) write(slabs, 100 + i, `{"v":"${'z'.repeat(60_000)}"}`);
     assert.equal(kept.json, text);
     assert.equal(kept.msgId, '7000:db:100:0');
   });
 
   it('fromText makes a message of its own memory', () => {
-    const message = OutgoingMessage.fromText(change(7, '{}'));
+    const message = OutgoingMessage.fromText({
+      seq: 7,
+      subject: 'sequin.changes.db.public.t.insert',
+      action: 'insert',
+      msgId: '7000:db:100:7',
+      json: '{}',
+      commitTime: 5,
+    });
     assert.equal(message.start, 0);
     assert.equal(message.json, '{}');
   });

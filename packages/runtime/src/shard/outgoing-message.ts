@@ -38,7 +38,7 @@ export class Slab {
   constructor(readonly bytes: Buffer) {}
 }
 
-/** What the encoder gives a shard for one change (EncodedChange plus the reader's numbering). */
+/** A message given as strings: OutgoingMessage.fromText (a cut copy for the console; tests). */
 export interface QueuedChange {
   /** The reader's change number; several messages share one for a multi-table truncate. */
   readonly seq: number;
@@ -140,17 +140,11 @@ export class MessageSlabs {
   private used = 0;
   private readonly free: Slab[] = [];
 
-  /** Writes `change` into slab space and returns it as a message. */
-  write(change: QueuedChange): OutgoingMessage {
-    const worst = frameUpperBound(change.subject, null, change.msgId, change.json);
-    if (this.used + worst > this.current.bytes.length) this.next(worst);
-    const message = writeMessage(this.current, this.used, change);
-    this.used = message.end;
-    return message;
-  }
-
-  /** The same for a change whose JSON body is already bytes (ChangeEncoder.encodeRowBytes). */
-  writeBody(seq: number, commitTime: number, change: RowBytesResult, body: JsonBytes): OutgoingMessage {
+  /**
+   * Writes the change the encoder wrote into `body` (ChangeEncoder: what it is in `change`) into
+   * slab space, as its whole frame, and returns it as a message.
+   */
+  write(seq: number, commitTime: number, change: RowBytesResult, body: JsonBytes): OutgoingMessage {
     const msgId = change.msgId;
     // The msgId is either a string or a run of the body's bytes (see RowBytesResult).
     const idBytes = msgId === null ? change.msgIdEnd - change.msgIdStart : Buffer.byteLength(msgId, 'utf8');

@@ -14,6 +14,7 @@ import type { WireMessage } from '../sink/wire-encoder.js';
 import { MessageTracker } from './message-tracker.js';
 import type { OutgoingMessage } from './outgoing-message.js';
 import { ShardPublisher, type DeliveryFrontier } from './shard-publisher.js';
+import { enqueueText } from '../../../../test/support/enqueue-text.js';
 
 class ControlledSink implements DeliverySink {
   readonly connected = true;
@@ -27,9 +28,6 @@ class ControlledSink implements DeliverySink {
   beginCycle(): void {
     this.inCycle = 0;
     this.cyclesStarted++;
-  }
-  publish(): void {
-    throw new Error('not used');
   }
   publishEncoded(message: WireMessage): void {
     this.published.push((message as OutgoingMessage).msgId);
@@ -80,7 +78,7 @@ function setUp(mayPublish: () => boolean = () => true) {
     tracker,
   );
   const enqueue = (seq: number, table = 1): void => {
-    publisher.enqueue(table, `public.t${table}`, {
+    enqueueText(publisher, table, `public.t${table}`, {
       seq,
       subject: `sequin.changes.db.public.t${table}.insert`,
       action: 'insert',

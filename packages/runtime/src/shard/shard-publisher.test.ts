@@ -20,6 +20,7 @@ import { allFailed, ALL_DELIVERED, type CycleResult } from '../sink/delivery-sin
 import { createLogger } from '../log/logger.js';
 import { createShardMetrics } from '../metrics/shard-metrics.js';
 import { ShardPublisher, type DeliveryFrontier } from './shard-publisher.js';
+import { enqueueText } from '../../../../test/support/enqueue-text.js';
 
 async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -59,7 +60,7 @@ function setUp(options: SetUpOptions = {}) {
   const enqueue = (table: string): number => {
     const seq = ++lastSeq;
     const relationId = table.charCodeAt(0);
-    publisher.enqueue(relationId, `public.${table}`, {
+    enqueueText(publisher, relationId, `public.${table}`, {
       seq,
       subject: `sequin.changes.db.public.${table}.insert`,
       action: 'insert',

@@ -23,7 +23,7 @@ import {
 import type { Logger } from '../log/logger.js';
 import type { ShardMetrics } from '../metrics/shard-metrics.js';
 import type { DeliverySink } from '../sink/delivery-sink.js';
-import { MessageSlabs, type OutgoingMessage, type QueuedChange } from './outgoing-message.js';
+import { MessageSlabs, type OutgoingMessage } from './outgoing-message.js';
 import { TableMailbox } from './table-mailbox.js';
 
 /** How often a shard looks again whether it may publish, while it may not (ha/publish-lease.ts). */
@@ -117,13 +117,11 @@ export class ShardPublisher {
     });
   }
 
-  /** Queues a change of table `relationId` (kept as bytes from here on). */
-  enqueue(relationId: number, label: string, change: QueuedChange): void {
-    this.push(relationId, label, this.slabs.write(change));
-  }
-
-  /** The same for a change whose JSON body is already bytes (the byte path of encodeFrame). */
-  enqueueBody(
+  /**
+   * Queues a change of table `relationId`: the body the encoder wrote into `body` (what it is in
+   * `change`) is copied into the slabs as its whole frame and kept as bytes from here on.
+   */
+  enqueue(
     relationId: number,
     label: string,
     seq: number,
@@ -131,7 +129,7 @@ export class ShardPublisher {
     change: RowBytesResult,
     body: JsonBytes,
   ): void {
-    this.push(relationId, label, this.slabs.writeBody(seq, commitTime, change, body));
+    this.push(relationId, label, this.slabs.write(seq, commitTime, change, body));
   }
 
   private push(relationId: number, label: string, message: OutgoingMessage): void {

@@ -29,7 +29,7 @@ import { Shard } from './shard.js';
 const ITEMS = 16384;
 const ORDERS = 16385;
 
-function relation(relationId: number, name: string): Uint8Array {
+function relation(relationId: number, name: string, valueColumn = 'v'): Uint8Array {
   return encodeRelationMessage({
     tag: 'relation',
     relationId,
@@ -38,9 +38,18 @@ function relation(relationId: number, name: string): Uint8Array {
     replicaIdentity: 'd',
     columns: [
       { isKey: true, name: 'id', typeOid: 23, typeMod: -1 },
-      { isKey: false, name: 'v', typeOid: 25, typeMod: -1 },
+      { isKey: false, name: valueColumn, typeOid: 25, typeMod: -1 },
     ],
   });
+}
+
+/** A Truncate message of `relationIds` (pgoutput: count, options, ids). */
+function truncateMessage(relationIds: number[]): Uint8Array {
+  const bytes = Buffer.alloc(6 + 4 * relationIds.length);
+  bytes[0] = 0x54; // T
+  bytes.writeUInt32BE(relationIds.length, 1);
+  relationIds.forEach((id, i) => bytes.writeUInt32BE(id, 6 + 4 * i));
+  return new Uint8Array(bytes);
 }
 
 /** Builds the reader's batches: `seq` numbers changes, one transaction per change. */
@@ -48,8 +57,32 @@ class Batches {
   private seq = 0;
   private writer = new ChangeBatchWriter();
 
-  relation(relationId: number, name: string): this {
-    this.writer.append(FrameKind.relation, this.meta(this.seq, 0), relation(relationId, name));
+  relation(relationId: number, name: string, valueColumn = 'v'): this {
+    this.writer.append(FrameKind.relation, this.meta(this.seq, 0), relation(relationId, name, valueColumn));
+    return this;
+  }
+
+  /** A row of a backfill chunk, as the reader routes it: an Insert message in a read frame. */
+  read(relationId: number, id: number, index: number): this {
+    this.seq++;
+    this.writer.append(
+      FrameKind.read,
+      this.meta(this.seq, index),
+      encodeRowMessage(relationId, [String(id), `row ${id}`]),
+    );
+    return this;
+  }
+
+  truncate(relationIds: number[]): this {
+    this.seq++;
+    this.writer.append(FrameKind.change, this.meta(this.seq, 0), truncateMessage(relationIds));
+    return this;
+  }
+
+  /** Any bytes in a change frame. */
+  raw(bytes: Uint8Array): this {
+    this.seq++;
+    this.writer.append(FrameKind.change, this.meta(this.seq, 0), bytes);
     return this;
   }
 
@@ -193,6 +226,103 @@ describe('Shard (in-process, fake sink)', () => {
     sink.settleWith();
     await until(() => lastFrontier() === 2, 'the next session delivered');
     await shard.drain(0);
+  });
+
+  it('encodes changes, backfill reads and truncates through one path, each row with the Relation version before it', async () => {
+    const { sink, shard, connect, lastFrontier } = setUp();
+    connect();
+    const batches = new Batches();
+    // One batch, two versions of items (a column renamed) and a table of another shard named
+    // by the truncate: each row must be encoded with the version it follows.
+    shard.receive(
+      batches
+        .relation(ITEMS, 'items')
+        .insert(ITEMS, 1)
+        .read(ITEMS, 2, 0)
+        .relation(ITEMS, 'items', 'w')
+        .insert(ITEMS, 3)
+        .relation(ORDERS, 'orders')
+        .read(ORDERS, 4, 7)
+        .truncate([ITEMS, 99999, ORDERS])
+        .take(),
+    );
+    await until(() => lastFrontier() === 5, 'every change delivered');
+    const bodies = sink.cycles.flatMap((cycle) =>
+      cycle.messages.map((m) => {
+        const body = JSON.parse(m.json) as {
+          record: unknown;
+          action: string;
+          metadata: { idempotency_key: string; commit_idx: number };
+        };
+        return [m.subject, m.msgId, body.action, body.record, body.metadata.commit_idx];
+      }),
+    );
+    // Per table in commit order (the tables' mailboxes are published side by side).
+    bodies.sort((a, b) => String(a[0]).split('.')[4]!.localeCompare(String(b[0]).split('.')[4]!));
+    const lsn = (seq: number): number => 0x1000 + seq * 0x100;
+    const key = '7000000000000000001:shop:';
+    assert.deepEqual(bodies, [
+      ['sequin.changes.shop.public.items.insert', `${key}${lsn(1)}:0`, 'insert', { id: 1, v: 'row 1' }, 0],
+      [
+        'sequin.changes.shop.public.items.read',
+        `${key}${lsn(2)}:read:${ITEMS}:0`,
+        'read',
+        { id: 2, v: 'row 2' },
+        0,
+      ],
+      ['sequin.changes.shop.public.items.insert', `${key}${lsn(3)}:0`, 'insert', { id: 3, w: 'row 3' }, 0],
+      // commit_idx: the table's position in the Truncate message.
+      ['sequin.changes.shop.public.items.truncate', `${key}${lsn(5)}:0`, 'truncate', null, 0],
+      [
+        'sequin.changes.shop.public.orders.read',
+        `${key}${lsn(4)}:read:${ORDERS}:7`,
+        'read',
+        { id: 4, v: 'row 4' },
+        7,
+      ],
+      ['sequin.changes.shop.public.orders.truncate', `${key}${lsn(5)}:2`, 'truncate', null, 2],
+    ]);
+    await shard.drain(1000);
+  });
+
+  it("stops at a row the encoder declines, with the decoder's reason, and never reports it delivered", async () => {
+    const { shard, connect, outcome, lastFrontier } = setUp();
+    connect();
+    const batches = new Batches();
+    shard.receive(batches.relation(ITEMS, 'items').insert(ITEMS, 1).take());
+    await until(() => lastFrontier() === 1, 'the first change delivered');
+    const cut = encodeRowMessage(ITEMS, ['2', 'row 2']);
+    shard.receive(
+      batches
+        .raw(cut.subarray(0, cut.length - 2))
+        .insert(ITEMS, 3)
+        .take(),
+    );
+    const result = await outcome;
+    assert.equal(result.ok, false);
+    assert.match(result.ok ? '' : result.error.message, /runs past the end|truncated/);
+    const final = await shard.drain(1000);
+    assert.equal(final.frontier, 1, 'neither the cut row nor the one behind it counts as delivered');
+  });
+
+  it('stops at a read frame that does not hold an Insert', async () => {
+    const { shard, connect, outcome } = setUp();
+    connect();
+    const batches = new Batches();
+    shard.receive(batches.relation(ITEMS, 'items').truncate([ITEMS]).take());
+    const update = Buffer.from(encodeRowMessage(ITEMS, ['1', 'x']));
+    update[0] = 0x55; // U … N: an Update without an old tuple
+    const writer = new ChangeBatchWriter();
+    writer.append(
+      FrameKind.read,
+      { seq: 2, commitLsn: 0x3000, commitTime: 0, commitIdx: 0, annotations: null },
+      update,
+    );
+    shard.receive({ type: 'batch', batch: writer.take() });
+    const result = await outcome;
+    assert.equal(result.ok, false);
+    assert.match(result.ok ? '' : result.error.message, /a read frame holds a update message/);
+    await shard.drain(1000);
   });
 
   it('stops at a frame it cannot decode: run() fails and the frontier never passes it', async () => {

@@ -56,6 +56,7 @@ const JETSTREAM_WINDOW_BYTES = 4 * 1024 * 1024;
 const JETSTREAM_ACK_TIMEOUT_MS = 2000;
 /** How often run() looks for a fatal error of the sink. */
 const FATAL_CHECK_MS = 500;
+const NO_RELATIONS: RelationMessage[] = [];
 
 export interface ShardOptions {
   readonly shard: number;
@@ -109,9 +110,14 @@ export class Shard {
    * frontier past the change that was never enqueued, and the reader would confirm it.
    */
   private stoppedOnBadFrame = false;
+  /** Why, for a run() that starts waiting after it stopped (a bad frame in a batch taken in at start). */
+  private badFrameOutcome: RunOutcome | null = null;
   private readonly pendingBatches: ReaderToShard[] = [];
   private lookingUp = false;
-  /** The byte path's scratch: one change's JSON body, and what it is. */
+  /** The Relation messages of the batch being ingested (relationsOf), and the next one's index. */
+  private batchRelations: readonly RelationMessage[] = NO_RELATIONS;
+  private nextRelation = 0;
+  /** The encoder's scratch: one change's JSON body, and what it is. */
   private readonly body = new JsonBytes();
   private readonly row: RowBytesResult = {
     subject: '',
@@ -317,101 +323,74 @@ export class Shard {
     return false;
   }
 
+  /**
+   * Every frame of a batch becomes bytes through one path: the encoder writes the change's JSON
+   * body into `this.body`, and the publisher copies it into its slabs as the whole frame NATS
+   * gets. Inserts, updates and deletes (change frames) and backfill rows (read frames, carried as
+   * Insert messages) go from their pgoutput bytes to the body without being decoded to strings.
+   */
   private readonly encodeFrame = (kind: FrameKind, meta: FrameMeta, payload: Uint8Array): void => {
-    // A truncate of several tables numbers each table's event: checked per table below.
-    if (
-      kind !== FrameKind.relation &&
-      payload[0] !== PgoutputTag.truncate &&
-      this.alreadyStored(meta.commitLsn, meta.commitIdx)
-    )
-      return;
-    const encoders = this.encoders;
-    if (kind === FrameKind.change) {
-      // Inserts, updates and deletes go from pgoutput bytes to JSON bytes (no string per value);
-      // anything else, or a row it declines, takes the decoder's path below.
-      const encoder = encoders.get(peekRelationId(payload));
-      if (encoder?.encodeRowBytes(payload, meta, this.body, this.row)) {
-        this.publisher!.enqueueBody(
-          encoder.relation.relationId,
-          encoder.label,
-          meta.seq,
-          meta.commitTime,
-          this.row,
-          this.body,
-        );
-        return;
-      }
-    }
-    const message = decodePgoutput(payload);
     if (kind === FrameKind.relation) {
-      if (message.tag === 'relation') {
-        const info = needsCatalog(message, this.context.primaryKeys?.get(`${message.schema}.${message.name}`))
-          ? this.deps.catalog.infoFor(message.relationId)
-          : undefined;
-        encoders.set(message.relationId, new ChangeEncoder(message, this.context, info));
-      }
+      const relation = this.batchRelations[this.nextRelation++];
+      if (!relation) throw new WalRouterError('a relation frame that relationsOf() did not see');
+      this.addEncoder(relation);
       return;
     }
-    const target = this.publisher!;
-    if (kind === FrameKind.read) {
-      // A row of a backfill chunk (wal2nats backfill), carried as an Insert message: a `read`.
-      if (message.tag !== 'insert') throw new WalRouterError(`a read frame holds a ${message.tag} message`);
-      const encoder = encoders.get(message.relationId);
-      if (!encoder)
-        throw new WalRouterError(`read of relation ${message.relationId} before its Relation message`);
-      target.enqueue(message.relationId, encoder.label, {
-        seq: meta.seq,
-        commitTime: meta.commitTime,
-        ...encoder.encodeRead(message.newTuple, meta),
-      });
+    // A truncate of several tables numbers each table's event: checked per table there.
+    if (kind === FrameKind.change && payload[0] === PgoutputTag.truncate) {
+      this.encodeTruncate(meta, payload);
       return;
     }
-    switch (message.tag) {
-      case 'insert':
-      case 'update':
-      case 'delete': {
-        const encoder = encoders.get(message.relationId);
-        if (!encoder)
-          throw new WalRouterError(`change for relation ${message.relationId} before its Relation message`);
-        const encoded =
-          message.tag === 'insert'
-            ? encoder.encodeInsert(message, meta)
-            : message.tag === 'update'
-              ? encoder.encodeUpdate(message, meta)
-              : encoder.encodeDelete(message, meta);
-        target.enqueue(message.relationId, encoder.label, {
-          seq: meta.seq,
-          commitTime: meta.commitTime,
-          ...encoded,
-        });
-        return;
-      }
-      case 'truncate': {
-        message.relationIds.forEach((relationId, i) => {
-          const encoder = encoders.get(relationId);
-          // Tables owned by other shards are theirs to announce.
-          if (!encoder || this.alreadyStored(meta.commitLsn, meta.commitIdx + i)) return;
-          const encoded = encoder.encodeTruncate({ ...meta, commitIdx: meta.commitIdx + i });
-          target.enqueue(relationId, encoder.label, {
-            seq: meta.seq,
-            commitTime: meta.commitTime,
-            ...encoded,
-          });
-        });
-        return;
-      }
-      default:
-        return;
-    }
+    if (this.alreadyStored(meta.commitLsn, meta.commitIdx)) return;
+    const encoder = this.encoders.get(peekRelationId(payload));
+    const written =
+      kind === FrameKind.read
+        ? encoder?.encodeReadBytes(payload, meta, this.body, this.row)
+        : encoder?.encodeRowBytes(payload, meta, this.body, this.row);
+    if (!written) throw unreadableRow(kind, payload, encoder !== undefined);
+    this.publisher!.enqueue(
+      encoder!.relation.relationId,
+      encoder!.label,
+      meta.seq,
+      meta.commitTime,
+      this.row,
+      this.body,
+    );
   };
 
-  private ingest(message: BatchMessage): void {
+  /** A new version of a table: its encoder (the catalog's answer was looked up before). */
+  private addEncoder(relation: RelationMessage): void {
+    const info = needsCatalog(relation, this.context.primaryKeys?.get(`${relation.schema}.${relation.name}`))
+      ? this.deps.catalog.infoFor(relation.relationId)
+      : undefined;
+    this.encoders.set(relation.relationId, new ChangeEncoder(relation, this.context, info));
+  }
+
+  /** One `truncate` event per table of this shard that the Truncate message names. */
+  private encodeTruncate(meta: FrameMeta, payload: Uint8Array): void {
+    const message = decodePgoutput(payload);
+    if (message.tag !== 'truncate')
+      throw new WalRouterError(`a truncate frame holds a ${message.tag} message`);
+    message.relationIds.forEach((relationId, i) => {
+      const encoder = this.encoders.get(relationId);
+      // Tables owned by other shards are theirs to announce.
+      if (!encoder || this.alreadyStored(meta.commitLsn, meta.commitIdx + i)) return;
+      encoder.encodeTruncateBytes({ ...meta, commitIdx: meta.commitIdx + i }, this.body, this.row);
+      this.publisher!.enqueue(relationId, encoder.label, meta.seq, meta.commitTime, this.row, this.body);
+    });
+  }
+
+  private ingest(message: BatchMessage, relations: readonly RelationMessage[]): void {
     const skippedBefore = this.skipped;
+    this.batchRelations = relations;
+    this.nextRelation = 0;
     try {
       forEachFrame(message.batch, this.encodeFrame);
     } catch (error) {
       this.stopOnBadFrame(error);
       return;
+    } finally {
+      this.batchRelations = NO_RELATIONS;
     }
     this.batchesReceived++;
     this.publisher!.received(message.batch.lastSeq);
@@ -420,19 +399,19 @@ export class Shard {
       this.report(this.publisher!.frontier());
   }
 
-  /** The Relation messages of a batch that need the catalog before their rows can be encoded. */
-  private relationsToLookUp(message: BatchMessage): RelationMessage[] {
-    // Only relation frames are not change frames: most batches have none.
-    if (message.batch.frameCount === message.batch.changeCount) return [];
+  /**
+   * The Relation messages of a batch, decoded (once: encodeFrame takes them from here), in frame
+   * order. Only relation frames are not change frames: most batches have none.
+   */
+  private relationsOf(message: BatchMessage): RelationMessage[] {
+    if (message.batch.frameCount === message.batch.changeCount) return NO_RELATIONS;
     const relations: RelationMessage[] = [];
     forEachFrame(message.batch, (kind, _meta, payload) => {
       if (kind !== FrameKind.relation) return;
       const relation = decodePgoutput(payload);
-      if (
-        relation.tag === 'relation' &&
-        needsCatalog(relation, this.context.primaryKeys?.get(`${relation.schema}.${relation.name}`))
-      )
-        relations.push(relation);
+      if (relation.tag !== 'relation')
+        throw new WalRouterError(`a relation frame holds a ${relation.tag} message`);
+      relations.push(relation);
     });
     return relations;
   }
@@ -461,14 +440,17 @@ export class Shard {
         this.tailStale = false;
         let relations: RelationMessage[];
         try {
-          relations = this.relationsToLookUp(message);
+          relations = this.relationsOf(message);
         } catch (error) {
           this.stopOnBadFrame(error);
           return;
         }
-        if (relations.length > 0 && !(await this.deps.catalog.resolve(relations))) return;
+        const lookUp = relations.filter((relation) =>
+          needsCatalog(relation, this.context.primaryKeys?.get(`${relation.schema}.${relation.name}`)),
+        );
+        if (lookUp.length > 0 && !(await this.deps.catalog.resolve(lookUp))) return;
         this.pendingBatches.shift();
-        this.ingest(message);
+        this.ingest(message, relations);
       }
     } finally {
       this.lookingUp = false;
@@ -478,14 +460,20 @@ export class Shard {
   /** A frame we cannot decode must not be skipped: stop, so that nothing past it is confirmed. */
   private stopOnBadFrame(error: unknown): void {
     this.stoppedOnBadFrame = true;
+    this.badFrameOutcome = { ok: false, error: serializeError(error) };
     this.deps.log.error('cannot decode a change; stopping', { error: errorMessage(error) });
-    this.failRun?.({ ok: false, error: serializeError(error) });
+    this.failRun?.(this.badFrameOutcome);
   }
 
   /** Runs until drain() or a fatal error (checked every 500 ms). */
   private untilFatal(fatalError: () => Error | null): Promise<RunOutcome> {
     return new Promise<RunOutcome>((resolve) => {
       this.failRun = resolve;
+      // The batches that came before the connection are taken in before run() waits here.
+      if (this.badFrameOutcome) {
+        resolve(this.badFrameOutcome);
+        return;
+      }
       const fatalCheck = setInterval(() => {
         const error = fatalError();
         if (error) {
@@ -496,6 +484,20 @@ export class Shard {
       fatalCheck.unref();
     });
   }
+}
+
+/**
+ * A row frame the encoder declined. It reads every row message pgoutput v1 sends (text values,
+ * nulls, unchanged TOAST; binary values are never asked for), so the frame is broken or its
+ * table's Relation message never came: the decoder says what is wrong (it throws a
+ * PgoutputDecodeError for the same frames), and the shard stops on it.
+ */
+function unreadableRow(kind: FrameKind, payload: Uint8Array, hasEncoder: boolean): Error {
+  const message = decodePgoutput(payload);
+  const what = kind === FrameKind.read ? 'read' : 'change';
+  if (!hasEncoder && 'relationId' in message)
+    return new WalRouterError(`${what} of relation ${message.relationId} before its Relation message`);
+  return new WalRouterError(`a ${what} frame holds a ${message.tag} message that cannot be encoded`);
 }
 
 function otherWriter(broken: ChainBroken): Wal2NatsError {

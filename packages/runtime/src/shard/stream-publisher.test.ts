@@ -12,6 +12,7 @@ import { MessageRefused, type ChainReply, type StreamClient } from '../sink/jets
 import type { WireMessage } from '../sink/wire-frame.js';
 import type { DeliveryFrontier } from './shard-publisher.js';
 import { StreamPublisher } from './stream-publisher.js';
+import { enqueueText } from '../../../../test/support/enqueue-text.js';
 
 class FakeStream implements StreamClient<WireMessage> {
   connected = true;
@@ -69,10 +70,10 @@ describe('StreamPublisher', () => {
   it("reports as delivered only what the chain stored, in the reader's order across tables", async () => {
     const { publisher, stream, ack, frontiers } = setUp();
     // Changes 1..4 of two tables, interleaved as the reader numbered them.
-    publisher.enqueue(1, 'public.a', change(1, 'a'));
-    publisher.enqueue(2, 'public.b', change(2, 'b'));
-    publisher.enqueue(1, 'public.a', change(3, 'a'));
-    publisher.enqueue(2, 'public.b', change(4, 'b'));
+    enqueueText(publisher, 1, 'public.a', change(1, 'a'));
+    enqueueText(publisher, 2, 'public.b', change(2, 'b'));
+    enqueueText(publisher, 1, 'public.a', change(3, 'a'));
+    enqueueText(publisher, 2, 'public.b', change(4, 'b'));
     publisher.received(4);
     await until(() => stream.sends.length === 4, 'four sends');
     assert.deepEqual(
@@ -97,9 +98,9 @@ describe('StreamPublisher', () => {
   it('holds the frontier below a message the stream refuses', async () => {
     const { publisher, stream, ack } = setUp();
     stream.refuseSubject = 'sequin.changes.db.public.big.insert';
-    publisher.enqueue(1, 'public.a', change(1, 'a'));
-    publisher.enqueue(3, 'public.big', change(2, 'big'));
-    publisher.enqueue(1, 'public.a', change(3, 'a'));
+    enqueueText(publisher, 1, 'public.a', change(1, 'a'));
+    enqueueText(publisher, 3, 'public.big', change(2, 'big'));
+    enqueueText(publisher, 1, 'public.a', change(3, 'a'));
     publisher.received(3);
     await until(() => stream.sends.length === 1, 'the first send');
     ack(stream.sends[0]!.token, 1);
@@ -115,8 +116,8 @@ describe('StreamPublisher', () => {
 
   it('a fence keeps what the chain holds and the frontier below it; once stored, the frontier reaches the fence', async () => {
     const { publisher, stream, ack } = setUp();
-    publisher.enqueue(1, 'public.a', change(1, 'a'));
-    publisher.enqueue(2, 'public.b', change(2, 'b'));
+    enqueueText(publisher, 1, 'public.a', change(1, 'a'));
+    enqueueText(publisher, 2, 'public.b', change(2, 'b'));
     publisher.received(2);
     await until(() => stream.sends.length === 2, 'two sends');
     // The session ended after routing up to seq 5 (3..5 went to other shards).

@@ -13,7 +13,7 @@ import { pgMicrosToUnixMs, type BackoffPolicy, type JsonBytes, type RowBytesResu
 import type { Logger } from '../log/logger.js';
 import type { ShardMetrics } from '../metrics/shard-metrics.js';
 import { JetStreamChain, type ChainBroken, type StreamClient } from '../sink/jetstream-chain.js';
-import { MessageSlabs, type OutgoingMessage, type QueuedChange } from './outgoing-message.js';
+import { MessageSlabs, type OutgoingMessage } from './outgoing-message.js';
 import type { DeliveryFrontier, PublishObserver } from './shard-publisher.js';
 
 /** How often the chain's state is logged at debug level. */
@@ -92,11 +92,8 @@ export class StreamPublisher {
     return this.chain;
   }
 
-  enqueue(_relationId: number, label: string, change: QueuedChange): void {
-    this.push(this.slabs.write(change), label);
-  }
-
-  enqueueBody(
+  /** Queues a change in the reader's order (the chain's): as ShardPublisher.enqueue. */
+  enqueue(
     _relationId: number,
     label: string,
     seq: number,
@@ -104,7 +101,7 @@ export class StreamPublisher {
     change: RowBytesResult,
     body: JsonBytes,
   ): void {
-    this.push(this.slabs.writeBody(seq, commitTime, change, body), label);
+    this.push(this.slabs.write(seq, commitTime, change, body), label);
   }
 
   private push(message: OutgoingMessage, label: string): void {

@@ -33,11 +33,6 @@ export class CoreNatsSink implements DeliverySink {
     this.wire.reset();
   }
 
-  publish(subject: string, json: string, msgId: string): void {
-    this.wire.publishText(subject, json, msgId);
-    this.published++;
-  }
-
   publishEncoded(message: WireMessage): void {
     this.wire.publish(message);
     this.published++;

@@ -21,9 +21,10 @@ export interface DeliverySink {
   readonly fatalError: Error | null;
   onReconnect(listener: () => void): void;
   beginCycle(): void;
-  /** Throws synchronously when the client refuses the message (e.g. over max_payload). */
-  publish(subject: string, json: string, msgId: string): void;
-  /** The same for a message already encoded as bytes (the shards' path). */
+  /**
+   * Publishes a message encoded as its bytes (shard/outgoing-message.ts). Throws synchronously
+   * when the client refuses it (e.g. over max_payload).
+   */
   publishEncoded(message: WireMessage): void;
   settle(): Promise<CycleResult>;
   close(): Promise<void>;

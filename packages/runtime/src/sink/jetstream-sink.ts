@@ -68,11 +68,6 @@ export class JetStreamSink implements DeliverySink {
     this.wire.reset();
   }
 
-  publish(subject: string, json: string, msgId: string): void {
-    this.wire.publishText(subject, json, msgId, `${this.inbox}.${this.cycleId}.${this.outcomes.length}`);
-    this.track(subject);
-  }
-
   publishEncoded(message: WireMessage): void {
     this.wire.publish(message, `${this.inbox}.${this.cycleId}.${this.outcomes.length}`);
     this.track(message.subject);

@@ -30,13 +30,7 @@
 import { Buffer } from 'node:buffer';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { NatsProtocolAdapter } from './nats-protocol-adapter.js';
-import {
-  frameUpperBound,
-  writeFrame,
-  writeHpubLine,
-  type FramePositions,
-  type WireMessage,
-} from './wire-frame.js';
+import { frameUpperBound, writeHpubLine, type WireMessage } from './wire-frame.js';
 
 export type { WireMessage } from './wire-frame.js';
 
@@ -62,7 +56,6 @@ export class WireEncoder {
   private runStart = 0;
   private runEnd = 0;
   private readonly protocol: NatsProtocolAdapter;
-  private readonly positions: FramePositions = { headerStart: 0, bodyStart: 0, bodyEnd: 0 };
   /** Chunks were handed to nats.js since the server last confirmed: their slabs may still be read. */
   private unconfirmed = false;
   private allocated = 1;
@@ -121,19 +114,6 @@ export class WireEncoder {
       bodyEnd - headerStart,
     );
     this.used = o + bytes.copy(this.slab, o, headerStart, message.end);
-    this.chunkIfFull();
-  }
-
-  /** Publishes a message given as strings (the initial snapshot's path). */
-  publishText(subject: string, json: string, msgId: string, reply: string | null = null): void {
-    const worst = frameUpperBound(subject, reply, msgId, json);
-    this.endRun();
-    this.ensure(worst);
-    const start = this.used;
-    const end = writeFrame(this.slab, start, subject, reply, msgId, json, this.positions);
-    // A refused message is left unwritten: `used` does not move.
-    this.check(subject, this.positions.bodyEnd - this.positions.headerStart);
-    this.used = end;
     this.chunkIfFull();
   }
 

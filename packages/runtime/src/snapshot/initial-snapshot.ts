@@ -32,9 +32,12 @@ import {
   idempotencyKeyPrefix,
   parseLsn,
   quoteIdent,
+  type ChangePosition,
   type Config,
-  type EncodedChange,
   type EncoderContext,
+  encodeRowMessage,
+  JsonBytes,
+  type RowBytesResult,
   type RelationColumn,
   type RelationMessage,
   type ReplicaIdentity,
@@ -45,6 +48,7 @@ import {
 import { abortableDelay } from '../async/abortable-delay.js';
 import { retry } from '../async/retry.js';
 import type { Logger } from '../log/logger.js';
+import { MessageSlabs, type OutgoingMessage } from '../shard/outgoing-message.js';
 import { RelationCatalog } from '../shard/relation-catalog.js';
 import { CoreNatsSink } from '../sink/core-nats-sink.js';
 import type { DeliverySink } from '../sink/delivery-sink.js';
@@ -229,6 +233,7 @@ async function takeSnapshot(
         const link = await NatsLink.connect(config, `wal2nats snapshot ${i}`, log, signal ? { signal } : {});
         const sink: DeliverySink = config.jetstream ? new JetStreamSink(link) : new CoreNatsSink(link);
         sinks.push(sink);
+        const pages = new PageEncoder();
         for (let table = queue.shift(); table !== undefined; table = queue.shift()) {
           active.add(table);
           table.startedAt = Date.now();
@@ -237,14 +242,11 @@ async function takeSnapshot(
             context,
             catalog.infoFor(table.relation.relationId),
           );
-          await readTable(session, table, options.pageRows ?? PAGE_ROWS, (rows, firstIndex) =>
-            deliver(
-              sink,
-              rows.map((row, k) => encoder.encodeRead(row, { ...position, commitIdx: firstIndex + k })),
-              options,
-              table.label,
-            ),
-          ).finally(() => active.delete(table));
+          await readTable(session, table, options.pageRows ?? PAGE_ROWS, async (rows, firstIndex) => {
+            const messages = pages.encode(encoder, rows, position, firstIndex);
+            await deliver(sink, messages, options, table.label);
+            pages.release(messages);
+          }).finally(() => active.delete(table));
           metrics.rows.inc({ table: table.label }, 0); // an empty table shows up too
           logProgress(log, table, 'initial snapshot: table done');
         }
@@ -303,7 +305,7 @@ async function takeSnapshot(
   /** Publishes a page and waits until every message of it is confirmed, retrying forever. */
   async function deliver(
     sink: DeliverySink,
-    messages: readonly EncodedChange[],
+    messages: readonly OutgoingMessage[],
     o: InitialSnapshotOptions,
     label: string,
   ): Promise<void> {
@@ -317,7 +319,7 @@ async function takeSnapshot(
         for (let i = from; i < messages.length; i++) {
           const m = messages[i]!;
           try {
-            sink.publish(m.subject, m.json, m.msgId);
+            sink.publishEncoded(m);
           } catch (error) {
             reason = errorMessage(error);
             break;
@@ -349,6 +351,45 @@ async function takeSnapshot(
       }
     }
     metrics.rows.inc({ table: label }, messages.length);
+  }
+}
+
+/**
+ * A page of rows as the messages NATS gets, through the encoder's one path to bytes: each row
+ * (its values in Postgres's text form) is written as the Insert message pgoutput would send for
+ * it, which the encoder turns into a `read` event as it does a backfill chunk's rows in the
+ * shards. The messages live in slabs, reused once a page is delivered: memory holds about the
+ * page being delivered and the one being fetched.
+ */
+class PageEncoder {
+  private readonly slabs = new MessageSlabs();
+  private readonly body = new JsonBytes();
+  private readonly row: RowBytesResult = {
+    subject: '',
+    action: 'read',
+    msgId: null,
+    msgIdStart: -1,
+    msgIdEnd: -1,
+  };
+
+  encode(
+    encoder: ChangeEncoder,
+    rows: readonly Tuple[],
+    at: Omit<ChangePosition, 'commitIdx'>,
+    firstIndex: number,
+  ): OutgoingMessage[] {
+    const relationId = encoder.relation.relationId;
+    return rows.map((values, k) => {
+      const position = { ...at, commitIdx: firstIndex + k };
+      if (!encoder.encodeReadBytes(encodeRowMessage(relationId, values), position, this.body, this.row))
+        throw new Error(`the snapshot's row ${position.commitIdx} of ${encoder.label} could not be encoded`);
+      return this.slabs.write(position.commitIdx, at.commitTime, this.row, this.body);
+    });
+  }
+
+  /** The page was delivered: its slab space is free again. */
+  release(messages: readonly OutgoingMessage[]): void {
+    for (const message of messages) this.slabs.release(message);
   }
 }
 
