@@ -32,12 +32,8 @@ import {
   idempotencyKeyPrefix,
   parseLsn,
   quoteIdent,
-  type ChangePosition,
   type Config,
   type EncoderContext,
-  encodeRowMessage,
-  JsonBytes,
-  type RowBytesResult,
   type RelationColumn,
   type RelationMessage,
   type ReplicaIdentity,
@@ -48,12 +44,13 @@ import {
 import { abortableDelay } from '../async/abortable-delay.js';
 import { retry } from '../async/retry.js';
 import type { Logger } from '../log/logger.js';
-import { MessageSlabs, type OutgoingMessage } from '../shard/outgoing-message.js';
+import type { OutgoingMessage } from '../shard/outgoing-message.js';
 import { RelationCatalog } from '../shard/relation-catalog.js';
 import { CoreNatsSink } from '../sink/core-nats-sink.js';
 import type { DeliverySink } from '../sink/delivery-sink.js';
 import { JetStreamSink } from '../sink/jetstream-sink.js';
 import { NatsLink } from '../sink/nats-link.js';
+import { PageEncoder } from './page-encoder.js';
 import { mapPostgresError } from '../postgres/pg-errors.js';
 import { clientConfig, userOf } from '../postgres/client-config.js';
 import type { SourceInfo } from '../source/replication-setup.js';
@@ -351,45 +348,6 @@ async function takeSnapshot(
       }
     }
     metrics.rows.inc({ table: label }, messages.length);
-  }
-}
-
-/**
- * A page of rows as the messages NATS gets, through the encoder's one path to bytes: each row
- * (its values in Postgres's text form) is written as the Insert message pgoutput would send for
- * it, which the encoder turns into a `read` event as it does a backfill chunk's rows in the
- * shards. The messages live in slabs, reused once a page is delivered: memory holds about the
- * page being delivered and the one being fetched.
- */
-class PageEncoder {
-  private readonly slabs = new MessageSlabs();
-  private readonly body = new JsonBytes();
-  private readonly row: RowBytesResult = {
-    subject: '',
-    action: 'read',
-    msgId: null,
-    msgIdStart: -1,
-    msgIdEnd: -1,
-  };
-
-  encode(
-    encoder: ChangeEncoder,
-    rows: readonly Tuple[],
-    at: Omit<ChangePosition, 'commitIdx'>,
-    firstIndex: number,
-  ): OutgoingMessage[] {
-    const relationId = encoder.relation.relationId;
-    return rows.map((values, k) => {
-      const position = { ...at, commitIdx: firstIndex + k };
-      if (!encoder.encodeReadBytes(encodeRowMessage(relationId, values), position, this.body, this.row))
-        throw new Error(`the snapshot's row ${position.commitIdx} of ${encoder.label} could not be encoded`);
-      return this.slabs.write(position.commitIdx, at.commitTime, this.row, this.body);
-    });
-  }
-
-  /** The page was delivered: its slab space is free again. */
-  release(messages: readonly OutgoingMessage[]): void {
-    for (const message of messages) this.slabs.release(message);
   }
 }
 

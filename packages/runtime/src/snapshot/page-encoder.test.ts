@@ -1,0 +1,93 @@
+// A snapshot page goes through the encoder's one path: each row becomes the `read` event the
+// golden tests pin (record-events.test.ts), with the row's number in the table as commit_idx and
+// in the idempotency key, and its slab space is reused once the page is released.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ChangeEncoder, type EncoderContext, type RelationMessage } from '@wal2nats/core';
+import { PageEncoder } from './page-encoder.js';
+
+const ITEMS: RelationMessage = {
+  tag: 'relation',
+  relationId: 16390,
+  schema: 'public',
+  name: 'items',
+  replicaIdentity: 'd',
+  columns: [
+    { name: 'id', typeOid: 20, typeMod: -1, isKey: true },
+    { name: 'name', typeOid: 25, typeMod: -1, isKey: false },
+  ],
+};
+
+const CTX: EncoderContext = {
+  subjectPrefix: 'sequin',
+  databaseName: 'shop',
+  idempotencyPrefix: '7421234567890123456:shop:',
+  consumerId: 'slot',
+  consumerName: 'wal2nats',
+};
+
+describe('PageEncoder', () => {
+  it('writes each row of a page as its read event, numbered from the page start', () => {
+    const pages = new PageEncoder();
+    const encoder = new ChangeEncoder(ITEMS, CTX);
+    const at = { commitLsn: 123456789, commitTime: 0, annotations: null };
+    const messages = pages.encode(
+      encoder,
+      [
+        ['7', 'café'],
+        ['8', null],
+      ],
+      at,
+      5000,
+    );
+    assert.deepEqual(
+      messages.map((m) => [m.seq, m.subject, m.action, m.msgId]),
+      [
+        [
+          5000,
+          'sequin.changes.shop.public.items.read',
+          'read',
+          '7421234567890123456:shop:123456789:read:16390:5000',
+        ],
+        [
+          5001,
+          'sequin.changes.shop.public.items.read',
+          'read',
+          '7421234567890123456:shop:123456789:read:16390:5001',
+        ],
+      ],
+    );
+    assert.equal(
+      messages[0]!.json,
+      '{"record":{"id":7,"name":"café"},"changes":null,"action":"read",' +
+        '"metadata":{"table_schema":"public","table_name":"items","commit_timestamp":"2000-01-01T00:00:00.000000Z",' +
+        '"commit_lsn":123456789,"commit_idx":5000,"database_name":"shop",' +
+        '"idempotency_key":"7421234567890123456:shop:123456789:read:16390:5000","record_pks":["7"],' +
+        '"transaction_annotations":null,"consumer":{"id":"slot","name":"wal2nats"}}}',
+    );
+    assert.equal(JSON.parse(messages[1]!.json).record.name, null);
+  });
+
+  it("reuses a page's slab space once it is released, not before", () => {
+    const pages = new PageEncoder();
+    const encoder = new ChangeEncoder(ITEMS, CTX);
+    const at = { commitLsn: 1, commitTime: 0, annotations: null };
+    const rows = Array.from({ length: 2000 }, (_, i) => [String(i), 'x'.repeat(200)]);
+    const first = pages.encode(encoder, rows, at, 0);
+    const firstJson = first.map((m) => m.json);
+    const second = pages.encode(encoder, rows, at, 2000);
+    assert.deepEqual(
+      first.map((m) => m.json),
+      firstJson,
+      'a page not yet released is never written over',
+    );
+    pages.release(first);
+    pages.release(second);
+    const third = pages.encode(encoder, rows, at, 4000);
+    const reused = new Set(first.map((m) => m.bytes));
+    assert.ok(
+      third.some((m) => reused.has(m.bytes)),
+      "the released pages' slabs are written again",
+    );
+  });
+});
