@@ -118,6 +118,6 @@ export {
   type ChunkOutcome,
   type ChunkReads,
 } from './backfill/backfill-window.js';
-export { encodeRelationMessage, encodeRowMessage } from './backfill/pgoutput-encoder.js';
+export { encodeRelationMessage, encodeRowMessage, writeRowMessage } from './backfill/pgoutput-encoder.js';
 export { chunkQuery, type ChunkTable } from './backfill/keyset-query.js';
 export { quoteIdent, quoteLiteral } from './sql-quote.js';

@@ -2,12 +2,14 @@
  * Writes the two pgoutput messages a backfill sends to a shard: a Relation message (when the
  * shard may not know the table as the chunk was read: no change of it yet in this session, or a
  * schema change since), and the rows of a chunk in the shape of an Insert message's TupleData.
- * The shard decodes both with the one decoder it uses for the stream, so read rows go through
- * the same value conversion as changes.
+ * The shard reads both as it reads the stream's (the row with the encoder's byte reader, without
+ * decoding it to strings), so read rows go through the same value conversion as changes. The
+ * initial snapshot writes its rows the same way (writeRowMessage), for the same encoder.
  * https://www.postgresql.org/docs/15/protocol-logicalrep-message-formats.html
  */
 import { Buffer } from 'node:buffer';
 import { PgoutputTag, type RelationMessage, type Tuple } from '../pgoutput/pgoutput.types.js';
+import { JsonBytes } from '../values/json-bytes.js';
 
 const REPLICA_IDENTITY_BYTE: Record<RelationMessage['replicaIdentity'], number> = {
   d: 0x64,
@@ -72,29 +74,48 @@ export function encodeRelationMessage(relation: RelationMessage): Uint8Array {
   return w.done();
 }
 
-/**
- * An Insert message carrying `row` (text values, `null` for NULL) of `relationId`. Sized first
- * and written into one buffer: the reader thread writes one per backfilled row.
- */
+/** An Insert message carrying `row` (text values, `null` for NULL) of `relationId`, of its own memory. */
 export function encodeRowMessage(relationId: number, row: Tuple): Uint8Array {
-  let size = 1 + 4 + 1 + 2;
-  for (const value of row)
-    size += value === null || value === undefined ? 1 : 5 + Buffer.byteLength(value, 'utf8');
-  const out = Buffer.allocUnsafe(size);
-  out[0] = PgoutputTag.insert;
-  out.writeUInt32BE(relationId >>> 0, 1);
-  out[5] = 0x4e; // 'N': a new tuple follows
-  out.writeUInt16BE(row.length, 6);
-  let o = 8;
+  return writeRowMessage(new JsonBytes(256), relationId, row).slice();
+}
+
+/**
+ * The Insert message carrying `row` (text values, `null` for NULL) of `relationId`, written into
+ * `out` (from its start) and returned as a view of it: valid until `out` is written again. Its
+ * callers copy it at once (into a batch: the reader's backfill chunks) or encode it at once (the
+ * initial snapshot), so no buffer is made per row.
+ */
+export function writeRowMessage(out: JsonBytes, relationId: number, row: Tuple): Uint8Array {
+  out.reset();
+  out.ensure(8);
+  const header = out.buf;
+  header[0] = PgoutputTag.insert;
+  header.writeUInt32BE(relationId >>> 0, 1);
+  header[5] = 0x4e; // 'N': a new tuple follows
+  header.writeUInt16BE(row.length, 6);
+  out.pos = 8;
   for (const value of row) {
     if (value === null || value === undefined) {
-      out[o++] = 0x6e; // 'n'
+      out.byte(0x6e); // 'n'
       continue;
     }
-    out[o] = 0x74; // 't'
-    const written = out.write(value, o + 5, 'utf8');
-    out.writeUInt32BE(written, o + 1);
-    o += 5 + written;
+    const n = value.length;
+    out.ensure(5 + n * 3);
+    const buf = out.buf;
+    const at = out.pos;
+    buf[at] = 0x74; // 't'
+    // ASCII byte by byte (most values are short: cheaper than a native call), else as UTF-8.
+    let o = at + 5;
+    for (let i = 0; i < n; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 0x80) {
+        o = at + 5 + buf.write(value, at + 5, 'utf8');
+        break;
+      }
+      buf[o++] = c;
+    }
+    buf.writeUInt32BE(o - at - 5, at + 1);
+    out.pos = o;
   }
-  return new Uint8Array(out.buffer, out.byteOffset, size);
+  return new Uint8Array(out.buf.buffer, out.buf.byteOffset, out.pos);
 }

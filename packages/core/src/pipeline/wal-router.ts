@@ -27,7 +27,8 @@ import { ChangeBatchWriter, FrameKind, type ChangeBatch, type FrameMeta } from '
 import type { ChangeFilter } from './change-filter.js';
 import { shardForTable } from './shard.js';
 import { BackfillWindow, sameRelation, type ChunkReads } from '../backfill/backfill-window.js';
-import { encodeRelationMessage, encodeRowMessage } from '../backfill/pgoutput-encoder.js';
+import { encodeRelationMessage, writeRowMessage } from '../backfill/pgoutput-encoder.js';
+import { JsonBytes } from '../values/json-bytes.js';
 import {
   isBackfillStateTable,
   parseWatermarkContent,
@@ -72,6 +73,8 @@ export class WalRouter {
   /** The latest Relation message routed per relation, with its bytes (what its shard knows). */
   private readonly routedRelations = new Map<number, { relation: RelationMessage; bytes: Uint8Array }>();
   private readonly backfill: BackfillWindow | null;
+  /** A backfill row's Insert message, written here before append() copies it into a batch. */
+  private readonly rowScratch = new JsonBytes(16 * 1024);
   private seq = 0;
   private inTransaction = false;
   private readonly meta: FrameMeta = { seq: 0, commitLsn: 0, commitTime: 0, commitIdx: 0, annotations: null };
@@ -267,7 +270,13 @@ export class WalRouter {
       // The row's place in the chunk as read: its idempotency key does not depend on which
       // rows the window dropped.
       this.meta.commitIdx = index;
-      this.append(shard, FrameKind.read, encodeRowMessage(relation.relationId, row), this.seq);
+      // Copied into the batch by append(): one scratch buffer serves every row.
+      this.append(
+        shard,
+        FrameKind.read,
+        writeRowMessage(this.rowScratch, relation.relationId, row),
+        this.seq,
+      );
     }
     this.meta.commitIdx = commitIdx;
     if (!same && known !== undefined) this.append(shard, FrameKind.relation, known.bytes, 0);

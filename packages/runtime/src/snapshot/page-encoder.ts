@@ -3,8 +3,8 @@
  * delivers them).
  */
 import {
-  encodeRowMessage,
   JsonBytes,
+  writeRowMessage,
   type ChangeEncoder,
   type ChangePosition,
   type RowBytesResult,
@@ -22,6 +22,8 @@ import { MessageSlabs, type OutgoingMessage } from '../shard/outgoing-message.js
 export class PageEncoder {
   private readonly slabs = new MessageSlabs();
   private readonly body = new JsonBytes();
+  /** One row at a time as its Insert message (the encoder's input). */
+  private readonly message = new JsonBytes(16 * 1024);
   private readonly row: RowBytesResult = {
     subject: '',
     action: 'read',
@@ -39,7 +41,14 @@ export class PageEncoder {
     const relationId = encoder.relation.relationId;
     return rows.map((values, k) => {
       const position = { ...at, commitIdx: firstIndex + k };
-      if (!encoder.encodeReadBytes(encodeRowMessage(relationId, values), position, this.body, this.row))
+      if (
+        !encoder.encodeReadBytes(
+          writeRowMessage(this.message, relationId, values),
+          position,
+          this.body,
+          this.row,
+        )
+      )
         throw new Error(`the snapshot's row ${position.commitIdx} of ${encoder.label} could not be encoded`);
       return this.slabs.write(position.commitIdx, at.commitTime, this.row, this.body);
     });
