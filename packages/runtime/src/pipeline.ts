@@ -7,7 +7,7 @@
  *                         ▲                          │
  *                         └──── delivered frontier ◀─┘
  */
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import {
   DEFAULT_BACKOFF,
   deserializeError,
@@ -36,6 +36,7 @@ import { checkPublishPermissions, includedTables } from './sink/publish-permissi
 import { runInitialSnapshot } from './snapshot/initial-snapshot.js';
 import { prepareSource, type SourceInfo } from './source/replication-setup.js';
 import { releaseProxy, wrapWorker, type Remote } from './threads/comlink.js';
+import { readerResourceLimits, shardResourceLimits } from './threads/heap-limits.js';
 import type {
   ReaderApi,
   ReaderWorkerData,
@@ -63,20 +64,13 @@ interface Thread<T> {
   readonly exited: Promise<number>;
 }
 
-/**
- * The young generation of each worker's heap. A shard's and the reader's garbage is almost all
- * short-lived (a batch, a cycle), so a small young generation collects it as cheaply and keeps
- * the process's memory low: in the drain benchmark, V8's default (semi-spaces growing to 16 MiB
- * per isolate) peaked at ~250 MiB RSS, 12 MiB (4 MiB semi-spaces) at ~190 MiB with no more CPU.
- */
-const WORKER_YOUNG_GENERATION_MB = 12;
-
-function startThread<T>(entry: URL, workerData: unknown, transferList: MessagePort[]): Thread<T> {
-  const worker = new Worker(entry, {
-    workerData,
-    transferList,
-    resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
-  });
+function startThread<T>(
+  entry: URL,
+  workerData: unknown,
+  transferList: MessagePort[],
+  resourceLimits: ResourceLimits,
+): Thread<T> {
+  const worker = new Worker(entry, { workerData, transferList, resourceLimits });
   const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
   return { worker, api: wrapWorker<T>(worker), exited };
 }
@@ -255,7 +249,7 @@ export class Pipeline {
         leaseBuffer,
         streams,
       };
-      return startThread<ShardApi>(WorkerEntry.shard, data, [channel.port1]);
+      return startThread<ShardApi>(WorkerEntry.shard, data, [channel.port1], shardResourceLimits(config));
     });
     const readerData: ReaderWorkerData = {
       config,
@@ -271,6 +265,7 @@ export class Pipeline {
       WorkerEntry.reader,
       readerData,
       channels.map((c) => c.port2),
+      readerResourceLimits(config),
     );
 
     const outcome = await Promise.race([
