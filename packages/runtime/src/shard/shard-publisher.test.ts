@@ -394,7 +394,9 @@ describe('ShardPublisher with several cycles in flight', () => {
 
   it('a message refused at publish behind messages of two cycles in flight: the table publishes nothing more and fails there once both settled', async () => {
     const { sink, publisher, enqueue } = setUp({ maxCyclesInFlight: 4, initialBackoffMs: 60_000 });
-    sink.refuse = (m) => (m.seq === 3 ? 'the message is over max_payload' : null);
+    // Refused once: a table waiting for its refusal publishes nothing more, even what the client would take now.
+    let refusals = 0;
+    sink.refuse = (m) => (m.seq === 3 && refusals++ === 0 ? 'the message is over max_payload' : null);
     enqueue('a'); // 1
     await until(() => sink.cyclesInFlight === 1, 'cycle 1');
     enqueue('a'); // 2
