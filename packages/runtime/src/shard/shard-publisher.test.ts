@@ -37,6 +37,7 @@ interface SetUpOptions {
   readonly initialBackoffMs?: number;
   readonly tableWindow?: number;
   readonly maxCyclesInFlight?: number;
+  readonly mayPublish?: () => boolean;
   /** Characters of padding in each JSON body (big messages fill and recycle slabs quickly). */
   readonly padding?: number;
 }
@@ -59,6 +60,7 @@ function setUp(options: SetUpOptions = {}) {
       maxCycleMessages: 1000,
       tableWindow: options.tableWindow ?? 1000,
       maxCyclesInFlight: options.maxCyclesInFlight ?? 1,
+      ...(options.mayPublish ? { mayPublish: options.mayPublish } : {}),
     },
     sink,
     metrics,
@@ -389,6 +391,29 @@ describe('ShardPublisher with several cycles in flight', () => {
     await until(() => publisher.frontier().undelivered === 0, 'delivered');
     assert.deepEqual(sink.heldOf('a'), [1, 2, 4]);
     assert.deepEqual(sink.heldOf('b'), [3]);
+    await publisher.stop();
+  });
+
+  it('a failing table whose retry is in flight does not keep the loop spinning until it settles', async () => {
+    let looked = 0;
+    const { sink, publisher, enqueue } = setUp({
+      maxCyclesInFlight: 2,
+      initialBackoffMs: 1,
+      mayPublish: () => {
+        looked++;
+        return true;
+      },
+    });
+    enqueue('a');
+    await until(() => sink.cyclesInFlight === 1, 'cycle 1');
+    sink.settleWith(failing([0], 'timed out'));
+    await until(() => sink.cycles.length === 2 && sink.cyclesInFlight === 1, 'the retry in flight');
+    // Its retry time has passed and stays set until a delivery: no reason to look again meanwhile.
+    const before = looked;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(looked - before <= 2, `the loop ran ${looked - before} times while nothing could change`);
+    sink.settleWith();
+    await until(() => publisher.frontier().undelivered === 0, 'delivered');
     await publisher.stop();
   });
 
