@@ -3,9 +3,17 @@
  * (what a subscriber would have received), and the test decides how each cycle ends — all
  * delivered, refused at publish, timed out, failed from some message on, the connection lost
  * (and back, before or after the cycle settles), or a later message accepted after an earlier
- * failure. Not used by production code.
+ * failure. Several cycles may be in flight (as on CoreNatsSink); settleWith() ends the oldest
+ * by default, as PONGs come back in order, or another one to see that the publisher still
+ * settles in order.
+ *
+ * Like nats.js, it reads a message's bytes until its cycle settles: what it holds is read from
+ * the frame as published (the tests' msgIds are `m<seq>`), and a frame whose bytes changed before
+ * its cycle settled (its slab reused too early) is listed in `overwritten`. Not used by
+ * production code.
  */
 import assert from 'node:assert/strict';
+import { Buffer } from 'node:buffer';
 import {
   ALL_DELIVERED,
   type CycleResult,
@@ -21,6 +29,8 @@ export interface PublishedCycle {
   /** Date.now() at beginCycle. */
   readonly startedAt: number;
   readonly messages: OutgoingMessage[];
+  /** A copy of each message's frame when published. */
+  readonly frames: Buffer[];
 }
 
 /** The table of a test message: its subject is `sequin.changes.db.public.<table>.insert`. */
@@ -33,6 +43,8 @@ export class FakeDeliverySink implements DeliverySink {
   fatalError: Error | null = null;
   /** Per table, the seqs of the messages it holds, in the order it accepted them. */
   readonly held = new Map<string, number[]>();
+  /** Seqs of messages whose bytes changed while their cycle was in flight. */
+  readonly overwritten: number[] = [];
   /** Every cycle begun, including those that published nothing (the publisher begins one whenever it wakes up). */
   private readonly begun: PublishedCycle[] = [];
   /** Refuses a message at publish (as the client does for one over max_payload): the reason, or null. */
@@ -43,14 +55,18 @@ export class FakeDeliverySink implements DeliverySink {
    */
   decide: ((cycle: PublishedCycle) => CycleOutcome) | null = null;
   private readonly reconnectListeners: (() => void)[] = [];
-  private pending: { cycle: PublishedCycle; resolve: (result: CycleResult) => void } | null = null;
+  /** Cycles that wait for settleWith(), oldest first. */
+  private readonly pending: { cycle: PublishedCycle; resolve: (result: CycleResult) => void }[] = [];
+  /** Most cycles in flight at once so far. */
+  maxInFlightSeen = 0;
+  private decidedInFlight = 0;
 
   onReconnect(listener: () => void): void {
     this.reconnectListeners.push(listener);
   }
 
   beginCycle(): void {
-    this.begun.push({ startedAt: Date.now(), messages: [] });
+    this.begun.push({ startedAt: Date.now(), messages: [], frames: [] });
   }
 
   publishEncoded(message: WireMessage): void {
@@ -58,6 +74,7 @@ export class FakeDeliverySink implements DeliverySink {
     const refusal = this.refuse(outgoing);
     if (refusal !== null) throw new Error(refusal);
     this.currentCycle.messages.push(outgoing);
+    this.currentCycle.frames.push(Buffer.from(outgoing.bytes.subarray(outgoing.start, outgoing.end)));
   }
 
   settle(): Promise<CycleResult> {
@@ -65,11 +82,20 @@ export class FakeDeliverySink implements DeliverySink {
     if (this.decide) {
       const result = this.decide(cycle);
       this.hold(cycle, result);
+      this.decidedInFlight++;
+      this.noteInFlight();
       // Settled a turn later, as a real round trip is.
-      return new Promise((resolve) => setImmediate(() => resolve(result)));
+      return new Promise((resolve) =>
+        setImmediate(() => {
+          this.decidedInFlight--;
+          this.checkFrames(cycle);
+          resolve(result);
+        }),
+      );
     }
     return new Promise((resolve) => {
-      this.pending = { cycle, resolve };
+      this.pending.push({ cycle, resolve });
+      this.noteInFlight();
     });
   }
 
@@ -80,21 +106,36 @@ export class FakeDeliverySink implements DeliverySink {
 
   /** Whether a cycle waits for settleWith(). */
   get cycleInFlight(): boolean {
-    return this.pending !== null;
+    return this.pending.length > 0;
   }
 
-  /** The messages of the cycle that waits. */
-  get inFlight(): OutgoingMessage[] {
-    assert.ok(this.pending, 'a cycle is in flight');
-    return this.pending.cycle.messages;
+  /** The cycles that wait for settleWith(), oldest first. */
+  pendingCycles(): PublishedCycle[] {
+    return this.pending.map((p) => p.cycle);
   }
 
-  /** Ends the cycle that waits with `result`. */
-  settleWith(result: CycleResult = ALL_DELIVERED): void {
-    const pending = this.pending;
-    assert.ok(pending, 'a cycle is in flight');
-    this.pending = null;
+  /** How many cycles wait for settleWith(). */
+  get cyclesInFlight(): number {
+    return this.pending.length;
+  }
+
+  /** The messages of the oldest cycle that waits (or the `which`-th). */
+  inFlight(which = 0): OutgoingMessage[] {
+    const pending = this.pending[which];
+    assert.ok(pending, `cycle ${which} is in flight`);
+    return pending.cycle.messages;
+  }
+
+  /**
+   * Ends the oldest cycle that waits with `result` (or the `which`-th: a result out of order,
+   * which CoreNatsSink never gives; the publisher must still settle in order).
+   */
+  settleWith(result: CycleResult = ALL_DELIVERED, which = 0): void {
+    const pending = this.pending[which];
+    assert.ok(pending, `cycle ${which} is in flight`);
+    this.pending.splice(which, 1);
     this.hold(pending.cycle, result);
+    this.checkFrames(pending.cycle);
     pending.resolve(result);
   }
 
@@ -121,13 +162,31 @@ export class FakeDeliverySink implements DeliverySink {
     return cycle;
   }
 
+  private noteInFlight(): void {
+    this.maxInFlightSeen = Math.max(this.maxInFlightSeen, this.pending.length + this.decidedInFlight);
+  }
+
   private hold(cycle: PublishedCycle, result: CycleResult): void {
     cycle.messages.forEach((message, i) => {
       if (result.failures.has(i)) return;
       const table = tableOf(message);
       let list = this.held.get(table);
       if (!list) this.held.set(table, (list = []));
-      list.push(message.seq);
+      list.push(seqOfFrame(message, cycle.frames[i]!));
     });
   }
+
+  /** The bytes of a cycle's messages must be as published until it settles. */
+  private checkFrames(cycle: PublishedCycle): void {
+    cycle.messages.forEach((message, i) => {
+      if (!cycle.frames[i]!.equals(message.bytes.subarray(message.start, message.end)))
+        this.overwritten.push(message.seq);
+    });
+  }
+}
+
+/** The seq a subscriber reads from a frame: its msgId when it is `m<seq>` (the tests' ids), else the message's. */
+function seqOfFrame(message: OutgoingMessage, frame: Buffer): number {
+  const id = /Nats-Msg-Id: m(\d+)\r\n/.exec(frame.toString('latin1'));
+  return id ? Number(id[1]) : message.seq;
 }

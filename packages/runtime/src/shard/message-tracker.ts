@@ -6,9 +6,11 @@
  * It is the publisher's PublishObserver, so it is called once per table and publish cycle with
  * the messages concerned, and keeps references to the arrays it is handed rather than a record
  * per message: a healthy cycle costs a few map operations, whatever its size. Views are built
- * only when asked for. Memory stays bounded: in flight is at most one cycle, failing is one
- * entry per table, delivered keeps about `deliveredCapacity` messages, and per-message attempt
- * counts exist only for messages that failed and are not yet delivered (at most the mailbox).
+ * only when asked for. Memory stays bounded: in flight is at most the cycles in flight (a table's
+ * entry lists its in-flight messages of every cycle, with the time of the latest publish),
+ * failing is one entry per table, delivered keeps about `deliveredCapacity` messages, and
+ * per-message attempt counts exist only for messages that failed and are not yet delivered (at
+ * most the mailbox).
  */
 import { pgMicrosToIso } from '@wal2nats/core';
 import type { PublishObserver } from './shard-publisher.js';

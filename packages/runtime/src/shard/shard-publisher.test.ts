@@ -5,7 +5,10 @@
  * failure. What is checked: per table, what the sink finally holds is in commit order; the
  * frontier (what the slot may confirm) never passes an undelivered message; a failing table
  * backs off (doubling) while the others go on; a table that failed on the connection is retried
- * as soon as it is back. Fencing: shard-publisher-fence.test.ts.
+ * as soon as it is back. Pipelined cycles (several in flight): they settle in order even when a
+ * later result comes first; a failure takes back the table's messages of later cycles too; after
+ * a reconnect nothing new starts before the old connection's cycles settled; no message's bytes
+ * change before its cycle settled. Fencing: shard-publisher-fence.test.ts.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,6 +36,15 @@ async function until(condition: () => boolean, what: string, timeoutMs = 5000): 
 interface SetUpOptions {
   readonly initialBackoffMs?: number;
   readonly tableWindow?: number;
+  readonly maxCyclesInFlight?: number;
+  readonly mayPublish?: () => boolean;
+  /** Characters of padding in each JSON body (big messages fill and recycle slabs quickly). */
+  readonly padding?: number;
+}
+
+/** Lets the publisher react to what just happened (its wake-ups are promise and immediate callbacks). */
+async function turns(n = 3): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
 }
 
 function setUp(options: SetUpOptions = {}) {
@@ -47,6 +59,8 @@ function setUp(options: SetUpOptions = {}) {
       backoff: { initialMs, maxMs: initialMs * 64, jitter: 0 },
       maxCycleMessages: 1000,
       tableWindow: options.tableWindow ?? 1000,
+      maxCyclesInFlight: options.maxCyclesInFlight ?? 1,
+      ...(options.mayPublish ? { mayPublish: options.mayPublish } : {}),
     },
     sink,
     metrics,
@@ -56,6 +70,7 @@ function setUp(options: SetUpOptions = {}) {
   /** Every seq ever enqueued, with its table. */
   const enqueued = new Map<number, string>();
   let lastSeq = 0;
+  const pad = options.padding ? `,"pad":"${'x'.repeat(options.padding)}"` : '';
   /** Enqueues one change of `table` (a, b, c …) with the next seq. */
   const enqueue = (table: string): number => {
     const seq = ++lastSeq;
@@ -65,7 +80,7 @@ function setUp(options: SetUpOptions = {}) {
       subject: `sequin.changes.db.public.${table}.insert`,
       action: 'insert',
       msgId: `m${seq}`,
-      json: `{"seq":${seq}}`,
+      json: `{"seq":${seq}${pad}}`,
       commitTime: 0,
     });
     publisher.received(seq);
@@ -267,26 +282,197 @@ describe('ShardPublisher against a fake sink', () => {
   });
 
   it('keeps every table in order and never reports a frontier past an undelivered change (200 seeded runs)', async () => {
-    for (let seed = 1; seed <= 200; seed++) await randomRun(seed);
+    // WAL2NATS_PUBLISHER_SEED=n repeats one run.
+    const only = process.env.WAL2NATS_PUBLISHER_SEED ? Number(process.env.WAL2NATS_PUBLISHER_SEED) : null;
+    let pipelined = 0;
+    for (let seed = only ?? 1; seed <= (only ?? 200); seed++) if ((await randomRun(seed)) > 1) pipelined++;
+    if (only === null) assert.ok(pipelined >= 50, `only ${pipelined} runs had two cycles in flight at once`);
+  });
+});
+
+describe('ShardPublisher with several cycles in flight', () => {
+  it('starts the next cycle while earlier ones await their confirmation, up to the limit, and settles them in order', async () => {
+    const { sink, publisher, enqueue } = setUp({ maxCyclesInFlight: 3 });
+    enqueue('a'); // 1
+    await until(() => sink.cyclesInFlight === 1, 'cycle 1');
+    enqueue('a'); // 2
+    enqueue('b'); // 3
+    await until(() => sink.cyclesInFlight === 2, 'cycle 2 without waiting for cycle 1');
+    enqueue('a'); // 4
+    await until(() => sink.cyclesInFlight === 3, 'cycle 3');
+    enqueue('b'); // 5
+    await turns();
+    assert.equal(sink.cyclesInFlight, 3, 'no fourth cycle while three are in flight');
+    assert.deepEqual(sink.cycles.map(seqsOf), [[1], [2, 3], [4]]);
+    sink.settleWith();
+    await until(() => sink.cyclesInFlight === 3, 'cycle 4 once cycle 1 settled');
+    assert.deepEqual(seqsOf(sink.cycles[3]!), [5], 'a cycle takes what is queued');
+    assert.deepEqual(publisher.frontier(), { frontier: 1, undelivered: 4 });
+    for (let i = 0; i < 3; i++) sink.settleWith();
+    await until(() => publisher.frontier().undelivered === 0, 'everything delivered');
+    assert.deepEqual(publisher.frontier(), { frontier: 5, undelivered: 0 });
+    assert.deepEqual(sink.heldOf('a'), [1, 2, 4]);
+    assert.deepEqual(sink.heldOf('b'), [3, 5]);
+    await publisher.stop();
+  });
+
+  it('a later cycle whose result comes first waits for the earlier one: the frontier does not move past the earlier cycle', async () => {
+    const { sink, publisher, reports, enqueue } = setUp({ maxCyclesInFlight: 2 });
+    enqueue('a'); // 1
+    await until(() => sink.cyclesInFlight === 1, 'cycle 1');
+    enqueue('a'); // 2
+    await until(() => sink.cyclesInFlight === 2, 'cycle 2');
+    sink.settleWith(ALL_DELIVERED, 1); // cycle 2's PONG first (CoreNatsSink never does this)
+    await turns();
+    assert.deepEqual(publisher.frontier(), { frontier: 0, undelivered: 2 }, 'change 1 is not confirmed yet');
+    assert.deepEqual(reports, [], 'no report before cycle 1 settled');
+    sink.settleWith(failing([0], 'timed out')); // cycle 1: change 1 failed after all
+    await until(() => publisher.failing().length === 1, 'table a to fail');
+    assert.deepEqual(publisher.frontier(), { frontier: 0, undelivered: 2 });
+    await publisher.stop();
+  });
+
+  it("a failure in cycle c takes back the table's messages of cycle c+1 too; what the sink accepts of them anyway is an order break, not a delivery", async () => {
+    // Big messages: slabs fill and would be reused if a message were released too early.
+    const { sink, publisher, enqueue, orderBreaks } = setUp({
+      maxCyclesInFlight: 2,
+      initialBackoffMs: 60_000,
+      padding: 60_000,
+    });
+    enqueue('a'); // 1
+    enqueue('a'); // 2
+    enqueue('b'); // 3
+    await until(() => sink.cyclesInFlight === 1, 'cycle 1');
+    enqueue('a'); // 4
+    enqueue('b'); // 5
+    await until(() => sink.cyclesInFlight === 2, 'cycle 2');
+    assert.deepEqual(sink.cycles.map(seqsOf), [
+      [1, 2, 3],
+      [4, 5],
+    ]);
+    sink.settleWith(failing([1], 'timed out')); // cycle 1: 2 failed
+    await until(() => publisher.failing().length === 1, 'table a to fail');
+    assert.deepEqual(publisher.frontier(), { frontier: 1, undelivered: 3 });
+    sink.settleWith(); // cycle 2: the sink took 4 although 2 failed before it
+    await until(() => sink.heldOf('b').length === 2, 'cycle 2 settled');
+    await turns();
+    assert.equal(await orderBreaks(), 1);
+    assert.deepEqual(publisher.frontier(), { frontier: 1, undelivered: 2 }, '2 and 4 are still to deliver');
+    publisher.retryNow();
+    await until(() => sink.cyclesInFlight === 1, 'the retry of a');
+    assert.deepEqual(seqsOf(sink.cycles.at(-1)!), [2, 4], 'a starts again at 2, in order');
+    sink.settleWith();
+    await until(() => publisher.frontier().undelivered === 0, 'delivered');
+    assert.deepEqual(sink.heldOf('a'), [1, 4, 2, 4]);
+    assert.deepEqual(sink.heldOf('b'), [3, 5]);
+    assert.deepEqual(sink.overwritten, [], 'no message bytes reused before their cycle settled');
+    await publisher.stop();
+  });
+
+  it("the connection lost under two cycles: both fail, and after the reconnect nothing new starts until the old connection's cycles settled; then the resend in order", async () => {
+    const { sink, publisher, enqueue } = setUp({ maxCyclesInFlight: 4, initialBackoffMs: 60_000 });
+    enqueue('a'); // 1
+    await until(() => sink.cyclesInFlight === 1, 'cycle 1');
+    enqueue('a'); // 2
+    enqueue('b'); // 3
+    await until(() => sink.cyclesInFlight === 2, 'cycle 2');
+    sink.disconnect();
+    sink.reconnect(); // heard before either cycle settles (nats.js rejects their PINGs late)
+    enqueue('a'); // 4: queued on the new connection
+    await turns();
+    assert.equal(sink.cycles.length, 2, 'change 4 does not overtake the resend of 1 and 2');
+    sink.settleWith(allFailed(1, 'connection lost', true));
+    await turns();
+    assert.equal(sink.cycles.length, 2, 'nor while cycle 2 of the old connection is in flight');
+    sink.settleWith(allFailed(2, 'connection lost', true));
+    await until(() => sink.cycles.length === 3, 'the resend, at once (not after the 60 s backoff)');
+    assert.deepEqual(seqsOf(sink.cycles[2]!), [1, 2, 4, 3]);
+    sink.settleWith();
+    await until(() => publisher.frontier().undelivered === 0, 'delivered');
+    assert.deepEqual(sink.heldOf('a'), [1, 2, 4]);
+    assert.deepEqual(sink.heldOf('b'), [3]);
+    await publisher.stop();
+  });
+
+  it('a failing table whose retry is in flight does not keep the loop spinning until it settles', async () => {
+    let looked = 0;
+    const { sink, publisher, enqueue } = setUp({
+      maxCyclesInFlight: 2,
+      initialBackoffMs: 1,
+      mayPublish: () => {
+        looked++;
+        return true;
+      },
+    });
+    enqueue('a');
+    await until(() => sink.cyclesInFlight === 1, 'cycle 1');
+    sink.settleWith(failing([0], 'timed out'));
+    await until(() => sink.cycles.length === 2 && sink.cyclesInFlight === 1, 'the retry in flight');
+    // Its retry time has passed and stays set until a delivery: no reason to look again meanwhile.
+    const before = looked;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(looked - before <= 2, `the loop ran ${looked - before} times while nothing could change`);
+    sink.settleWith();
+    await until(() => publisher.frontier().undelivered === 0, 'delivered');
+    await publisher.stop();
+  });
+
+  it('a message refused at publish behind messages of two cycles in flight: the table publishes nothing more and fails there once both settled', async () => {
+    const { sink, publisher, enqueue } = setUp({ maxCyclesInFlight: 4, initialBackoffMs: 60_000 });
+    // Refused once: a table waiting for its refusal publishes nothing more, even what the client would take now.
+    let refusals = 0;
+    sink.refuse = (m) => (m.seq === 3 && refusals++ === 0 ? 'the message is over max_payload' : null);
+    enqueue('a'); // 1
+    await until(() => sink.cyclesInFlight === 1, 'cycle 1');
+    enqueue('a'); // 2
+    enqueue('a'); // 3, refused
+    enqueue('a'); // 4
+    await until(() => sink.cyclesInFlight === 2, 'cycle 2');
+    enqueue('b'); // 5
+    await until(() => sink.cyclesInFlight === 3, 'cycle 3, without a');
+    assert.deepEqual(sink.cycles.map(seqsOf), [[1], [2], [5]]);
+    sink.settleWith();
+    await turns();
+    assert.deepEqual(publisher.failing(), [], 'not failing while 2 is in flight');
+    sink.settleWith();
+    await until(() => publisher.failing().length === 1, 'a to fail at 3');
+    assert.equal(publisher.failing()[0]!.lastError, 'the message is over max_payload');
+    sink.settleWith();
+    await until(() => publisher.frontier().undelivered === 2, 'b delivered');
+    assert.deepEqual(publisher.frontier(), { frontier: 2, undelivered: 2 });
+    sink.refuse = () => null;
+    publisher.retryNow();
+    await until(() => sink.cyclesInFlight === 1, 'the retry');
+    sink.settleWith();
+    await until(() => publisher.frontier().undelivered === 0, 'delivered');
+    assert.deepEqual(sink.heldOf('a'), [1, 2, 3, 4]);
+    await publisher.stop();
   });
 });
 
 /**
- * One seeded scenario: three tables, changes arriving in waves, every cycle ending at random
- * (delivered; failed from a random message on, by timeout or a lost connection; a refusal at
- * publish; a disconnect with the reconnect before or after the settle), then a healthy sink
- * until everything is delivered. A sink that keeps order never accepts a message of a table
- * after one of its earlier ones failed, so each table must end up held exactly once, in order.
+ * One seeded scenario, driven step by step: changes of three tables arrive in waves while up to
+ * 1–4 cycles are in flight, and the oldest cycle settles at random — delivered; failed from a
+ * random message on; a refusal at publish; the connection lost (every cycle then in flight fails
+ * with it; the reconnect comes before or after they settled) — then a healthy sink until
+ * everything is delivered. The sink keeps order like a real one: once a message of a table
+ * failed, it takes no later message of that table until that one came again. So each table must
+ * end up held exactly once, in order; a third of the runs use big messages, so that a slab
+ * reused too early would change bytes in flight.
  */
-async function randomRun(seed: number): Promise<void> {
+/** Returns the most cycles that were in flight at once. */
+async function randomRun(seed: number): Promise<number> {
   const random = seededRandom(seed);
+  const maxCyclesInFlight = 1 + Math.floor(random() * 4);
   const { sink, publisher, reports, enqueue, enqueued, orderBreaks } = setUp({
     initialBackoffMs: 1,
     tableWindow: 1 + Math.floor(random() * 4),
+    maxCyclesInFlight,
+    padding: random() < 0.33 ? 50_000 : 0,
   });
   const context = `seed ${seed}`;
   let healthy = false;
-  /** Checks, at every settle, that no report passed an undelivered change. */
+  /** Checks that no report passed an undelivered change. */
   const checkFrontier = (): void => {
     const held = new Set([...sink.held.values()].flat());
     const firstUndelivered = [...enqueued.keys()]
@@ -299,36 +485,70 @@ async function randomRun(seed: number): Promise<void> {
       );
     reports.length = 0;
   };
-  sink.refuse = (m) => (!healthy && random() < 0.05 ? `refused ${m.seq}` : null);
-  sink.decide = (cycle) => {
-    checkFrontier();
-    const n = cycle.messages.length;
-    if (healthy) return ALL_DELIVERED;
-    const roll = random();
-    if (roll < 0.5) return ALL_DELIVERED;
-    const from = Math.floor(random() * n);
-    const tail = Array.from({ length: n - from }, (_, i) => from + i);
-    if (roll < 0.7) return failing(tail, 'timed out');
-    // The connection dropped: everything not confirmed is lost. Back before or after the settle.
-    sink.disconnect();
-    if (roll < 0.85) sink.reconnect();
-    else setTimeout(() => sink.reconnect(), Math.floor(random() * 3));
-    return allFailed(n, 'connection lost', true);
+  /** Per table, the first message that failed and has not come again: the sink takes nothing after it. */
+  const gap = new Map<string, number>();
+  /** Cycles written to a connection that was lost. */
+  const lost = new Set<PublishedCycle>();
+  const outcome = (cycle: PublishedCycle, chosen: (i: number) => boolean, reason: string): CycleResult => {
+    const failures = new Map<number, string>();
+    cycle.messages.forEach((m, i) => {
+      const table = tableOf(m);
+      const first = gap.get(table);
+      if (chosen(i) || (first !== undefined && m.seq > first)) {
+        failures.set(i, reason);
+        if (first === undefined || m.seq < first) gap.set(table, m.seq);
+      } else if (first === m.seq) gap.delete(table);
+    });
+    return { failures, connectionLost: false };
   };
-  const tables = ['a', 'b', 'c'];
-  for (let wave = 0; wave < 6; wave++) {
-    const count = 1 + Math.floor(random() * 6);
-    for (let i = 0; i < count; i++) enqueue(tables[Math.floor(random() * tables.length)]!);
-    const cyclesBefore = sink.cycles.length;
-    await until(
-      () => sink.cycles.length >= cyclesBefore + 2 || publisher.frontier().undelivered === 0,
-      `${context}: cycles of wave ${wave}`,
+  /** Settles the oldest cycle in flight at random. */
+  const settleOldest = (): void => {
+    const cycle = sink.pendingCycles()[0]!;
+    const n = cycle.messages.length;
+    if (!lost.has(cycle) && !healthy && random() < 0.15) {
+      // The connection drops: everything in flight was written to it. Back before they settle, or later.
+      sink.disconnect();
+      for (const c of sink.pendingCycles()) lost.add(c);
+      if (random() < 0.5) sink.reconnect();
+    }
+    if (lost.delete(cycle)) {
+      const result = outcome(cycle, () => true, 'connection lost');
+      sink.settleWith({ failures: result.failures, connectionLost: true });
+      return;
+    }
+    const roll = healthy ? 0 : random();
+    const from = Math.floor(random() * n);
+    sink.settleWith(
+      roll < 0.7 ? outcome(cycle, () => false, '') : outcome(cycle, (i) => i >= from, 'timed out'),
     );
+  };
+  sink.refuse = (m) => (!healthy && random() < 0.05 ? `refused ${m.seq}` : null);
+  const tables = ['a', 'b', 'c'];
+  for (let step = 0; step < 40; step++) {
+    const roll = random();
+    if (roll < 0.4) {
+      const count = 1 + Math.floor(random() * 6);
+      for (let i = 0; i < count; i++) enqueue(tables[Math.floor(random() * tables.length)]!);
+    } else if (sink.cyclesInFlight > 0) settleOldest();
+    else if (!sink.connected) sink.reconnect();
+    await turns();
+    checkFrontier();
+    assert.ok(sink.cyclesInFlight <= maxCyclesInFlight, `${context}: too many cycles in flight`);
   }
   healthy = true;
   if (!sink.connected) sink.reconnect();
   publisher.retryNow();
-  await until(() => publisher.frontier().undelivered === 0, `${context}: everything delivered`);
+  const deadline = Date.now() + 5000;
+  while (publisher.frontier().undelivered > 0) {
+    assert.ok(
+      Date.now() < deadline,
+      `${context}: everything delivered (${JSON.stringify({ frontier: publisher.frontier(), failing: publisher.failing(), inFlight: sink.cyclesInFlight, connected: sink.connected, now: Date.now() })})`,
+    );
+    if (sink.cyclesInFlight > 0) settleOldest();
+    else await new Promise((resolve) => setTimeout(resolve, 1));
+    await turns(1);
+    checkFrontier();
+  }
   checkFrontier();
   const lastSeq = Math.max(...enqueued.keys());
   assert.equal(publisher.frontier().frontier, lastSeq, `${context}: the frontier reaches the last change`);
@@ -337,5 +557,7 @@ async function randomRun(seed: number): Promise<void> {
     assert.deepEqual(sink.heldOf(table), expected, `${context}: table ${table} held once each, in order`);
   }
   assert.equal(await orderBreaks(), 0, `${context}: no order break with a sink that keeps order`);
+  assert.deepEqual(sink.overwritten, [], `${context}: no bytes changed while in flight`);
   await publisher.stop();
+  return sink.maxInFlightSeen;
 }

@@ -2,11 +2,19 @@
  * The publish loop of one shard: tables in parallel, each table strictly in order.
  *
  * Each cycle takes up to `tableWindow` unsent messages at the head of every ready mailbox,
- * publishes them all, and settles them at once (one flush, or the PubAcks of the cycle). A
- * table's messages up to its first failure are delivered and leave the mailbox; that message
- * and every later one go back to the head, and the table backs off while other tables go on.
- * Only one cycle runs at a time, so a table never has two generations of in-flight messages
- * that could reorder.
+ * publishes them all, and settles them at once (one flush round trip). A table's messages up to
+ * its first failure are delivered and leave the mailbox; that message and every later one go
+ * back to the head, and the table backs off while other tables go on.
+ *
+ * Pipelined: up to `maxCyclesInFlight` cycles are in flight, and the next one starts as soon as
+ * something is queued, without waiting for the previous confirmation (one round trip less of
+ * waiting for a change that arrives while a cycle is in flight). Cycles settle strictly in
+ * publish order (cycles-in-flight.ts); on one connection a PONG confirms its cycle and every one
+ * before it. A table may have messages in several cycles: each cycle settles its part from the
+ * mailbox's head. A failure takes back every in-flight message of the table, those of later
+ * cycles too (a new mailbox round: the later cycles' parts of it are stale and settle nothing).
+ * After a reconnect no cycle starts until every cycle published before it has settled, so the
+ * resend of what the old connection lost cannot be overtaken by newer messages on the new one.
  *
  * (Core NATS. JetStream mode publishes through one ordered chain per stream instead:
  * stream-publisher.ts.) If a sink ever reports a later message of a table delivered after an
@@ -23,6 +31,8 @@ import {
 import type { Logger } from '../log/logger.js';
 import type { ShardMetrics } from '../metrics/shard-metrics.js';
 import type { DeliverySink } from '../sink/delivery-sink.js';
+import { allFailed, type CycleResult } from '../sink/delivery-sink.js';
+import { CyclesInFlight } from './cycles-in-flight.js';
 import { MessageSlabs, type OutgoingMessage } from './outgoing-message.js';
 import { TableMailbox } from './table-mailbox.js';
 
@@ -36,6 +46,11 @@ export interface ShardPublisherOptions {
   readonly maxCycleMessages: number;
   /** Most messages of one table in flight in one cycle. */
   readonly tableWindow: number;
+  /**
+   * Most cycles in flight at once (default 1). More than one only with a sink whose settle()
+   * may be called again before the previous one resolved (CoreNatsSink).
+   */
+  readonly maxCyclesInFlight?: number;
   /**
    * Whether a publish cycle may start now (high availability: ha/publish-lease.ts). While it
    * says no, messages wait in their mailboxes. Default: always.
@@ -76,10 +91,23 @@ export interface PublishObserver {
   fenced(): void;
 }
 
+/** One table's part of a publish cycle. */
 interface CycleEntry {
   readonly mailbox: TableMailbox;
   /** Index of the mailbox's first message in the cycle's publish order. */
   readonly firstIndex: number;
+  /** How many of the mailbox's messages the cycle carries. */
+  readonly count: number;
+  /** The mailbox's round when published: a failure since then took these messages back. */
+  readonly round: number;
+}
+
+interface Cycle {
+  readonly entries: CycleEntry[];
+  /** The fence generation it was published in. */
+  readonly generation: number;
+  /** Reconnects heard when it was published. */
+  readonly reconnectsAtBegin: number;
 }
 
 export class ShardPublisher {
@@ -95,6 +123,8 @@ export class ShardPublisher {
   private running = false;
   /** Reconnects heard so far: a cycle that spans one knows its failure is already over. */
   private reconnects = 0;
+  private readonly inFlight = new CyclesInFlight<Cycle, CycleResult>();
+  private readonly maxCyclesInFlight: number;
   private loopDone: Promise<void> = Promise.resolve();
   private readonly shardLabel: { shard: string };
 
@@ -108,6 +138,7 @@ export class ShardPublisher {
     private readonly observer: PublishObserver | null = null,
   ) {
     this.shardLabel = { shard: String(options.shard) };
+    this.maxCyclesInFlight = Math.max(1, options.maxCyclesInFlight ?? 1);
     sink.onReconnect(() => {
       this.reconnects++;
       // The connection is back: tables that failed only because it was gone retry now (a
@@ -216,7 +247,7 @@ export class ShardPublisher {
     this.loopDone = this.loop();
   }
 
-  /** Stops after the current cycle. */
+  /** Stops after the cycles in flight have settled. */
   async stop(): Promise<void> {
     this.running = false;
     this.poke();
@@ -241,14 +272,23 @@ export class ShardPublisher {
     while (this.running) {
       if (!this.sink.connected) this.failDisconnected();
       const allowed = this.options.mayPublish?.() ?? true;
-      const reconnectsAtBegin = this.reconnects;
-      const cycle = this.sink.connected && allowed ? this.publishCycle() : [];
-      if (cycle.length === 0) {
-        await this.idle(allowed ? null : LEASE_RECHECK_MS);
-        continue;
-      }
-      await this.settleCycle(cycle, reconnectsAtBegin);
+      if (this.sink.connected && allowed && this.mayBeginCycle() && this.publishCycle()) continue;
+      // Woken by new messages, a settled cycle, a reconnect, a backoff's end or the lease recheck.
+      await this.idle(allowed ? null : LEASE_RECHECK_MS);
     }
+    await this.inFlight.drained();
+  }
+
+  /**
+   * Whether another cycle may start: fewer than the most in flight, and none of them published
+   * before the last reconnect. Those were written to the old connection and fail; the tables
+   * they carry must be taken back (their settle) before anything of theirs goes on the new one,
+   * or a newer message would arrive before the resend of an older one.
+   */
+  private mayBeginCycle(): boolean {
+    if (this.inFlight.size >= this.maxCyclesInFlight) return false;
+    const reconnects = this.reconnects;
+    return this.inFlight.every((cycle) => cycle.reconnectsAtBegin === reconnects);
   }
 
   /**
@@ -267,8 +307,11 @@ export class ShardPublisher {
   /** Waits for new messages, a reconnect, the end of the earliest backoff, or `recheckMs` when publishing is not allowed now. */
   private async idle(recheckMs: number | null = null): Promise<void> {
     let earliest = Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    // A table already due waits for something else (a cycle in flight to settle): no timer for it.
     for (const mailbox of this.mailboxes.values())
-      if (mailbox.size > 0 && mailbox.nextAttemptAt > 0) earliest = Math.min(earliest, mailbox.nextAttemptAt);
+      if (mailbox.size > 0 && mailbox.nextAttemptAt > now)
+        earliest = Math.min(earliest, mailbox.nextAttemptAt);
     if (recheckMs !== null && this.undelivered > 0) earliest = Math.min(earliest, Date.now() + recheckMs);
     await new Promise<void>((resolve) => {
       this.wake = resolve;
@@ -279,16 +322,23 @@ export class ShardPublisher {
     });
   }
 
-  /** Publishes the head of every ready mailbox; returns what is in flight. */
-  private publishCycle(): CycleEntry[] {
+  /**
+   * Publishes the unsent head of every ready mailbox as a new cycle (the sink is asked for a
+   * cycle only when there is something to publish); returns whether anything was published.
+   */
+  private publishCycle(): boolean {
     const now = Date.now();
-    const cycle: CycleEntry[] = [];
+    const entries: CycleEntry[] = [];
     let budget = this.options.maxCycleMessages;
     let index = 0;
-    this.sink.beginCycle();
+    let begun = false;
     for (const mailbox of this.mailboxes.values()) {
       if (budget <= 0) break;
-      if (mailbox.unsent === 0 || !mailbox.isDue(now)) continue;
+      if (mailbox.unsent === 0 || mailbox.refusalPending || !mailbox.isDue(now)) continue;
+      if (!begun) {
+        this.sink.beginCycle();
+        begun = true;
+      }
       const share = Math.min(mailbox.unsent, budget, this.options.tableWindow);
       const firstIndex = index;
       for (let i = 0; i < share; i++) {
@@ -305,41 +355,63 @@ export class ShardPublisher {
         mailbox.markInFlight();
         index++;
       }
-      budget -= mailbox.inFlight;
-      if (mailbox.inFlight > 0) {
-        cycle.push({ mailbox, firstIndex });
+      const count = index - firstIndex;
+      budget -= count;
+      if (count > 0) {
+        entries.push({ mailbox, firstIndex, count, round: mailbox.round });
         this.observer?.inFlight(mailbox.label, mailbox.inFlightMessages());
       }
     }
-    return cycle;
+    // A cycle begun with nothing published (its first message refused) needs no settle.
+    if (entries.length === 0) return false;
+    const cycle: Cycle = { entries, generation: this.generation, reconnectsAtBegin: this.reconnects };
+    const started = performance.now();
+    const published = index;
+    const result = this.sink.settle().then(
+      (outcome) => {
+        // The round trip of this cycle alone (not its wait for earlier ones to settle).
+        this.metrics.publishDuration.observe((performance.now() - started) / 1000);
+        return outcome;
+      },
+      (error: unknown) => allFailed(published, `NATS did not confirm: ${errorMessage(error)}`, true),
+    );
+    this.inFlight.add(cycle, result, (settled, outcome) => this.settleCycle(settled, outcome));
+    return true;
   }
 
-  private async settleCycle(cycle: CycleEntry[], reconnectsAtBegin: number): Promise<void> {
-    const started = performance.now();
-    const generation = this.generation;
-    const result = await this.sink.settle();
-    this.metrics.publishDuration.observe((performance.now() - started) / 1000);
+  /** A cycle's result arrived and every cycle before it has settled. */
+  private settleCycle(cycle: Cycle, result: CycleResult): void {
     // Fenced meanwhile: these messages are dropped; what they delivered is replayed by the slot's next holder.
-    if (generation !== this.generation) return;
+    if (cycle.generation !== this.generation) {
+      this.poke();
+      return;
+    }
     // The connection dropped and is back already: its reconnect was heard while these tables
     // were in flight, so nothing else will end their backoff; they retry now, as they would
     // have had the cycle failed before the reconnect (nats.js settles a flush written to the
     // old socket only when it next dials, or on the new socket's PONG).
-    const retryAtOnce = result.connectionLost && this.reconnects !== reconnectsAtBegin && this.sink.connected;
+    const retryAtOnce =
+      result.connectionLost && this.reconnects !== cycle.reconnectsAtBegin && this.sink.connected;
     const nowMs = Date.now();
     let delivered = 0;
     const deliveredRuns: OutgoingMessage[][] = [];
-    for (const { mailbox, firstIndex } of cycle) {
-      const sent = mailbox.inFlight;
+    for (const { mailbox, firstIndex, count, round } of cycle.entries) {
       let firstFailure = -1;
       let acceptedAfterFailure = 0;
-      for (let i = 0; i < sent; i++) {
+      for (let i = 0; i < count; i++) {
         if (result.failures.has(firstIndex + i)) {
           if (firstFailure < 0) firstFailure = i;
         } else if (firstFailure >= 0) acceptedAfterFailure++;
       }
-      const refusal = mailbox.takeRefusal();
-      const messages = mailbox.takeDelivered(firstFailure < 0 ? sent : firstFailure);
+      if (round !== mailbox.round) {
+        // The table failed in an earlier cycle since this one was published: these messages
+        // were taken back then and go out again from its head. Whatever of them the sink took
+        // came after an earlier message of the table that failed.
+        const accepted = firstFailure < 0 ? count : firstFailure + acceptedAfterFailure;
+        if (accepted > 0) this.orderBreak(mailbox, accepted);
+        continue;
+      }
+      const messages = mailbox.takeDelivered(firstFailure < 0 ? count : firstFailure);
       delivered += messages.length;
       this.account(mailbox.label, messages, nowMs);
       if (messages.length > 0) {
@@ -347,21 +419,16 @@ export class ShardPublisher {
         deliveredRuns.push(messages);
       }
       if (firstFailure >= 0) {
-        if (acceptedAfterFailure > 0) {
-          this.metrics.orderBreaks.inc({ table: mailbox.label });
-          this.log.error(
-            'a later change of the table was accepted before an earlier one that failed; the order of this table is broken here',
-            { table: mailbox.label, accepted_after_failure: acceptedAfterFailure },
-          );
-        }
+        if (acceptedAfterFailure > 0) this.orderBreak(mailbox, acceptedAfterFailure);
         this.failTable(
           mailbox,
           result.failures.get(firstIndex + firstFailure)!,
           result.connectionLost,
           retryAtOnce,
         );
-      } else if (refusal !== null) {
-        this.failTable(mailbox, refusal, false);
+      } else if (mailbox.inFlight === 0 && mailbox.refusalPending) {
+        // Everything before the refused message is delivered: now the table fails there.
+        this.failTable(mailbox, mailbox.takeRefusal()!, false);
       } else {
         this.metrics.backoffSeconds.set({ table: mailbox.label }, 0);
       }
@@ -371,6 +438,16 @@ export class ShardPublisher {
     this.undelivered -= delivered;
     this.metrics.mailboxDepth.set(this.shardLabel, this.undelivered);
     this.onProgress(this.frontier());
+    // Room for another cycle, and maybe tables to retry.
+    this.poke();
+  }
+
+  private orderBreak(mailbox: TableMailbox, acceptedAfterFailure: number): void {
+    this.metrics.orderBreaks.inc({ table: mailbox.label });
+    this.log.error(
+      'a later change of the table was accepted before an earlier one that failed; the order of this table is broken here',
+      { table: mailbox.label, accepted_after_failure: acceptedAfterFailure },
+    );
   }
 
   private account(table: string, messages: OutgoingMessage[], nowMs: number): void {

@@ -219,7 +219,7 @@ describe('Shard (in-process, fake sink)', () => {
     shard.receive(batches.relation(ITEMS, 'items').insert(ITEMS, 2).take());
     await until(() => sink.cycleInFlight, "the next session's cycle");
     assert.deepEqual(
-      sink.inFlight.map((m) => m.seq),
+      sink.inFlight().map((m) => m.seq),
       [2],
       'the fenced change is not sent again',
     );

@@ -30,7 +30,7 @@ import {
 } from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
 import type { ShardMetrics } from '../metrics/shard-metrics.js';
-import { CoreNatsSink } from '../sink/core-nats-sink.js';
+import { CORE_CYCLES_IN_FLIGHT, CoreNatsSink } from '../sink/core-nats-sink.js';
 import type { DeliverySink } from '../sink/delivery-sink.js';
 import type { ChainBroken } from '../sink/jetstream-chain.js';
 import type { ChainStream } from '../sink/jetstream-check.js';
@@ -180,6 +180,7 @@ export class Shard {
         maxCycleMessages: 8192,
         // Core NATS confirms a whole cycle at once (JetStream mode publishes through a chain).
         tableWindow: 8192,
+        maxCyclesInFlight: CORE_CYCLES_IN_FLIGHT,
         // A process that lost (or may have lost) the slot publishes nothing it still holds.
         mayPublish: this.deps.mayPublish,
       },

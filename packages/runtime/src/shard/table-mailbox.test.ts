@@ -1,7 +1,8 @@
 /**
- * The mailbox of one table: in-flight messages come from the head, a delivery takes a prefix
- * of them and ends the failure, a failure takes them all back and backs off (doubling), and a
- * reconnect ends the backoff only of a failure that was the connection's.
+ * The mailbox of one table: in-flight messages come from the head (in one cycle or several), a
+ * delivery takes a prefix of them and ends the failure, a failure takes them all back, starts a
+ * new round and backs off (doubling), and a reconnect ends the backoff only of a failure that
+ * was the connection's.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -37,17 +38,31 @@ function publish(mailbox: TableMailbox, count: number): number[] {
 }
 
 describe('TableMailbox', () => {
-  it('publishes from the head in order; a delivery of a prefix sends the rest of the in-flight ones back to unsent', () => {
-    const mailbox = mailboxOf(1, 2, 3, 4);
-    assert.deepEqual(publish(mailbox, 3), [1, 2, 3]);
-    assert.deepEqual({ inFlight: mailbox.inFlight, unsent: mailbox.unsent }, { inFlight: 3, unsent: 1 });
+  it('publishes from the head in order, in several cycles; a delivery takes a prefix and leaves the rest in flight; a failure takes them all back', () => {
+    const mailbox = mailboxOf(1, 2, 3, 4, 5);
+    assert.deepEqual(publish(mailbox, 2), [1, 2], 'cycle 1');
+    assert.deepEqual(publish(mailbox, 2), [3, 4], 'cycle 2, while cycle 1 is in flight');
     assert.deepEqual(
-      mailbox.takeDelivered(1).map((m) => m.seq),
-      [1],
+      mailbox.inFlightMessages().map((m) => m.seq),
+      [1, 2, 3, 4],
     );
-    assert.equal(mailbox.headSeq, 2);
+    assert.deepEqual({ inFlight: mailbox.inFlight, unsent: mailbox.unsent }, { inFlight: 4, unsent: 1 });
+    assert.deepEqual(
+      mailbox.takeDelivered(2).map((m) => m.seq),
+      [1, 2],
+      'cycle 1 settles first',
+    );
+    assert.equal(mailbox.headSeq, 3);
+    assert.deepEqual({ inFlight: mailbox.inFlight, unsent: mailbox.unsent }, { inFlight: 2, unsent: 1 });
+    const round = mailbox.round;
+    mailbox.failed('connection lost', true, BACKOFF, 0);
+    assert.notEqual(
+      mailbox.round,
+      round,
+      'a failure starts a new round: cycle 2 no longer describes the mailbox',
+    );
     assert.deepEqual({ inFlight: mailbox.inFlight, unsent: mailbox.unsent }, { inFlight: 0, unsent: 3 });
-    assert.deepEqual(publish(mailbox, 3), [2, 3, 4], 'the next cycle starts again at the first undelivered');
+    assert.deepEqual(publish(mailbox, 3), [3, 4, 5], 'the next cycle starts again at the first undelivered');
   });
 
   it('a failure takes every in-flight message back and backs off, doubling; a delivery ends it', () => {
@@ -95,11 +110,17 @@ describe('TableMailbox', () => {
     assert.equal(onConnection.retryOnReconnect(), false);
   });
 
-  it('keeps a refusal behind the in-flight messages until the cycle settles, once', () => {
+  it('keeps a refusal behind the in-flight messages until the cycle settles, once; a failure drops it', () => {
     const mailbox = mailboxOf(1, 2);
     publish(mailbox, 1);
     mailbox.refusedAfterInFlight('over max_payload');
+    assert.equal(mailbox.refusalPending, true);
     assert.equal(mailbox.takeRefusal(), 'over max_payload');
     assert.equal(mailbox.takeRefusal(), null);
+    assert.equal(mailbox.refusalPending, false);
+    // The table starts again from its head, before the refused message: refused anew when reached.
+    mailbox.refusedAfterInFlight('over max_payload');
+    mailbox.failed('timed out', false, BACKOFF, 0);
+    assert.equal(mailbox.refusalPending, false);
   });
 });

@@ -1,8 +1,8 @@
 /**
  * The ordered mailbox of one table in a shard: changes wait here until delivered, strictly in
  * the order they were received. Only the head of the mailbox may be in flight with the ones
- * behind it; a failure sends them all back to "not yet sent" and the table backs off, while
- * other tables' mailboxes go on.
+ * behind it (in one publish cycle or several after each other); a failure sends them all back
+ * to "not yet sent" and the table backs off, while other tables' mailboxes go on.
  *
  * Its state changes only through the methods below, each named for what happened (published,
  * delivered, failed, retry now), so that ShardPublisher reads as the story of a cycle and the
@@ -25,6 +25,8 @@ export class TableMailbox {
   private failedOnConnection = false;
   /** The client refused a message behind the in-flight ones; the table fails once they settle. */
   private refusal: string | null = null;
+  /** Counts failures: see `round`. */
+  private failures = 0;
 
   constructor(private tableLabel: string) {}
 
@@ -59,6 +61,19 @@ export class TableMailbox {
     return this.retryAt;
   }
 
+  /**
+   * Changes with every failure, which takes every in-flight message back. A cycle's part of this
+   * table published in an earlier round no longer describes the mailbox: those messages are
+   * unsent again (and may be published again), so that part must not be settled.
+   */
+  get round(): number {
+    return this.failures;
+  }
+  /** A refusal waits for the in-flight messages (refusedAfterInFlight): publish nothing more meanwhile. */
+  get refusalPending(): boolean {
+    return this.refusal !== null;
+  }
+
   /** Whether the table may be published at `now` (not backing off). */
   isDue(now: number): boolean {
     return this.retryAt <= now;
@@ -85,14 +100,14 @@ export class TableMailbox {
     this.refusal = reason;
   }
 
-  /** The refusal noted in this cycle, if any (cleared). */
+  /** The refusal noted, if any (cleared). */
   takeRefusal(): string | null {
     const refusal = this.refusal;
     this.refusal = null;
     return refusal;
   }
 
-  /** The messages published in the current cycle. */
+  /** The messages in flight (of every cycle in flight, oldest first). */
   inFlightMessages(): OutgoingMessage[] {
     return this.items.slice(this.head, this.head + this.published);
   }
@@ -103,13 +118,14 @@ export class TableMailbox {
   }
 
   /**
-   * Removes the first `count` in-flight messages (confirmed) from the head and returns them;
-   * the rest of the in-flight ones go back to "not yet sent". Any delivery ends a failure.
+   * Removes the first `count` in-flight messages (confirmed) from the head and returns them; the
+   * rest stay in flight (later cycles settle them, or a failure takes them back). Any delivery
+   * ends a failure.
    */
   takeDelivered(count = this.published): OutgoingMessage[] {
     const delivered = this.items.slice(this.head, this.head + count);
     this.head += count;
-    this.published = 0;
+    this.published -= count;
     if (count > 0) {
       this.failedAttempts = 0;
       this.retryAt = 0;
@@ -130,6 +146,9 @@ export class TableMailbox {
    */
   failed(reason: string, connectionLost: boolean, backoff: BackoffPolicy, now: number): number {
     this.published = 0;
+    this.failures++;
+    // The refused message is behind the head the table now starts from again: it is refused anew when reached.
+    this.refusal = null;
     this.failedAttempts++;
     this.lastFailure = reason;
     this.failedOnConnection = connectionLost;

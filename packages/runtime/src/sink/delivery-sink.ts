@@ -1,7 +1,10 @@
 /**
  * What a shard publishes through: core NATS (delivery confirmed by a flush round trip) or
  * JetStream (confirmed by a PubAck per message). A publish cycle is: begin, publish each
- * message in order, then settle, which says which messages were delivered.
+ * message in order, then settle, which says which messages were delivered. A cycle begun with
+ * nothing published needs no settle. CoreNatsSink lets the next cycle begin before the previous
+ * settle resolved (several cycles in flight; their settles resolve in cycle order); JetStreamSink
+ * does not.
  */
 export interface CycleResult {
   /**
