@@ -1,5 +1,6 @@
 /**
- * `--initial-snapshot`: the rows that were already there arrive as `read` events, then the
+ * `--initial-snapshot` (core NATS, and with `--jetstream` through the stream's ordered chain):
+ * the rows that were already there arrive as `read` events, then the
  * stream goes on from exactly the snapshot's position — checked under concurrent writes by
  * replaying every message onto an empty copy of the table and comparing it with the table:
  * an insert of a row the copy already has is an overlap, an update or delete of a row it does
@@ -11,6 +12,7 @@ import type { Client } from 'pg';
 import { waitFor } from './harness/index.js';
 import type { Envelope } from './support/envelope.js';
 import { metricValue } from './support/metrics.js';
+import { readStream, streamMessageCount } from './support/stream.js';
 import { Listener } from './support/stream-fixture.js';
 import { useServers } from './support/servers.js';
 import { runArgs, Wal2NatsProcess } from './support/wal2nats-process.js';
@@ -328,5 +330,63 @@ describe('initial snapshot', () => {
       listener.close();
       await setup.end();
     }
+  });
+
+  it("with --jetstream, goes through the stream's chain: every row once, before the first change, and a restart streams on after it", async () => {
+    const rows = 12_000; // three pages
+    const url = await servers.pg.createDatabase('snap_js');
+    const setup = await servers.pg.connect('snap_js');
+    await setup.query(`
+      CREATE TABLE big (id int PRIMARY KEY, note text);
+      INSERT INTO big SELECT g, 'row ' || g FROM generate_series(1, ${rows}) g;
+      CREATE TABLE small (id int PRIMARY KEY);
+      INSERT INTO small VALUES (1), (2), (3);`);
+    const args = runArgs({
+      postgresUrl: url,
+      natsUrl: servers.nats.url,
+      extra: ['--slot', 'snap_js', '--initial-snapshot', '--jetstream', '--create-stream', 'SNAPJS'],
+    });
+    const first = new Wal2NatsProcess(args);
+    try {
+      await first.waitForLog((l) => l.msg === 'initial snapshot: done', 'the snapshot', 120_000);
+      await first.streaming();
+      await setup.query(`INSERT INTO big VALUES (-1, 'after the snapshot')`);
+      await waitFor(async () => (await streamMessageCount(servers.nc, 'SNAPJS')) >= rows + 4 || undefined, {
+        what: 'every row and the insert in the stream',
+        timeoutMs: 60_000,
+      });
+      assert.equal(await first.stop(), 0);
+    } finally {
+      first.kill();
+    }
+    // A restart: the stream's last message is a change; its shard reads the tail and goes on.
+    const second = new Wal2NatsProcess(args);
+    try {
+      await second.streaming();
+      await setup.query(`INSERT INTO big VALUES (-2, 'after the restart')`);
+      await waitFor(async () => (await streamMessageCount(servers.nc, 'SNAPJS')) >= rows + 5 || undefined, {
+        what: 'the insert after the restart',
+        timeoutMs: 60_000,
+      });
+      assert.equal(await second.stop(), 0);
+    } finally {
+      second.kill();
+    }
+    const stored = await readStream(servers.nc, 'SNAPJS');
+    const envelopes = stored.map((m) => m.data as Envelope);
+    assert.equal(stored.length, rows + 5, 'every row once, and the two inserts');
+    assert.equal(new Set(stored.map((m) => m.msgId)).size, stored.length, 'distinct Nats-Msg-Ids');
+    assert.deepEqual(
+      envelopes.map((e) => e.action).slice(rows + 3),
+      ['insert', 'insert'],
+      'every read before the first change',
+    );
+    const bigIds = envelopes.filter((e) => e.action === 'read' && e.metadata.table_name === 'big');
+    assert.deepEqual(
+      bigIds.map((e) => e.metadata.commit_idx),
+      Array.from({ length: rows }, (_, i) => i),
+      "a table's reads in order",
+    );
+    await setup.end();
   });
 });
