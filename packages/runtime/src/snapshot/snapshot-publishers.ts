@@ -42,7 +42,7 @@ export interface SnapshotPublishersOptions {
   readonly idempotencyPrefix: string;
   /** JetStream mode: the streams (pipeline's checkJetStream). */
   readonly streams: readonly ChainStream[];
-  /** The streams the snapshot's tables go to (indexes into `streams`). */
+  /** The snapshot's tables (JetStream: a publisher for each stream that captures one of them). */
   readonly tables: readonly { schema: string; name: string }[];
   readonly log: Logger;
   readonly metrics: ShardMetrics;
