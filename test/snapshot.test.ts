@@ -1,5 +1,6 @@
 /**
- * `--initial-snapshot`: the rows that were already there arrive as `read` events, then the
+ * `--initial-snapshot` (core NATS, and with `--jetstream` through the stream's ordered chain):
+ * the rows that were already there arrive as `read` events, then the
  * stream goes on from exactly the snapshot's position — checked under concurrent writes by
  * replaying every message onto an empty copy of the table and comparing it with the table:
  * an insert of a row the copy already has is an overlap, an update or delete of a row it does
@@ -11,6 +12,7 @@ import type { Client } from 'pg';
 import { waitFor } from './harness/index.js';
 import type { Envelope } from './support/envelope.js';
 import { metricValue } from './support/metrics.js';
+import { readStream, streamMessageCount } from './support/stream.js';
 import { Listener } from './support/stream-fixture.js';
 import { useServers } from './support/servers.js';
 import { runArgs, Wal2NatsProcess } from './support/wal2nats-process.js';
@@ -328,5 +330,103 @@ describe('initial snapshot', () => {
       listener.close();
       await setup.end();
     }
+  });
+
+  it("with --jetstream, goes through the stream's chain: after a stopped snapshot's rows, every row once, before the first change; a restart streams on", async () => {
+    const rows = 12_000; // three pages
+    const url = await servers.pg.createDatabase('snap_js');
+    const setup = await servers.pg.connect('snap_js');
+    // small's last row is over max_payload: the first snapshot stops there, part of it stored.
+    await setup.query(`
+      CREATE TABLE big (id int PRIMARY KEY, note text);
+      INSERT INTO big SELECT g, 'row ' || g FROM generate_series(1, ${rows}) g;
+      CREATE TABLE small (id int PRIMARY KEY, body text);
+      INSERT INTO small VALUES (1, 'a'), (2, 'b'), (3, 'c'), (0, repeat('x', 10000));`);
+    const args = runArgs({
+      postgresUrl: url,
+      natsUrl: servers.nats.url,
+      extra: [
+        '--slot',
+        'snap_js',
+        '--initial-snapshot',
+        '--jetstream',
+        '--create-stream',
+        'SNAPJS',
+        '--max-backoff',
+        '1s',
+      ],
+    });
+    const stopped = new Wal2NatsProcess(args);
+    try {
+      await stopped.waitForLog(
+        (l) => l.msg === 'initial snapshot: delivery failed; the stream waits for this message, will retry',
+        'the refused row to hold the chain',
+        60_000,
+      );
+      await waitFor(async () => (await streamMessageCount(servers.nc, 'SNAPJS')) > 0 || undefined, {
+        what: 'the rows before the refused one in the stream',
+        timeoutMs: 30_000,
+      });
+      assert.equal(await stopped.stop(), 0);
+    } finally {
+      stopped.kill();
+    }
+    const partial = await streamMessageCount(servers.nc, 'SNAPJS');
+    assert.ok(partial > 0 && partial < rows + 4, `part of the first snapshot stored (${partial})`);
+    await setup.query(`UPDATE small SET body = 'short now' WHERE id = 0`);
+
+    // The next snapshot's chain starts after the stream's last sequence (a read of the stopped
+    // snapshot, recognised as ours).
+    const first = new Wal2NatsProcess(args);
+    let taken: Record<string, unknown>;
+    try {
+      taken = await first.waitForLog((l) => l.msg === 'initial snapshot: taken', 'the snapshot', 60_000);
+      await first.waitForLog((l) => l.msg === 'initial snapshot: done', 'the snapshot', 120_000);
+      await first.streaming();
+      await setup.query(`INSERT INTO big VALUES (-1, 'after the snapshot')`);
+      await waitFor(
+        async () => (await streamMessageCount(servers.nc, 'SNAPJS')) >= partial + rows + 5 || undefined,
+        { what: 'every row and the insert in the stream', timeoutMs: 60_000 },
+      );
+      assert.equal(await first.stop(), 0);
+    } finally {
+      first.kill();
+    }
+    // A restart: the stream's last message is a change; its shard reads the tail and goes on.
+    const second = new Wal2NatsProcess(args);
+    try {
+      await second.streaming();
+      await setup.query(`INSERT INTO big VALUES (-2, 'after the restart')`);
+      await waitFor(
+        async () => (await streamMessageCount(servers.nc, 'SNAPJS')) >= partial + rows + 6 || undefined,
+        { what: 'the insert after the restart', timeoutMs: 60_000 },
+      );
+      assert.equal(await second.stop(), 0);
+    } finally {
+      second.kill();
+    }
+    const stored = (await readStream(servers.nc, 'SNAPJS')).slice(partial);
+    const envelopes = stored.map((m) => m.data as Envelope);
+    assert.equal(stored.length, rows + 6, 'every row once, and the two inserts');
+    assert.equal(new Set(stored.map((m) => m.msgId)).size, stored.length, 'distinct Nats-Msg-Ids');
+    assert.deepEqual(
+      envelopes.map((e) => e.action).slice(rows + 4),
+      ['insert', 'insert'],
+      'every read before the first change',
+    );
+    const [hi, lo] = String(taken.consistent_point).split('/');
+    const lsn = Number(BigInt(`0x${hi}`) * 2n ** 32n + BigInt(`0x${lo}`));
+    assert.ok(
+      envelopes.slice(0, rows + 4).every((e) => e.action === 'read' && e.metadata.commit_lsn === lsn),
+      "the second snapshot's reads, at its position",
+    );
+    assert.deepEqual(
+      envelopes
+        .filter((e) => e.metadata.table_name === 'big' && e.action === 'read')
+        .map((e) => e.metadata.commit_idx),
+      Array.from({ length: rows }, (_, i) => i),
+      "a table's reads in order",
+    );
+    await setup.end();
   });
 });

@@ -224,6 +224,7 @@ export class Pipeline {
         source: this.source,
         log,
         registry: this.mainRegistry,
+        streams,
         ...(this.options.signal ? { signal: this.options.signal } : {}),
       });
       if (startLsn === null) return { ok: true };

@@ -40,7 +40,8 @@ import { TableMailbox } from './table-mailbox.js';
 const LEASE_RECHECK_MS = 50;
 
 export interface ShardPublisherOptions {
-  readonly shard: number;
+  /** Its `shard` label in the metrics (the initial snapshot's publisher: `snapshot`). */
+  readonly shard: number | 'snapshot';
   readonly backoff: BackoffPolicy;
   /** Most messages in flight in one cycle. */
   readonly maxCycleMessages: number;

@@ -12,9 +12,7 @@ import {
   decodePgoutput,
   errorMessage,
   DEFAULT_BACKOFF,
-  ErrorCode,
   PgoutputTag,
-  Wal2NatsError,
   FrameKind,
   forEachFrame,
   idempotencyKeyPrefix,
@@ -32,7 +30,6 @@ import type { Logger } from '../log/logger.js';
 import type { ShardMetrics } from '../metrics/shard-metrics.js';
 import { CORE_CYCLES_IN_FLIGHT, CoreNatsSink } from '../sink/core-nats-sink.js';
 import type { DeliverySink } from '../sink/delivery-sink.js';
-import type { ChainBroken } from '../sink/jetstream-chain.js';
 import type { ChainStream } from '../sink/jetstream-check.js';
 import type { NatsLink } from '../sink/nats-link.js';
 import { NatsStreamClient } from '../sink/nats-stream-client.js';
@@ -48,12 +45,13 @@ import type {
 import type { MessageTracker } from './message-tracker.js';
 import { needsCatalog, type RelationCatalog } from './relation-catalog.js';
 import { ShardPublisher } from './shard-publisher.js';
-import { StreamPublisher } from './stream-publisher.js';
+import {
+  JETSTREAM_ACK_TIMEOUT_MS,
+  JETSTREAM_WINDOW_BYTES,
+  otherWriter,
+  StreamPublisher,
+} from './stream-publisher.js';
 
-/** Bytes in flight per stream at most (with --jetstream-window messages). */
-const JETSTREAM_WINDOW_BYTES = 4 * 1024 * 1024;
-/** A send unanswered this long is resent (alone, after the window settles): it costs a repair. */
-const JETSTREAM_ACK_TIMEOUT_MS = 2000;
 /** How often run() looks for a fatal error of the sink. */
 const FATAL_CHECK_MS = 500;
 const NO_RELATIONS: RelationMessage[] = [];
@@ -499,12 +497,4 @@ function unreadableRow(kind: FrameKind, payload: Uint8Array, hasEncoder: boolean
   if (!hasEncoder && 'relationId' in message)
     return new WalRouterError(`${what} of relation ${message.relationId} before its Relation message`);
   return new WalRouterError(`a ${what} frame holds a ${message.tag} message that cannot be encoded`);
-}
-
-function otherWriter(broken: ChainBroken): Wal2NatsError {
-  return new Wal2NatsError(
-    ErrorCode.JetStreamOtherWriter,
-    `JetStream stream ${broken.stream} is written by someone else: ${broken.message}`,
-    "wal2nats keeps a stream in the database's commit order and must be its only writer: if another wal2nats took over this slot, this instance is stale and stopped on purpose; otherwise move the other writer to another stream",
-  );
 }

@@ -9,7 +9,14 @@
  * The frontier (what the slot may be confirmed to) follows the chain: every change before the
  * first message not yet stored is delivered.
  */
-import { pgMicrosToUnixMs, type BackoffPolicy, type JsonBytes, type RowBytesResult } from '@wal2nats/core';
+import {
+  ErrorCode,
+  pgMicrosToUnixMs,
+  Wal2NatsError,
+  type BackoffPolicy,
+  type JsonBytes,
+  type RowBytesResult,
+} from '@wal2nats/core';
 import type { Logger } from '../log/logger.js';
 import type { ShardMetrics } from '../metrics/shard-metrics.js';
 import { JetStreamChain, type ChainBroken, type StreamClient } from '../sink/jetstream-chain.js';
@@ -18,9 +25,14 @@ import type { DeliveryFrontier, PublishObserver } from './shard-publisher.js';
 
 /** How often the chain's state is logged at debug level. */
 const STATE_LOG_MS = 2000;
+/** Bytes in flight per stream at most (with --jetstream-window messages). */
+export const JETSTREAM_WINDOW_BYTES = 4 * 1024 * 1024;
+/** A send unanswered this long is resent (alone, after the window settles): it costs a repair. */
+export const JETSTREAM_ACK_TIMEOUT_MS = 2000;
 
 export interface StreamPublisherOptions {
-  readonly shard: number;
+  /** Its `shard` label in the metrics (the initial snapshot's publishers: `snapshot`). */
+  readonly shard: number | 'snapshot';
   readonly stream: string;
   readonly backoff: BackoffPolicy;
   readonly window: number;
@@ -248,4 +260,13 @@ function byTable(messages: readonly Queued[]): Map<string, Queued[]> {
     run.push(message);
   }
   return tables;
+}
+
+/** The fatal error of a chain that someone else writes to (exit 3). */
+export function otherWriter(broken: ChainBroken): Wal2NatsError {
+  return new Wal2NatsError(
+    ErrorCode.JetStreamOtherWriter,
+    `JetStream stream ${broken.stream} is written by someone else: ${broken.message}`,
+    "wal2nats keeps a stream in the database's commit order and must be its only writer: if another wal2nats took over this slot, this instance is stale and stopped on purpose; otherwise move the other writer to another stream",
+  );
 }

@@ -1,10 +1,10 @@
 /**
- * What a shard publishes through: core NATS (delivery confirmed by a flush round trip) or
- * JetStream (confirmed by a PubAck per message). A publish cycle is: begin, publish each
- * message in order, then settle, which says which messages were delivered. A cycle begun with
- * nothing published needs no settle. CoreNatsSink lets the next cycle begin before the previous
- * settle resolved (several cycles in flight; their settles resolve in cycle order); JetStreamSink
- * does not.
+ * What a core-NATS publisher (ShardPublisher) publishes through: CoreNatsSink, delivery
+ * confirmed by a flush round trip. (JetStream publishes through an ordered chain instead:
+ * jetstream-chain.ts.) A publish cycle is: begin, publish each message in order, then settle,
+ * which says which messages were delivered. A cycle begun with nothing published needs no
+ * settle. The next cycle may begin before the previous settle resolved (several cycles in
+ * flight; their settles resolve in cycle order).
  */
 export interface CycleResult {
   /**

@@ -9,8 +9,10 @@
  *    decodes exactly those that commit after it.
  *    https://www.postgresql.org/docs/current/protocol-replication.html#PROTOCOL-REPLICATION-CREATE-REPLICATION-SLOT
  * 2. Readers import it (`SET TRANSACTION SNAPSHOT`) in REPEATABLE READ transactions and read each
- *    table through a cursor, a page at a time; each page is published and confirmed (a flush, or
- *    the PubAcks) before the next is published, so memory holds about two pages.
+ *    table through a cursor, a page at a time; each page goes to the shards' publishers (core
+ *    NATS: a mailbox per table; JetStream: the stream's ordered chain, snapshot-publishers.ts)
+ *    and is delivered before the next is enqueued (page-delivery.ts), so memory holds about two
+ *    pages per table.
  * 3. Once every row is delivered, the temporary slot is copied to the permanent `--slot`
  *    (`pg_copy_logical_replication_slot`, same consistent point) and streaming starts there.
  *
@@ -22,7 +24,6 @@
 import pg from 'pg';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import {
-  backoffDelayMs,
   ChangeEncoder,
   ChangeFilter,
   DEFAULT_BACKOFF,
@@ -41,23 +42,21 @@ import {
   unixMsToPgMicros,
   Wal2NatsError,
 } from '@wal2nats/core';
-import { abortableDelay } from '../async/abortable-delay.js';
 import { retry } from '../async/retry.js';
 import type { Logger } from '../log/logger.js';
-import type { OutgoingMessage } from '../shard/outgoing-message.js';
+import { createShardMetrics, type ShardMetrics } from '../metrics/shard-metrics.js';
 import { RelationCatalog } from '../shard/relation-catalog.js';
-import { CoreNatsSink } from '../sink/core-nats-sink.js';
-import type { DeliverySink } from '../sink/delivery-sink.js';
-import { JetStreamSink } from '../sink/jetstream-sink.js';
-import { NatsLink } from '../sink/nats-link.js';
+import type { ChainStream } from '../sink/jetstream-check.js';
+import { PageDelivery } from './page-delivery.js';
 import { PageEncoder } from './page-encoder.js';
+import { startSnapshotPublishers, type SnapshotPublishers } from './snapshot-publishers.js';
 import { mapPostgresError } from '../postgres/pg-errors.js';
 import { clientConfig, userOf } from '../postgres/client-config.js';
 import type { SourceInfo } from '../source/replication-setup.js';
 
-/** Rows fetched from a cursor, published and confirmed at a time. */
+/** Rows fetched from a cursor, and delivered before the next page is enqueued. */
 const PAGE_ROWS = 5000;
-/** Tables read at once, each by its own Postgres session and NATS connection. */
+/** Tables read at once, each by its own Postgres session. */
 const PARALLEL_TABLES = 2;
 const PROGRESS_INTERVAL_MS = 5000;
 
@@ -67,6 +66,8 @@ export interface InitialSnapshotOptions {
   readonly log: Logger;
   /** The main thread's registry: the snapshot metrics go there. */
   readonly registry: Registry;
+  /** JetStream mode: the streams the tables go to (pipeline's checkJetStream). */
+  readonly streams: readonly ChainStream[];
   readonly signal?: AbortSignal;
   /** Default 5000. */
   readonly pageRows?: number;
@@ -91,20 +92,31 @@ interface SnapshotMetrics {
   readonly rows: Counter<'table'>;
   readonly estimated: Gauge<'table'>;
   readonly running: Gauge;
+  /**
+   * The publishers' metrics, as a shard's (on the main thread's registry, summed with the
+   * shards' at /metrics): the snapshot's rows count in wal2nats_messages_published_total
+   * {action="read"}, its failures in the retries and backoff of their table, and its
+   * undelivered rows in wal2nats_mailbox_depth{shard="snapshot"}.
+   */
+  readonly publishing: ShardMetrics;
 }
 
+/** Registered once per registry (a second run in one process reuses them). */
+const registered = new WeakMap<Registry, SnapshotMetrics>();
+
 function snapshotMetrics(registry: Registry): SnapshotMetrics {
-  const registers = [registry];
-  // Registered once per registry (a second Pipeline in one process reuses them).
-  const existing = registry.getSingleMetric('wal2nats_snapshot_rows_total');
-  if (existing) {
-    return {
-      rows: existing as Counter<'table'>,
-      estimated: registry.getSingleMetric('wal2nats_snapshot_rows_estimated') as Gauge<'table'>,
-      running: registry.getSingleMetric('wal2nats_snapshot_running') as Gauge,
-    };
+  let metrics = registered.get(registry);
+  if (!metrics) {
+    metrics = createSnapshotMetrics(registry);
+    registered.set(registry, metrics);
   }
+  return metrics;
+}
+
+function createSnapshotMetrics(registry: Registry): SnapshotMetrics {
+  const registers = [registry];
   return {
+    publishing: createShardMetrics(registry),
     rows: new Counter({
       name: 'wal2nats_snapshot_rows_total',
       help: 'Rows of the initial snapshot read and delivered to NATS as read events.',
@@ -170,10 +182,13 @@ async function takeSnapshot(
   );
   replication.on('error', () => {});
   const sessions: pg.Client[] = [];
-  const sinks: DeliverySink[] = [];
+  let publishers: SnapshotPublishers | null = null;
   const catalog = new RelationCatalog(config, log, options.source.userTypes);
+  const delivery = new PageDelivery((table, rows) => metrics.rows.inc({ table }, rows));
   const onAbort = (): void => {
-    // Ends the reads at once; the temporary slot goes with the replication connection.
+    // Ends the waits for delivery and the reads at once; the temporary slot goes with the
+    // replication connection.
+    delivery.fail(new SnapshotAborted());
     for (const client of [replication, ...sessions]) void client.end().catch(() => {});
   };
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -218,6 +233,19 @@ async function takeSnapshot(
       commitTime: unixMsToPgMicros(Date.now()),
       annotations: null,
     };
+    const started = await startSnapshotPublishers({
+      config,
+      databaseName: options.source.databaseName,
+      idempotencyPrefix: context.idempotencyPrefix!,
+      streams: options.streams,
+      tables: tables.map((t) => t.relation),
+      log,
+      metrics: metrics.publishing,
+      delivery,
+      ...(signal ? { signal } : {}),
+    });
+    publishers = started;
+    if (started === null || signal?.aborted) throw new SnapshotAborted();
     const startedAt = Date.now();
     const queue = [...tables];
     const active = new Set<SnapshotTable>();
@@ -227,9 +255,6 @@ async function takeSnapshot(
     try {
       const workers = Array.from({ length: Math.min(PARALLEL_TABLES, queue.length) }, async (_, i) => {
         const session = i === 0 ? first : await openSession(config, snapshotName, sessions);
-        const link = await NatsLink.connect(config, `wal2nats snapshot ${i}`, log, signal ? { signal } : {});
-        const sink: DeliverySink = config.jetstream ? new JetStreamSink(link) : new CoreNatsSink(link);
-        sinks.push(sink);
         const pages = new PageEncoder();
         for (let table = queue.shift(); table !== undefined; table = queue.shift()) {
           active.add(table);
@@ -239,10 +264,12 @@ async function takeSnapshot(
             context,
             catalog.infoFor(table.relation.relationId),
           );
+          const publisher = started.for(table.relation.schema, table.relation.name);
           await readTable(session, table, options.pageRows ?? PAGE_ROWS, async (rows, firstIndex) => {
-            const messages = pages.encode(encoder, rows, position, firstIndex);
-            await deliver(sink, messages, options, table.label);
-            pages.release(messages);
+            const readAt = unixMsToPgMicros(Date.now());
+            await delivery.deliver(table.label, publisher, (target, nextSeq) =>
+              pages.encode(encoder, rows, position, firstIndex, target, nextSeq, readAt),
+            );
           }).finally(() => active.delete(table));
           metrics.rows.inc({ table: table.label }, 0); // an empty table shows up too
           logProgress(log, table, 'initial snapshot: table done');
@@ -280,7 +307,7 @@ async function takeSnapshot(
     signal?.removeEventListener('abort', onAbort);
     metrics.running.set(0);
     await catalog.close();
-    await Promise.all(sinks.map((s) => s.close().catch(() => {})));
+    await publishers?.close();
     await Promise.all(sessions.map((s) => s.end().catch(() => {})));
     // Drops the temporary slot.
     await replication.end().catch(() => {});
@@ -297,57 +324,6 @@ async function takeSnapshot(
       rows_per_s: Math.round(rate),
       eta_s: remaining === null || rate === 0 ? null : Math.round(remaining / rate),
     });
-  }
-
-  /** Publishes a page and waits until every message of it is confirmed, retrying forever. */
-  async function deliver(
-    sink: DeliverySink,
-    messages: readonly OutgoingMessage[],
-    o: InitialSnapshotOptions,
-    label: string,
-  ): Promise<void> {
-    let from = 0;
-    for (let attempt = 1; from < messages.length; attempt++) {
-      if (signal?.aborted) throw new SnapshotAborted();
-      let reason: string | null = null;
-      let published = 0;
-      if (sink.connected) {
-        sink.beginCycle();
-        for (let i = from; i < messages.length; i++) {
-          const m = messages[i]!;
-          try {
-            sink.publishEncoded(m);
-          } catch (error) {
-            reason = errorMessage(error);
-            break;
-          }
-          published++;
-        }
-        const result = await sink.settle();
-        // Everything before the first failure is delivered; the rest is published again.
-        let delivered = published;
-        for (const index of result.failures.keys()) if (index < delivered) delivered = index;
-        if (delivered < published) reason = result.failures.get(delivered) ?? 'not confirmed';
-        from += delivered;
-        if (reason === null && from >= messages.length) break;
-        if (delivered > 0) attempt = 0;
-      } else {
-        reason = 'not connected to NATS';
-      }
-      if (reason !== null) {
-        const delay = backoffDelayMs(Math.max(attempt, 1), {
-          ...DEFAULT_BACKOFF,
-          maxMs: o.config.maxBackoffMs,
-        });
-        log.warn('initial snapshot: delivery failed; will retry', {
-          table: label,
-          error: reason,
-          retry_in_ms: delay,
-        });
-        await abortableDelay(delay, signal);
-      }
-    }
-    metrics.rows.inc({ table: label }, messages.length);
   }
 }
 
@@ -432,13 +408,13 @@ async function listTables(
 
 /**
  * Reads a table through a cursor of the snapshot transaction, `pageRows` at a time, handing each
- * page to `publish` while the next is fetched.
+ * page to `deliver` while the next is fetched.
  */
 async function readTable(
   session: pg.Client,
   table: SnapshotTable,
   pageRows: number,
-  publish: (rows: readonly Tuple[], firstIndex: number) => Promise<void>,
+  deliver: (rows: readonly Tuple[], firstIndex: number) => Promise<void>,
 ): Promise<void> {
   const { relation } = table;
   const cursor = `wal2nats_snapshot_${relation.relationId}`;
@@ -461,7 +437,7 @@ async function readTable(
     next = fetch();
     // A fetch that fails while this page is delivered must not go unhandled meanwhile.
     next.catch(() => {});
-    await publish(rows, table.rows);
+    await deliver(rows, table.rows);
     table.rows += rows.length;
   }
   await session.query(`CLOSE ${cursor}`);

@@ -1,6 +1,6 @@
 /**
- * The initial snapshot's rows, a page at a time, as the messages NATS gets (initial-snapshot.ts
- * delivers them).
+ * The initial snapshot's rows, a page at a time, into a publisher's one `enqueue` (the same one
+ * the shards fill; page-delivery.ts waits for them to be delivered).
  */
 import {
   JsonBytes,
@@ -10,17 +10,25 @@ import {
   type RowBytesResult,
   type Tuple,
 } from '@wal2nats/core';
-import { MessageSlabs, type OutgoingMessage } from '../shard/outgoing-message.js';
+
+/** Where encoded rows go: ShardPublisher or StreamPublisher (`enqueue` copies the body into its slabs). */
+export interface RowTarget {
+  enqueue(
+    relationId: number,
+    label: string,
+    seq: number,
+    commitTime: number,
+    change: RowBytesResult,
+    body: JsonBytes,
+  ): void;
+}
 
 /**
- * A page of rows as the messages NATS gets, through the encoder's one path to bytes: each row
- * (its values in Postgres's text form) is written as the Insert message pgoutput would send for
- * it, which the encoder turns into a `read` event as it does a backfill chunk's rows in the
- * shards. The messages live in slabs, reused once a page is delivered: memory holds about the
- * page being delivered and the one being fetched.
+ * A page of rows through the encoder's one path to bytes: each row (its values in Postgres's
+ * text form) is written as the Insert message pgoutput would send for it, which the encoder
+ * turns into a `read` event as it does a backfill chunk's rows in the shards.
  */
 export class PageEncoder {
-  private readonly slabs = new MessageSlabs();
   private readonly body = new JsonBytes();
   /** One row at a time as its Insert message (the encoder's input). */
   private readonly message = new JsonBytes(16 * 1024);
@@ -32,34 +40,34 @@ export class PageEncoder {
     msgIdEnd: -1,
   };
 
+  /**
+   * Enqueues the rows on `target`, the k-th as commit_idx `firstIndex + k` of the snapshot
+   * position `at`, each under the publisher's next `seq`. `readAt` (Postgres microseconds) is
+   * what the publisher measures the row's delivery latency from: the page's read, not the
+   * snapshot's start, which the body carries as its commit timestamp.
+   */
   encode(
     encoder: ChangeEncoder,
     rows: readonly Tuple[],
     at: Omit<ChangePosition, 'commitIdx'>,
     firstIndex: number,
-  ): OutgoingMessage[] {
+    target: RowTarget,
+    nextSeq: () => number,
+    readAt: number,
+  ): void {
     const relationId = encoder.relation.relationId;
-    return rows.map((values, k) => {
+    for (let k = 0; k < rows.length; k++) {
       const position = { ...at, commitIdx: firstIndex + k };
       if (
         !encoder.encodeReadBytes(
-          writeRowMessage(this.message, relationId, values),
+          writeRowMessage(this.message, relationId, rows[k]!),
           position,
           this.body,
           this.row,
         )
       )
         throw new Error(`the snapshot's row ${position.commitIdx} of ${encoder.label} could not be encoded`);
-      return this.slabs.write(position.commitIdx, at.commitTime, this.row, this.body);
-    });
-  }
-
-  /**
-   * The page was delivered: its slab space is free again. Not before: core NATS hands the
-   * messages' bytes to nats.js as they are (sink/wire-encoder.ts), so they must stay untouched
-   * until the flush that confirms them.
-   */
-  release(messages: readonly OutgoingMessage[]): void {
-    for (const message of messages) this.slabs.release(message);
+      target.enqueue(relationId, encoder.label, nextSeq(), readAt, this.row, this.body);
+    }
   }
 }
