@@ -50,6 +50,22 @@ export interface QueuedChange {
   readonly commitTime: number;
 }
 
+/**
+ * Where a change goes once encoded: the one `enqueue` of ShardPublisher and StreamPublisher (the
+ * shards fill it, and so does the initial snapshot). The body the encoder wrote into `body`
+ * (what it is in `change`) is copied, so `body` may be reused at once.
+ */
+export interface ChangeQueue {
+  enqueue(
+    relationId: number,
+    label: string,
+    seq: number,
+    commitTime: number,
+    change: RowBytesResult,
+    body: JsonBytes,
+  ): void;
+}
+
 export class OutgoingMessage implements WireMessage {
   constructor(
     readonly seq: number,

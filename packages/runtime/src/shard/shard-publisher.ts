@@ -33,7 +33,7 @@ import type { ShardMetrics } from '../metrics/shard-metrics.js';
 import type { DeliverySink } from '../sink/delivery-sink.js';
 import { allFailed, type CycleResult } from '../sink/delivery-sink.js';
 import { CyclesInFlight } from './cycles-in-flight.js';
-import { MessageSlabs, type OutgoingMessage } from './outgoing-message.js';
+import { MessageSlabs, type ChangeQueue, type OutgoingMessage } from './outgoing-message.js';
 import { TableMailbox } from './table-mailbox.js';
 
 /** How often a shard looks again whether it may publish, while it may not (ha/publish-lease.ts). */
@@ -111,7 +111,7 @@ interface Cycle {
   readonly reconnectsAtBegin: number;
 }
 
-export class ShardPublisher {
+export class ShardPublisher implements ChangeQueue {
   private mailboxes = new Map<number, TableMailbox>();
   /** Where queued messages are held as bytes until delivered. */
   private slabs = new MessageSlabs();

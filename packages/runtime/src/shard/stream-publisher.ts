@@ -20,7 +20,7 @@ import {
 import type { Logger } from '../log/logger.js';
 import type { ShardMetrics } from '../metrics/shard-metrics.js';
 import { JetStreamChain, type ChainBroken, type StreamClient } from '../sink/jetstream-chain.js';
-import { MessageSlabs, type OutgoingMessage } from './outgoing-message.js';
+import { MessageSlabs, type ChangeQueue, type OutgoingMessage } from './outgoing-message.js';
 import type { DeliveryFrontier, PublishObserver } from './shard-publisher.js';
 
 /** How often the chain's state is logged at debug level. */
@@ -48,7 +48,7 @@ interface Queued extends OutgoingMessage {
   sentAt: number;
 }
 
-export class StreamPublisher {
+export class StreamPublisher implements ChangeQueue {
   private readonly slabs = new MessageSlabs();
   private readonly chain: JetStreamChain<Queued>;
   private lastReceivedSeq = 0;

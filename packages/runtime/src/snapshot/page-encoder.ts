@@ -10,18 +10,10 @@ import {
   type RowBytesResult,
   type Tuple,
 } from '@wal2nats/core';
+import type { ChangeQueue } from '../shard/outgoing-message.js';
 
-/** Where encoded rows go: ShardPublisher or StreamPublisher (`enqueue` copies the body into its slabs). */
-export interface RowTarget {
-  enqueue(
-    relationId: number,
-    label: string,
-    seq: number,
-    commitTime: number,
-    change: RowBytesResult,
-    body: JsonBytes,
-  ): void;
-}
+/** Where encoded rows go: ShardPublisher or StreamPublisher. */
+export type RowTarget = ChangeQueue;
 
 /**
  * A page of rows through the encoder's one path to bytes: each row (its values in Postgres's
