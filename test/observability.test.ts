@@ -486,10 +486,17 @@ describe('the messages API', () => {
       assert.equal(body.metadata.commit_idx, failing!.commit_idx);
       assert.equal((await fetch(`${http}/api/messages/${encodeURIComponent('0:none:1:0')}`)).status, 404);
 
-      const delivered = await getJson<MessageView[]>(
-        `${http}/api/messages?state=delivered&table=public.small`,
+      // Confirmed by the server's PONG, which may come a moment after the subscriber got them
+      // (while the shard is quiet, cycles share a PING: sink/ping-linger.ts).
+      const delivered = await waitFor(
+        async () => {
+          const list = await getJson<MessageView[]>(
+            `${http}/api/messages?state=delivered&table=public.small`,
+          );
+          return list.length === 20 ? list : undefined;
+        },
+        { what: 'the 20 small rows shown delivered', timeoutMs: 10_000 },
       );
-      assert.equal(delivered.length, 20);
       for (const m of delivered) {
         assertContractShape(m);
         assert.equal(m.deliver_count, 1);

@@ -109,6 +109,11 @@ interface Cycle {
   readonly generation: number;
   /** Reconnects heard when it was published. */
   readonly reconnectsAtBegin: number;
+  /**
+   * When its messages were written to NATS (Date.now()): the moment of delivery in the latency
+   * metric, not its confirmation, which may wait for later cycles (sink/ping-linger.ts).
+   */
+  readonly publishedAtMs: number;
 }
 
 export class ShardPublisher implements ChangeQueue {
@@ -365,7 +370,12 @@ export class ShardPublisher implements ChangeQueue {
     }
     // A cycle begun with nothing published (its first message refused) needs no settle.
     if (entries.length === 0) return false;
-    const cycle: Cycle = { entries, generation: this.generation, reconnectsAtBegin: this.reconnects };
+    const cycle: Cycle = {
+      entries,
+      generation: this.generation,
+      reconnectsAtBegin: this.reconnects,
+      publishedAtMs: Date.now(),
+    };
     const started = performance.now();
     const published = index;
     const result = this.sink.settle().then(
@@ -393,7 +403,6 @@ export class ShardPublisher implements ChangeQueue {
     // old socket only when it next dials, or on the new socket's PONG).
     const retryAtOnce =
       result.connectionLost && this.reconnects !== cycle.reconnectsAtBegin && this.sink.connected;
-    const nowMs = Date.now();
     let delivered = 0;
     const deliveredRuns: OutgoingMessage[][] = [];
     for (const { mailbox, firstIndex, count, round } of cycle.entries) {
@@ -414,7 +423,7 @@ export class ShardPublisher implements ChangeQueue {
       }
       const messages = mailbox.takeDelivered(firstFailure < 0 ? count : firstFailure);
       delivered += messages.length;
-      this.account(mailbox.label, messages, nowMs);
+      this.account(mailbox.label, messages, cycle.publishedAtMs);
       if (messages.length > 0) {
         this.observer?.delivered(mailbox.label, messages);
         deliveredRuns.push(messages);
@@ -451,7 +460,7 @@ export class ShardPublisher implements ChangeQueue {
     );
   }
 
-  private account(table: string, messages: OutgoingMessage[], nowMs: number): void {
+  private account(table: string, messages: OutgoingMessage[], deliveredAtMs: number): void {
     let action = messages[0]?.action;
     let run = 0;
     for (const message of messages) {
@@ -466,7 +475,9 @@ export class ShardPublisher implements ChangeQueue {
     // One latency sample per table and cycle (its oldest change) keeps the hot path light.
     const oldest = messages[0];
     if (oldest)
-      this.metrics.endToEndLatency.observe(Math.max(0, (nowMs - pgMicrosToUnixMs(oldest.commitTime)) / 1000));
+      this.metrics.endToEndLatency.observe(
+        Math.max(0, (deliveredAtMs - pgMicrosToUnixMs(oldest.commitTime)) / 1000),
+      );
   }
 
   private failTable(

@@ -106,6 +106,31 @@ describe('NatsProtocolAdapter (nats.js internals)', () => {
     }
   });
 
+  it("writes a queued chunk and the next flush's PING in one socket write, the chunk first", async () => {
+    const { server, port, received } = await standInServer();
+    servers.push(server);
+    const nc = await connect({ servers: `127.0.0.1:${port}`, reconnect: false });
+    try {
+      const adapter = NatsProtocolAdapter.of(nc);
+      // What nats.js hands its transport, write by write (TCP may merge or split them on the way).
+      const transport = (nc as unknown as { protocol: { transport: { send(frame: Uint8Array): void } } })
+        .protocol.transport;
+      const writes: string[] = [];
+      const send = transport.send.bind(transport);
+      transport.send = (frame: Uint8Array) => {
+        writes.push(Buffer.from(frame).toString('latin1'));
+        send(frame);
+      };
+      const frame = Buffer.from('HPUB one.write 22 24\r\nNATS/1.0\r\nA: b\r\n\r\nhi\r\n', 'latin1');
+      adapter.queueBeforePing(frame);
+      await nc.flush();
+      assert.deepEqual(writes, [`${frame.toString('latin1')}PING\r\n`]);
+      assert.ok(received().includes(`${frame.toString('latin1')}PING\r\n`), 'the server got both');
+    } finally {
+      await nc.close();
+    }
+  });
+
   it('refuses at once, with what is missing and how to fix it, a client without these internals', () => {
     const fake = { protocol: { sendCommand() {} } } as unknown as Parameters<
       typeof NatsProtocolAdapter.of

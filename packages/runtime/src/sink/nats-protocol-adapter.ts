@@ -52,4 +52,16 @@ export class NatsProtocolAdapter {
     this.protocol.sendCommand(chunk);
     this.protocol.flushPending();
   }
+
+  /**
+   * Queues `chunk` without writing it: the `flush()` that must follow at once (same turn of the
+   * event loop) writes it and its PING in one socket write (nats.js copies its queue together).
+   * Why: at low rates a publish cycle is one small message, and a second write for the PING was a
+   * second system call and a second wake-up of nats-server per transaction (docs/benchmarks.md,
+   * `oltp`). Only for a cycle's last, small chunk: a copy of a large one would cost more than
+   * the write it saves.
+   */
+  queueBeforePing(chunk: Uint8Array): void {
+    this.protocol.sendCommand(chunk);
+  }
 }

@@ -123,6 +123,19 @@ export class WireEncoder {
     if (this.used > this.handed) this.handOverSlab();
   }
 
+  /**
+   * As flush(), but the last chunk (under CHUNK_BYTES: larger ones were handed over already) is
+   * only queued, so that the `nc.flush()` the caller makes next writes it together with its
+   * PING (NatsProtocolAdapter.queueBeforePing). The caller must flush in the same turn.
+   */
+  flushBeforePing(): void {
+    this.endRun();
+    if (this.used <= this.handed) return;
+    this.unconfirmed = true;
+    this.protocol.queueBeforePing(this.slab.subarray(this.handed, this.used));
+    this.handed = this.used;
+  }
+
   private check(subject: string, total: number): void {
     if (this.nc.isClosed()) throw new Error('the NATS connection is closed');
     if (subject.length === 0 || WHITESPACE.test(subject))
