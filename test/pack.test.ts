@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { collectMessages } from './harness/index.js';
+import { collectMessages, waitFor } from './harness/index.js';
 import { useServers } from './support/servers.js';
 import { runArgs, Wal2NatsProcess } from './support/wal2nats-process.js';
 
@@ -180,9 +180,14 @@ describe('the packed packages, installed with npm', { timeout: 600_000 }, () => 
       const script = await fetch(`${http}/console/console.js`);
       assert.equal(script.status, 200, 'the console script is served from the installed package');
       assert.match(await script.text(), /import /);
-      assert.match(
-        await (await fetch(`${http}/metrics`)).text(),
-        /wal2nats_messages_published_total\{[^}]*action="truncate"[^}]*\} 1/,
+      // Counted when NATS confirms, which may come a moment after the subscriber got it (a quiet
+      // shard's cycles share a PING: sink/ping-linger.ts).
+      await waitFor(
+        async () =>
+          /wal2nats_messages_published_total\{[^}]*action="truncate"[^}]*\} 1/.test(
+            await (await fetch(`${http}/metrics`)).text(),
+          ) || undefined,
+        { what: 'the truncate counted in /metrics', timeoutMs: 10_000 },
       );
       assert.equal(await w2n.stop(), 0, `wal2nats stopped cleanly:\n${w2n.tail()}`);
       assert.equal(await records.stop(), 0, `wal2nats (records) stopped cleanly:\n${records.tail()}`);
