@@ -113,10 +113,12 @@ export class CoreNatsSink implements DeliverySink {
       this.nextPing?.cycles ?? 0,
       this.nextPing?.since ?? now,
     );
-    // The messages go out now either way. Without a wait, the cycle's last chunk goes out in one
-    // write with its PING (or, when the connection is gone, stays queued in nats.js, which drops
-    // its queue on a reconnect, as it would a write).
-    if (lingering) cycle.encoder.flush();
+    // The messages go out now either way. A quiet shard's cycle that sends the PING writes its
+    // last chunk in one write with it (or, when the connection is gone, leaves it queued in
+    // nats.js, which drops its queue on a reconnect, as it would a write). Not when busy: nats.js
+    // copies its queue into a fresh buffer, and at thousands of cycles a second those copies cost
+    // more than the writes they save (measured: +6 % CPU at 5,000 one-row transactions/s).
+    if (lingering || this.linger.isBusy) cycle.encoder.flush();
     else cycle.encoder.flushBeforePing();
     try {
       if (!this.link.connected || this.link.epoch !== cycle.epoch)

@@ -41,6 +41,11 @@ export class PingLinger {
 
   constructor(readonly options: PingLingerOptions) {}
 
+  /** Whether the shard counts as busy (as of the last mayWait()). */
+  get isBusy(): boolean {
+    return this.busy;
+  }
+
   /**
    * Called once per cycle as it settles: whether its PING may wait (`now` in ms, `messages` in
    * the cycle, `waiting` = cycles already waiting for the next PING, since `waitingSince`).
