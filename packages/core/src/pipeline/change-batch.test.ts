@@ -293,6 +293,41 @@ describe('ChangeBatchWriter / forEachFrame', () => {
     assert.equal(readAll(w.take()).length, 1);
   });
 
+  it('hands a small batch over as a copy of its bytes and keeps its buffer; a large one takes the buffer', () => {
+    const w = new ChangeBatchWriter(1024);
+    const meta = (seq: number): FrameMeta => ({
+      seq,
+      commitLsn: seq,
+      commitTime: 1,
+      commitIdx: 0,
+      annotations: null,
+    });
+    w.append(FrameKind.change, meta(1), payloadOf(100, 1));
+    const small = w.take();
+    assert.equal(small.buffer.byteLength, small.byteLength, 'exactly its bytes, not the whole buffer');
+    // The writer writes on into the buffer it kept: the small batch must not change.
+    w.append(FrameKind.change, meta(2), payloadOf(100, 2));
+    assert.deepEqual(
+      readAll(small).map((f) => f.payload),
+      [payloadOf(100, 1)],
+    );
+    assert.deepEqual(
+      readAll(w.take()).map((f) => f.payload),
+      [payloadOf(100, 2)],
+    );
+
+    for (let seq = 3; seq < 8; seq++) w.append(FrameKind.change, meta(seq), payloadOf(100, seq));
+    const large = w.take();
+    assert.ok(large.buffer.byteLength >= 1024, 'a batch over a quarter of the buffer takes the buffer');
+    const moved = structuredClone(large, { transfer: [large.buffer] });
+    w.append(FrameKind.change, meta(8), payloadOf(100, 8));
+    assert.equal(readAll(moved).length, 5);
+    assert.deepEqual(
+      readAll(w.take()).map((f) => f.payload),
+      [payloadOf(100, 8)],
+    );
+  });
+
   it('visits nothing in an empty batch', () => {
     const batch = new ChangeBatchWriter().take();
     assert.equal(batch.frameCount, 0);

@@ -37,6 +37,9 @@ export interface FrameMeta {
   annotations: string | null;
 }
 
+/** A batch of at most 1/SMALL_BATCH_SHARE of the writer's buffer is handed over as a copy. */
+const SMALL_BATCH_SHARE = 4;
+
 export class ChangeBatchWriter {
   private buffer: ArrayBuffer;
   private view: DataView;
@@ -88,22 +91,31 @@ export class ChangeBatchWriter {
     }
   }
 
-  /** Hands the batch over and starts a new buffer (the old one is transferred away). */
+  /**
+   * Hands the batch over and starts afresh. A batch that fills a good part of the buffer takes
+   * the buffer itself (it is transferred away) and a new one is allocated; a small batch gets a
+   * copy of its bytes, and the buffer is kept. Why: at low rates a batch is one transaction of a
+   * few hundred bytes, and a fresh 64 KiB buffer per hand-over was megabytes a second of external
+   * memory, which V8 counts towards its next mark-compact (docs/benchmarks.md, `oltp`).
+   */
   take(): ChangeBatch {
+    const small = this.length * SMALL_BATCH_SHARE <= this.buffer.byteLength;
     const batch: ChangeBatch = {
-      buffer: this.buffer,
+      buffer: small ? this.buffer.slice(0, this.length) : this.buffer,
       byteLength: this.length,
       frameCount: this.frames,
       changeCount: this.changes,
       lastSeq: this.lastSeq,
       annotations: this.annotations,
     };
-    // Size the next buffer like this batch, with headroom, so a batch rarely has to grow.
-    this.buffer = new ArrayBuffer(
-      Math.max(this.initialBytes, Math.min(Math.ceil(this.length * 1.5), 8 * 1024 * 1024)),
-    );
-    this.view = new DataView(this.buffer);
-    this.bytes = new Uint8Array(this.buffer);
+    if (!small) {
+      // Size the next buffer like this batch, with headroom, so a batch rarely has to grow.
+      this.buffer = new ArrayBuffer(
+        Math.max(this.initialBytes, Math.min(Math.ceil(this.length * 1.5), 8 * 1024 * 1024)),
+      );
+      this.view = new DataView(this.buffer);
+      this.bytes = new Uint8Array(this.buffer);
+    }
     this.length = 0;
     this.frames = 0;
     this.changes = 0;
