@@ -3,7 +3,9 @@
  * stored only if its Nats-Expected-Last-Sequence equals the stream's last sequence, a
  * Nats-Msg-Id already stored is answered as a duplicate with its original sequence (checked
  * before the expectation), and the test decides when each send is applied, in which order, and
- * which replies arrive, late, out of order or never. What must hold in every case: the stream
+ * which replies arrive, late, out of order or never. A send without a reply subject is stored
+ * the same and answered with nothing (and during an election it vanishes without a word, as a
+ * message without a reply does on a real server). What must hold in every case: the stream
  * holds a gap-free prefix of the pushed messages, in push order, each once, and the chain
  * reports as delivered exactly what the stream holds, in order.
  */
@@ -27,6 +29,7 @@ interface Proposal {
   readonly message: Msg;
   readonly expected: number;
   readonly token: number;
+  readonly withReply: boolean;
 }
 
 const STREAM = 'CDC';
@@ -45,6 +48,8 @@ class FakeStream implements StreamClient<Msg> {
   /** Largest message the stream takes (its max_msg_size). */
   maxBytes = Number.POSITIVE_INFINITY;
   sends = 0;
+  /** Every send, in order: which message, whether it had a reply subject. */
+  readonly log: { id: string; withReply: boolean; expected: number }[] = [];
   chain!: JetStreamChain<Msg>;
 
   constructor(preloaded: string[] = []) {
@@ -55,17 +60,19 @@ class FakeStream implements StreamClient<Msg> {
     return this.stored.length;
   }
 
-  send(message: Msg, expected: number, token: number): void {
+  send(message: Msg, expected: number, token: number, withReply: boolean): void {
     if (message.size > this.maxBytes)
       throw new MessageRefused(
         `the message is ${message.size} bytes, over the stream's max_msg_size of ${this.maxBytes}`,
       );
     this.sends++;
+    this.log.push({ id: message.id, withReply, expected });
     if (this.electing) {
-      this.replies.push({ token, reply: { kind: 'failed', reason: 'no responders (503)' } });
+      // No responders: a 503 to the reply subject, or nothing at all without one.
+      if (withReply) this.replies.push({ token, reply: { kind: 'failed', reason: 'no responders (503)' } });
       return;
     }
-    this.pending.push({ message, expected, token });
+    this.pending.push({ message, expected, token, withReply });
   }
 
   flush(): void {}
@@ -79,11 +86,17 @@ class FakeStream implements StreamClient<Msg> {
     return { kind: 'stored', seq: this.lastSeq, duplicate: false };
   }
 
+  /** Applies a send and queues its reply, if it has a reply subject. */
+  apply(p: Proposal): void {
+    const reply = this.applyProposal(p);
+    if (p.withReply) this.replies.push({ token: p.token, reply });
+  }
+
   /** Applies every pending send in order and queues their replies. */
   applyAll(): void {
     const pending = this.pending;
     this.pending = [];
-    for (const p of pending) this.replies.push({ token: p.token, reply: this.applyProposal(p) });
+    for (const p of pending) this.apply(p);
   }
 
   /** Delivers the queued replies (in the order given by `order`, default as queued). */
@@ -116,7 +129,13 @@ interface Harness {
 }
 
 function setUp(
-  options: { preloaded?: string[]; window?: number; windowBytes?: number; ackTimeoutMs?: number } = {},
+  options: {
+    preloaded?: string[];
+    window?: number;
+    windowBytes?: number;
+    ackTimeoutMs?: number;
+    replyEvery?: number;
+  } = {},
 ): Harness {
   const stream = new FakeStream(options.preloaded);
   const delivered: string[] = [];
@@ -129,6 +148,7 @@ function setUp(
       windowBytes: options.windowBytes ?? 1 << 20,
       ackTimeoutMs: options.ackTimeoutMs ?? 40,
       backoff: { initialMs: 5, maxMs: 20, jitter: 0 },
+      ...(options.replyEvery === undefined ? {} : { replyEvery: options.replyEvery }),
     },
     (m) => m.size,
     {
@@ -195,7 +215,7 @@ describe('JetStreamChain', () => {
   });
 
   it('goes on past a lost ack when a later ack proves the message stored', async () => {
-    const h = setUp({ window: 8, ackTimeoutMs: 60_000 });
+    const h = setUp({ window: 8, ackTimeoutMs: 60_000, replyEvery: 1 });
     const pushed = messages(8);
     pushed.forEach((m) => h.chain.push(m));
     await until(() => h.stream.pending.length === 8, 'the window in flight');
@@ -209,7 +229,7 @@ describe('JetStreamChain', () => {
   });
 
   it('repairs after a timeout in the middle of the window and stores each message once', async () => {
-    const h = setUp({ window: 10, ackTimeoutMs: 30 });
+    const h = setUp({ window: 10, ackTimeoutMs: 30, replyEvery: 1 });
     const pushed = messages(10);
     pushed.forEach((m) => h.chain.push(m));
     await until(() => h.stream.pending.length === 10, 'the window in flight');
@@ -337,7 +357,11 @@ describe('JetStreamChain', () => {
     assert.deepEqual(h.delivered, ['m0', 'm1'], 'the messages before it are delivered');
     assert.equal(h.failures[0]!.id, 'big');
     assert.match(h.failures[0]!.reason, /1000 bytes, over the stream's max_msg_size of 500/);
-    assert.equal(h.stream.sends, 2, 'nothing after it was sent');
+    assert.deepEqual(
+      [...new Set(h.stream.log.map((s) => s.id))],
+      ['m0', 'm1'],
+      'nothing after it was sent (m1, sent without a reply before the refusal, is resent alone)',
+    );
     const sendsBefore = h.stream.sends;
     await until(() => h.failures.length >= 2, 'a retry with backoff');
     assert.equal(h.stream.sends, sendsBefore, 'a refused message is never sent');
@@ -354,12 +378,21 @@ describe('JetStreamChain', () => {
     assertChainOrder(h, pushed);
   });
 
-  it('keeps order over random elections, lost and reordered replies and late stale sends (100 seeded runs)', async () => {
-    for (let seed = 1; seed <= 100; seed++) {
+  it('keeps order over random elections, lost and reordered replies and late stale sends (100 seeded runs each with every reply and with sparse replies)', async () => {
+    let sparseSends = 0;
+    let unrepliedSends = 0;
+    for (let seed = 1; seed <= 200; seed++) {
       const random = seeded(seed);
       const preloadedCount = random() < 0.3 ? Math.floor(random() * 5) : 0;
       const preloaded = messages(preloadedCount).map((m) => m.id);
-      const h = setUp({ preloaded, window: 1 + Math.floor(random() * 12), ackTimeoutMs: 10 });
+      // Odd seeds: a reply to every send (replyEvery 1); even seeds: sparse, 1 in 2..8 or the default.
+      const replyEvery = seed % 2 === 1 ? 1 : random() < 0.25 ? undefined : 2 + Math.floor(random() * 7);
+      const h = setUp({
+        preloaded,
+        window: 1 + Math.floor(random() * 12),
+        ackTimeoutMs: 10,
+        ...(replyEvery === undefined ? {} : { replyEvery }),
+      });
       // A replay starts inside what the stream holds (a restart), then new messages.
       const replayFrom = preloadedCount > 0 ? Math.floor(random() * preloadedCount) : 0;
       const pushed = messages(30, replayFrom);
@@ -373,7 +406,10 @@ describe('JetStreamChain', () => {
           `seed ${seed}: every message`,
           () => {
             steps++;
-            if (next < pushed.length && random() < 0.5) h.chain.push(pushed[next++]!);
+            // Messages come in bursts, so that a pump sends several (most without a reply).
+            if (random() < 0.5)
+              for (let n = 1 + Math.floor(random() * 6); n > 0 && next < pushed.length; n--)
+                h.chain.push(pushed[next++]!);
             h.stream.electing = steps < 100 && random() < 0.15;
             const pending = h.stream.pending;
             h.stream.pending = [];
@@ -385,7 +421,7 @@ describe('JetStreamChain', () => {
                 continue;
               }
               const reply = h.stream.applyProposal(p);
-              if (random() < 0.05) continue; // applied, reply lost
+              if (random() < 0.05 || !p.withReply) continue; // applied, reply lost (or none asked)
               h.stream.replies.push({ token: p.token, reply });
             }
             if (limbo.length > 0 && random() < 0.3)
@@ -398,10 +434,18 @@ describe('JetStreamChain', () => {
         h.chain.stop();
       }
       assert.deepEqual(h.broken, [], `seed ${seed}`);
+      if (replyEvery !== 1) {
+        sparseSends += h.stream.log.length;
+        unrepliedSends += h.stream.log.filter((s) => !s.withReply).length;
+      }
       // Stale sends may still be applied after the end: they must not change the stream.
       for (const p of limbo) h.stream.applyProposal(p);
       assertChainOrder(h, pushed, preloaded);
     }
+    assert.ok(
+      unrepliedSends > sparseSends / 4,
+      `the sparse runs sent most messages without a reply subject (${unrepliedSends} of ${sparseSends})`,
+    );
   });
 });
 

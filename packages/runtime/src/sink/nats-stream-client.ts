@@ -1,7 +1,9 @@
 /**
- * The chain's stream on a real NATS connection: each message goes out as one HPUB frame with a
- * reply subject on one inbox subscription (`<inbox>.<token>`), carrying `Nats-Msg-Id` and
- * `Nats-Expected-Last-Sequence`, and each PubAck is handed to the chain by its token.
+ * The chain's stream on a real NATS connection: each message goes out as one HPUB frame carrying
+ * `Nats-Msg-Id` and `Nats-Expected-Last-Sequence`; a send the chain wants answered has a reply
+ * subject on one inbox subscription (`<inbox>.<token>`) and its PubAck is handed to the chain by
+ * its token; the others (most: sparse PubAcks, jetstream-chain.ts) have none, and JetStream
+ * stores them without answering.
  * (`js.publish()` costs a promise, a timer and, unless `noAsyncTraces`, an Error per message:
  * docs/pitfalls.md measured 11–17k/s pipelined against 37–59k/s for this.)
  *
@@ -9,7 +11,8 @@
  * handler). An encoder's slabs may be rewritten only once the server has confirmed what was
  * handed over from them; a PubAck for a frame confirms every byte before it on the connection.
  * So frames are written into generations of about GENERATION_BYTES, one encoder each; a
- * generation's encoder is reused once the PubAck of its last frame (or a later one) arrived.
+ * generation's encoder is reused once the PubAck of its last frame (or a later one: a frame sent
+ * without a reply subject is confirmed by the next answered one) arrived.
  */
 import { Buffer } from 'node:buffer';
 import { createInbox, type Msg, type Subscription } from '@nats-io/transport-node';
@@ -84,7 +87,7 @@ export class NatsStreamClient implements StreamClient<WireMessage> {
     return this.link.fatalError;
   }
 
-  send(message: WireMessage, expectedLastSeq: number, token: number): void {
+  send(message: WireMessage, expectedLastSeq: number, token: number, withReply: boolean): void {
     const expectation = `${EXPECTED_HEADER}${expectedLastSeq}\r\n`;
     const headerBytes = message.bodyStart - message.headerStart + expectation.length;
     const total = headerBytes + message.bodyEnd - message.bodyStart;
@@ -100,16 +103,17 @@ export class NatsStreamClient implements StreamClient<WireMessage> {
     o += message.bytes.copy(bytes, o, message.bodyStart, message.end);
     if (this.current.bytes >= GENERATION_BYTES) this.nextGeneration();
     try {
-      this.current.encoder.publish(
+      this.current.encoder.publishWithLine(
         { subject: message.subject, bytes, start: 0, headerStart: 0, bodyStart, bodyEnd: o - 2, end: o },
-        `${this.inbox}.${token}`,
+        withReply ? `${this.inbox}.${token}` : null,
       );
     } catch (error) {
       // The client's own checks (a closed connection, a subject it will not take).
       throw new MessageRefused(errorMessage(error));
     }
-    this.subjects[token & (SUBJECT_RING - 1)] = message.subject;
+    if (withReply) this.subjects[token & (SUBJECT_RING - 1)] = message.subject;
     this.current.bytes += o;
+    // Every send's token, replied or not: a PubAck for a later token confirms this frame too.
     this.current.lastToken = token;
   }
 
