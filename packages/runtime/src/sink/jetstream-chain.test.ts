@@ -378,6 +378,246 @@ describe('JetStreamChain', () => {
     assertChainOrder(h, pushed);
   });
 
+  describe('sparse PubAcks', () => {
+    it('asks a reply of every N-th send and of the last of each pump, and nothing else', async () => {
+      const h = setUp({ window: 16, replyEvery: 4, ackTimeoutMs: 60_000 });
+      const pushed = messages(12);
+      pushed.slice(0, 8).forEach((m) => h.chain.push(m));
+      await until(() => h.stream.pending.length === 8, 'the first pump');
+      // The chain is busy now: the next pump's first send needs no reply of its own.
+      pushed.slice(8).forEach((m) => h.chain.push(m));
+      await until(() => h.stream.pending.length === 12, 'the second pump');
+      assert.deepEqual(
+        h.stream.log.map((s) => (s.withReply ? 'R' : '-')).join(''),
+        // m0: the first of an idle chain; m4: the 4th in a row; m7: the last of the pump;
+        // m11: the last of the next pump (m8..m10 are unreplied, under 4 in a row).
+        'R---R--R---R',
+      );
+      assert.deepEqual(
+        h.stream.log.map((s) => s.expected),
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+      );
+      h.stream.applyAll();
+      assert.equal(h.stream.replies.length, 4, 'JetStream answers only the sends with a reply subject');
+      h.stream.deliver();
+      await until(() => h.delivered.length === 12, 'every message, proven by the four replies');
+      assertChainOrder(h, pushed);
+      assert.equal(h.chain.repairs, 0);
+      assert.equal(h.chain.inFlight, 0);
+    });
+
+    it('the last message of a pump has a reply: no stall when traffic stops (nothing resent, no timeout needed)', async () => {
+      // No ack timeout to rescue a message nobody will answer.
+      const h = setUp({ window: 64, ackTimeoutMs: 60_000 });
+      const pushed = messages(7);
+      pushed.slice(0, 5).forEach((m) => h.chain.push(m));
+      await until(() => h.stream.pending.length === 5, 'five sent');
+      h.stream.applyAll();
+      h.stream.deliver();
+      await until(
+        () => h.delivered.length === 5,
+        'the five, after which the traffic stops',
+        () => {},
+        2000,
+      );
+      pushed.slice(5).forEach((m) => h.chain.push(m));
+      await until(
+        () => h.delivered.length === 7,
+        'the last two',
+        () => {
+          h.stream.applyAll();
+          h.stream.deliver();
+        },
+        2000,
+      );
+      assertChainOrder(h, pushed);
+      assert.equal(h.stream.sends, 7, 'each message sent once: no repair was needed to learn its fate');
+      assert.equal(h.chain.repairs, 0);
+      assert.ok(h.chain.isSettled());
+    });
+
+    it('an unreplied message lost while its replied successor fails: a repair resends it, nothing out of order', async () => {
+      const h = setUp({ window: 8, replyEvery: 4, ackTimeoutMs: 60_000 });
+      const pushed = messages(8);
+      pushed.forEach((m) => h.chain.push(m));
+      await until(() => h.stream.pending.length === 8, 'the window in flight');
+      assert.deepEqual(
+        h.stream.log.map((s) => s.withReply),
+        [true, false, false, false, true, false, false, true],
+      );
+      const pending = h.stream.pending;
+      h.stream.pending = [];
+      for (const p of pending.slice(0, 5)) h.stream.apply(p); // m0..m4
+      // m5 (no reply) is lost on the way (a leader change); m6 (no reply) and m7 (with one) are
+      // refused, since the stream does not end where they expect: only m7's refusal is heard.
+      h.stream.apply(pending[6]!);
+      h.stream.apply(pending[7]!);
+      assert.deepEqual(h.stream.stored, ['m0', 'm1', 'm2', 'm3', 'm4']);
+      h.stream.deliver();
+      await until(
+        () => h.failures.length === 1 && h.delivered.length === 5,
+        'the failure of m5, learnt from m7',
+        () => {},
+        2000,
+      );
+      assert.deepEqual(h.delivered, ['m0', 'm1', 'm2', 'm3', 'm4'], 'what m4 proved, not more');
+      assert.equal(h.failures[0]!.id, 'm5', 'the first message of unknown fate is the one failing');
+      assert.match(
+        h.failures[0]!.reason,
+        /sent without a PubAck reply, and the next message, which had one, failed: JetStream refused the message: wrong last sequence/,
+      );
+      await until(
+        () => h.delivered.length === 8,
+        'the rest after the repair',
+        () => {
+          h.stream.applyAll();
+          h.stream.deliver();
+        },
+        2000,
+      );
+      assertChainOrder(h, pushed);
+      assert.equal(h.chain.repairs, 1);
+      const resend = h.stream.log[8]!;
+      assert.deepEqual(resend, { id: 'm5', withReply: true, expected: 5 }, 'm5 resent alone, with a reply');
+    });
+
+    it('a lone resend of an unreplied head that was stored is answered as a duplicate, and the chain moves on', async () => {
+      const h = setUp({ window: 8, replyEvery: 4, ackTimeoutMs: 30 });
+      const pushed = messages(4);
+      pushed.forEach((m) => h.chain.push(m));
+      await until(() => h.stream.pending.length === 4, 'the window in flight');
+      const pending = h.stream.pending;
+      h.stream.pending = [];
+      // m0..m2 are stored; m3, the only one that could prove m1 and m2, never arrives.
+      for (const p of pending.slice(0, 3)) h.stream.apply(p);
+      h.stream.deliver();
+      await until(
+        () => h.failures.length === 1,
+        "m3's timeout",
+        () => {},
+        2000,
+      );
+      assert.deepEqual(h.delivered, ['m0']);
+      assert.equal(h.failures[0]!.id, 'm1');
+      assert.match(h.failures[0]!.reason, /sent without a PubAck reply.*no PubAck within/);
+      await until(
+        () => h.stream.pending.length === 1,
+        'the lone resend of m1',
+        () => {},
+        2000,
+      );
+      assert.deepEqual(h.stream.log.at(-1), { id: 'm1', withReply: true, expected: 1 });
+      h.stream.applyAll();
+      assert.deepEqual(
+        h.stream.replies.map((r) => r.reply),
+        [{ kind: 'stored', seq: 2, duplicate: true }],
+      );
+      assert.deepEqual(h.stream.stored, ['m0', 'm1', 'm2'], 'a duplicate, not stored again');
+      await until(
+        () => h.delivered.length === 4,
+        'm1 (a duplicate at the next sequence), then the rest',
+        () => {
+          h.stream.deliver();
+          h.stream.applyAll();
+        },
+        2000,
+      );
+      assertChainOrder(h, pushed);
+      assert.deepEqual(h.broken, []);
+      assert.equal(h.chain.failure(), null);
+    });
+
+    it('a head whose only later reply proves nothing is resent alone, not waited for', async () => {
+      // A replay after a restart: m2 and m3 are duplicates below the last sequence, so the
+      // reply of m3 (sequence 4) cannot say whether m2 is stored.
+      const preloaded = ['m0', 'm1', 'm2', 'm3'];
+      const h = setUp({ preloaded, window: 8, ackTimeoutMs: 60_000 });
+      h.chain.push({ id: 'm1', size: 100 }); // the idle chain's first send (replied)
+      await until(() => h.stream.pending.length === 1, 'm1 sent');
+      ['m2', 'm3'].forEach((id) => h.chain.push({ id, size: 100 }));
+      await until(() => h.stream.pending.length === 3, 'm2 (no reply) and m3 (the last: replied)');
+      assert.deepEqual(
+        h.stream.log.map((s) => s.withReply),
+        [true, false, true],
+      );
+      await until(
+        () => h.delivered.length === 3,
+        'all three, without an ack timeout',
+        () => {
+          h.stream.applyAll();
+          h.stream.deliver();
+        },
+        2000,
+      );
+      assert.deepEqual(h.stream.stored, preloaded);
+      assert.deepEqual(h.delivered, ['m1', 'm2', 'm3']);
+      assert.equal(h.chain.repairs, 1, 'one resend of m2 alone');
+      assert.deepEqual(h.failures, [], 'an unknown fate is not a failure');
+    });
+
+    it('another writer is still seen: by a replied send answered above what it expected', async () => {
+      const h = setUp({ window: 8, replyEvery: 4, ackTimeoutMs: 60_000 });
+      messages(8).forEach((m) => h.chain.push(m));
+      await until(() => h.stream.pending.length === 8, 'the window in flight');
+      const pending = h.stream.pending;
+      h.stream.pending = [];
+      for (const p of pending.slice(0, 4)) h.stream.apply(p);
+      h.stream.foreignWrite('someone-else');
+      h.stream.apply(pending[4]!); // m4, replied, expects 4: the stream ends at 5
+      h.stream.deliver();
+      await until(
+        () => h.broken.length === 1,
+        'the chain to break',
+        () => {},
+        2000,
+      );
+      assert.match(
+        h.broken[0]!.message,
+        /another writer: JetStream stream CDC ends at sequence 5, but at most 4 messages there can be wal2nats's/,
+      );
+      // m1..m3 are stored, but nothing proved it before the chain stopped: not delivered.
+      assert.deepEqual(h.delivered, ['m0']);
+    });
+
+    it("another writer is still seen: by a repair's lone resend of an unreplied head", async () => {
+      const h = setUp({ window: 8, replyEvery: 4, ackTimeoutMs: 60_000 });
+      messages(8).forEach((m) => h.chain.push(m));
+      await until(() => h.stream.pending.length === 8, 'the window in flight');
+      const pending = h.stream.pending;
+      h.stream.pending = [];
+      for (const p of pending.slice(0, 5)) h.stream.apply(p); // m0..m4
+      // m5..m7 are lost in an election; only m7, which has a reply subject, hears of it (503).
+      h.stream.replies.push({
+        token: pending[7]!.token,
+        reply: { kind: 'failed', reason: 'no responders (503)' },
+      });
+      h.stream.deliver();
+      await until(
+        () => h.failures.length === 1,
+        'm5 failing',
+        () => {},
+        2000,
+      );
+      assert.equal(h.failures[0]!.id, 'm5');
+      h.stream.foreignWrite('someone-else'); // meanwhile another program appends
+      await until(
+        () => h.broken.length === 1,
+        'the chain to break',
+        () => {
+          h.stream.applyAll();
+          h.stream.deliver();
+        },
+        2000,
+      );
+      assert.match(
+        h.broken[0]!.message,
+        /another writer: JetStream stream CDC ends at sequence 6, but the last message wal2nats stored there is sequence 5/,
+      );
+      assert.deepEqual(h.stream.stored, ['m0', 'm1', 'm2', 'm3', 'm4', 'someone-else']);
+      assert.deepEqual(h.delivered, ['m0', 'm1', 'm2', 'm3', 'm4']);
+    });
+  });
+
   it('keeps order over random elections, lost and reordered replies and late stale sends (100 seeded runs each with every reply and with sparse replies)', async () => {
     let sparseSends = 0;
     let unrepliedSends = 0;
