@@ -454,8 +454,18 @@ describe('JetStreamChain', () => {
       h.stream.apply(pending[7]!);
       assert.deepEqual(h.stream.stored, ['m0', 'm1', 'm2', 'm3', 'm4']);
       h.stream.deliver();
-      await until(() => h.failures.length === 1, 'a failure, learnt from m7', () => {}, 2000);
-      await until(() => h.delivered.length >= 5, 'what m4 proved', () => {}, 2000);
+      await until(
+        () => h.failures.length === 1,
+        'a failure, learnt from m7',
+        () => {},
+        2000,
+      );
+      await until(
+        () => h.delivered.length >= 5,
+        'what m4 proved',
+        () => {},
+        2000,
+      );
       assert.deepEqual(h.delivered, ['m0', 'm1', 'm2', 'm3', 'm4'], 'what m4 proved, not more');
       assert.equal(h.failures[0]!.id, 'm5', 'the first message of unknown fate is the one failing');
       assert.match(
