@@ -121,7 +121,10 @@ export interface ChainOptions {
   readonly window: number;
   /** Most bytes in flight (a message counts `sizeOf(message)`). */
   readonly windowBytes: number;
-  /** A send unanswered for this long counts as failed (only costs a repair if it was stored). */
+  /**
+   * A send with a reply subject unanswered for this long counts as failed, and so do the sends
+   * without one it was to prove (only costs a repair if they were stored).
+   */
   readonly ackTimeoutMs: number;
   /** For repeated failures of one message, after the first quick retries. */
   readonly backoff: BackoffPolicy;
@@ -130,7 +133,7 @@ export interface ChainOptions {
    * it may have lost the slot to a standby). Nothing is sent then; re-checked every 100 ms.
    */
   readonly mayPublish?: () => boolean;
-  /** At most this many sends in a row without a reply subject, plus one (default REPLY_EVERY). */
+  /** At most `replyEvery - 1` sends in a row go without a reply subject (default REPLY_EVERY; 1: none). */
   readonly replyEvery?: number;
 }
 
