@@ -30,6 +30,8 @@ interface Proposal {
   readonly expected: number;
   readonly token: number;
   readonly withReply: boolean;
+  /** Nats-Expected-Last-Msg-Id: the message this one must follow (null: none expected). */
+  readonly previous: Msg | null;
 }
 
 const STREAM = 'CDC';
@@ -60,7 +62,7 @@ class FakeStream implements StreamClient<Msg> {
     return this.stored.length;
   }
 
-  send(message: Msg, expected: number, token: number, withReply: boolean): void {
+  send(message: Msg, expected: number, token: number, withReply: boolean, previous: Msg | null): void {
     if (message.size > this.maxBytes)
       throw new MessageRefused(
         `the message is ${message.size} bytes, over the stream's max_msg_size of ${this.maxBytes}`,
@@ -72,7 +74,7 @@ class FakeStream implements StreamClient<Msg> {
       if (withReply) this.replies.push({ token, reply: { kind: 'failed', reason: 'no responders (503)' } });
       return;
     }
-    this.pending.push({ message, expected, token, withReply });
+    this.pending.push({ message, expected, token, withReply, previous });
   }
 
   flush(): void {}
@@ -82,6 +84,10 @@ class FakeStream implements StreamClient<Msg> {
     const at = this.stored.indexOf(p.message.id);
     if (at >= 0) return { kind: 'stored', seq: at + 1, duplicate: true };
     if (p.expected !== this.lastSeq) return { kind: 'wrongLastSequence', last: this.lastSeq };
+    // nats-server checks the duplicate, then the last sequence, then the last message id.
+    const lastId = this.stored[this.stored.length - 1];
+    if (p.previous !== null && p.previous.id !== lastId)
+      return { kind: 'failed', reason: `JetStream refused the message: wrong last msg ID: ${lastId ?? ''}` };
     this.stored.push(p.message.id);
     return { kind: 'stored', seq: this.lastSeq, duplicate: false };
   }
@@ -583,6 +589,37 @@ describe('JetStreamChain', () => {
       );
       // m1..m3 are stored, but nothing proved it before the chain stopped: not delivered.
       assert.deepEqual(h.delivered, ['m0']);
+    });
+
+    it('another writer in the middle of a busy window: nothing of ours is lined up after it (Nats-Expected-Last-Msg-Id), the repair sees it', async () => {
+      const h = setUp({ window: 8, replyEvery: 4, ackTimeoutMs: 60_000 });
+      messages(8).forEach((m) => h.chain.push(m));
+      await until(() => h.stream.pending.length === 8, 'the window in flight');
+      const pending = h.stream.pending;
+      h.stream.pending = [];
+      for (const p of pending.slice(0, 5)) h.stream.apply(p); // m0..m4 (m3 replied)
+      h.stream.foreignWrite('someone-else'); // takes the place m5 (unreplied) expected
+      for (const p of pending.slice(5)) h.stream.apply(p); // m5 refused silently; m6, m7 must not line up
+      h.stream.deliver();
+      await until(
+        () => h.broken.length === 1,
+        'the chain to break',
+        () => {
+          h.stream.applyAll();
+          h.stream.deliver();
+        },
+        2000,
+      );
+      assert.deepEqual(
+        h.stream.stored,
+        ['m0', 'm1', 'm2', 'm3', 'm4', 'someone-else'],
+        'nothing of ours after it',
+      );
+      assert.deepEqual(h.delivered, ['m0', 'm1', 'm2', 'm3', 'm4']);
+      assert.match(
+        h.broken[0]!.message,
+        /another writer: JetStream stream CDC ends at sequence 6, but the last message wal2nats stored there is sequence 5/,
+      );
     });
 
     it("another writer is still seen: by a repair's lone resend of an unreplied head", async () => {

@@ -20,10 +20,11 @@ import { errorMessage, subjectMatches } from '@wal2nats/core';
 import type { ChainStream } from './jetstream-check.js';
 import { MessageRefused, type ChainReply, type ChainSignals, type StreamClient } from './jetstream-chain.js';
 import type { NatsLink } from './nats-link.js';
-import { HEADER_END, type WireMessage } from './wire-frame.js';
+import { HEADER_END, HEADER_START, type WireMessage } from './wire-frame.js';
 import { WireEncoder } from './wire-encoder.js';
 
 const EXPECTED_HEADER = 'Nats-Expected-Last-Sequence: ';
+const EXPECTED_ID_HEADER = 'Nats-Expected-Last-Msg-Id: ';
 /** "wrong last sequence: N" (JSStreamWrongLastSequenceErrF). */
 const WRONG_LAST_SEQUENCE = 10071;
 const GENERATION_BYTES = 512 * 1024;
@@ -87,17 +88,32 @@ export class NatsStreamClient implements StreamClient<WireMessage> {
     return this.link.fatalError;
   }
 
-  send(message: WireMessage, expectedLastSeq: number, token: number, withReply: boolean): void {
+  send(
+    message: WireMessage,
+    expectedLastSeq: number,
+    token: number,
+    withReply: boolean,
+    previous: WireMessage | null,
+  ): void {
     const expectation = `${EXPECTED_HEADER}${expectedLastSeq}\r\n`;
-    const headerBytes = message.bodyStart - message.headerStart + expectation.length;
+    // The predecessor's Nats-Msg-Id, as it is in its frame's header block (no string made).
+    const idStart = previous === null ? 0 : previous.headerStart + HEADER_START.length;
+    const idEnd = previous === null ? 0 : previous.bodyStart - HEADER_END.length;
+    const idLine = previous === null ? 0 : EXPECTED_ID_HEADER.length + (idEnd - idStart) + 2;
+    const headerBytes = message.bodyStart - message.headerStart + expectation.length + idLine;
     const total = headerBytes + message.bodyEnd - message.bodyStart;
     const refusal = this.refusal(total);
     if (refusal !== null) throw new MessageRefused(refusal);
-    // The frame's header block with the expectation before its final CRLF, then the body.
+    // The frame's header block with the expectations before its final CRLF, then the body.
     const bytes = Buffer.allocUnsafe(total + 2);
     const blockEnd = message.bodyStart - HEADER_END.length + 2;
     let o = message.bytes.copy(bytes, 0, message.headerStart, blockEnd);
     o += bytes.write(expectation, o, 'latin1');
+    if (previous !== null) {
+      o += bytes.write(EXPECTED_ID_HEADER, o, 'latin1');
+      o += previous.bytes.copy(bytes, o, idStart, idEnd);
+      o += bytes.write('\r\n', o, 'latin1');
+    }
     o += bytes.write('\r\n', o, 'latin1');
     const bodyStart = o;
     o += message.bytes.copy(bytes, o, message.bodyStart, message.end);
