@@ -50,6 +50,7 @@ export {
   type ChangeBatch,
   type FrameMeta,
 } from './pipeline/change-batch.js';
+export { WindowedRate } from './pipeline/windowed-rate.js';
 export {
   WalRouter,
   WalRouterError,

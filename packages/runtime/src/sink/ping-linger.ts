@@ -1,3 +1,5 @@
+import { WindowedRate } from '@wal2nats/core';
+
 /**
  * Whether a core-NATS publish cycle's PING may wait a moment for later cycles to share it.
  *
@@ -34,12 +36,15 @@ export interface PingLingerOptions {
 }
 
 export class PingLinger {
-  private windowStart = Number.NEGATIVE_INFINITY;
-  private messagesInWindow = 0;
+  private readonly rate: WindowedRate;
+  /** Messages of every cycle so far. */
+  private messages = 0;
   /** Whether the last full window was busy. */
   private busy = false;
 
-  constructor(readonly options: PingLingerOptions) {}
+  constructor(readonly options: PingLingerOptions) {
+    this.rate = new WindowedRate(options.windowMs);
+  }
 
   /** Whether the shard counts as busy (as of the last mayWait()). */
   get isBusy(): boolean {
@@ -51,18 +56,11 @@ export class PingLinger {
    * the cycle, `waiting` = cycles already waiting for the next PING, since `waitingSince`).
    */
   mayWait(now: number, messages: number, waiting: number, waitingSince: number): boolean {
-    const elapsed = now - this.windowStart;
-    if (elapsed >= this.options.windowMs) {
-      // A window longer than windowMs (a quiet spell) counts at its real length.
-      const rate = Number.isFinite(elapsed) ? (this.messagesInWindow * 1000) / elapsed : 0;
-      this.busy = rate >= this.options.busyMessagesPerSecond;
-      this.windowStart = now;
-      this.messagesInWindow = 0;
-    }
-    this.messagesInWindow += messages;
+    if (this.rate.roll(now, this.messages))
+      this.busy = this.rate.lastRate >= this.options.busyMessagesPerSecond;
+    this.messages += messages;
     // Busy within the window already: no need to wait for its end to stop lingering.
-    if ((this.messagesInWindow * 1000) / this.options.windowMs >= this.options.busyMessagesPerSecond)
-      this.busy = true;
+    if (this.rate.soFar(this.messages) >= this.options.busyMessagesPerSecond) this.busy = true;
     if (this.busy || waiting + 1 >= this.options.maxCyclesPerPing) return false;
     return waiting === 0 || now - waitingSince < this.options.lingerMs;
   }

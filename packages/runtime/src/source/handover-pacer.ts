@@ -19,6 +19,8 @@
  * that follows a socket read. It changes nothing in what is routed, in which order, or what is
  * confirmed.
  */
+import { WindowedRate } from '@wal2nats/core';
+
 export interface HandoverPacerOptions {
   /** While changes trickle, at most one hand-over per this many ms (the longest a change waits). */
   readonly lingerMs: number;
@@ -31,34 +33,26 @@ export interface HandoverPacerOptions {
 }
 
 export class HandoverPacer {
-  private windowStart = Number.NEGATIVE_INFINITY;
-  private routedAtWindowStart = 0;
+  private readonly rate: WindowedRate;
   /** Whether the last full window was busy. */
   private busy = false;
   /** Whether the last full window was below `minChangesPerSecond`. */
   private quiet = true;
   private lastHandOverAt = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly options: HandoverPacerOptions) {}
+  constructor(private readonly options: HandoverPacerOptions) {
+    this.rate = new WindowedRate(options.windowMs);
+  }
 
   /**
    * The delay (ms) of the next hand-over; 0 = at once. `now` in ms, `routed` = changes routed
    * so far (a counter that only grows).
    */
   delayMs(now: number, routed: number): number {
-    const elapsed = now - this.windowStart;
-    if (elapsed >= this.options.windowMs) {
-      // A window longer than windowMs (a quiet spell) counts at its real length.
-      const rate = Number.isFinite(elapsed) ? ((routed - this.routedAtWindowStart) * 1000) / elapsed : 0;
-      this.busy = rate >= this.options.busyChangesPerSecond;
-      this.quiet = rate < this.options.minChangesPerSecond;
-      this.windowStart = now;
-      this.routedAtWindowStart = routed;
-    } else if (
-      !this.busy &&
-      ((routed - this.routedAtWindowStart) * 1000) / this.options.windowMs >=
-        this.options.busyChangesPerSecond
-    ) {
+    if (this.rate.roll(now, routed)) {
+      this.busy = this.rate.lastRate >= this.options.busyChangesPerSecond;
+      this.quiet = this.rate.lastRate < this.options.minChangesPerSecond;
+    } else if (!this.busy && this.rate.soFar(routed) >= this.options.busyChangesPerSecond) {
       // Busy already within this window: no need to wait for its end.
       this.busy = true;
     }
