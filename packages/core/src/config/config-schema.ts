@@ -123,7 +123,8 @@ export const CONFIG_SCHEMA = {
     kind: 'boolean',
     group: 'Delivery',
     default: false,
-    description: 'Publish with JetStream and wait for each PubAck.',
+    description:
+      'Publish with JetStream and confirm each message by a PubAck (its own, or a later one that proves it stored).',
   },
   createStream: {
     flag: 'create-stream',
