@@ -178,11 +178,23 @@ describe('JetStream commit order on a cluster', () => {
         const writingMs = Date.now() - writingSince;
 
         const expected = writer.committed.length;
-        await waitFor(async () => (await stored()) >= expected || undefined, {
-          what: `all ${expected} changes in the stream`,
-          timeoutMs: 180_000,
-          intervalMs: 250,
-        });
+        try {
+          await waitFor(async () => (await stored()) >= expected || undefined, {
+            what: `all ${expected} changes in the stream`,
+            timeoutMs: 180_000,
+            intervalMs: 250,
+          });
+        } catch (error) {
+          // What each instance did last, to tell a stalled chain from a slow one.
+          for (const [i, instance] of instances.entries())
+            console.log(
+              `instance ${i + 1}, last lines:\n${instance.lines
+                .slice(-15)
+                .map((l) => JSON.stringify(l))
+                .join('\n')}`,
+            );
+          throw error;
+        }
         const messages = await waitFor(() => readStream(servers.nc, STREAM), {
           what: `${STREAM} read back`,
           timeoutMs: 60_000,

@@ -1,7 +1,6 @@
 /**
  * The shards' NATS writer (packages/runtime/src/sink/wire-encoder.ts) against a real nats-server:
- * frames arrive intact and in order (with the protocol line written by the encoder too, with a
- * reply subject or without), and its 1 MiB slabs are reused while the server confirms
+ * frames arrive intact and in order, and its 1 MiB slabs are reused while the server confirms
  * what was written, empty cycles included. A fresh slab per empty cycle was tens of MB/s of
  * allocations at a few hundred small cycles a second, and a full GC every few cycles in the
  * shards (docs/benchmarks.md, "steady").
@@ -99,31 +98,5 @@ describe('WireEncoder', () => {
       await collect(sub, 3),
       [0, 1, 2].map((i) => ({ n: i, msgId: `id-${i}` })),
     );
-  });
-
-  it('writes its own protocol line, with a reply subject or none (JetStream sparse PubAcks)', async () => {
-    const sub = subscriber.subscribe('wire.line');
-    await subscriber.flush();
-    const encoder = new WireEncoder(publisher);
-    encoder.reset();
-    for (let i = 0; i < 4; i++)
-      encoder.publishWithLine(message('wire.line', i), i % 2 === 0 ? null : `wire.reply.${i}`);
-    encoder.flush();
-    await publisher.flush();
-    const received: { n: number; msgId: string | undefined; reply: string }[] = [];
-    for await (const m of sub) {
-      received.push({
-        n: (m.json() as { n: number }).n,
-        msgId: m.headers?.get('Nats-Msg-Id'),
-        reply: m.reply ?? '',
-      });
-      if (received.length === 4) break;
-    }
-    assert.deepEqual(received, [
-      { n: 0, msgId: 'id-0', reply: '' },
-      { n: 1, msgId: 'id-1', reply: 'wire.reply.1' },
-      { n: 2, msgId: 'id-2', reply: '' },
-      { n: 3, msgId: 'id-3', reply: 'wire.reply.3' },
-    ]);
   });
 });

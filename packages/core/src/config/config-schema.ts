@@ -123,8 +123,7 @@ export const CONFIG_SCHEMA = {
     kind: 'boolean',
     group: 'Delivery',
     default: false,
-    description:
-      'Publish with JetStream and confirm each message by a PubAck (its own, or a later one that proves it stored).',
+    description: 'Publish with JetStream and wait for each PubAck.',
   },
   createStream: {
     flag: 'create-stream',

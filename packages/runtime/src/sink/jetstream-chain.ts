@@ -17,22 +17,6 @@
  * it is a chain prefix), so the server's duplicate check (made before the expectation) drops it.
  * So a message is stored only right after its predecessor, whatever stale sends are in flight.
  *
- * Sparse PubAcks: a PubAck costs nats-server about as much CPU as storing the message (it is a
- * message of its own to our connection), and the server's CPU caps the drain. So most messages
- * are sent without a reply subject: JetStream stores them and answers nothing. A message gets a
- * reply subject when it is every `replyEvery`-th send in a row without one, the last one sent
- * before the chain waits (the end of a pump: so something is always answered when traffic
- * stops), the first one sent by an idle chain (so that a message someone else appended while we
- * waited is seen at once, as before), or a repair's lone resend. An unreplied send is not
- * outstanding (no timeout of its own): its fate is the fate of the next replied send after it:
- * - that one stored at `last + j + 1`: proves it stored (the rule below);
- * - that one failed (503, wrong last sequence, timeout, lost connection): unknown, counted as
- *   failed, so the chain repairs as for any failure (a resend of a stored message is answered
- *   as a duplicate, harmless);
- * - nothing that could still be answered covers the head (a reply that proved nothing, e.g. a
- *   duplicate of an older run, or a send the client refused right after it): a repair, so the
- *   chain never waits for an answer that cannot come.
- *
  * Replies:
  * - stored at `last + 1` (a fresh PubAck or a duplicate): acknowledged, in order. A reply for
  *   the j-th unacknowledged message at `last + j + 1` proves the j before it are stored too (a
@@ -46,21 +30,8 @@
  * - "wrong last sequence: N" for the first unacknowledged message with N above our last
  *   sequence: nothing of ours can be there (everything before it is acknowledged, nothing after
  *   it can be stored first), so someone else wrote to the stream (another program, or another
- *   wal2nats that took over from this one): fatal, naming the stream. The same holds for any
- *   send answered with N above what it expected: at most the unacknowledged messages before it
- *   can be ours. N below ours (messages removed by a purge) is retried like any failure,
- *   visibly.
- * - Sparse PubAcks and another writer: a foreign message that took the place of one of our
- *   unreplied sends in the middle of a window would line the sends after it up one place later
- *   (each expects only a count), and the next PubAck would count ours as stored. So every send
- *   after the window's first also carries `Nats-Expected-Last-Msg-Id` = its predecessor's
- *   `Nats-Msg-Id`: after a foreign message nothing of ours is stored, the replied send fails,
- *   and the repair's lone resend of the head sees the higher last sequence (fatal, above). The
- *   window's first send expects no id: after a restart nats-server knows the last message's id
- *   only if it is within the stream's duplicate window, and `Nats-Expected-Last-Sequence` = the
- *   last acknowledged sequence is exact for it anyway. (Checked on a 3-node nats-server 2.9.10
- *   cluster, R3: 2,000 pipelined sends, one in 32 replied, all stored in order; a foreign
- *   publish after the 700th: nothing of ours stored after it, every replied send refused.)
+ *   wal2nats that took over from this one): fatal, naming the stream. N below ours (messages
+ *   removed by a purge) is retried like any failure, visibly.
  * - a message the client refuses before sending (over max_payload or the stream's
  *   max_msg_size) holds the chain there, visibly, and is retried with the regular backoff.
  */
@@ -81,14 +52,10 @@ export class MessageRefused extends Error {
 export interface StreamClient<M> {
   readonly connected: boolean;
   /**
-   * Publishes `message` with `Nats-Expected-Last-Sequence: expectedLastSeq`. With `withReply`
-   * its answer comes back as chain.reply(token, …); without, it is sent with no reply subject and
-   * nothing is answered (tokens still grow with every send: an answer to a later token proves
-   * the bytes of every earlier send were taken by the server). With `previous` (the message sent
-   * right before it in the window) it also carries `Nats-Expected-Last-Msg-Id` = that message's
-   * `Nats-Msg-Id`. Throws MessageRefused when the message cannot be sent.
+   * Publishes `message` with `Nats-Expected-Last-Sequence: expectedLastSeq`; its answer comes
+   * back as chain.reply(token, …). Throws MessageRefused when the message cannot be sent.
    */
-  send(message: M, expectedLastSeq: number, token: number, withReply: boolean, previous: M | null): void;
+  send(message: M, expectedLastSeq: number, token: number): void;
   /** Hands what send() buffered to the connection. */
   flush(): void;
 }
@@ -131,10 +98,7 @@ export interface ChainOptions {
   readonly window: number;
   /** Most bytes in flight (a message counts `sizeOf(message)`). */
   readonly windowBytes: number;
-  /**
-   * A send with a reply subject unanswered for this long counts as failed, and so do the sends
-   * without one it was to prove (only costs a repair if they were stored).
-   */
+  /** A send unanswered for this long counts as failed (only costs a repair if it was stored). */
   readonly ackTimeoutMs: number;
   /** For repeated failures of one message, after the first quick retries. */
   readonly backoff: BackoffPolicy;
@@ -143,18 +107,7 @@ export interface ChainOptions {
    * it may have lost the slot to a standby). Nothing is sent then; re-checked every 100 ms.
    */
   readonly mayPublish?: () => boolean;
-  /** At most `replyEvery - 1` sends in a row go without a reply subject (default REPLY_EVERY; 1: none). */
-  readonly replyEvery?: number;
 }
-
-/**
- * Every 32nd send in a row has a reply subject (besides the last of a pump, see the header).
- * 1 in 32 removes about 97 % of the PubAcks, most of what there was to gain; a larger N gains
- * little more and costs on a failure: up to N - 1 unreplied sends before a failed one have an
- * unknown fate and are resent, and delivery (and the slot's confirmation) moves in steps of N.
- * At the default window (1024) that is still 32 proofs in flight per window.
- */
-export const REPLY_EVERY = 32;
 
 const LEASE_RECHECK_MS = 100;
 
@@ -178,10 +131,6 @@ interface Entry<M> {
   readonly bytes: number;
   /** Token of the latest send, 0 while unsent. */
   token: number;
-  /** Whether the latest send had a reply subject (else only a later reply can settle it). */
-  withReply: boolean;
-  /** The Nats-Expected-Last-Sequence of the latest send. */
-  expected: number;
   /** What the latest send got, null while waiting. */
   reply: ChainReply | null;
   /** The token whose failure was counted as an attempt (each failed send counts once). */
@@ -204,9 +153,6 @@ export class JetStreamChain<M> implements ChainSignals {
   /** Sends not yet answered or timed out, oldest first: token → entry and when it was sent. */
   private readonly outstanding = new Map<number, { entry: Entry<M>; sentAt: number }>();
   private nextToken = 1;
-  /** Sends in a row without a reply subject. */
-  private sinceReply = 0;
-  private readonly replyEvery: number;
   private mode: Mode = 'pipelining';
   private attempts = 0;
   private lastError: string | null = null;
@@ -226,9 +172,7 @@ export class JetStreamChain<M> implements ChainSignals {
     private readonly options: ChainOptions,
     private readonly sizeOf: (message: M) => number,
     private readonly events: ChainEvents<M>,
-  ) {
-    this.replyEvery = Math.max(1, options.replyEvery ?? REPLY_EVERY);
-  }
+  ) {}
 
   /** Starts after `lastSeq`, the stream's last sequence (read at start). */
   start(client: StreamClient<M>, lastSeq: number): void {
@@ -309,8 +253,6 @@ export class JetStreamChain<M> implements ChainSignals {
       message,
       bytes: this.sizeOf(message),
       token: 0,
-      withReply: false,
-      expected: 0,
       reply: null,
       countedToken: 0,
       refusal: null,
@@ -342,15 +284,6 @@ export class JetStreamChain<M> implements ChainSignals {
         };
     }
     this.outstanding.clear();
-    // Sent without a reply subject and not proven stored: as unknown as the rest.
-    for (let i = this.head; i < this.head + this.sent; i++) {
-      const entry = this.entries[i]!;
-      if (entry.token !== 0 && entry.reply === null)
-        entry.reply = {
-          kind: 'failed',
-          reason: 'the NATS connection was lost before JetStream acknowledged',
-        };
-    }
     this.settleHead();
   }
 
@@ -371,9 +304,9 @@ export class JetStreamChain<M> implements ChainSignals {
     const { entry } = sent;
     if (entry.token !== token) return; // an older send of a message sent again since
     entry.reply = reply;
-    const j = this.indexOf(entry);
     if (reply.kind === 'stored') {
       // Stored at last + j + 1 proves the j unacknowledged messages before it are stored.
+      const j = this.indexOf(entry);
       if (j > 0 && reply.seq === this.lastSeq + j + 1) {
         for (let k = 0; k < j; k++)
           this.entries[this.head + k]!.reply = {
@@ -382,34 +315,8 @@ export class JetStreamChain<M> implements ChainSignals {
             duplicate: false,
           };
       }
-    } else {
-      if (j > 0 && reply.kind === 'wrongLastSequence' && reply.last > entry.expected) {
-        // At most the messages sent before it (after the last acknowledged one) can be ours.
-        // (For the head, settleHead says the same with the last acknowledged sequence.)
-        this.break(
-          `another writer: JetStream stream ${this.options.stream} ends at sequence ${reply.last}, but at most ${entry.expected} messages there can be wal2nats's`,
-        );
-        return;
-      }
-      this.failUnreplied(j, describeFailure(reply));
     }
     this.settleHead();
-  }
-
-  /**
-   * The replied send at `j` failed: the unreplied sends right before it (those it was to prove)
-   * may or may not be stored. They count as failed, so the chain repairs (resends are harmless).
-   */
-  private failUnreplied(j: number, reason: string): void {
-    for (let k = j - 1; k >= 0; k--) {
-      const entry = this.entries[this.head + k]!;
-      if (entry.withReply || entry.token === 0) break;
-      if (entry.reply === null)
-        entry.reply = {
-          kind: 'failed',
-          reason: `sent without a PubAck reply, and the next message, which had one, failed: ${reason}`,
-        };
-    }
   }
 
   private indexOf(entry: Entry<M>): number {
@@ -451,10 +358,14 @@ export class JetStreamChain<M> implements ChainSignals {
         );
         return;
       }
-      this.countFailure(entry, describeFailure(reply));
+      this.countFailure(
+        entry,
+        reply.kind === 'failed'
+          ? reply.reason
+          : `JetStream refused the message: wrong last sequence (the stream ends at ${reply.last}; the chain expected another sequence and resends)`,
+      );
       break;
     }
-    this.repairIfUnanswerable();
     if (this.head > 4096 && this.head * 2 > this.entries.length) {
       this.entries = this.entries.slice(this.head);
       this.head = 0;
@@ -462,19 +373,6 @@ export class JetStreamChain<M> implements ChainSignals {
     if (this.deliveredBatch.length > 0) this.scheduleTick();
     if (this.mode === 'repairing') this.continueRepair();
     else this.scheduleTick();
-  }
-
-  /**
-   * The head was sent without a reply subject, and nothing that could prove it stored is still
-   * awaited (the reply that followed it proved nothing, or there was none): a repair resends it
-   * alone, with a reply. Not a failure (no attempt counted): its fate is just unknown.
-   */
-  private repairIfUnanswerable(): void {
-    if (this.mode !== 'pipelining' || this.outstanding.size > 0 || this.stopped) return;
-    const head = this.entries[this.head];
-    if (!head || head.token === 0 || head.reply !== null) return;
-    this.mode = 'repairing';
-    this.repairs++;
   }
 
   /** The head's latest send failed: stop pipelining; the failure counts once. */
@@ -518,7 +416,7 @@ export class JetStreamChain<M> implements ChainSignals {
       return;
     }
     if (!this.mayPublishNow()) return;
-    if (this.sendEntry(head, this.lastSeq, true, null)) this.client.flush();
+    if (this.sendEntry(head, this.lastSeq)) this.client.flush();
   }
 
   /** Whether the publish lease allows sending; if not, looks again in a moment. */
@@ -567,25 +465,21 @@ export class JetStreamChain<M> implements ChainSignals {
     this.events.delivered(batch);
   }
 
-  /**
-   * Sends what the window allows, each message expecting the sequence of the one before it.
-   * Which sends get a reply subject: see the header (sparse PubAcks).
-   */
+  /** Sends what the window allows, each message expecting the sequence of the one before it. */
   private pump(): void {
     const client = this.client;
     if (!client || this.stopped || this.brokenError || this.mode === 'repairing' || !client.connected) return;
     if (!this.mayPublishNow()) return;
     const first = this.head + this.sent;
-    const end = this.pumpEnd();
-    const idle = this.sent === 0;
-    for (let i = first; i < end; i++) {
-      const entry = this.entries[i]!;
-      // A message refused before is only in range as the head, once its retry is due.
-      entry.refusal = null;
-      const withReply = i === end - 1 || (idle && i === first) || this.sinceReply + 1 >= this.replyEvery;
-      // Every send after the window's first expects its predecessor's id too (see the header).
-      const previous = i > this.head ? this.entries[i - 1]!.message : null;
-      if (!this.sendEntry(entry, this.lastSeq + this.sent, withReply, previous)) break;
+    while (this.sent < this.options.window && this.head + this.sent < this.entries.length) {
+      if (this.bytesInFlight >= this.options.windowBytes && this.sent > 0) break;
+      const entry = this.entries[this.head + this.sent]!;
+      if (entry.refusal !== null) {
+        // Refused before: tried again only as the head, when its retry is due.
+        if (this.sent > 0 || this.nextAttemptAt > Date.now()) break;
+        entry.refusal = null;
+      }
+      if (!this.sendEntry(entry, this.lastSeq + this.sent)) break;
       this.sent++;
       this.bytesInFlight += entry.bytes;
     }
@@ -594,29 +488,13 @@ export class JetStreamChain<M> implements ChainSignals {
       client.flush();
       this.events.sent(this.entries.slice(first, last).map((e) => e.message));
     }
-    // A refusal after an unreplied send leaves it with nothing to prove it.
-    if (last < end) this.settleHead();
-  }
-
-  /** Where this pump stops: the window, its bytes, the end of the queue, a refused message. */
-  private pumpEnd(): number {
-    let sent = this.sent;
-    let bytes = this.bytesInFlight;
-    while (sent < this.options.window && this.head + sent < this.entries.length) {
-      if (bytes >= this.options.windowBytes && sent > 0) break;
-      const entry = this.entries[this.head + sent]!;
-      if (entry.refusal !== null && (sent > 0 || this.nextAttemptAt > Date.now())) break;
-      sent++;
-      bytes += entry.bytes;
-    }
-    return this.head + sent;
   }
 
   /** Sends `entry`; false when the client refused it (it then holds the chain, visibly). */
-  private sendEntry(entry: Entry<M>, expected: number, withReply: boolean, previous: M | null): boolean {
+  private sendEntry(entry: Entry<M>, expected: number): boolean {
     const token = this.nextToken++;
     try {
-      this.client!.send(entry.message, expected, token, withReply, previous);
+      this.client!.send(entry.message, expected, token);
     } catch (error) {
       if (!(error instanceof MessageRefused)) throw error;
       entry.refusal = error.message;
@@ -626,14 +504,7 @@ export class JetStreamChain<M> implements ChainSignals {
       return false;
     }
     entry.token = token;
-    entry.withReply = withReply;
-    entry.expected = expected;
     entry.reply = null;
-    if (!withReply) {
-      this.sinceReply++;
-      return true;
-    }
-    this.sinceReply = 0;
     this.outstanding.set(token, { entry, sentAt: Date.now() });
     this.armTimeout();
     return true;
@@ -669,10 +540,8 @@ export class JetStreamChain<M> implements ChainSignals {
     for (const [token, { entry, sentAt }] of this.outstanding) {
       if (sentAt > deadline) break;
       this.outstanding.delete(token);
-      if (entry.token === token && entry.reply === null) {
+      if (entry.token === token && entry.reply === null)
         entry.reply = { kind: 'failed', reason: `no PubAck within ${this.options.ackTimeoutMs / 1000} s` };
-        this.failUnreplied(this.indexOf(entry), entry.reply.reason);
-      }
       expired = true;
     }
     this.armTimeout();
@@ -684,10 +553,4 @@ export class JetStreamChain<M> implements ChainSignals {
     this.stop();
     this.events.broken(this.brokenError);
   }
-}
-
-function describeFailure(reply: Exclude<ChainReply, { kind: 'stored' }>): string {
-  return reply.kind === 'failed'
-    ? reply.reason
-    : `JetStream refused the message: wrong last sequence (the stream ends at ${reply.last}; the chain expected another sequence and resends)`;
 }

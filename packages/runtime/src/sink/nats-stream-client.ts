@@ -1,9 +1,7 @@
 /**
- * The chain's stream on a real NATS connection: each message goes out as one HPUB frame carrying
- * `Nats-Msg-Id` and `Nats-Expected-Last-Sequence`; a send the chain wants answered has a reply
- * subject on one inbox subscription (`<inbox>.<token>`) and its PubAck is handed to the chain by
- * its token; the others (most: sparse PubAcks, jetstream-chain.ts) have none, and JetStream
- * stores them without answering.
+ * The chain's stream on a real NATS connection: each message goes out as one HPUB frame with a
+ * reply subject on one inbox subscription (`<inbox>.<token>`), carrying `Nats-Msg-Id` and
+ * `Nats-Expected-Last-Sequence`, and each PubAck is handed to the chain by its token.
  * (`js.publish()` costs a promise, a timer and, unless `noAsyncTraces`, an Error per message:
  * docs/pitfalls.md measured 11–17k/s pipelined against 37–59k/s for this.)
  *
@@ -11,8 +9,7 @@
  * handler). An encoder's slabs may be rewritten only once the server has confirmed what was
  * handed over from them; a PubAck for a frame confirms every byte before it on the connection.
  * So frames are written into generations of about GENERATION_BYTES, one encoder each; a
- * generation's encoder is reused once the PubAck of its last frame (or a later one: a frame sent
- * without a reply subject is confirmed by the next answered one) arrived.
+ * generation's encoder is reused once the PubAck of its last frame (or a later one) arrived.
  */
 import { Buffer } from 'node:buffer';
 import { createInbox, type Msg, type Subscription } from '@nats-io/transport-node';
@@ -20,11 +17,10 @@ import { errorMessage, subjectMatches } from '@wal2nats/core';
 import type { ChainStream } from './jetstream-check.js';
 import { MessageRefused, type ChainReply, type ChainSignals, type StreamClient } from './jetstream-chain.js';
 import type { NatsLink } from './nats-link.js';
-import { HEADER_END, HEADER_START, type WireMessage } from './wire-frame.js';
+import { HEADER_END, type WireMessage } from './wire-frame.js';
 import { WireEncoder } from './wire-encoder.js';
 
 const EXPECTED_HEADER = 'Nats-Expected-Last-Sequence: ';
-const EXPECTED_ID_HEADER = 'Nats-Expected-Last-Msg-Id: ';
 /** "wrong last sequence: N" (JSStreamWrongLastSequenceErrF). */
 const WRONG_LAST_SEQUENCE = 10071;
 const GENERATION_BYTES = 512 * 1024;
@@ -88,48 +84,32 @@ export class NatsStreamClient implements StreamClient<WireMessage> {
     return this.link.fatalError;
   }
 
-  send(
-    message: WireMessage,
-    expectedLastSeq: number,
-    token: number,
-    withReply: boolean,
-    previous: WireMessage | null,
-  ): void {
+  send(message: WireMessage, expectedLastSeq: number, token: number): void {
     const expectation = `${EXPECTED_HEADER}${expectedLastSeq}\r\n`;
-    // The predecessor's Nats-Msg-Id, as it is in its frame's header block (no string made).
-    const idStart = previous === null ? 0 : previous.headerStart + HEADER_START.length;
-    const idEnd = previous === null ? 0 : previous.bodyStart - HEADER_END.length;
-    const idLine = previous === null ? 0 : EXPECTED_ID_HEADER.length + (idEnd - idStart) + 2;
-    const headerBytes = message.bodyStart - message.headerStart + expectation.length + idLine;
+    const headerBytes = message.bodyStart - message.headerStart + expectation.length;
     const total = headerBytes + message.bodyEnd - message.bodyStart;
     const refusal = this.refusal(total);
     if (refusal !== null) throw new MessageRefused(refusal);
-    // The frame's header block with the expectations before its final CRLF, then the body.
+    // The frame's header block with the expectation before its final CRLF, then the body.
     const bytes = Buffer.allocUnsafe(total + 2);
     const blockEnd = message.bodyStart - HEADER_END.length + 2;
     let o = message.bytes.copy(bytes, 0, message.headerStart, blockEnd);
     o += bytes.write(expectation, o, 'latin1');
-    if (previous !== null) {
-      o += bytes.write(EXPECTED_ID_HEADER, o, 'latin1');
-      o += previous.bytes.copy(bytes, o, idStart, idEnd);
-      o += bytes.write('\r\n', o, 'latin1');
-    }
     o += bytes.write('\r\n', o, 'latin1');
     const bodyStart = o;
     o += message.bytes.copy(bytes, o, message.bodyStart, message.end);
     if (this.current.bytes >= GENERATION_BYTES) this.nextGeneration();
     try {
-      this.current.encoder.publishWithLine(
+      this.current.encoder.publish(
         { subject: message.subject, bytes, start: 0, headerStart: 0, bodyStart, bodyEnd: o - 2, end: o },
-        withReply ? `${this.inbox}.${token}` : null,
+        `${this.inbox}.${token}`,
       );
     } catch (error) {
       // The client's own checks (a closed connection, a subject it will not take).
       throw new MessageRefused(errorMessage(error));
     }
-    if (withReply) this.subjects[token & (SUBJECT_RING - 1)] = message.subject;
+    this.subjects[token & (SUBJECT_RING - 1)] = message.subject;
     this.current.bytes += o;
-    // Every send's token, replied or not: a PubAck for a later token confirms this frame too.
     this.current.lastToken = token;
   }
 

@@ -8,9 +8,8 @@
  * Buffer.write, DataBuffer.pack and TextEncoder on top). Shards hold each message as its whole
  * frame already (shard/outgoing-message.ts), so in core NATS a run of messages that lie next to
  * each other in memory is handed over as it is — no encoding, no copy — and short runs are
- * gathered into a slab first, so that each socket write is large. In JetStream
- * (publishWithLine) the protocol line, with a reply subject or without, is written here and the
- * rest copied.
+ * gathered into a slab first, so that each socket write is large. With a reply subject
+ * (JetStream) the protocol line is written here and the rest copied.
  *
  * Chunks go through the protocol handler's `sendCommand`, the queue `publish()` feeds (so the
  * PING of a later `flush()` still follows them, and a reconnect drops them just the same), and
@@ -96,21 +95,14 @@ export class WireEncoder {
   }
 
   /** Publishes an encoded message; throws when the connection or the server refuses it. */
-  publish(message: WireMessage): void {
-    const { subject, bytes, headerStart, bodyEnd } = message;
-    this.check(subject, bodyEnd - headerStart);
-    this.addRun(bytes, message.start, message.end);
-  }
-
-  /**
-   * Publishes `message` under a protocol line written here, with `reply` as its reply subject
-   * (null: none, nothing is answered), not the one in `bytes`: only from `headerStart` on is
-   * used. Throws as publish() does.
-   */
-  publishWithLine(message: WireMessage, reply: string | null): void {
+  publish(message: WireMessage, reply: string | null = null): void {
     const { subject, bytes, headerStart, bodyStart, bodyEnd } = message;
     this.check(subject, bodyEnd - headerStart);
-    // The protocol line, then header block, body and CRLF as they are.
+    if (reply === null) {
+      this.addRun(bytes, message.start, message.end);
+      return;
+    }
+    // The protocol line with the reply subject, then header block, body and CRLF as they are.
     this.endRun();
     this.ensure(frameUpperBound(subject, reply, '', '') + message.end - headerStart);
     const o = writeHpubLine(
