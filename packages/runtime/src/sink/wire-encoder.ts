@@ -130,10 +130,7 @@ export class WireEncoder {
    */
   flushBeforePing(): void {
     this.endRun();
-    if (this.used <= this.handed) return;
-    this.unconfirmed = true;
-    this.protocol.queueBeforePing(this.slab.subarray(this.handed, this.used));
-    this.handed = this.used;
+    if (this.used > this.handed) this.handOverSlab(true);
   }
 
   private check(subject: string, total: number): void {
@@ -181,14 +178,16 @@ export class WireEncoder {
     if (this.used - this.handed >= CHUNK_BYTES) this.handOverSlab();
   }
 
-  private handOverSlab(): void {
-    this.send(this.slab.subarray(this.handed, this.used));
+  /** Hands the slab's unhanded bytes over: written now, or only queued `beforePing`. */
+  private handOverSlab(beforePing = false): void {
+    this.send(this.slab.subarray(this.handed, this.used), beforePing);
     this.handed = this.used;
   }
 
-  private send(chunk: Uint8Array): void {
+  private send(chunk: Uint8Array, beforePing = false): void {
     this.unconfirmed = true;
-    this.protocol.send(chunk);
+    if (beforePing) this.protocol.queueBeforePing(chunk);
+    else this.protocol.send(chunk);
   }
 
   private ensure(bytes: number): void {
